@@ -1,0 +1,386 @@
+/*
+ * buddy.c - a buddy page allocator with Linux 6.x policy (mm/page_alloc.c).
+ *
+ * Allocation takes the head of the smallest non-empty free list (__rmqueue_smallest) and splits
+ * with expand(); a free merges with its buddy (pfn ^ (1 << order)) while the buddy is free and of
+ * the same order, then goes to the head of its list, or to the tail where buddy_merge_likely()
+ * says so (__free_one_page).  Boot memory enters as memblock_free_all() releases it.
+ *
+ * Every entry point validates its arguments and returns a negative LMM_E* code without touching
+ * state when they are wrong.  This allocator knows nothing of zones or watermarks: the zone layer
+ * (zone.c) builds on the primitives of buddy_internal.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "buddy_internal.h"
+
+/* ===================================================================== creation and boot == */
+
+struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_order)
+{
+    if (start_pfn < 0 || nr_pages <= 0 || nr_pages >= (int64_t)LMM_NIL ||
+        start_pfn > INT64_MAX / 2 || max_order < 0 || max_order > LMM_MAX_ORDER_LIMIT)
+        return NULL;
+    struct lmm_buddy *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->start_pfn = start_pfn;
+    b->nr_pages = nr_pages;
+    b->max_order = max_order;
+    b->pageblock_order = max_order < LMM_PAGEBLOCK_ORDER ? max_order : LMM_PAGEBLOCK_ORDER;
+    b->first_pageblock = start_pfn >> b->pageblock_order;
+    b->nr_pageblocks = ((start_pfn + nr_pages - 1) >> b->pageblock_order) - b->first_pageblock + 1;
+    for (int o = 0; o <= LMM_MAX_ORDER_LIMIT; o++)
+        for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
+            b->free_list[o][t].head = b->free_list[o][t].tail = LMM_NIL;
+    b->pages = calloc((size_t)nr_pages, sizeof(struct lmm_page_meta));
+    b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
+    if (!b->pages || !b->pageblock_mt) {
+        lmm_buddy_destroy(b);
+        return NULL;
+    }
+    memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
+    b->error_index = -1;
+    return b;
+}
+
+void lmm_buddy_destroy(struct lmm_buddy *b)
+{
+    if (!b)
+        return;
+    free(b->pages);
+    free(b->pageblock_mt);
+    free(b);
+}
+
+static int lowest_set_bit(int64_t x)
+{
+    return x ? __builtin_ctzll((unsigned long long)x) : 63;
+}
+
+/*
+ * __free_pages_memory(): release [start, end) in the largest naturally aligned blocks, in pfn
+ * order; __free_pages_core() frees each with FPI_TO_TAIL into the pageblock's type.
+ */
+int lmm_buddy_free_range(struct lmm_buddy *b, int64_t start, int64_t end)
+{
+    if (start < b->start_pfn || end > b->start_pfn + b->nr_pages || start > end)
+        return -LMM_ERANGE;
+    for (int64_t pfn = start; pfn < end; pfn++)     /* refuse to free anything twice */
+        if (b->pages[pfn_to_idx(b, pfn)].flags)
+            return -LMM_EFREE;
+    while (start < end) {
+        int order = lowest_set_bit(start);
+        if (order > b->max_order)
+            order = b->max_order;
+        while (start + ((int64_t)1 << order) > end)
+            order--;
+        free_one_page(b, start, order, get_pfnblock_migratetype(b, start), LMM_FPI_TO_TAIL);
+        start += (int64_t)1 << order;
+    }
+    return 0;
+}
+
+/* ===================================================================== allocation == */
+
+int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
+{
+    if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
+        return -LMM_EINVAL;
+    uint32_t idx = rmqueue_smallest(b, order, mt);
+    if (idx == LMM_NIL)
+        return -LMM_ENOMEM;
+    b->pages[idx].flags = PB_HEAD;
+    b->pages[idx].order = (uint8_t)order;
+    return idx_to_pfn(b, idx);
+}
+
+int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
+{
+    if ((unsigned)order > (unsigned)b->max_order)
+        return -LMM_EINVAL;
+    uint32_t idx = rmqueue_smallest(b, order, LMM_MIGRATE_MOVABLE);
+    if (idx == LMM_NIL)
+        return -LMM_ENOMEM;
+    b->pages[idx].flags = PB_HEAD;
+    b->pages[idx].order = (uint8_t)order;
+    return idx_to_pfn(b, idx);
+}
+
+int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, int order)
+{
+    if ((unsigned)order > (unsigned)b->max_order || count < 0)
+        return -LMM_EINVAL;
+    int64_t n = 0;
+    for (; n < count; n++) {
+        uint32_t idx = rmqueue_smallest(b, order, LMM_MIGRATE_MOVABLE);
+        if (idx == LMM_NIL)
+            break;
+        b->pages[idx].flags = PB_HEAD;
+        b->pages[idx].order = (uint8_t)order;
+        pfns[n] = idx_to_pfn(b, idx);
+    }
+    return n;
+}
+
+/* ===================================================================== freeing == */
+
+/* Is pfn inside a free block?  (Only on the error path: a wrong free is diagnosed precisely.) */
+static int pfn_is_free(const struct lmm_buddy *b, int64_t pfn)
+{
+    for (int o = 0; o <= b->max_order; o++) {
+        int64_t head = pfn & ~(((int64_t)1 << o) - 1);
+        if (!pfn_in_range(b, head))
+            break;
+        const struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, head)];
+        if ((p->flags & PB_BUDDY) && p->order >= o)
+            return 1;
+    }
+    return 0;
+}
+
+int lmm_buddy_validate_free(const struct lmm_buddy *b, int64_t pfn, int order)
+{
+    if ((unsigned)order > (unsigned)b->max_order)
+        return -LMM_EINVAL;
+    if (!pfn_in_range(b, pfn))
+        return -LMM_ERANGE;
+    if (pfn & (((int64_t)1 << order) - 1))
+        return -LMM_EALIGN;
+    const struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
+    if (p->flags & PB_PENDING)
+        return -LMM_EDUP;
+    if (!(p->flags & PB_HEAD))
+        return pfn_is_free(b, pfn) ? -LMM_EFREE : -LMM_ENOTHEAD;
+    if (p->order != order)
+        return -LMM_EORDER;
+    return 0;
+}
+
+int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi)
+{
+    if ((unsigned)mt >= LMM_MIGRATE_TYPES)
+        return -LMM_EINVAL;
+    int err = lmm_buddy_validate_free(b, pfn, order);
+    if (err)
+        return err;
+    b->pages[pfn_to_idx(b, pfn)].flags = 0;
+    free_one_page(b, pfn, order, mt, fpi);
+    return 0;
+}
+
+int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
+{
+    /* Fast path for the common case, then the full diagnosis. */
+    if ((unsigned)order <= (unsigned)b->max_order && pfn_in_range(b, pfn) &&
+        !(pfn & (((int64_t)1 << order) - 1))) {
+        struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
+        if (p->flags == PB_HEAD && p->order == order) {
+            p->flags = 0;
+            free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+            return 0;
+        }
+    }
+    return lmm_buddy_validate_free(b, pfn, order);
+}
+
+/*
+ * All or nothing: every entry is validated first (marking each block PB_PENDING so that a block
+ * named twice is caught), and only then are the blocks freed, in array order.
+ */
+int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t count, int order)
+{
+    if (count < 0 || (unsigned)order > (unsigned)b->max_order)
+        return -LMM_EINVAL;
+    int64_t i;
+    int err = 0;
+    for (i = 0; i < count; i++) {
+        err = lmm_buddy_validate_free(b, pfns[i], order);
+        if (err)
+            break;
+        b->pages[pfn_to_idx(b, pfns[i])].flags = PB_PENDING;
+    }
+    if (err) {
+        b->error_index = i;
+        while (i-- > 0)
+            b->pages[pfn_to_idx(b, pfns[i])].flags = PB_HEAD;
+        return err;
+    }
+    for (i = 0; i < count; i++) {
+        int64_t pfn = pfns[i];
+        b->pages[pfn_to_idx(b, pfn)].flags = 0;
+        free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+    }
+    return 0;
+}
+
+int64_t lmm_buddy_error_index(struct lmm_buddy *b)
+{
+    return b->error_index;
+}
+
+/* ===================================================================== introspection == */
+
+int64_t lmm_buddy_start_pfn(struct lmm_buddy *b) { return b->start_pfn; }
+int64_t lmm_buddy_nr_pages(struct lmm_buddy *b) { return b->nr_pages; }
+int lmm_buddy_max_order(struct lmm_buddy *b) { return b->max_order; }
+int64_t lmm_buddy_free_pages(struct lmm_buddy *b) { return b->free_pages; }
+
+int64_t lmm_buddy_metadata_bytes(struct lmm_buddy *b)
+{
+    return (int64_t)sizeof(*b) + b->nr_pages * (int64_t)sizeof(struct lmm_page_meta) +
+           b->nr_pageblocks;
+}
+
+void lmm_buddy_nr_free(struct lmm_buddy *b, int64_t *out, int mt)
+{
+    for (int o = 0; o <= b->max_order; o++)
+        out[o] = (mt >= 0 && mt < LMM_MIGRATE_TYPES) ? b->nr_free_mt[o][mt] : b->nr_free[o];
+}
+
+int64_t lmm_buddy_free_list(struct lmm_buddy *b, int order, int mt, int64_t *out, int64_t cap)
+{
+    if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
+        return -LMM_EINVAL;
+    int64_t n = 0;
+    for (uint32_t idx = b->free_list[order][mt].head; idx != LMM_NIL; idx = b->pages[idx].next) {
+        if (n < cap)
+            out[n] = idx_to_pfn(b, idx);
+        n++;
+    }
+    return n;
+}
+
+int lmm_buddy_page_state(struct lmm_buddy *b, int64_t pfn, int *order)
+{
+    if (!pfn_in_range(b, pfn))
+        return -LMM_ERANGE;
+    const struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
+    *order = p->order;
+    if (p->flags & PB_BUDDY)
+        return 1;
+    if (p->flags & PB_HEAD)
+        return 2;
+    *order = -1;
+    return 0;
+}
+
+#define CHECK(cond, ...)                                    \
+    do {                                                    \
+        if (!(cond)) {                                      \
+            snprintf(msg, (size_t)msglen, __VA_ARGS__);     \
+            return -LMM_EINVAL;                             \
+        }                                                   \
+    } while (0)
+
+int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
+{
+    int64_t total_pages = 0, heads = 0;
+
+    for (int o = 0; o <= b->max_order; o++) {
+        int64_t n_order = 0;
+        for (int t = 0; t < LMM_MIGRATE_TYPES; t++) {
+            int64_t n = 0;
+            uint32_t prev = LMM_NIL;
+            for (uint32_t idx = b->free_list[o][t].head; idx != LMM_NIL;
+                 idx = b->pages[idx].next) {
+                const struct lmm_page_meta *p = &b->pages[idx];
+                int64_t pfn = idx_to_pfn(b, idx);
+                CHECK(idx < b->nr_pages, "order %d list %d: index %u out of range", o, t, idx);
+                CHECK(p->flags == PB_BUDDY, "pfn %lld on free list %d/%d is not marked free",
+                      (long long)pfn, o, t);
+                CHECK(p->order == o && p->mt == t, "pfn %lld on list %d/%d says order %d type %d",
+                      (long long)pfn, o, t, p->order, p->mt);
+                CHECK(p->prev == prev, "pfn %lld: broken back link", (long long)pfn);
+                CHECK((pfn & (((int64_t)1 << o) - 1)) == 0, "pfn %lld misaligned for order %d",
+                      (long long)pfn, o);
+                CHECK(pfn + ((int64_t)1 << o) <= b->start_pfn + b->nr_pages,
+                      "block at pfn %lld order %d runs past the end", (long long)pfn, o);
+                CHECK(n < b->nr_pages, "order %d list %d has a cycle", o, t);
+                int64_t bpfn = pfn ^ ((int64_t)1 << o);
+                if (o < b->max_order && page_is_buddy(b, bpfn, o)) {
+                    int bt = b->pages[pfn_to_idx(b, bpfn)].mt;
+                    CHECK(o >= b->pageblock_order && bt != t &&
+                          (!migratetype_is_mergeable(t) || !migratetype_is_mergeable(bt)),
+                          "free buddies pfn %lld and %lld of order %d were not merged",
+                          (long long)pfn, (long long)bpfn, o);
+                }
+                prev = idx;
+                n++;
+            }
+            CHECK(b->free_list[o][t].tail == prev, "order %d list %d: tail is wrong", o, t);
+            CHECK(n == b->nr_free_mt[o][t], "order %d list %d: counted %lld, nr_free says %lld",
+                  o, t, (long long)n, (long long)b->nr_free_mt[o][t]);
+            n_order += n;
+        }
+        CHECK(n_order == b->nr_free[o], "order %d: counted %lld blocks, nr_free says %lld", o,
+              (long long)n_order, (long long)b->nr_free[o]);
+        total_pages += n_order << o;
+    }
+    CHECK(total_pages == b->free_pages, "free lists hold %lld pages, free_pages says %lld",
+          (long long)total_pages, (long long)b->free_pages);
+
+    /* Every page: heads cover disjoint blocks, nothing inside a block is marked. */
+    for (int64_t i = 0; i < b->nr_pages;) {
+        const struct lmm_page_meta *p = &b->pages[i];
+        if (p->flags & (PB_BUDDY | PB_HEAD)) {
+            CHECK(p->flags == PB_BUDDY || p->flags == PB_HEAD, "pfn %lld has flags %#x",
+                  (long long)idx_to_pfn(b, (uint32_t)i), p->flags);
+            CHECK(p->order <= b->max_order, "pfn %lld has order %d",
+                  (long long)idx_to_pfn(b, (uint32_t)i), p->order);
+            int64_t size = (int64_t)1 << p->order;
+            CHECK(i + size <= b->nr_pages, "block at pfn %lld runs past the end",
+                  (long long)idx_to_pfn(b, (uint32_t)i));
+            for (int64_t j = i + 1; j < i + size; j++)
+                CHECK(b->pages[j].flags == 0, "pfn %lld inside the block at %lld is marked",
+                      (long long)idx_to_pfn(b, (uint32_t)j), (long long)idx_to_pfn(b, (uint32_t)i));
+            if (p->flags & PB_BUDDY)
+                heads++;
+            i += size;
+        } else {
+            CHECK(p->flags == 0, "pfn %lld has flags %#x", (long long)idx_to_pfn(b, (uint32_t)i),
+                  p->flags);
+            i++;
+        }
+    }
+    int64_t listed = 0;
+    for (int o = 0; o <= b->max_order; o++)
+        listed += b->nr_free[o];
+    CHECK(heads == listed, "%lld free blocks marked, %lld on the lists", (long long)heads,
+          (long long)listed);
+    return 0;
+}
+
+/* ===================================================================== benchmarks == */
+
+int64_t lmm_buddy_bench_pairs(struct lmm_buddy *b, int64_t pairs, int order)
+{
+    int64_t sum = 0;
+    for (int64_t i = 0; i < pairs; i++) {
+        int64_t pfn = lmm_buddy_alloc(b, order);
+        if (pfn < 0)
+            return pfn;
+        sum += pfn;
+        int64_t err = lmm_buddy_free(b, pfn, order);
+        if (err)
+            return err;
+    }
+    return sum;
+}
+
+int64_t lmm_buddy_bench_batches(struct lmm_buddy *b, int64_t rounds, int64_t batch, int64_t *scratch)
+{
+    int64_t sum = 0;
+    for (int64_t r = 0; r < rounds; r++) {
+        int64_t n = lmm_buddy_alloc_bulk(b, scratch, batch, 0);
+        if (n != batch)
+            return -LMM_ENOMEM;
+        for (int64_t i = 0; i < n; i++)
+            sum += scratch[i];
+        int64_t err = lmm_buddy_free_bulk(b, scratch, n, 0);
+        if (err)
+            return err;
+    }
+    return sum;
+}

@@ -1,0 +1,19 @@
+"""linuxmm: Linux memory management, simulated faithfully and fast.
+
+The C core (``linuxmm._core``, built by cffi) does the hot paths; the pure-Python twins of its
+classes live in ``linuxmm.reference``.
+"""
+from ._ffi import ABI_VERSION
+from .buddy import BuddyAllocator
+from .errors import InvalidFree, InvariantError, MMError, OutOfMemory
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABI_VERSION",
+    "BuddyAllocator",
+    "InvalidFree",
+    "InvariantError",
+    "MMError",
+    "OutOfMemory",
+]

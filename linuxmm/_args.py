@@ -1,0 +1,56 @@
+"""Argument checks shared by the C-backed classes and the reference models."""
+import operator
+
+import numpy as np
+
+MAX_ORDER_LIMIT = 20
+
+
+def as_int(value, name):
+    """An integer argument (bool refused), or TypeError."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+
+
+def buddy_geometry(nr_pages, start_pfn, max_order):
+    nr_pages = as_int(nr_pages, "nr_pages")
+    start_pfn = as_int(start_pfn, "start_pfn")
+    max_order = as_int(max_order, "max_order")
+    if not 0 < nr_pages < 2**32 - 1:
+        raise ValueError(f"nr_pages must be in 1..{2**32 - 2}, got {nr_pages}")
+    if not 0 <= start_pfn <= 2**62:
+        raise ValueError(f"start_pfn must be in 0..2**62, got {start_pfn}")
+    if not 0 <= max_order <= MAX_ORDER_LIMIT:
+        raise ValueError(f"max_order must be in 0..{MAX_ORDER_LIMIT}, got {max_order}")
+    return nr_pages, start_pfn, max_order
+
+
+def check_alloc_order(order, max_order):
+    if isinstance(order, bool) or not isinstance(order, int):
+        order = as_int(order, "order")
+    if not 0 <= order <= max_order:
+        raise ValueError(f"order must be in 0..{max_order}, got {order}")
+    return order
+
+
+def check_count(count):
+    count = as_int(count, "count")
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    return count
+
+
+def pfn_array(pfns):
+    """Any buffer or sequence of integers as a contiguous int64 array (no copy when it is one)."""
+    arr = np.asarray(pfns)
+    if arr.dtype != np.int64:
+        if arr.size and arr.dtype.kind not in "iu":
+            raise TypeError(f"pfns must be integers, not {arr.dtype}")
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise ValueError("pfn out of range")
+        arr = arr.astype(np.int64)
+    return np.ascontiguousarray(arr.reshape(-1))

@@ -1,0 +1,10 @@
+"""The compiled core: ``ffi``/``lib`` from cffi, with a check that it matches this package."""
+from ._core import ffi, lib  # noqa: F401  (built by csrc/build_ffi.py)
+
+ABI_VERSION = 1
+
+if lib.LMM_ABI_VERSION != ABI_VERSION:  # pragma: no cover - only with a stale build
+    raise ImportError(
+        f"linuxmm: the compiled core has ABI {lib.LMM_ABI_VERSION}, the Python package expects "
+        f"{ABI_VERSION}; rebuild it (pip install .)"
+    )

@@ -1,0 +1,159 @@
+"""BuddyAllocator: the C core's buddy allocator behind a Python class.
+
+Policy is Linux 6.x's (mm/page_alloc.c): see csrc/buddy.c and the README.  The reference twin is
+``linuxmm.reference.BuddyAllocator``; both give the same results for the same calls.
+
+Not thread-safe: cffi releases the GIL during each call, so callers sharing one allocator between
+threads must lock around it (the Kernel does).
+"""
+import numpy as np
+
+from . import _args
+from ._ffi import ffi, lib
+from .errors import InvariantError, OutOfMemory, invalid_free
+
+_alloc = lib.lmm_buddy_alloc
+_free = lib.lmm_buddy_free
+
+_REASONS = {
+    -lib.LMM_EINVAL: "order",
+    -lib.LMM_ERANGE: "range",
+    -lib.LMM_EALIGN: "align",
+    -lib.LMM_EFREE: "free",
+    -lib.LMM_ENOTHEAD: "nothead",
+    -lib.LMM_EORDER: "order-mismatch",
+    -lib.LMM_EDUP: "dup",
+}
+
+MIGRATE_MOVABLE = lib.LMM_MIGRATE_MOVABLE
+
+
+class BuddyAllocator:
+    """Page frames [start_pfn, start_pfn + nr_pages) managed with free lists of orders 0..max_order."""
+
+    backend = "c"
+
+    def __init__(self, nr_pages, *, start_pfn=0, max_order=10):
+        nr_pages, start_pfn, max_order = _args.buddy_geometry(nr_pages, start_pfn, max_order)
+        raw = lib.lmm_buddy_create(start_pfn, nr_pages, max_order)
+        if raw == ffi.NULL:
+            raise MemoryError(f"cannot allocate metadata for {nr_pages} pages")
+        self._b = ffi.gc(raw, lib.lmm_buddy_destroy, size=lib.lmm_buddy_metadata_bytes(raw))
+        self.start_pfn = start_pfn
+        self.nr_pages = nr_pages
+        self.max_order = max_order
+        self._orders = ffi.new("int64_t[]", max_order + 1)
+        self._msg = ffi.new("char[]", 256)
+        lib.lmm_buddy_free_range(raw, start_pfn, start_pfn + nr_pages)
+
+    # -- single blocks ------------------------------------------------------------------------
+    def alloc(self, order=0):
+        """pfn of a free, naturally aligned block of 2**order pages; OutOfMemory when none fits."""
+        try:
+            pfn = _alloc(self._b, order)
+        except (TypeError, OverflowError):
+            pfn = -lib.LMM_EINVAL
+        if pfn < 0:
+            raise self._alloc_error(pfn, order)
+        return pfn
+
+    def free(self, pfn, order=0):
+        """Return a block; InvalidFree (and no change) unless it is an allocated block of that order."""
+        try:
+            err = _free(self._b, pfn, order)
+        except (TypeError, OverflowError):
+            err = self._bad_free_args(pfn, order)
+        if err:
+            raise self._free_error(err, pfn, order)
+
+    # -- bulk -----------------------------------------------------------------------------------
+    def alloc_bulk(self, count, order=0):
+        """Up to count blocks as an int64 array (shorter when memory runs out), in one C call."""
+        count = _args.check_count(count)
+        order = _args.check_alloc_order(order, self.max_order)
+        out = np.empty(count, dtype=np.int64)
+        n = lib.lmm_buddy_alloc_bulk(self._b, ffi.from_buffer("int64_t[]", out), count, order)
+        return out if n == count else out[:n]
+
+    def free_bulk(self, pfns, order=0):
+        """Free every block of an array or buffer of pfns; all or nothing."""
+        arr = _args.pfn_array(pfns)
+        order = _args.as_int(order, "order")
+        err = lib.lmm_buddy_free_bulk(self._b, ffi.from_buffer("int64_t[]", arr), len(arr), order)
+        if err:
+            if err == -lib.LMM_EINVAL:
+                raise invalid_free("order", None, order)
+            raise self._free_error(err, int(arr[lib.lmm_buddy_error_index(self._b)]), order)
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def nr_free(self):
+        """Free blocks per order, orders 0..max_order."""
+        lib.lmm_buddy_nr_free(self._b, self._orders, -1)
+        return list(self._orders)
+
+    @property
+    def free_pages(self):
+        return lib.lmm_buddy_free_pages(self._b)
+
+    def free_list(self, order, mt=MIGRATE_MOVABLE):
+        """pfns of one free list from head to tail."""
+        order = _args.check_alloc_order(order, self.max_order)
+        n = lib.lmm_buddy_free_list(self._b, order, mt, ffi.NULL, 0)
+        out = np.empty(n, dtype=np.int64)
+        lib.lmm_buddy_free_list(self._b, order, mt, ffi.from_buffer("int64_t[]", out), n)
+        return out.tolist()
+
+    def check(self):
+        """Walk every free list and every page; InvariantError on the first broken invariant."""
+        if lib.lmm_buddy_check(self._b, self._msg, len(self._msg)):
+            raise InvariantError(ffi.string(self._msg).decode())
+
+    @property
+    def metadata_bytes(self):
+        return lib.lmm_buddy_metadata_bytes(self._b)
+
+    # -- C loops for benchmarks -----------------------------------------------------------------
+    def bench_pairs(self, pairs, order=0):
+        """alloc+free `pairs` times wholly in C; returns the sum of the pfns handed out."""
+        r = lib.lmm_buddy_bench_pairs(self._b, pairs, order)
+        if r < 0:
+            raise self._alloc_error(r, order)
+        return r
+
+    def bench_batches(self, rounds, batch):
+        """alloc `batch` order-0 pages then free them, `rounds` times, wholly in C."""
+        scratch = np.empty(batch, dtype=np.int64)
+        r = lib.lmm_buddy_bench_batches(self._b, rounds, batch, ffi.from_buffer("int64_t[]", scratch))
+        if r < 0:
+            raise self._alloc_error(r, 0)
+        return r
+
+    # -- errors ---------------------------------------------------------------------------------
+    def _alloc_error(self, code, order):
+        if code == -lib.LMM_ENOMEM:
+            return OutOfMemory(f"no free block of order {order} or above")
+        _args.check_alloc_order(order, self.max_order)      # raises the TypeError/ValueError
+        return ValueError(f"bad order {order!r}")           # pragma: no cover
+
+    def _bad_free_args(self, pfn, order):
+        """Arguments cffi refused: raise what the reference raises, or name the reason."""
+        pfn = _args.as_int(pfn, "pfn")
+        order = _args.as_int(order, "order")
+        if not 0 <= order <= self.max_order:
+            return -lib.LMM_EINVAL
+        return -lib.LMM_ERANGE
+
+    def _free_error(self, code, pfn, order):
+        reason = _REASONS[code]
+        allocated = None
+        if reason == "order-mismatch":
+            o = ffi.new("int *")
+            lib.lmm_buddy_page_state(self._b, pfn, o)
+            allocated = o[0]
+        return invalid_free(reason, pfn, order, start_pfn=self.start_pfn,
+                            end_pfn=self.start_pfn + self.nr_pages, allocated_order=allocated)
+
+    def __repr__(self):
+        return (f"<BuddyAllocator pfns {self.start_pfn}..{self.start_pfn + self.nr_pages} "
+                f"max_order {self.max_order} free {self.free_pages}>")
