@@ -1,0 +1,28 @@
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import linuxmm
+import linuxmm.reference
+
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("expensive", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+
+BACKENDS = {"c": linuxmm, "reference": linuxmm.reference}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request):
+    """The module whose classes a behaviour test uses: linuxmm (C) or linuxmm.reference."""
+    return BACKENDS[request.param]
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend_name(request):
+    """'c' or 'reference', for classes that take backend= (Kernel)."""
+    return request.param
