@@ -1,0 +1,96 @@
+"""A process: pid, name and address space, with the memory system calls as methods."""
+import errno
+
+from .brk import sys_brk
+from .constants import VM_SHARED, VM_WRITE
+from .layout import arch_pick_mmap_layout
+from .madvise import sys_madvise
+from .mm import MmStruct, oserror
+from .mmap import sys_mmap, sys_munmap
+from .mprotect import sys_mprotect
+from .mremap import sys_mremap
+
+
+class Process:
+    """A simulated task.  Syscalls take Linux's arguments and raise OSError(errno) on failure."""
+
+    def __init__(self, kernel, pid, name, ppid=0):
+        self.kernel = kernel
+        self.pid = pid
+        self.ppid = ppid
+        self.comm = name[:15]
+        self.mm = None
+        self.exe = None
+        self.new_mm()
+
+    def new_mm(self, pick_layout=True):
+        """A fresh, empty address space with the kernel's layout (mmap_base, randomization)."""
+        kernel = self.kernel
+        mm = MmStruct(kernel)
+        if kernel is not None and pick_layout:
+            arch_pick_mmap_layout(mm, kernel.randomize_va_space != 0, kernel.vm_random)
+        old = self.mm
+        self.mm = mm
+        if old is not None:
+            old.exit_mmap()
+        return mm
+
+    # -- system calls --------------------------------------------------------------------------
+    def mmap(self, addr, length, prot, flags, file=None, offset=0):
+        with self.kernel.lock:
+            return sys_mmap(self.mm, addr, length, prot, flags, file, offset)
+
+    def munmap(self, addr, length):
+        with self.kernel.lock:
+            return sys_munmap(self.mm, addr, length)
+
+    def mprotect(self, addr, length, prot):
+        with self.kernel.lock:
+            return sys_mprotect(self.mm, addr, length, prot)
+
+    def mremap(self, old_addr, old_len, new_len, flags=0, new_addr=0):
+        with self.kernel.lock:
+            return sys_mremap(self.mm, old_addr, old_len, new_len, flags, new_addr)
+
+    def brk(self, addr):
+        with self.kernel.lock:
+            return sys_brk(self.mm, addr)
+
+    def madvise(self, addr, length, advice):
+        with self.kernel.lock:
+            return sys_madvise(self.mm, addr, length, advice)
+
+    def execve(self, path, argv, envp):
+        from .binfmt_elf import execve
+        with self.kernel.lock:
+            return execve(self, path, argv, envp)
+
+    # -- faults, until the page-fault issue ----------------------------------------------------
+    def touch(self, addr, write=True):
+        """Simulate the first access to addr as far as VMAs are concerned: a write fault in a
+        private VMA assigns its anon_vma (anon_vma_prepare); a read fault of anonymous memory
+        maps the zero page and assigns nothing.  Raises OSError(EFAULT) where the access would
+        get SIGSEGV."""
+        with self.kernel.lock:
+            mm = self.mm
+            vma = mm.vma_lookup(addr)
+            if vma is None:
+                raise oserror(errno.EFAULT)
+            flags = vma.vm_flags
+            if write and not flags & VM_WRITE:
+                raise oserror(errno.EFAULT)
+            if write and not flags & VM_SHARED:
+                mm.anon_vma_prepare(vma)
+            return vma
+
+    def rss_counters(self):
+        return {}
+
+    # -- views ---------------------------------------------------------------------------------
+    @property
+    def maps(self):
+        from .procfs import render_maps
+        return render_maps(self.mm)
+
+    def __repr__(self):
+        return f"<Process {self.pid} {self.comm!r} vmas={self.mm.map_count}>"
