@@ -39,9 +39,10 @@ class PageCache:
 
 class Inode:
     """An inode: number, device, size, name and page cache.  `host_path` set = imported from the
-    host (contents read lazily, read-only)."""
+    host: its size and contents are read (lazily) from the host file, which is never written;
+    writes stay in the simulation."""
     __slots__ = ("i_ino", "dev", "i_size", "path", "deleted", "i_mapping", "host_path",
-                 "_backing", "kind", "readonly")
+                 "_backing", "kind")
 
     def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4"):
         self.i_ino = ino
@@ -50,7 +51,6 @@ class Inode:
         self.path = path
         self.deleted = False
         self.host_path = host_path
-        self.readonly = host_path is not None
         self.kind = kind              # 'ext4' (thp_get_unmapped_area) or 'shmem'
         self._backing = None if host_path is not None else bytearray()
         self.i_mapping = PageCache(self)
@@ -141,7 +141,8 @@ class File:
 
 class FileSystem:
     """The name space: simulated files (created by create_file) shadow host files, which are
-    imported read-only on first open (one inode per host path, as the page cache is per inode)."""
+    imported on first open (one inode per host path, as the page cache is per inode).  The host
+    file is only read; writes through the simulation never reach it."""
 
     def __init__(self):
         self.inodes = {}
@@ -172,8 +173,6 @@ class FileSystem:
             if flags & os.O_CREAT:
                 return self.create(path, 0)
             inode = self._import(path)
-        if inode.readonly and (flags & O_ACCMODE) != os.O_RDONLY:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
         if (flags & O_ACCMODE) == O_ACCMODE:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
         return File(inode, flags)
