@@ -199,7 +199,9 @@ def operations(draw, pages=48):
         off = draw(st.integers(0, pages - 1)) * P
         length = draw(st.integers(1, 8)) * P - draw(st.sampled_from([0, 0, 0, 100]))
         if kind == "mmap":
-            flags = draw(st.sampled_from([ANON, ANON, SHANON, "file", "sfile", ANON | L.MAP_NORESERVE]))
+            flags = draw(st.sampled_from([ANON, ANON, SHANON, "file", "sfile", ANON | L.MAP_NORESERVE,
+                                          ANON | L.MAP_POPULATE, ANON | L.MAP_GROWSDOWN,
+                                          ANON | L.MAP_STACK, "file_populate"]))
             fixed = draw(st.sampled_from([L.MAP_FIXED, NOREPLACE]))
             ops.append(("mmap", off, length, draw(OPS_PROT), flags, fixed,
                         draw(st.integers(0, 8)) * P))
@@ -214,10 +216,10 @@ def operations(draw, pages=48):
                 [L.MADV_DONTFORK, L.MADV_DOFORK, L.MADV_WIPEONFORK, L.MADV_KEEPONFORK,
                  L.MADV_DONTDUMP, L.MADV_DODUMP, L.MADV_SEQUENTIAL, L.MADV_RANDOM,
                  L.MADV_NORMAL, L.MADV_HUGEPAGE, L.MADV_NOHUGEPAGE, L.MADV_DONTNEED,
-                 L.MADV_WILLNEED, L.MADV_FREE]))))
+                 L.MADV_WILLNEED, L.MADV_FREE, L.MADV_MERGEABLE, L.MADV_UNMERGEABLE]))))
         elif kind == "mremap":
             new_len = draw(st.integers(1, 8)) * P
-            flags = draw(st.sampled_from([0, 0, L.MREMAP_MAYMOVE | L.MREMAP_FIXED,
+            flags = draw(st.sampled_from([0, 0, L.MREMAP_MAYMOVE, L.MREMAP_MAYMOVE | L.MREMAP_FIXED,
                                           L.MREMAP_MAYMOVE | L.MREMAP_FIXED | L.MREMAP_DONTUNMAP]))
             if flags & L.MREMAP_DONTUNMAP:
                 new_len = length
@@ -237,7 +239,7 @@ def _writable_in_model(pair, addr):
     return True
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=int(os.environ.get("VM_HOST_EXAMPLES", "60")), deadline=None)
 @given(ops=operations())
 def test_random_sequences_match_host(helper, datafile, ops):
     pair = Pair(helper)
@@ -250,6 +252,9 @@ def test_random_sequences_match_host(helper, datafile, ops):
                 _, off, length, prot, flags, fixed, foff = op
                 if flags == "file":
                     pair.step("mmap", b + off, length, prot, L.MAP_PRIVATE | fixed, fd_r, foff)
+                elif flags == "file_populate":
+                    pair.step("mmap", b + off, length, prot, L.MAP_PRIVATE | L.MAP_POPULATE | fixed,
+                              fd_r, foff)
                 elif flags == "sfile":
                     pair.step("mmap", b + off, length, prot, L.MAP_SHARED | fixed, fd_rw, foff)
                 else:

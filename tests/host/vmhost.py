@@ -96,8 +96,8 @@ class Pair:
         mm = self.proc.mm
         mm.mmap_base = mmap_base
         shared = linuxmm.MAP_SHARED | linuxmm.MAP_ANONYMOUS | linuxmm.MAP_FIXED_NOREPLACE
-        self.proc.mmap(base - guard * PAGE, guard * PAGE, 0, shared)
-        self.proc.mmap(self.end, guard * PAGE, 0, shared)
+        self.proc.mmap(base - guard * PAGE, total, 0, shared)      # as the helper does
+        self.proc.munmap(base, pages * PAGE)
         self.host_fds = {}
         self.sim_files = {}
 
