@@ -191,7 +191,8 @@ class FileSystem:
         if not os.path.isfile(path):
             raise OSError(errno.ENODEV, "only regular host files can be imported", path)
         dev = (os.major(st.st_dev), os.minor(st.st_dev))
-        inode = Inode(st.st_ino, dev, st.st_size, path, host_path=path)
+        # the name d_path prints is the file's own path, symbolic links resolved
+        inode = Inode(st.st_ino, dev, st.st_size, os.path.realpath(path), host_path=path)
         self.inodes[path] = inode
         return inode
 

@@ -28,9 +28,9 @@ def vma_name(mm, vma):
     ops = vma.vm_ops
     if ops is not None and ops.label:
         return ops.name(vma)
-    if vma.vm_start <= mm.brk and vma.vm_end >= mm.start_brk:
+    if vma.vm_start < mm.brk and vma.vm_end > mm.start_brk:     # vma_is_initial_heap
         return "[heap]"
-    if vma.vm_start <= mm.start_stack <= vma.vm_end:
+    if vma.vm_start <= mm.start_stack <= vma.vm_end:             # vma_is_initial_stack
         return "[stack]"
     return ""
 

@@ -1,0 +1,163 @@
+"""execve of real ELF programs compared with the host kernel under `setarch -R`: the programs
+print their own /proc/self/maps."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from linuxmm.kernel import Kernel
+from linuxmm.vm.constants import ELF_ET_DYN_BASE, PAGE_SIZE, TASK_SIZE
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "host")
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("gcc") is None
+    or shutil.which("setarch") is None, reason="needs Linux, gcc and setarch")
+
+BUILDS = {
+    "static": ("maps_nolibc.c", ["-static", "-nostdlib", "-fno-pie", "-no-pie"]),
+    "static-pie": ("maps_nolibc.c", ["-static-pie", "-nostdlib", "-fpie"]),
+    "dynamic": ("maps_libc.c", []),
+}
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("progs")
+    built = {}
+    for name, (src, flags) in BUILDS.items():
+        path = str(out / name.replace("-", "_"))
+        res = subprocess.run(["gcc", "-O1", *flags, "-o", path, os.path.join(HERE, src)],
+                             capture_output=True)
+        if res.returncode == 0:
+            built[name] = path
+    return built
+
+
+def host_maps(path, env=("A=1",)):
+    res = subprocess.run(["setarch", "-R", "env", "-i", *env, path], capture_output=True,
+                         text=True, check=True)
+    return res.stdout.splitlines(keepends=True)
+
+
+def sim_maps(path, env=("A=1",), randomize=0, seed=0):
+    k = Kernel(randomize_va_space=randomize, seed=seed)
+    p = k.spawn("bash")
+    p.execve(path, [path], list(env))
+    p.mm.check()
+    return k.read(f"/proc/{p.pid}/maps").splitlines(keepends=True), p
+
+
+def _program(programs, name):
+    if name not in programs:
+        pytest.skip(f"gcc cannot build the {name} test program here")
+    return programs[name]
+
+
+@pytest.mark.parametrize("name", ["static", "static-pie"])
+def test_exec_without_libc_matches_setarch_R_exactly(programs, name):
+    path = _program(programs, name)
+    ours, _ = sim_maps(path)
+    assert ours == host_maps(path)
+
+
+def test_exec_stack_grows_with_large_environment(programs):
+    path = _program(programs, "static")
+    env = tuple(f"VAR{i}={'x' * 300}" for i in range(40))        # ~12 KiB of strings
+    ours, _ = sim_maps(path, env)
+    assert ours == host_maps(path, env)
+
+
+def _parse(line):
+    fields = line.split(None, 5)
+    start, end = (int(x, 16) for x in fields[0].split("-"))
+    name = fields[5].strip() if len(fields) > 5 else ""
+    return start, end, fields[1], int(fields[2], 16), fields[3], int(fields[4]), name
+
+
+def test_exec_dynamic_matches_setarch_R(programs):
+    """Every VMA the kernel made at exec is in the host's maps: exactly, or split by ld.so's
+    RELRO mprotect (pieces of an rw-p file segment may be r--p)."""
+    path = _program(programs, "dynamic")
+    ours, _ = sim_maps(path)
+    host = [_parse(line) for line in host_maps(path)]
+    checked = 0
+    for line in ours:
+        start, end, perms, off, dev, ino, name = _parse(line)
+        pieces = [h for h in host if h[0] < end and h[1] > start]
+        assert pieces and pieces[0][0] == start and pieces[-1][1] == end, line
+        for prev, cur in zip(pieces, pieces[1:]):
+            assert prev[1] == cur[0], line
+        for piece in pieces:
+            assert (piece[4], piece[5], piece[6]) == (dev, ino, name), (line, piece)
+            expect_off = off + (piece[0] - start) if ino else 0
+            assert piece[3] == expect_off, (line, piece)
+            relro = perms == "rw-p" and piece[2] == "r--p" and ino
+            assert piece[2] == perms or relro, (line, piece)
+        if len(pieces) == 1:
+            assert line == host_maps_line(path, start), line
+        checked += 1
+    assert checked >= 12
+
+
+_HOST_CACHE = {}
+
+
+def host_maps_line(path, start):
+    lines = _HOST_CACHE.setdefault(path, host_maps(path))
+    return [ln for ln in lines if int(ln.split("-")[0], 16) == start][0]
+
+
+def test_exec_layout_without_randomization(programs):
+    path = _program(programs, "dynamic")
+    _, p = sim_maps(path)
+    mm = p.mm
+    assert mm.mmap_base == 0x7ffff7fff000
+    assert mm.tree.first().vm_start == 0x555555554000
+    assert mm.start_brk == mm.brk == 0x555555569000
+    stack = mm.find_vma(mm.start_stack)
+    assert (stack.vm_start, stack.vm_end) == (0x7ffffffde000, 0x7ffffffff000)
+
+
+def test_exec_randomized_is_reproducible(programs):
+    path = _program(programs, "dynamic")
+    a, pa = sim_maps(path, randomize=2, seed=7)
+    b, _ = sim_maps(path, randomize=2, seed=7)
+    c, _ = sim_maps(path, randomize=2, seed=8)
+    assert a == b
+    assert a != c
+    mm = pa.mm
+    base = mm.tree.first().vm_start
+    assert ELF_ET_DYN_BASE <= base < ELF_ET_DYN_BASE + (1 << 40)
+    assert TASK_SIZE - (1 << 41) < mm.mmap_base < TASK_SIZE - (16 << 30)
+    stack = mm.find_vma(mm.start_stack)
+    assert TASK_SIZE - (16 << 30) - PAGE_SIZE <= stack.vm_end <= TASK_SIZE
+    bss_end = max(v.vm_end for v in mm if v.vm_end < mm.start_brk)
+    assert bss_end + PAGE_SIZE <= mm.start_brk < bss_end + PAGE_SIZE + (1 << 30)
+
+
+def test_exec_status_lines(programs):
+    path = _program(programs, "static")
+    _, p = sim_maps(path)
+    status = p.kernel.read(f"/proc/{p.pid}/status")
+    values = dict(line.split(":\t") for line in status.splitlines() if line.startswith("Vm"))
+    # 4 file pages + 16 bss pages + 33 stack pages + 8 vdso pages = 61 pages
+    assert values["VmSize"].strip() == "244 kB"
+    assert values["VmStk"].strip() == "132 kB"
+    assert values["VmExe"].strip() == "4 kB"
+    assert values["VmLib"].strip() == "8 kB"
+    assert values["VmData"].strip() == "68 kB"
+
+
+def test_exec_of_missing_or_non_elf_file():
+    k = Kernel(randomize_va_space=0)
+    p = k.spawn()
+    with pytest.raises(OSError) as err:
+        p.execve("/nonexistent/prog", ["x"], [])
+    assert err.value.errno == 2
+    k.create_file("/sim/script", 4096)
+    with pytest.raises(OSError) as err:
+        p.execve("/sim/script", ["x"], [])
+    assert err.value.errno == 8                       # ENOEXEC
