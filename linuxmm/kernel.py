@@ -113,8 +113,7 @@ class Kernel:
         import os
         mode = self.overcommit_memory
         if mode == 0:
-            limit = self._totalram_pages() + (self.swap >> 12)
-            if pages > limit:
+            if pages > self._totalram_pages() + (self.swap >> 12):
                 raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
         elif mode == 2:
             limit = self._totalram_pages() * 50 // 100 + (self.swap >> 12)

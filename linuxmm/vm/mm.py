@@ -6,6 +6,8 @@ Errors are raised as OSError carrying the errno the kernel returns.
 import errno
 import os
 
+import numpy as np
+
 from ..errors import InvariantError
 from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
                         VM_ACCESS_FLAGS, VM_ACCOUNT, VM_EXEC, VM_LOCKED, VM_SHARED,
@@ -90,10 +92,11 @@ class MmStruct:
     # -- limits & accounting -------------------------------------------------------------------
     @property
     def max_map_count(self):
+        """vm.max_map_count: the Kernel's sysctl unless overridden for this mm."""
         if self._max_map_count is not None:
             return self._max_map_count
         kernel = self.kernel
-        return getattr(kernel, "max_map_count", DEFAULT_MAX_MAP_COUNT)
+        return kernel.max_map_count if kernel is not None else DEFAULT_MAX_MAP_COUNT
 
     @max_map_count.setter
     def max_map_count(self, value):
@@ -105,11 +108,11 @@ class MmStruct:
 
     def vm_stat_account(self, flags, npages):
         self.total_vm += npages
-        if is_exec_mapping(flags):
+        if (flags & (VM_EXEC | VM_WRITE | VM_STACK)) == VM_EXEC:
             self.exec_vm += npages
-        elif is_stack_mapping(flags):
+        elif flags & VM_STACK:
             self.stack_vm += npages
-        elif is_data_mapping(flags):
+        elif (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE:
             self.data_vm += npages
 
     def update_hiwater_vm(self):
@@ -154,6 +157,28 @@ class MmStruct:
         vma = self.tree.find(addr)
         prev = self.tree.prev(vma) if vma is not None else self.tree.last()
         return vma, prev
+
+    def find_vma_bulk(self, addrs):
+        """find_vma for every address of an int64 array: vm_start of the first VMA with
+        vm_end > addr, or -1 (one numpy search over a sorted snapshot of the tree)."""
+        _, starts, ends, _ = self.tree.snapshot()
+        addrs = np.ascontiguousarray(addrs, dtype=np.int64)
+        idx = np.searchsorted(ends, addrs, side="right")
+        if not len(starts):
+            return np.full(addrs.shape, -1, dtype=np.int64)
+        found = idx < len(starts)
+        return np.where(found, starts[np.minimum(idx, len(starts) - 1)], -1)
+
+    def vma_lookup_bulk(self, addrs):
+        """vma_lookup for every address: vm_start of the VMA containing it, or -1."""
+        _, starts, ends, _ = self.tree.snapshot()
+        addrs = np.ascontiguousarray(addrs, dtype=np.int64)
+        if not len(starts):
+            return np.full(addrs.shape, -1, dtype=np.int64)
+        idx = np.searchsorted(starts, addrs, side="right") - 1
+        safe = np.maximum(idx, 0)
+        inside = (idx >= 0) & (addrs < ends[safe])
+        return np.where(inside, starts[safe], -1)
 
     def __iter__(self):
         return iter(self.tree)
@@ -301,8 +326,23 @@ class MmStruct:
         end = start + ((length + PAGE_SIZE - 1) & PAGE_MASK)
         if end == start:
             raise oserror(errno.EINVAL)
-        vma = self.tree.intersection(start, end)
-        if vma is None:
+        tree = self.tree
+        vma = tree.find(start)
+        if vma is None or vma.vm_start >= end:
+            return 0
+        if vma.vm_start == start and vma.vm_end == end and vma.vm_ops is None \
+                and not self.unmap_hooks:
+            # exactly one whole anonymous VMA: vms_complete_munmap_vmas inlined
+            tree.remove(vma)
+            if self.hiwater_vm < self.total_vm:
+                self.hiwater_vm = self.total_vm
+            flags = vma.vm_flags
+            pages = (end - start) >> PAGE_SHIFT
+            self.vm_stat_account(flags, -pages)
+            if flags & VM_LOCKED:
+                self.locked_vm -= pages
+            if flags & VM_ACCOUNT:
+                self.vm_unacct_memory(pages)
             return 0
         self.align_munmap(vma, start, end)
         return 0

@@ -54,7 +54,10 @@ def sys_mmap(mm, addr, length, prot, flags, file=None, offset=0):
         file = None
         if flags & MAP_HUGETLB:
             raise oserror(errno.ENOMEM)   # no huge pages are reserved in this model
-    return vm_mmap_pgoff(mm, file, addr, length, prot, flags, (offset & U64) >> PAGE_SHIFT)
+    ret, populate = do_mmap(mm, file, addr, length, prot, flags, 0, (offset & U64) >> PAGE_SHIFT)
+    if populate:
+        mm_populate(mm, ret, populate)
+    return ret
 
 
 def vm_mmap_pgoff(mm, file, addr, length, prot, flags, pgoff):
@@ -70,22 +73,24 @@ def do_mmap(mm, file, addr, length, prot, flags, vm_flags, pgoff):
         raise oserror(errno.EINVAL)
     if flags & MAP_FIXED_NOREPLACE:
         flags |= MAP_FIXED
-    if not flags & MAP_FIXED:
+    if not flags & MAP_FIXED and addr:
         addr = round_hint_to_min(addr)
     length = (length + PAGE_SIZE - 1) & PAGE_MASK & U64
     if not length:
         raise oserror(errno.ENOMEM)
     if pgoff + (length >> PAGE_SHIFT) > U64:
         raise oserror(errno.EOVERFLOW)
-    if mm.map_count > mm.max_map_count:
+    if len(mm.tree) > mm.max_map_count:
         raise oserror(errno.ENOMEM)
     addr = get_unmapped_area(mm, file, addr, length, pgoff, flags)
     if addr < 0:
         raise oserror(-addr)
     if flags & MAP_FIXED_NOREPLACE and mm.tree.intersection(addr, addr + length) is not None:
         raise oserror(errno.EEXIST)
-    vm_flags |= (calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | mm.def_flags
+    vm_flags |= ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) | mm.def_flags
                  | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
+    if flags & (MAP_GROWSDOWN | MAP_LOCKED | MAP_STACK):
+        vm_flags |= calc_vm_flag_bits(flags)
     if file is not None:
         inode = file.f_inode
         if not file_mmap_ok(inode, pgoff, length):
@@ -154,19 +159,19 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
     end = addr + length
     pglen = length >> PAGE_SHIFT
     tree = mm.tree
-    detached = []
+    detached = ()
     nr_accounted = 0
-    first = tree.intersection(addr, end)
-    if first is not None:
-        detached, prev, nxt = mm.gather_munmap(first, addr, end)
+    around = tree.gap_neighbours(addr, end)
+    if around is None:
+        detached, prev, nxt = mm.gather_munmap(tree.intersection(addr, end), addr, end)
         for vma in detached:
             if vma.vm_flags & VM_ACCOUNT:
                 nr_accounted += vma.pages
     else:
-        prev = tree.prev_of_addr(addr)
-        nxt = tree.find(addr)
+        prev, nxt = around
     transferred = False
-    if accountable_mapping(file, vm_flags):
+    if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE and (
+            file is None or file.f_inode.kind != "hugetlbfs"):     # accountable_mapping
         charged = pglen - nr_accounted
         if charged > 0:
             try:
@@ -179,7 +184,8 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
             mm.vm_unacct_memory(-charged)
         transferred = True
         vm_flags |= VM_ACCOUNT
-    mm.complete_munmap(detached, addr, end, keep_accounted=transferred)
+    if detached:
+        mm.complete_munmap(detached, addr, end, keep_accounted=transferred)
     vma = None
     if file is None and not vm_flags & VM_SHARED:
         if prev is not None or nxt is not None:

@@ -6,9 +6,11 @@ from .constants import VM_SHARED, VM_WRITE
 from .layout import arch_pick_mmap_layout
 from .madvise import sys_madvise
 from .mm import MmStruct, oserror
-from .mmap import sys_mmap, sys_munmap
+from .mmap import sys_mmap
 from .mprotect import sys_mprotect
 from .mremap import sys_mremap
+
+U64 = (1 << 64) - 1
 
 
 class Process:
@@ -42,7 +44,7 @@ class Process:
 
     def munmap(self, addr, length):
         with self.kernel.lock:
-            return sys_munmap(self.mm, addr, length)
+            return self.mm.do_munmap(addr & U64, length & U64)
 
     def mprotect(self, addr, length, prot):
         with self.kernel.lock:

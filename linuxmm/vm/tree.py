@@ -104,6 +104,23 @@ class VmaTree:
         bi, i = self._pos_le(addr - 1)
         return self._vmas[bi][i] if i >= 0 else None
 
+    def gap_neighbours(self, start, end):
+        """(prev, next) around [start, end) when no VMA overlaps it, else None."""
+        if not self._len:
+            return None, None
+        bi, i = self._pos_le(start)
+        if i >= 0:
+            prev = self._vmas[bi][i]
+            if prev.vm_end > start:
+                return None
+            nxt = self._after(bi, i)
+        else:
+            prev = None
+            nxt = self._vmas[0][0]
+        if nxt is not None and nxt.vm_start < end:
+            return None
+        return prev, nxt
+
     def next(self, vma):
         return self._after(*self._pos_of(vma))
 

@@ -16,6 +16,13 @@ def unmapped_area_topdown(mm, length, low_limit, high_limit, align_mask=0, align
     if low_limit < MMAP_MIN_ADDR:
         low_limit = MMAP_MIN_ADDR
     tree = mm.tree
+    if not align_mask:
+        # fast path: the gap right below high_limit (or below the VMA straddling it) fits
+        top = tree.prev_of_addr(high_limit)
+        if top is not None and top.vm_end <= high_limit - need and top.vm_end >= low_limit:
+            nxt = tree.find(high_limit)
+            if nxt is None or not nxt.vm_flags & VM_GROWSDOWN:
+                return high_limit - length
     while True:
         gap_end = None
         above_start = TASK_SIZE + PAGE_SIZE
@@ -142,7 +149,13 @@ def get_unmapped_area(mm, file, addr, length, pgoff, flags):
     """__get_unmapped_area: an address for [addr, addr+length) or a negative errno."""
     if length > TASK_SIZE:
         return -errno.ENOMEM
-    if file is not None:
+    if file is None and not addr and not flags & (MAP_SHARED | MAP_FIXED) and length % PMD_SIZE \
+            and mm.topdown:
+        # the common case, arch_get_unmapped_area_topdown without a hint, called directly
+        addr = unmapped_area_topdown(mm, length, PAGE_SIZE, mm.mmap_base)
+        if addr < 0:
+            addr = arch_get_unmapped_area(mm, None, 0, length, 0, flags)
+    elif file is not None:
         if file.f_inode.kind == "ext4":
             addr = thp_get_unmapped_area(mm, file, addr, length, pgoff, flags)
         else:   # shmem with huge pages disabled: the normal placement
