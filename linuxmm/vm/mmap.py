@@ -6,9 +6,9 @@ from .constants import (LEGACY_MAP_MASK, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED
                         MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK,
                         MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
                         MAP_STACK, MAP_TYPE, MMAP_MIN_ADDR, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
-                        PROT_EXEC, PROT_READ, PROT_WRITE, VM_ACCOUNT, VM_DONTDUMP, VM_EXEC,
+                        PROT_EXEC, PROT_READ, PROT_WRITE, VM_ACCOUNT, VM_DONTDUMP,
                         VM_GROWSDOWN, VM_HUGETLB, VM_LOCKED, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
-                        VM_MAYWRITE, VM_NOHUGEPAGE, VM_NORESERVE, VM_READ, VM_SHARED, VM_SPECIAL,
+                        VM_MAYWRITE, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHARED, VM_SPECIAL,
                         VM_WIPEONFORK, VM_WRITE)
 from .mm import oserror
 from .unmapped_area import get_unmapped_area
@@ -234,5 +234,4 @@ def sys_munmap(mm, addr, length):
     return mm.do_munmap(addr & U64, length & U64)
 
 
-__all__ = ["sys_mmap", "sys_munmap", "do_mmap", "mmap_region", "vm_mmap_pgoff",
-           "VM_EXEC", "VM_READ"]
+__all__ = ["sys_mmap", "sys_munmap", "do_mmap", "mmap_region", "vm_mmap_pgoff"]
