@@ -20,6 +20,8 @@ BUILDS = {
     "static": ("maps_nolibc.c", ["-static", "-nostdlib", "-fno-pie", "-no-pie"]),
     "static-pie": ("maps_nolibc.c", ["-static-pie", "-nostdlib", "-fpie"]),
     "dynamic": ("maps_libc.c", []),
+    "static-status": ("maps_nolibc.c", ["-DSTATUS", "-static", "-nostdlib", "-fno-pie", "-no-pie"]),
+    "static-pie-status": ("maps_nolibc.c", ["-DSTATUS", "-static-pie", "-nostdlib", "-fpie"]),
 }
 
 
@@ -161,3 +163,16 @@ def test_exec_of_missing_or_non_elf_file():
     with pytest.raises(OSError) as err:
         p.execve("/sim/script", ["x"], [])
     assert err.value.errno == 8                       # ENOEXEC
+
+
+@pytest.mark.parametrize("name", ["static-status", "static-pie-status"])
+def test_exec_status_matches_host(programs, name):
+    """The Vm* lines that depend only on VMAs equal the host's for a program nothing but the
+    kernel has touched."""
+    path = _program(programs, name)
+    host = {ln.split(":")[0]: ln for ln in host_maps(path) if ln.startswith("Vm")}
+    _, p = sim_maps(path)
+    ours = {ln.split(":")[0]: ln + "\n" for ln in p.kernel.read(f"/proc/{p.pid}/status").splitlines()
+            if ln.startswith("Vm")}
+    for key in ("VmPeak", "VmSize", "VmLck", "VmPin", "VmData", "VmStk", "VmExe", "VmLib", "VmSwap"):
+        assert ours[key] == host[key], key
