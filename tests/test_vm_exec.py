@@ -22,6 +22,8 @@ BUILDS = {
     "dynamic": ("maps_libc.c", []),
     "static-status": ("maps_nolibc.c", ["-DSTATUS", "-static", "-nostdlib", "-fno-pie", "-no-pie"]),
     "static-pie-status": ("maps_nolibc.c", ["-DSTATUS", "-static-pie", "-nostdlib", "-fpie"]),
+    "static-brk": ("brk_nolibc.c", ["-static", "-nostdlib", "-fno-pie", "-no-pie"]),
+    "static-pie-brk": ("brk_nolibc.c", ["-static-pie", "-nostdlib", "-fpie"]),
 }
 
 
@@ -132,7 +134,7 @@ def test_exec_randomized_is_reproducible(programs):
     assert a != c
     mm = pa.mm
     base = mm.tree.first().vm_start
-    assert ELF_ET_DYN_BASE <= base < ELF_ET_DYN_BASE + (1 << 40)
+    assert ELF_ET_DYN_BASE & ~0xfff <= base < ELF_ET_DYN_BASE + (1 << 40)
     assert TASK_SIZE - (1 << 41) < mm.mmap_base < TASK_SIZE - (16 << 30)
     stack = mm.find_vma(mm.start_stack)
     assert TASK_SIZE - (16 << 30) - PAGE_SIZE <= stack.vm_end <= TASK_SIZE
@@ -176,3 +178,11 @@ def test_exec_status_matches_host(programs, name):
             if ln.startswith("Vm")}
     for key in ("VmPeak", "VmSize", "VmLck", "VmPin", "VmData", "VmStk", "VmExe", "VmLib", "VmSwap"):
         assert ours[key] == host[key], key
+
+
+@pytest.mark.parametrize("name", ["static-brk", "static-pie-brk"])
+def test_exec_initial_brk_matches_host(programs, name):
+    path = _program(programs, name)
+    host = int(host_maps(path)[0], 16)
+    _, p = sim_maps(path)
+    assert p.brk(0) == host == p.mm.start_brk
