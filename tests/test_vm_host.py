@@ -274,3 +274,40 @@ def test_random_sequences_match_host(helper, datafile, ops):
             pair.proc.mm.check()
     finally:
         pair.close()
+
+
+def test_brk_matches_host(pair):
+    """brk on the helper's untouched heap (ASLR: start_brk is a random page above its bss)."""
+    start, err = pair.host.call("brk", 0)
+    assert err == 0
+    if any("[heap]" in line for line in pair.host.maps(0, 2**64 - 1)):
+        pytest.skip("the helper's libc already used the heap")
+    mm = pair.proc.mm
+    mm.start_brk = mm.brk = start
+
+    def heap_maps():
+        host = pair.host.maps(start, start + 64 * P)
+        sim = [ln for ln in pair.proc.maps.splitlines(keepends=True)
+               if start <= int(ln.split("-")[0], 16) < start + 64 * P]
+        assert sim == host
+        return sim
+
+    def brk(value):
+        ret = pair.step("brk", value)
+        heap_maps()
+        return ret[0]
+
+    assert brk(start + 100) == start + 100
+    assert brk(start + 8 * P) == start + 8 * P
+    assert brk(start + P + 1) == start + P + 1
+    assert brk(start - P) == start + P + 1
+    pair.step("mmap", start + 5 * P, P, L.PROT_READ, ANON | NOREPLACE, -1, 0, keep=True)
+    assert brk(start + 5 * P) == start + P + 1
+    assert brk(start + 4 * P) == start + 4 * P
+    assert brk(start) == start
+    assert brk(start + 2 * P) == start + 2 * P
+    pair.step("munmap", start + 5 * P, P)
+    pair.step("mmap", start + 2 * P, 2 * P, RW, ANON | NOREPLACE, -1, 0, keep=True)
+    assert len(heap_maps()) == 1
+    assert brk(start + 6 * P) == start + 2 * P
+    pair.step("munmap", start, 4 * P)

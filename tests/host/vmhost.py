@@ -136,14 +136,15 @@ class Pair:
         self.sim_files[fd] = self.kernel.open(path, flags)
         return fd
 
-    def step(self, op, *args):
-        """Run op on both; returns the (normalized) common result, asserting they agree."""
+    def step(self, op, *args, keep=False):
+        """Run op on both; returns the (normalized) common result, asserting they agree.
+        A mapping placed outside the window is unmapped again on both sides unless keep."""
         host = self.host.call(op, *args)
         sim = self.sim_call(op, *args)
         hret, herr = host
         sret, serr = sim
         assert herr == serr, f"{op}{args}: host errno {herr}, linuxmm errno {serr}"
-        if herr == 0 and op in ("mmap", "mremap"):
+        if herr == 0 and op in ("mmap", "mremap") and not keep:
             length = args[1] if op == "mmap" else args[2]
             length = (length + PAGE - 1) & ~(PAGE - 1)
             h_in = self.base <= hret < self.end
