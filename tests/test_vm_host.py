@@ -311,3 +311,42 @@ def test_brk_matches_host(pair):
     assert len(heap_maps()) == 1
     assert brk(start + 6 * P) == start + 2 * P
     pair.step("munmap", start, 4 * P)
+
+
+def test_max_map_count_matches_host(pair):
+    """§1.5 at the host's real vm.max_map_count: fill both address spaces to the limit and run
+    the boundary cases (mmap past the limit, split by mprotect/munmap, MAP_FIXED in a VMA)."""
+    limit = int(open("/proc/sys/vm/max_map_count").read())
+    if limit > 70000:
+        pytest.skip("vm.max_map_count too large for this test")
+    region = pair.end + (64 << 20)
+    if region + 2 * limit * P + (64 << 20) > pair.stack_start:
+        pytest.skip("no room for the filler VMAs")
+    mm = pair.proc.mm
+    extra = pair.host_map_count() - mm.map_count
+    flags = ANON | NOREPLACE
+    for i in range(extra):                # the helper's own VMAs (exe, libc, stack, ...)
+        pair.proc.mmap(0x200000000 + 2 * i * P, P, L.PROT_READ, flags)
+    assert pair.host_map_count() == mm.map_count
+    pair.fill(region, limit - 2 - mm.map_count)
+    assert pair.host_map_count() == mm.map_count == limit - 2
+    b = pair.base
+    results = []
+    seq = [("mmap", b, 3 * P, L.PROT_READ, flags, -1, 0),        # limit - 1
+           ("mprotect", b + P, P, RW),                            # 1st split ok, 2nd ENOMEM
+           ("munmap", b, 3 * P),
+           ("mmap", b, 3 * P, L.PROT_READ, flags, -1, 0),
+           ("munmap", b + P, P),                                   # at limit - 1: ok
+           ("mmap", b + 10 * P, 3 * P, L.PROT_READ, flags, -1, 0),  # at limit: still ok
+           ("munmap", b + 11 * P, P),                              # at limit + 1: ENOMEM
+           ("mmap", b + 20 * P, P, L.PROT_READ, flags, -1, 0),      # > limit: ENOMEM
+           ("munmap", b + 10 * P, P),                              # edge: always ok
+           ("munmap", b, P),
+           ("mmap", b + 30 * P, 3 * P, L.PROT_READ, flags, -1, 0),
+           ("mmap", b + 31 * P, P, RW, ANON | L.MAP_FIXED, -1, 0),  # limit - 1 + 2
+           ("mremap", b + 30 * P, P, P, L.MREMAP_MAYMOVE | L.MREMAP_FIXED, b + 40 * P)]
+    for op in seq:
+        results.append(pair.step(*op)[1])
+        pair.compare_maps(f"after {op}")
+        assert pair.host_map_count() == mm.map_count
+    assert results.count(12) >= 3

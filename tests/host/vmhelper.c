@@ -13,6 +13,8 @@
  *   brk <addr>                    raw brk(2): answers the new break
  *   open <path> <flags>           answers the fd
  *   touch <addr>                  write one byte at addr (the test only touches writable pages)
+ *   fill <addr> <count>           map count read-only pages at addr, addr + 2 pages, ...
+ *                                 (MAP_FIXED_NOREPLACE); answers how many succeeded
  *   maps <lo> <hi>                the /proc/self/maps lines with lo <= start < hi, then "end"
  */
 #define _GNU_SOURCE
@@ -111,6 +113,13 @@ int main(void)
 		} else if (!strcmp(word, "touch") && sscanf(cmd, "%*s %lu", &a) == 1) {
 			*(volatile char *)a = 1;
 			answer(0);
+		} else if (!strcmp(word, "fill") && sscanf(cmd, "%*s %lu %lu", &a, &b) == 2) {
+			for (c = 0; c < b; c++)
+				if (mmap((void *)(a + 2 * c * 4096), 4096, PROT_READ, MAP_PRIVATE |
+					 MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED)
+					break;
+			printf("%lu %d\n", c, c < b ? errno : 0);
+			fflush(stdout);
 		} else if (!strcmp(word, "maps") && sscanf(cmd, "%*s %lu %lu", &a, &b) == 2) {
 			show_maps(a, b);
 		} else {

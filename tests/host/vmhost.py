@@ -79,6 +79,7 @@ class Pair:
         full = self.host.maps(0, U64)
         stack = [ln for ln in full if ln.rstrip().endswith("[stack]")][0]
         stack_start = _hex_start(stack)
+        self.stack_start = stack_start
         below = [ln for ln in full if _hex_start(ln) < stack_start and "/" in ln]
         mmap_base = max(int(ln.split()[0].split("-")[1], 16) for ln in below)
         total = (pages + 2 * guard) * PAGE
@@ -157,6 +158,17 @@ class Pair:
                 return "outside", 0
         assert hret == sret, f"{op}{args}: host {hret:#x}, linuxmm {sret:#x}"
         return hret, herr
+
+    def host_map_count(self):
+        return sum(1 for ln in self.host.maps(0, U64) if not ln.rstrip().endswith("[vsyscall]"))
+
+    def fill(self, addr, count):
+        """count single read-only pages at addr, addr + 2 pages, ... on both sides."""
+        done, err = self.host.call("fill", addr, count)
+        assert (done, err) == (count, 0)
+        flags = linuxmm.MAP_PRIVATE | linuxmm.MAP_ANONYMOUS | linuxmm.MAP_FIXED_NOREPLACE
+        for i in range(count):
+            self.proc.mmap(addr + 2 * i * PAGE, PAGE, linuxmm.PROT_READ, flags)
 
     def maps(self):
         host = self.host.maps(self.base, self.end)
