@@ -25,6 +25,7 @@ def many(request):
     return request.param, _process_with(request.param)
 
 
+@pytest.mark.benchmark(group="find_vma per call")
 def test_find_vma_per_call(benchmark, many):
     n, p = many
     rng = np.random.default_rng(1)
@@ -38,6 +39,7 @@ def test_find_vma_per_call(benchmark, many):
         assert vma.vm_end > a and (vma.vm_start <= a or vma.vm_start - a < 2 * P)
 
 
+@pytest.mark.benchmark(group="find_vma bulk")
 def test_find_vma_bulk(benchmark, many):
     n, p = many
     rng = np.random.default_rng(2)
@@ -48,6 +50,7 @@ def test_find_vma_bulk(benchmark, many):
     assert np.array_equal(got, expect)
 
 
+@pytest.mark.benchmark(group="mmap churn")
 def test_mmap_munmap_pair(benchmark):
     p = _process_with(16)
     flags = L.MAP_PRIVATE | L.MAP_ANONYMOUS
