@@ -220,7 +220,8 @@ def operations(draw, pages=48):
         elif kind == "mremap":
             new_len = draw(st.integers(1, 8)) * P
             flags = draw(st.sampled_from([0, 0, L.MREMAP_MAYMOVE, L.MREMAP_MAYMOVE | L.MREMAP_FIXED,
-                                          L.MREMAP_MAYMOVE | L.MREMAP_FIXED | L.MREMAP_DONTUNMAP]))
+                                          L.MREMAP_MAYMOVE | L.MREMAP_FIXED | L.MREMAP_DONTUNMAP,
+                                          L.MREMAP_MAYMOVE | L.MREMAP_DONTUNMAP]))
             if flags & L.MREMAP_DONTUNMAP:
                 new_len = length
             ops.append(("mremap", off, length, new_len, flags, draw(st.integers(0, pages - 1)) * P))

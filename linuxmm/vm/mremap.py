@@ -200,9 +200,8 @@ def _move_vma(mm, r):
     if r.flags & MREMAP_DONTUNMAP:
         old = mm.tree.lookup(r.addr)
         if old is not None:
-            if old.vm_flags & VM_ACCOUNT:
-                mm.vm_unacct_memory(old.pages)
-            old.vm_flags &= ~(VM_LOCKED_MASK | VM_ACCOUNT)
+            # dontunmap_complete: the old VMA keeps VM_ACCOUNT (and its charge) on 6.18
+            old.vm_flags &= ~VM_LOCKED_MASK
             if (old is not new_vma and old.vm_start == r.addr
                     and old.vm_end == r.addr + r.old_len):
                 old.anon_vma = None
