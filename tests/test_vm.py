@@ -493,3 +493,17 @@ def test_constants_match_python_mmap():
     for name in dir(mmap):
         if name.startswith(("MAP_", "PROT_", "MADV_")) and hasattr(L, name):
             assert getattr(L, name) == getattr(mmap, name), name
+
+
+def test_touch_permissions(proc):
+    none = fixed(proc, 0, 1, 0)
+    wo = fixed(proc, 2, 1, L.PROT_WRITE)
+    xo = fixed(proc, 4, 1, L.PROT_EXEC)
+    assert errno_of(proc.touch, none, False) == errno.EFAULT
+    assert errno_of(proc.touch, xo, True) == errno.EFAULT
+    assert errno_of(proc.touch, B + 10 * P, False) == errno.EFAULT
+    proc.touch(wo, False)                              # PROT_WRITE-only pages are readable
+    proc.touch(xo, False)
+    assert proc.mm.vma_lookup(wo).anon_vma is None     # read faults use the zero page
+    proc.touch(wo, True)
+    assert proc.mm.vma_lookup(wo).anon_vma is not None

@@ -2,7 +2,7 @@
 import errno
 
 from .brk import sys_brk
-from .constants import VM_SHARED, VM_WRITE
+from .constants import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE
 from .layout import arch_pick_mmap_layout
 from .madvise import sys_madvise
 from .mm import MmStruct, oserror
@@ -80,6 +80,8 @@ class Process:
                 raise oserror(errno.EFAULT)
             flags = vma.vm_flags
             if write and not flags & VM_WRITE:
+                raise oserror(errno.EFAULT)
+            if not flags & (VM_READ | VM_WRITE | VM_EXEC):     # x86: any other prot reads
                 raise oserror(errno.EFAULT)
             if write and not flags & VM_SHARED:
                 mm.anon_vma_prepare(vma)
