@@ -17,3 +17,10 @@ __all__ = [
     "MMError",
     "OutOfMemory",
 ]
+
+# -- zones (physical memory: Kernel boot, zones, pages, /proc) --
+from .kernel import Kernel  # noqa: E402
+from .page import Page  # noqa: E402
+from .zone import Zone  # noqa: E402
+
+__all__ += ["Kernel", "Page", "Zone"]

@@ -207,12 +207,37 @@ def alloc_top_down(memory, reserved, nr_pages, align, limit):
     return None
 
 
-def memmap_pages(memory):
-    """Pages of struct page arrays: 64 bytes per page of every present 128 MiB section."""
+def present_sections(memory):
+    """Sorted ids of the 128 MiB memory sections that hold any RAM (online sections)."""
     sections = set()
     for s, e in memory:
         sections.update(range(s // PAGES_PER_SECTION, (e - 1) // PAGES_PER_SECTION + 1))
-    return len(sections) * PAGES_PER_SECTION * STRUCT_PAGE_SIZE // PAGE_SIZE
+    return sorted(sections)
+
+
+def memmap_pages(memory):
+    """Pages of struct page arrays: 64 bytes per page of every present 128 MiB section."""
+    return len(present_sections(memory)) * PAGES_PER_SECTION * STRUCT_PAGE_SIZE // PAGE_SIZE
+
+
+def offline_pageblocks(memory, start, spanned, pageblock_order=9):
+    """How many of the pfns start, start + pageblock_nr_pages, ... inside the zone fall in
+    sections without RAM: pagetypeinfo_showblockcount_print() skips them (no online page)."""
+    if spanned == 0:
+        return 0
+    step = 1 << pageblock_order
+    end = start + spanned
+    online = normalize([(sec * PAGES_PER_SECTION, (sec + 1) * PAGES_PER_SECTION)
+                        for sec in present_sections(memory)])
+    total = (spanned + step - 1) // step
+
+    def visits(lo, hi):          # k with lo <= start + k * step < hi
+        lo, hi = max(lo, start), min(hi, end)
+        if hi <= lo:
+            return 0
+        return (hi - start + step - 1) // step - (lo - start + step - 1) // step
+
+    return total - sum(visits(s, e) for s, e in online)
 
 
 def default_reservations(memory, arch, reserved):
@@ -252,6 +277,7 @@ class BootLayout:
         self.present = [count(intersect(memory, s, s + n)) for _, s, n in spans]
         self.managed = [count(intersect(self.free, s, s + n)) for _, s, n in spans]
         self.memmap_pages = memmap_pages(memory)
+        self.offline_pageblocks = [offline_pageblocks(memory, s, n) for _, s, n in spans]
 
     @property
     def names(self):

@@ -12,6 +12,7 @@ from . import boot as _boot
 from . import procfs as _procfs
 from . import watermarks as _wm
 from .page import Page
+from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .units import parse_size
 from .zone import Zone
 
@@ -81,7 +82,7 @@ class Kernel:
         names = self._zone_names
         self._user_min_free_kbytes = -1
         self._min_free_kbytes = _wm.min_free_kbytes_sqrt(names, managed, [0] * len(names))
-        self._setup_per_zone_wmarks()
+        self._setup_per_zone_wmarks(boot=True)
         if transparent_hugepage != "never":             # khugepaged start
             high = [w[2] for w in self._wmarks]
             rec = _wm.min_free_kbytes_thp(names, self._present, managed, high,
@@ -120,9 +121,11 @@ class Kernel:
                              f"(one per zone: {' '.join(self._zone_names)}), got {len(ratios)}")
         return [r if r >= 1 else 0 for r in ratios]     # values < 1 become 0
 
-    def _setup_per_zone_wmarks(self):
+    def _setup_per_zone_wmarks(self, boot=False):
         """__setup_per_zone_wmarks + lowmem_reserve + totalreserve + pcp + thresholds, pushed
-        into the page allocator (the kernel recomputes all of these together)."""
+        into the page allocator (the kernel recomputes all of these together).  pcp->high
+        starts at 0 (BOOT_PAGESET_HIGH) and is then tuned by the allocator inside
+        [high_min, high_max]; later recomputations leave it alone as pageset_update() does."""
         names, pa = self._zone_names, self._pa
         managed = self._managed()
         self._wmarks = _wm.zone_watermarks(names, managed, self._min_free_kbytes,
@@ -137,8 +140,8 @@ class Kernel:
             batch, high_min, high_max = pcp
             pa.set_zone_tunables(i, wmark_min=w[0], wmark_low=w[1], wmark_high=w[2],
                                  wmark_promo=w[3], lowmem_reserve=self._reserve[i],
-                                 pcp_high=high_min, pcp_batch=batch, pcp_high_min=high_min,
-                                 pcp_high_max=high_max)
+                                 pcp_high=0 if boot else None, pcp_batch=batch,
+                                 pcp_high_min=high_min, pcp_high_max=high_max)
 
     # sysctls of vm.* that shape the zones; writing one recomputes as the kernel's handler does
     @property
@@ -193,7 +196,7 @@ class Kernel:
         """Every configured zone of node 0 in zone-index order (empty ones included)."""
         layout = self.layout
         return [Zone(self._pa, i, name, start, spanned, self._present[i], self._reserve[i],
-                     self._pcp[i], self._thresholds[i], self.cpus)
+                     self._pcp[i], self._thresholds[i], self.cpus, layout.offline_pageblocks[i])
                 for i, (name, start, spanned) in enumerate(layout.spans)]
 
     def zone(self, name):
@@ -242,6 +245,10 @@ class Kernel:
     def vm_counters(self):
         """Every counter known to the simulation, by /proc/vmstat item name."""
         values = dict(self._pa.vmstat())
+        for name in self._zone_names:       # the engine names pgalloc_* by zone name
+            text = _ZONE_TEXT[name]
+            if text != name.lower() and f"pgalloc_{name.lower()}" in values:
+                values[f"pgalloc_{text}"] = values.pop(f"pgalloc_{name.lower()}")
         nr_free = 0
         blocks = 0
         for i in range(len(self._zone_names)):

@@ -12,10 +12,10 @@ MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isola
 class Zone:
     __slots__ = ("_pa", "index", "name", "start_pfn", "spanned_pages", "present_pages",
                  "lowmem_reserve", "pcp_batch", "pcp_high_min", "pcp_high_max",
-                 "stat_threshold", "_cpus")
+                 "stat_threshold", "_cpus", "_offline_blocks")
 
     def __init__(self, pa, index, name, start_pfn, spanned, present, lowmem_reserve, pcp,
-                 threshold, cpus):
+                 threshold, cpus, offline_blocks=0):
         self._pa = pa
         self.index = index
         self.name = name
@@ -26,6 +26,7 @@ class Zone:
         self.pcp_batch, self.pcp_high_min, self.pcp_high_max = pcp
         self.stat_threshold = threshold
         self._cpus = cpus
+        self._offline_blocks = offline_blocks
 
     def __repr__(self):
         return (f"<Zone {self.name} start_pfn={self.start_pfn} spanned={self.spanned_pages} "
@@ -85,8 +86,12 @@ class Zone:
 
     @property
     def pageblock_counts(self):
-        """Pageblocks of each migratetype (what /proc/pagetypeinfo's second table shows)."""
-        return list(self._pa.pageblock_counts(self.index))
+        """Pageblocks of each migratetype with an online first page, as /proc/pagetypeinfo's
+        second table counts them (blocks in sections without RAM are left out; they are
+        never allocated from, so they are Movable, the boot type)."""
+        counts = list(self._pa.pageblock_counts(self.index))
+        counts[1] = max(counts[1] - self._offline_blocks, 0)
+        return counts
 
     def unusable_index(self, order):
         """Unusable free space index for order, in thousandths (mm/vmstat.c)."""

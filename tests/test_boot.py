@@ -43,6 +43,8 @@ def test_reference_machine_zones():
     # modelled reservations: kernel image in DMA32, memmap at the top of Normal
     assert layout.managed[1] == 782336 - boot.KERNEL_RESERVED_PAGES
     assert layout.managed[2] == 5505024 - 98304
+    # pagetypeinfo counts 1528 of DMA32's 2040 pageblocks: 512 lie in the 3-4 GiB hole
+    assert layout.offline_pageblocks == [0, 512, 0, 0, 0]
 
 
 def test_first_page_and_legacy_hole_never_ram():

@@ -1,0 +1,96 @@
+"""Boot linuxmm with this host's e820 map and compare with the host kernel's /proc/zoneinfo.
+
+The host may initialise memory lazily (managed pages grow while it runs), so the test gives
+linuxmm the boot reservations that make each zone's managed pages equal to the host's, then
+compares everything else: zone ranges, spanned/present pages, min_free_kbytes, watermarks,
+protection, pcp batch/high_min/high_max and the vmstat thresholds.
+"""
+import pytest
+
+from linuxmm import boot
+
+import host_physical as host
+
+pytest.importorskip("linuxmm.page_alloc")
+from linuxmm import Kernel  # noqa: E402
+
+X86_64 = ["DMA", "DMA32", "Normal", "Movable", "Device"]
+
+
+@pytest.fixture(scope="module")
+def host_state():
+    lines = host.e820_lines()
+    zones = host.stable_zoneinfo()
+    ctl = host.sysctls()
+    if not lines or not zones or not ctl:
+        pytest.skip("host e820 map, /proc/zoneinfo or vm sysctls not readable")
+    if [z["name"] for z in zones] != X86_64 or any(z["node"] for z in zones):
+        pytest.skip("host is not a single-node x86_64 machine")
+    return lines, zones, ctl
+
+
+def reservations_for(lines, zones):
+    """Inclusive byte ranges that leave exactly the host's managed pages in every zone."""
+    layout = boot.boot(e820=lines, reserved=[])
+    out = []
+    for i, z in enumerate(zones):
+        extra = layout.managed[i] - z["managed"]
+        if extra < 0:
+            pytest.skip(f"host zone {z['name']} manages more pages than its present memory")
+        _, start, spanned = layout.spans[i]
+        for s, e in reversed(boot.intersect(layout.free, start, start + spanned)):
+            if extra == 0:
+                break
+            take = min(extra, e - s)
+            out.append(((e - take) << 12, (e << 12) - 1))
+            extra -= take
+    return out
+
+
+@pytest.fixture(scope="module")
+def booted(host_state):
+    lines, zones, ctl = host_state
+    k = Kernel(e820=lines, reserved=reservations_for(lines, zones), cpus=ctl["cpus"],
+               watermark_scale_factor=ctl["watermark_scale_factor"],
+               lowmem_reserve_ratio=ctl["lowmem_reserve_ratio"],
+               percpu_pagelist_high_fraction=ctl["percpu_pagelist_high_fraction"],
+               transparent_hugepage=ctl["thp"])
+    return k, zones, ctl
+
+
+def test_zone_ranges_and_present(booted):
+    k, zones, _ = booted
+    for z, h in zip(k.zones, zones):
+        assert (z.name, z.spanned_pages, z.present_pages) == (h["name"], h["spanned"],
+                                                              h["present"])
+        if h["present"]:
+            assert z.start_pfn == h["start_pfn"]
+        assert z.managed_pages == h["managed"]
+
+
+def test_min_free_kbytes(booted):
+    k, _, ctl = booted
+    assert k.min_free_kbytes == ctl["min_free_kbytes"]
+
+
+def test_watermarks_protection_pcp(booted):
+    k, zones, ctl = booted
+    k.min_free_kbytes = ctl["min_free_kbytes"]      # as the host's (in case the test above failed)
+    for z, h in zip(k.zones, zones):
+        wmin, wlow, whigh = z.watermark
+        b = h["boost"]
+        assert (wmin, wlow, whigh, z.watermark_promo) == (
+            h["min"] - b, h["low"] - b, h["high"] - b, h["promo"] - b), z.name
+        assert list(z.lowmem_reserve) == h["protection"], z.name
+        if h["pcp"]:
+            assert (z.pcp_batch, z.pcp_high_min, z.pcp_high_max) == h["pcp"][0], z.name
+            assert z.stat_threshold == h["threshold"][0], z.name
+
+
+def test_memmap_boot_pages_matches_host_vmstat(booted):
+    k, _, _ = booted
+    vmstat = host.read("/proc/vmstat")
+    line = [x for x in vmstat.splitlines() if x.startswith("nr_memmap_boot_pages ")]
+    if not line:
+        pytest.skip("host has no nr_memmap_boot_pages")
+    assert boot.memmap_pages(k.layout.memory) == int(line[0].split()[1])
