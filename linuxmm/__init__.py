@@ -17,3 +17,9 @@ __all__ = [
     "MMError",
     "OutOfMemory",
 ]
+
+# -- pagealloc: the page allocator engine and gfp flags --
+from . import gfp  # noqa: E402
+from .page_alloc import PageAllocator  # noqa: E402
+
+__all__ += ["PageAllocator", "gfp"]
