@@ -24,3 +24,9 @@ from .page import Page  # noqa: E402
 from .zone import Zone  # noqa: E402
 
 __all__ += ["Kernel", "Page", "Zone"]
+
+# -- pagealloc: the page allocator engine and gfp flags --
+from . import gfp  # noqa: E402
+from .page_alloc import PageAllocator  # noqa: E402
+
+__all__ += ["PageAllocator", "gfp"]
