@@ -8,6 +8,7 @@ import importlib
 import threading
 
 from . import _args
+from .errors import InvariantError
 from . import boot as _boot
 from . import procfs as _procfs
 from . import watermarks as _wm
@@ -312,8 +313,18 @@ class Kernel:
         return [(names[i], totals[i] * 4) for i in range(len(sizes))]
 
     def check(self):
-        """Walk the page allocator's state; InvariantError when broken."""
+        """Walk the page allocator's state and the zones' boot numbers; InvariantError when
+        broken."""
         self._pa.check()
+        for i, name in enumerate(self._zone_names):
+            managed = self._pa.managed_pages(i)
+            if managed != self.layout.managed[i] or managed > self._present[i]:
+                raise InvariantError(f"zone {name}: managed {managed} differs from boot "
+                                     f"({self.layout.managed[i]}, present {self._present[i]})")
+            boost = self._pa.watermark_boost(i)
+            if tuple(w - boost for w in self._pa.watermarks(i)) != tuple(self._wmarks[i]):
+                raise InvariantError(f"zone {name}: watermarks {self._pa.watermarks(i)} are not "
+                                     f"the computed {self._wmarks[i]} + boost {boost}")
 
     # -- /proc ----------------------------------------------------------------------------------
     def register_proc(self, path, render):

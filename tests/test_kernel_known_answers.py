@@ -141,3 +141,15 @@ def test_sysctl_writes_recompute():
         k.min_free_kbytes = -1
     with pytest.raises(ValueError):
         k.lowmem_reserve_ratio = [1, 2]
+
+
+@pytest.mark.parametrize("backend_name", ["c", "reference"])
+def test_i386_example(backend_name):
+    # linux-mm-physical.md 2.4's i386 machine: Normal 225280 and HighMem 32768 managed pages
+    k = Kernel("1G", arch="i386", reserved=[], backend=backend_name)
+    assert [(z.name, z.start_pfn, z.spanned_pages, z.managed_pages) for z in k.zones] == [
+        ("DMA", 1, 4095, 3840), ("Normal", 4096, 225280, 225280),
+        ("HighMem", 229376, 32768, 32768), ("Movable", 0, 0, 0)]
+    assert [z.lowmem_reserve for z in k.zones[:2]] == [(0, 880, 1008, 1008), (0, 0, 1024, 1024)]
+    # HighMem: min = clamp(32768 / 1024, 32, 128) = 32, not a share of min_free_kbytes
+    assert k.zone("HighMem").watermark[0] == 32
