@@ -8,22 +8,34 @@ import importlib
 import threading
 
 from . import _args
-from .errors import InvariantError
 from . import boot as _boot
 from . import procfs as _procfs
 from . import watermarks as _wm
+from .errors import InvariantError
+from .gfp import GFP_KERNEL
 from .page import Page
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .units import parse_size
 from .zone import Zone
 
-GFP_KERNEL = 0xCC0
 MAX_PAGE_ORDER = 10
 PAGEBLOCK_ORDER = 9
 THP_MODES = ("always", "madvise", "never")
 
 
 class Kernel:
+    """A simulated x86 machine running Linux 6.18's memory management.
+
+    Physical memory (docs/physical.md): ``Kernel(mem)`` or ``Kernel(e820=...)`` boots as x86
+    Linux does (e820 -> memblock -> zones), hands the free memory to the page allocator
+    (``backend="c"``: linuxmm.page_alloc, ``"reference"``: linuxmm.reference.page_alloc) and
+    sets min_free_kbytes, watermarks, lowmem_reserve and pcp limits with the kernel's formulas.
+    ``k.zones``, ``k.page(pfn)``, ``k.alloc_pages``/``free_pages`` (+ ``_bulk``),
+    ``k.read("/proc/zoneinfo")``; sysctls ``min_free_kbytes``, ``watermark_scale_factor``,
+    ``lowmem_reserve_ratio``, ``percpu_pagelist_high_fraction`` are assignable attributes.
+    The allocation methods do not lock: share a Kernel between threads only under a lock.
+    """
+
     def __init__(self, mem=None, *, arch="x86_64", e820=None, reserved=None, cpus=2,
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
@@ -143,6 +155,7 @@ class Kernel:
                                  wmark_promo=w[3], lowmem_reserve=self._reserve[i],
                                  pcp_high=0 if boot else None, pcp_batch=batch,
                                  pcp_high_min=high_min, pcp_high_max=high_max)
+            pa.clear_watermark_boost(i)          # zone->watermark_boost = 0
 
     # sysctls of vm.* that shape the zones; writing one recomputes as the kernel's handler does
     @property
