@@ -282,22 +282,14 @@ class Kernel:
 
     def _dirty_limits(self, v):
         """global_dirty_limits() with vm.dirty_ratio 20, dirty_background_ratio 10."""
-        free = v["nr_free_pages"]
-        x = free - min(free, self.totalreserve_pages)
-        x += v.get("nr_inactive_file", 0) + v.get("nr_active_file", 0)
+        highmem_free = 0
         if "HighMem" in self._zone_names:        # vm_highmem_is_dirtyable = 0
             hi = self._zone_names.index("HighMem")
             hfree = self._pa.nr_free_pages(hi)
-            hfree -= min(hfree, self._wmarks[hi][2] + max(self._reserve[hi]))
-            x -= min(x, hfree)
-        available = x + 1
-        ratio = 20 * 4096 // 100
-        bg_ratio = 10 * 4096 // 100
-        thresh = ratio * available // 4096
-        bg = bg_ratio * available // 4096
-        if bg >= thresh:
-            bg = thresh // 2
-        return thresh, bg
+            highmem_free = hfree - min(hfree, self._wmarks[hi][2] + max(self._reserve[hi]))
+        return _wm.dirty_limits(v["nr_free_pages"], self.totalreserve_pages,
+                                v.get("nr_inactive_file", 0) + v.get("nr_active_file", 0),
+                                highmem_free)
 
     def mem_available(self):
         """si_mem_available() in pages (MemAvailable)."""

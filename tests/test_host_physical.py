@@ -94,3 +94,32 @@ def test_memmap_boot_pages_matches_host_vmstat(booted):
     if not line:
         pytest.skip("host has no nr_memmap_boot_pages")
     assert boot.memmap_pages(k.layout.memory) == int(line[0].split()[1])
+
+
+def test_dirty_thresholds_formula_on_host(host_state):
+    """nr_dirty_threshold / nr_dirty_background_threshold from the host's own counters.
+    MemFree stands for NR_FREE_PAGES: equal on a stock kernel, and on a lazily initialised
+    one it also counts the not-yet-initialised pages, as the kernel's dirtyable memory does."""
+    from linuxmm import watermarks as wm
+    ctl = {n: host.read(f"/proc/sys/vm/{n}") for n in
+           ("dirty_ratio", "dirty_background_ratio", "dirty_bytes", "dirty_background_bytes")}
+    if None in ctl.values() or int(ctl["dirty_bytes"]) or int(ctl["dirty_background_bytes"]):
+        pytest.skip("dirty sysctls unreadable or byte-based")
+    for _ in range(5):
+        zones = host.parse_zoneinfo(host.read("/proc/zoneinfo"))
+        meminfo = {line.split(":")[0]: int(line.split()[1])
+                   for line in host.read("/proc/meminfo").splitlines()}
+        vm = dict(line.split() for line in host.read("/proc/vmstat").splitlines())
+        names = [z["name"] for z in zones]
+        managed = [z["managed"] for z in zones]
+        total = wm.totalreserve_pages(managed, [z["high"] - z["boost"] for z in zones],
+                                      wm.lowmem_reserve(names, managed,
+                                                        host.sysctls()["lowmem_reserve_ratio"]))
+        want = wm.dirty_limits(meminfo["MemFree"] // 4, total,
+                               int(vm["nr_inactive_file"]) + int(vm["nr_active_file"]),
+                               dirty_ratio=int(ctl["dirty_ratio"]),
+                               background_ratio=int(ctl["dirty_background_ratio"]))
+        got = (int(vm["nr_dirty_threshold"]), int(vm["nr_dirty_background_threshold"]))
+        if want == got:
+            break
+    assert want == got
