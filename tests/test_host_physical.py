@@ -123,3 +123,24 @@ def test_dirty_thresholds_formula_on_host(host_state):
         if want == got:
             break
     assert want == got
+
+
+def test_mem_available_formula_on_host(host_state):
+    """MemAvailable (si_mem_available) from the host's meminfo and zoneinfo, read together."""
+    from linuxmm import watermarks as wm
+    ratios = host.sysctls()["lowmem_reserve_ratio"]
+    for _ in range(5):
+        meminfo = {line.split(":")[0]: int(line.split()[1])
+                   for line in host.read("/proc/meminfo").splitlines()}
+        zones = host.parse_zoneinfo(host.read("/proc/zoneinfo"))
+        names = [z["name"] for z in zones]
+        managed = [z["managed"] for z in zones]
+        total = wm.totalreserve_pages(managed, [z["high"] - z["boost"] for z in zones],
+                                      wm.lowmem_reserve(names, managed, ratios))
+        want = wm.si_mem_available(
+            meminfo["MemFree"] // 4, total, sum(z["low"] for z in zones),
+            (meminfo["Active(file)"] + meminfo["Inactive(file)"]) // 4,
+            meminfo["KReclaimable"] // 4) * 4
+        if want == meminfo["MemAvailable"]:
+            break
+    assert want == meminfo["MemAvailable"]
