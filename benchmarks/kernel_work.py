@@ -1,5 +1,4 @@
 """Workloads of the Kernel-level benchmarks (zones + pcp over the buddy allocator)."""
-import resource
 import subprocess
 import sys
 
@@ -50,10 +49,7 @@ print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base,
 
 
 def boot_in_subprocess(mem, root):
-    """(seconds, extra max RSS in bytes, managed pages) of booting Kernel(mem) in a fresh process."""
+    """(seconds, extra max RSS in bytes, managed pages) of booting Kernel(mem) in a new process."""
     out = subprocess.run([sys.executable, "-c", BOOT_SCRIPT.format(root=root, mem=mem)],
                          capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), int(out[1]) * 1024, int(out[2])
-
-
-__all__ = ["kernel_pairs", "kernel_bulk_rounds", "free_total", "boot_in_subprocess", "resource"]

@@ -32,7 +32,8 @@ def fragmentation_index(nr_free, order):
 
 
 def format_index(index, width=0):
-    """C's "%<width>d.%03d" of (index / 1000, index % 1000), truncating division (-1000 -> "-1.000")."""
+    """C's "%<width>d.%03d" of (index / 1000, index % 1000), division truncating toward 0
+    (-1000 -> "-1.000")."""
     q = abs(index) // 1000 * (-1 if index < 0 else 1)
     r = index - q * 1000
     return "%*d.%03d" % (width, q, r)

@@ -1,13 +1,15 @@
 """The C-backed Kernel and the reference Kernel, driven by the same calls, stay identical:
 same pfns, same errors, same /proc files."""
 import hypothesis.strategies as st
+from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from linuxmm import InvalidFree, Kernel, OutOfMemory
 from linuxmm import gfp as G
 
-GFPS = [G.GFP_KERNEL, G.GFP_ATOMIC, G.GFP_NOWAIT, G.GFP_DMA, G.GFP_DMA32, G.GFP_HIGHUSER_MOVABLE,
-        G.GFP_KERNEL | G.__GFP_RECLAIMABLE, G.GFP_KERNEL | G.__GFP_ZERO, G.__GFP_DMA | G.__GFP_DMA32]
+GFPS = [G.GFP_KERNEL, G.GFP_ATOMIC, G.GFP_NOWAIT, G.GFP_DMA, G.GFP_DMA32,
+        G.GFP_HIGHUSER_MOVABLE, G.GFP_KERNEL | G.__GFP_RECLAIMABLE, G.GFP_KERNEL | G.__GFP_ZERO,
+        G.__GFP_DMA | G.__GFP_DMA32]
 FILES = ("/proc/buddyinfo", "/proc/pagetypeinfo", "/proc/zoneinfo", "/proc/vmstat",
          "/proc/meminfo", "/sys/kernel/debug/extfrag/extfrag_index")
 
@@ -80,7 +82,5 @@ class KernelPair(RuleBasedStateMachine):
         self.ref.check()
 
 
+KernelPair.TestCase.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
 TestKernelPair = KernelPair.TestCase
-KernelPair.TestCase.settings = __import__("hypothesis").settings(max_examples=25,
-                                                                 stateful_step_count=30,
-                                                                 deadline=None)
