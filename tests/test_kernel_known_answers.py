@@ -153,3 +153,32 @@ def test_i386_example(backend_name):
     assert [z.lowmem_reserve for z in k.zones[:2]] == [(0, 880, 1008, 1008), (0, 0, 1024, 1024)]
     # HighMem: min = clamp(32768 / 1024, 32, 128) = 32, not a share of min_free_kbytes
     assert k.zone("HighMem").watermark[0] == 32
+
+
+def test_dma_buddyinfo_and_extfrag_lines(snapshot_a):
+    # DMA after boot: 0x100-0xfff free -> one order-8, one order-9, three order-10 blocks,
+    # the reference machine's line of linux-mm-physical.md 8.1 and its indices of section 6
+    k = snapshot_a
+    assert k.read("/proc/buddyinfo").splitlines(keepends=True)[0] == (
+        "Node 0, zone      DMA      0      0      0      0      0      0      0      0      1"
+        "      1      3 \n")
+    assert k.read("/sys/kernel/debug/extfrag/unusable_index").splitlines()[0] == (
+        "Node 0, zone      DMA 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.066 "
+        "0.200 ")
+    assert k.read("/sys/kernel/debug/extfrag/extfrag_index").splitlines()[0] == (
+        "Node 0, zone      DMA " + "-1.000 " * 11)
+    assert k.zones[0].unusable_index(9) == 66
+    assert k.zones[0].fragmentation_index(10) == -1000
+
+
+def test_pagetypeinfo_header(snapshot_a):
+    text = snapshot_a.read("/proc/pagetypeinfo")
+    assert text.startswith(
+        "Page block order: 9\n"
+        "Pages per block:  512\n"
+        "\n"
+        "Free pages count per migrate type at order       0      1      2      3      4      5"
+        "      6      7      8      9     10 \n"
+        "Node    0, zone      DMA, type    Unmovable ")
+    assert ("\nNumber of blocks type     Unmovable      Movable  Reclaimable   HighAtomic"
+            "      Isolate \n") in text
