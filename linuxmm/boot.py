@@ -240,26 +240,41 @@ def offline_pageblocks(memory, start, spanned, pageblock_order=9):
     return total - sum(visits(s, e) for s, e in online)
 
 
-def default_reservations(memory, arch, reserved):
-    """The modelled boot allocations: kernel image at 16 MiB, memmap top-down (see module doc)."""
-    out = list(reserved)
+def reserve_kernel_image(memory, reserved):
+    """The kernel image and early allocations: at 16 MiB, or the lowest fit above 1 MiB."""
     kernel = (KERNEL_START_PFN, KERNEL_START_PFN + KERNEL_RESERVED_PAGES)
-    if count(intersect(subtract(memory, normalize(out)), *kernel)) == KERNEL_RESERVED_PAGES:
-        out.append(kernel)
-    else:                                   # small machine: lowest fit above the first MiB
-        for s, e in subtract(memory, normalize(out)):
-            if e - s >= KERNEL_RESERVED_PAGES:
-                out.append((s, s + KERNEL_RESERVED_PAGES))
-                break
-        else:
-            raise ValueError("not enough memory to boot: the kernel image needs "
-                             f"{KERNEL_RESERVED_PAGES} contiguous pages above 1 MiB")
+    free = subtract(memory, normalize(reserved))
+    if count(intersect(free, *kernel)) == KERNEL_RESERVED_PAGES:
+        return kernel
+    for s, e in free:                       # small machine
+        if e - s >= KERNEL_RESERVED_PAGES:
+            return (s, s + KERNEL_RESERVED_PAGES)
+    raise ValueError("not enough memory to boot: the kernel image needs "
+                     f"{KERNEL_RESERVED_PAGES} contiguous pages above 1 MiB")
+
+
+def reserve_memmap(memory, arch, reserved):
+    """The struct page arrays, memblock-allocated top-down below the end of (low) memory."""
     limit = memory[-1][1] if arch == "x86_64" else zone_limits(arch, memory[-1][1])[1]
     nr = memmap_pages(memory)
-    start = alloc_top_down(memory, normalize(out), nr, 1, limit)
+    start = alloc_top_down(memory, normalize(reserved), nr, 1, limit)
     if start is None:
         raise ValueError(f"not enough memory to boot: the memmap needs {nr} pages")
-    out.append((start, start + nr))
+    return (start, start + nr)
+
+
+def parse_reserved(reserved):
+    """Inclusive byte ranges -> pfn ranges of the pages they touch."""
+    out = []
+    for item in reserved:
+        try:
+            start, end = item
+        except (TypeError, ValueError):
+            raise ValueError(f"a reservation is (start, end) in bytes, got {item!r}") from None
+        start, end = parse_size(start), parse_size(end)
+        if end < start:
+            raise ValueError(f"reservation ends before it starts: {start:#x}-{end:#x}")
+        out.append((start >> PAGE_SHIFT, (end >> PAGE_SHIFT) + 1))
     return out
 
 
@@ -284,30 +299,27 @@ class BootLayout:
         return [name for name, _, _ in self.spans]
 
 
-def boot(mem=None, *, arch="x86_64", e820=None, reserved=None):
+def boot(mem=None, *, arch="x86_64", e820=None, reserved=None, boot_allocations=True):
     """Boot the physical memory of an x86 machine; returns a BootLayout.
 
-    ``e820`` wins over ``mem``.  ``reserved=None`` models the kernel image and the memmap;
-    a list of inclusive byte ranges ``(start, end)`` gives memblock.reserved instead.  The first
-    MiB is reserved either way (x86 6.x: ``memblock_reserve(0, SZ_1M)``).
+    ``e820`` wins over ``mem``.  memblock.reserved gets, in the kernel's order: the first MiB
+    (x86 6.x: ``memblock_reserve(0, SZ_1M)``), the kernel image (modelled, see
+    KERNEL_RESERVED_PAGES), the ``reserved`` inclusive byte ranges, then the memmap allocated
+    top-down (modelled).  ``boot_allocations=False`` leaves out the two modelled items, so that
+    ``reserved`` alone decides which present pages are not managed.
     """
     if arch not in ARCHES:
         raise ValueError(f"arch must be one of {ARCHES}, got {arch!r}")
     table = parse_e820(e820) if e820 is not None else default_e820(parse_size(mem))
     memory = memory_pfns(table, arch)
     res = [(0, 256)]
-    if reserved is not None:
-        for item in reserved:
-            try:
-                start, end = item
-            except (TypeError, ValueError):
-                raise ValueError(f"a reservation is (start, end) in bytes, got {item!r}") from None
-            start, end = parse_size(start), parse_size(end)
-            if end < start:
-                raise ValueError(f"reservation ends before it starts: {start:#x}-{end:#x}")
-            res.append((start >> PAGE_SHIFT, (end >> PAGE_SHIFT) + 1))   # pages it touches
+    user = parse_reserved(reserved) if reserved is not None else []
+    if boot_allocations:
+        res.append(reserve_kernel_image(memory, res))
+        res += user
+        res.append(reserve_memmap(memory, arch, res))
     else:
-        res = default_reservations(memory, arch, res)
+        res += user
     res = normalize(intersect(normalize(res), 0, memory[-1][1]))
     layout = BootLayout(arch, memory, res, zone_spans(arch, memory))
     if not any(layout.managed):

@@ -40,7 +40,7 @@ class Kernel:
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
-                 percpu_pagelist_high_fraction=0):
+                 percpu_pagelist_high_fraction=0, boot_allocations=True):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -59,13 +59,14 @@ class Kernel:
         # -- physical memory (linuxmm/boot, watermarks, zone, page, procfs) --
         self._boot_physical(e820, reserved, min_free_kbytes, watermark_scale_factor,
                             transparent_hugepage, lowmem_reserve_ratio,
-                            percpu_pagelist_high_fraction)
+                            percpu_pagelist_high_fraction, boot_allocations)
         # -- slab (linuxmm/slab) --
         # -- processes and address spaces (linuxmm/vm) --
 
     # -- physical memory ------------------------------------------------------------------------
     def _boot_physical(self, e820, reserved, min_free_kbytes, watermark_scale_factor,
-                       transparent_hugepage, lowmem_reserve_ratio, high_fraction):
+                       transparent_hugepage, lowmem_reserve_ratio, high_fraction,
+                       boot_allocations):
         if self.arch not in _boot.ARCHES:
             raise ValueError(f"arch must be one of {_boot.ARCHES}, got {self.arch!r}")
         if transparent_hugepage not in THP_MODES:
@@ -75,7 +76,8 @@ class Kernel:
         self.max_order = MAX_PAGE_ORDER
         self.pageblock_order = PAGEBLOCK_ORDER
         self.numa = self.arch == "x86_64"       # CONFIG_NUMA (numa_* counters shown)
-        layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved)
+        layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
+                            boot_allocations=bool(boot_allocations))
         if e820 is not None:
             self.mem = _boot.count(layout.memory) << _boot.PAGE_SHIFT
         self.layout = layout

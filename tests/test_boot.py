@@ -80,13 +80,21 @@ def test_default_map_splits_at_3g_like_qemu():
     assert boot.boot("1G").memory == [(1, 0x9F), (0x100, 0x40000)]
 
 
-def test_reserved_replaces_model_but_first_mib_stays():
-    layout = boot.boot("1G", reserved=[(0x2000000, 0x2000FFF)])
+def test_reserved_adds_to_boot_allocations():
+    base = boot.boot("1G")
+    more = boot.boot("1G", reserved=[(0x10000000, 0x10FFFFFF)])    # 16 MiB inside DMA32
+    assert more.managed[1] == base.managed[1] - 4096
+    assert more.managed[0] == base.managed[0]
+
+
+def test_reserved_alone_without_boot_allocations():
+    layout = boot.boot("1G", reserved=[(0x2000000, 0x2000FFF)], boot_allocations=False)
     assert layout.reserved == [(0, 256), (0x2000, 0x2001)]
     assert layout.managed[0] == 4096 - 256
     assert layout.managed[1] == 0x40000 - 4096 - 1
     # a reservation touching part of a page reserves the whole page
-    assert boot.boot("1G", reserved=[(0x3000800, 0x3000900)]).reserved[1] == (0x3000, 0x3001)
+    assert boot.boot("1G", reserved=[(0x3000800, 0x3000900)],
+                     boot_allocations=False).reserved[1] == (0x3000, 0x3001)
 
 
 def test_default_reservation_sizes():

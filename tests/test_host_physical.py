@@ -31,7 +31,7 @@ def host_state():
 
 def reservations_for(lines, zones):
     """Inclusive byte ranges that leave exactly the host's managed pages in every zone."""
-    layout = boot.boot(e820=lines, reserved=[])
+    layout = boot.boot(e820=lines, boot_allocations=False)
     out = []
     for i, z in enumerate(zones):
         extra = layout.managed[i] - z["managed"]
@@ -50,7 +50,8 @@ def reservations_for(lines, zones):
 @pytest.fixture(scope="module")
 def booted(host_state):
     lines, zones, ctl = host_state
-    k = Kernel(e820=lines, reserved=reservations_for(lines, zones), cpus=ctl["cpus"],
+    k = Kernel(e820=lines, reserved=reservations_for(lines, zones), boot_allocations=False,
+               cpus=ctl["cpus"],
                watermark_scale_factor=ctl["watermark_scale_factor"],
                lowmem_reserve_ratio=ctl["lowmem_reserve_ratio"],
                percpu_pagelist_high_fraction=ctl["percpu_pagelist_high_fraction"],

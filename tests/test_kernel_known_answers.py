@@ -15,7 +15,8 @@ GIB4 = 1 << 32
 def reference_kernel(backend_name, normal_managed, dma32_managed=772808):
     reserved = [(16 << 20, (16 << 20) + (782336 - dma32_managed) * 4096 - 1),
                 (GIB4 + normal_managed * 4096, 0x63FFFFFFF)]
-    return Kernel(e820=REFERENCE_DMESG, reserved=reserved, cpus=2, backend=backend_name)
+    return Kernel(e820=REFERENCE_DMESG, reserved=reserved, boot_allocations=False, cpus=2,
+                  backend=backend_name)
 
 
 @pytest.fixture(scope="module", params=["c", "reference"])
@@ -146,7 +147,7 @@ def test_sysctl_writes_recompute():
 @pytest.mark.parametrize("backend_name", ["c", "reference"])
 def test_i386_example(backend_name):
     # linux-mm-physical.md 2.4's i386 machine: Normal 225280 and HighMem 32768 managed pages
-    k = Kernel("1G", arch="i386", reserved=[], backend=backend_name)
+    k = Kernel("1G", arch="i386", boot_allocations=False, backend=backend_name)
     assert [(z.name, z.start_pfn, z.spanned_pages, z.managed_pages) for z in k.zones] == [
         ("DMA", 1, 4095, 3840), ("Normal", 4096, 225280, 225280),
         ("HighMem", 229376, 32768, 32768), ("Movable", 0, 0, 0)]
