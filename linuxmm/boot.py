@@ -292,6 +292,7 @@ class BootLayout:
         self.present = [count(intersect(memory, s, s + n)) for _, s, n in spans]
         self.managed = [count(intersect(self.free, s, s + n)) for _, s, n in spans]
         self.memmap_pages = memmap_pages(memory)
+        self.sections = frozenset(present_sections(memory))
         self.offline_pageblocks = [offline_pageblocks(memory, s, n) for _, s, n in spans]
 
     @property

@@ -244,14 +244,30 @@ class Kernel:
         self._pa.drain_pages(cpu)
 
     def page(self, pfn):
-        """A view of struct page for pfn; ValueError when the pfn has no struct page."""
+        """A view of struct page for pfn; ValueError when the pfn has no struct page (beyond
+        the end of memory, or in a 128 MiB section without RAM: pfn_valid() is false)."""
         pfn = _args.as_int(pfn, "pfn")
-        if not 0 <= pfn < self.layout.max_pfn:
-            raise ValueError(f"pfn {pfn} is outside memory [0, {self.layout.max_pfn})")
+        layout = self.layout
+        if not 0 <= pfn < layout.max_pfn or \
+                pfn // _boot.PAGES_PER_SECTION not in layout.sections:
+            raise ValueError(f"pfn {pfn} has no struct page (no RAM in its memory section)")
         info = self._pa.page_info(pfn)
         zone = info.get("zone")
-        return Page(pfn, None if zone is None else self._zone_names[zone], info["state"],
-                    info.get("order"), info.get("migratetype"))
+        if zone is None:       # hole outside every zone span: memmap_init gives it the zone
+            zone = self._hole_zone(pfn)     # of the memory that follows (or the last one)
+        return Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
+                    info.get("migratetype"))
+
+    def _hole_zone(self, pfn):
+        spans = self.layout.spans
+        for i, (_, start, spanned) in enumerate(spans):
+            if spanned and pfn < start + spanned:
+                return i
+        return max(i for i, (_, _, spanned) in enumerate(spans) if spanned)
+
+    def __repr__(self):
+        return (f"<Kernel {self.arch} {self.mem >> 20} MiB, {self.cpus} cpus, "
+                f"backend {self.backend!r}>")
 
     def register_stats(self, source):
         """Add a callable returning {vmstat item name: value}; /proc/vmstat, meminfo and

@@ -158,6 +158,15 @@ def test_page_view(small):
     assert free.refcount == 0 and free.flags == ()
     with pytest.raises(ValueError):
         k.page(1 << 40)
+    pfn0 = k.page(0)                          # not RAM, but it has a struct page in DMA
+    assert pfn0.zone == "DMA" and pfn0.flags == ("PG_reserved",) and pfn0.state == "absent"
+
+
+def test_page_in_memory_hole_has_no_struct_page(backend_name):
+    k = Kernel("4G", backend=backend_name)    # RAM below 3 GiB and 4-5 GiB
+    with pytest.raises(ValueError):
+        k.page(0xD0000)                       # 3.25 GiB: PCI hole, no memmap
+    assert k.page(0x100000).zone == "Normal"
 
 
 def test_i386_highmem_zonelist(backend_name):
