@@ -656,6 +656,8 @@ static inline int nr_pcp_free(struct per_cpu_pages *pcp, int batch, int high, in
 {
     if (free_high)
         return (int)min64(pcp->count, (int64_t)batch << PCP_BATCH_SCALE_MAX);
+    if (high < batch)           /* pcp disabled or boot pageset */
+        return 1;
     return (int)clamp64(pcp->free_count, batch, (int64_t)high - batch);
 }
 

@@ -541,6 +541,8 @@ class PageAllocator:
     def _nr_pcp_free(self, pcp, batch, high, free_high):
         if free_high:
             return min(pcp.count, batch << PCP_BATCH_SCALE_MAX)
+        if high < batch:                # pcp disabled or boot pageset
+            return 1
         return clamp(pcp.free_count, batch, high - batch)
 
     def _nr_pcp_high(self, pcp, z, batch, free_high):
