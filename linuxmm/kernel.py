@@ -76,6 +76,12 @@ class Kernel:
         self.max_order = MAX_PAGE_ORDER
         self.pageblock_order = PAGEBLOCK_ORDER
         self.numa = self.arch == "x86_64"       # CONFIG_NUMA (numa_* counters shown)
+        self._wmark_scale = self._check_scale_factor(watermark_scale_factor)
+        self._high_fraction = self._check_high_fraction(high_fraction)
+        if min_free_kbytes is not None:
+            min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
+            if min_free_kbytes < 0:
+                raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
         layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
                             boot_allocations=bool(boot_allocations))
         if e820 is not None:
@@ -83,8 +89,6 @@ class Kernel:
         self.layout = layout
         self._zone_names = layout.names
         self._present = layout.present
-        self._wmark_scale = self._check_scale_factor(watermark_scale_factor)
-        self._high_fraction = self._check_high_fraction(high_fraction)
         self._ratios = self._check_ratios(lowmem_reserve_ratio)
         module = importlib.import_module(
             "linuxmm.page_alloc" if self.backend == "c" else "linuxmm.reference.page_alloc")
