@@ -327,8 +327,8 @@ class Kernel:
         (an approximation of the kernel's init_memory_mapping, see docs/physical.md)."""
         sizes = (1, 512, 262144) if self.arch == "x86_64" else (1, 512)
         totals = [0] * len(sizes)
-        mapped = _boot.normalize([(0, 256)] + self.layout.memory)   # ISA range always mapped
-        for start, end in _boot.intersect(mapped, 0, self.layout.max_low_pfn):
+        totals[0] += 256                            # [0, 1 MiB): init_memory_mapping(0, ISA_END)
+        for start, end in _boot.intersect(self.layout.memory, 256, self.layout.max_low_pfn):
             pfn = start                             # i386: only lowmem is direct-mapped
             while pfn < end:
                 for level in range(len(sizes) - 1, -1, -1):
