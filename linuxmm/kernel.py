@@ -247,6 +247,11 @@ class Kernel:
         """Return the pages cached on per-CPU lists (one CPU or all) to the buddy lists."""
         self._pa.drain_pages(cpu)
 
+    def zonelist(self, gfp=GFP_KERNEL):
+        """Names of the zones an allocation with gfp tries, in order (the fallback zonelist
+        from gfp_zone(gfp) down, managed zones only); ValueError on bad gfp."""
+        return [self._zone_names[i] for i in self._pa.zonelist_for(gfp)]
+
     def page(self, pfn):
         """A view of struct page for pfn; ValueError when the pfn has no struct page (beyond
         the end of memory, or in a 128 MiB section without RAM: pfn_valid() is false)."""
