@@ -4,25 +4,11 @@ import numpy as np
 import pytest
 
 import linuxmm as L
-from linuxmm.kernel import Kernel
-
-P = 4096
-BASE = 0x10000000
-
-
-def _process_with(nr_vmas):
-    k = Kernel(randomize_va_space=0)
-    p = k.spawn("bench")
-    flags = L.MAP_PRIVATE | L.MAP_ANONYMOUS | L.MAP_FIXED_NOREPLACE
-    for i in range(nr_vmas):                      # 1-page VMAs with 1-page holes: no merging
-        p.mmap(BASE + 2 * i * P, P, L.PROT_READ, flags)
-    assert p.mm.map_count == nr_vmas
-    return p
-
+from vm_work import BASE, P, process_with
 
 @pytest.fixture(scope="module", params=[10_000, 60_000])
 def many(request):
-    return request.param, _process_with(request.param)
+    return request.param, process_with(request.param)
 
 
 @pytest.mark.benchmark(group="find_vma per call")
@@ -52,7 +38,7 @@ def test_find_vma_bulk(benchmark, many):
 
 @pytest.mark.benchmark(group="mmap churn")
 def test_mmap_munmap_pair(benchmark):
-    p = _process_with(16)
+    p = process_with(16)
     flags = L.MAP_PRIVATE | L.MAP_ANONYMOUS
     mmap, munmap = p.mmap, p.munmap
 

@@ -145,3 +145,22 @@ def _run_tree_ops(tree, ops):
             got = tree.find(addr)
             assert (got.vm_start if got else None) == expect
     assert [v.vm_start for v in reversed(tree)] == sorted((s * 2 * P for s in model), reverse=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(page, npages, prot), max_size=30),
+       st.lists(st.integers(B - 4 * P, B + (PAGES + 4) * P), min_size=1, max_size=200))
+def test_bulk_lookups_same_on_both_backends(maps, addrs):
+    """lmm_vma_find_bulk / lmm_vma_lookup_bulk (C) and their numpy twins agree, and agree with
+    find_vma / vma_lookup one address at a time."""
+    results = []
+    for backend in ("c", "reference"):
+        p = Kernel(randomize_va_space=0, backend=backend).spawn()
+        for start, n, pr in maps:
+            p.mmap(B + start * P, min(n, PAGES - start) * P, pr, ANON | L.MAP_FIXED)
+        arr = np.array(addrs, dtype=np.int64)
+        results.append((p.mm.find_vma_bulk(arr).tolist(), p.mm.vma_lookup_bulk(arr).tolist()))
+        single = [(v.vm_start if (v := p.mm.find_vma(a)) else -1) for a in addrs]
+        inside = [(v.vm_start if (v := p.mm.vma_lookup(a)) else -1) for a in addrs]
+        assert results[-1] == (single, inside)
+    assert results[0] == results[1]

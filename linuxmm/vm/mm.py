@@ -8,12 +8,35 @@ import os
 
 import numpy as np
 
+from .._ffi import ffi, lib
 from ..errors import InvariantError
 from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
                         VM_ACCESS_FLAGS, VM_ACCOUNT, VM_EXEC, VM_LOCKED, VM_SHARED,
                         VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_WRITE)
 from .tree import VmaTree
 from .vma import AnonVma, VmArea
+
+
+_lmm_vma_find_bulk = lib.lmm_vma_find_bulk
+_lmm_vma_lookup_bulk = lib.lmm_vma_lookup_bulk
+_from_buffer = ffi.from_buffer
+
+
+def find_vma_bulk_numpy(starts, ends, addrs):
+    """The pure twin of lmm_vma_find_bulk."""
+    if not len(starts):
+        return np.full(addrs.shape, -1, dtype=np.int64)
+    idx = np.searchsorted(ends, addrs, side="right")
+    return np.where(idx < len(starts), starts[np.minimum(idx, len(starts) - 1)], -1)
+
+
+def vma_lookup_bulk_numpy(starts, ends, addrs):
+    """The pure twin of lmm_vma_lookup_bulk."""
+    if not len(starts):
+        return np.full(addrs.shape, -1, dtype=np.int64)
+    idx = np.searchsorted(ends, addrs, side="right")
+    safe = np.minimum(idx, len(starts) - 1)
+    return np.where((idx < len(starts)) & (starts[safe] <= addrs), starts[safe], -1)
 
 
 def oserror(code):
@@ -160,25 +183,25 @@ class MmStruct:
 
     def find_vma_bulk(self, addrs):
         """find_vma for every address of an int64 array: vm_start of the first VMA with
-        vm_end > addr, or -1 (one numpy search over a sorted snapshot of the tree)."""
-        _, starts, ends, _ = self.tree.snapshot()
-        addrs = np.ascontiguousarray(addrs, dtype=np.int64)
-        idx = np.searchsorted(ends, addrs, side="right")
-        if not len(starts):
-            return np.full(addrs.shape, -1, dtype=np.int64)
-        found = idx < len(starts)
-        return np.where(found, starts[np.minimum(idx, len(starts) - 1)], -1)
+        vm_end > addr, or -1.  One C call over a sorted snapshot of the tree (backend "c"), or
+        the numpy twin (backend "reference"); both give the same answers."""
+        return self._bulk(addrs, _lmm_vma_find_bulk, find_vma_bulk_numpy)
 
     def vma_lookup_bulk(self, addrs):
         """vma_lookup for every address: vm_start of the VMA containing it, or -1."""
+        return self._bulk(addrs, _lmm_vma_lookup_bulk, vma_lookup_bulk_numpy)
+
+    def _bulk(self, addrs, c_function, numpy_function):
         _, starts, ends, _ = self.tree.snapshot()
-        addrs = np.ascontiguousarray(addrs, dtype=np.int64)
-        if not len(starts):
-            return np.full(addrs.shape, -1, dtype=np.int64)
-        idx = np.searchsorted(starts, addrs, side="right") - 1
-        safe = np.maximum(idx, 0)
-        inside = (idx >= 0) & (addrs < ends[safe])
-        return np.where(inside, starts[safe], -1)
+        addrs = np.ascontiguousarray(addrs, dtype=np.int64).reshape(-1)
+        kernel = self.kernel
+        if kernel is not None and kernel.backend == "reference":
+            return numpy_function(starts, ends, addrs)
+        out = np.empty_like(addrs)
+        c_function(_from_buffer("int64_t[]", starts), _from_buffer("int64_t[]", ends),
+                   len(starts), _from_buffer("int64_t[]", addrs),
+                   _from_buffer("int64_t[]", out, require_writable=True), len(addrs))
+        return out
 
     def __iter__(self):
         return iter(self.tree)
