@@ -38,4 +38,4 @@ from .vm import constants as _vm_constants  # noqa: E402
 
 __all__ += ["AnonVma", "File", "Inode", "MmStruct", "Process", "VmArea", "VmOperations"]
 __all__ += [_n for _n in _vm_constants.__all__
-            if _n.startswith(("PROT_", "MAP_", "MREMAP_", "MADV_", "VM_", "PAGE_"))]
+            if _n.startswith(("PROT_", "MAP_", "MREMAP_", "MADV_", "VM_", "PAGE_", "NR_"))]

@@ -507,3 +507,22 @@ def test_touch_permissions(proc):
     assert proc.mm.vma_lookup(wo).anon_vma is None     # read faults use the zero page
     proc.touch(wo, True)
     assert proc.mm.vma_lookup(wo).anon_vma is not None
+
+
+def test_raw_syscalls_by_number(proc, kernel):
+    f = kernel.create_file("/data/s", 4 * P)
+    fd = proc.install_fd(f)
+    assert fd == 3
+    a = proc.syscall(L.NR_mmap, 0, P, RW, ANON, -1, 0)
+    assert proc.mm.vma_lookup(a) is not None
+    assert proc.syscall(L.NR_mmap, 0, P, RW, L.MAP_PRIVATE, 99, 0) == -errno.EBADF
+    b = proc.syscall(L.NR_mmap, 0, P, L.PROT_READ, L.MAP_SHARED, fd, 0)
+    assert proc.mm.vma_lookup(b).vm_file is f
+    assert proc.syscall(L.NR_mprotect, a + 1, P, 1) == -errno.EINVAL
+    assert proc.syscall(L.NR_mremap, a, P, 2 * P, 0, 0) in (a, -errno.ENOMEM)
+    assert proc.syscall(L.NR_madvise, a, P, L.MADV_DONTFORK) == 0
+    assert proc.syscall(L.NR_munmap, a, P) == 0
+    assert proc.syscall(L.NR_brk, 0) == 0
+    assert proc.syscall(999) == -errno.ENOSYS
+    proc.close(fd)
+    assert errno_of(proc.close, fd) == errno.EBADF

@@ -19,6 +19,14 @@ STACK_GUARD_GAP = 256 << PAGE_SHIFT
 RLIMIT_STACK_DEFAULT = 8 << 20
 VSYSCALL_ADDR = 0xffffffffff600000
 
+# x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl), for Process.syscall
+NR_mmap = 9
+NR_mprotect = 10
+NR_munmap = 11
+NR_brk = 12
+NR_mremap = 25
+NR_madvise = 28
+
 # protections
 PROT_NONE = 0x0
 PROT_READ = 0x1
@@ -153,4 +161,5 @@ def vm_flags_string(flags):
     return "".join(code + " " for bit, code in VM_FLAG_MNEMONICS if flags & bit)
 
 
-__all__ = [name for name in dir() if name.isupper()] + ["page_align", "vm_flags_string"]
+__all__ = [name for name in dir() if name.isupper() or name.startswith("NR_")] + [
+    "page_align", "vm_flags_string"]

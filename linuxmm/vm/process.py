@@ -2,7 +2,9 @@
 import errno
 
 from .brk import sys_brk
-from .constants import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE
+from .constants import (MAP_ANONYMOUS, NR_brk as NR_BRK, NR_madvise as NR_MADVISE,
+                        NR_mmap as NR_MMAP, NR_mprotect as NR_MPROTECT, NR_mremap as NR_MREMAP,
+                        NR_munmap as NR_MUNMAP, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE)
 from .layout import arch_pick_mmap_layout
 from .madvise import sys_madvise
 from .mm import MmStruct, oserror
@@ -23,6 +25,7 @@ class Process:
         self.comm = name[:15]
         self.mm = None
         self.exe = None
+        self.fds = {}                 # the file descriptor table: fd -> File
         self.new_mm()
 
     def new_mm(self, pick_layout=True):
@@ -66,6 +69,40 @@ class Process:
         from .binfmt_elf import execve
         with self.kernel.lock:
             return execve(self, path, argv, envp)
+
+    def install_fd(self, file):
+        """fd_install: the lowest free descriptor >= 3 now refers to file."""
+        fd = 3
+        while fd in self.fds:
+            fd += 1
+        self.fds[fd] = file
+        return fd
+
+    def close(self, fd):
+        if self.fds.pop(fd, None) is None:
+            raise oserror(errno.EBADF)
+
+    def syscall(self, nr, *args):
+        """The raw system call by x86_64 number (NR_mmap, NR_munmap, NR_mprotect, NR_mremap,
+        NR_brk, NR_madvise): returns what the kernel returns, a negative errno on failure.
+        mmap's fifth argument is a file descriptor from install_fd()."""
+        try:
+            if nr == NR_MMAP:
+                addr, length, prot, flags, fd, offset = args
+                file = None
+                if not flags & MAP_ANONYMOUS:
+                    file = self.fds.get(fd)
+                    if file is None:
+                        return -errno.EBADF
+                return self.mmap(addr, length, prot, flags, file, offset)
+            handler = {NR_MUNMAP: self.munmap, NR_MPROTECT: self.mprotect,
+                       NR_MREMAP: self.mremap, NR_BRK: self.brk,
+                       NR_MADVISE: self.madvise}.get(nr)
+            if handler is None:
+                return -errno.ENOSYS
+            return handler(*args)
+        except OSError as err:
+            return -err.errno
 
     # -- faults, until the page-fault issue ----------------------------------------------------
     def touch(self, addr, write=True):
