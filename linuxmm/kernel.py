@@ -389,6 +389,12 @@ class Kernel:
         self.vm_committed_as = 0              # pages charged by VM_ACCOUNT and shmem
         self._processes = {}
         self._next_pid = 1
+        self.register_stats(lambda: {"vm_committed_as": self.vm_committed_as})
+        # mm/util.c init_admin_reserve / init_user_reserve: from the free memory at boot
+        free_kb = self._vm_free_pages_at_boot() * 4
+        self.admin_reserve_kbytes = min(free_kb // 32, 1 << 13)
+        self.user_reserve_kbytes = min(free_kb // 32, 1 << 17)
+        self.overcommit_ratio = 50
         self.register_proc("/proc/<pid>/maps",
                            lambda pid: render_maps(self._process(pid).mm))
         self.register_proc("/proc/<pid>/status", lambda pid: render_status(self._process(pid)))
@@ -436,19 +442,34 @@ class Kernel:
         with self.lock:
             self.fs.unlink(path)
 
-    def _vm_enough_memory(self, pages):
-        """__vm_enough_memory: charge `pages` to vm_committed_as or raise ENOMEM."""
-        import errno
-        import os
+    def _vm_enough_memory(self, pages, mm=None):
+        """__vm_enough_memory (unprivileged caller): charge `pages` to vm_committed_as or
+        raise ENOMEM."""
         mode = self.overcommit_memory
         if mode == 0:
             if pages > self._totalram_pages() + (self.swap >> 12):
-                raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+                self._vm_enomem()
         elif mode == 2:
-            limit = self._totalram_pages() * 50 // 100 + (self.swap >> 12)
-            if self.vm_committed_as + pages > limit:
-                raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+            allowed = _wm.commit_limit(self._totalram_pages(), 0, self.swap >> 12,
+                                       self.overcommit_ratio)
+            allowed -= self.admin_reserve_kbytes >> 2
+            if mm is not None:
+                allowed -= min(mm.total_vm // 32, self.user_reserve_kbytes >> 2)
+            if self.vm_committed_as + pages >= allowed:
+                self._vm_enomem()
         self.vm_committed_as += pages
+
+    @staticmethod
+    def _vm_enomem():
+        import errno
+        import os
+        raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+
+    def _vm_free_pages_at_boot(self):
+        try:
+            return sum(self._pa.nr_free_pages(i) for i in range(len(self._zone_names)))
+        except AttributeError:
+            return self.mem >> 12
 
     def _totalram_pages(self):
         """totalram_pages(): the zones' managed pages (fixed after boot, so read once)."""

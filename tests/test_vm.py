@@ -526,3 +526,34 @@ def test_raw_syscalls_by_number(proc, kernel):
     assert proc.syscall(999) == -errno.ENOSYS
     proc.close(fd)
     assert errno_of(proc.close, fd) == errno.EBADF
+
+
+def test_committed_as_in_meminfo_and_strict_overcommit(proc, kernel):
+    def committed_kb():
+        line = [ln for ln in kernel.read("/proc/meminfo").splitlines()
+                if ln.startswith("Committed_AS:")][0]
+        return int(line.split()[1])
+    before = committed_kb()
+    a = proc.mmap(0, 10 << 20, RW, ANON)
+    assert committed_kb() == before + 10240
+    proc.munmap(a, 10 << 20)
+    assert committed_kb() == before
+    kernel.overcommit_memory = 2
+    limit_kb = int([ln for ln in kernel.read("/proc/meminfo").splitlines()
+                    if ln.startswith("CommitLimit:")][0].split()[1])
+    assert errno_of(proc.mmap, 0, limit_kb * 1024, RW, ANON) == errno.ENOMEM
+    half = proc.mmap(0, limit_kb * 1024 // 2, RW, ANON)
+    shared = L.MAP_SHARED | L.MAP_ANONYMOUS
+    assert errno_of(proc.mmap, 0, limit_kb * 1024 // 2, RW, shared) == errno.ENOMEM
+    assert errno_of(proc.mmap, 0, limit_kb * 1024 // 2, RW, ANON | L.MAP_NORESERVE) == errno.ENOMEM
+    proc.munmap(half, limit_kb * 1024 // 2)
+    kernel.overcommit_memory = 0
+    s = proc.mmap(0, 10 << 20, RW, shared)              # shmem charges without VM_ACCOUNT
+    assert committed_kb() == before + 10240
+    assert "ac" not in L.vm_flags_string(proc.mm.vma_lookup(s).vm_flags).split()
+    proc.munmap(s + (4 << 20), 4096)                     # split: the file is still mapped
+    assert committed_kb() == before + 10240
+    proc.munmap(s, 10 << 20)
+    assert committed_kb() == before
+    proc.mmap(0, 10 << 20, RW, shared | L.MAP_NORESERVE)
+    assert committed_kb() == before

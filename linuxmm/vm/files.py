@@ -42,7 +42,7 @@ class Inode:
     host: its size and contents are read (lazily) from the host file, which is never written;
     writes stay in the simulation."""
     __slots__ = ("i_ino", "dev", "i_size", "path", "deleted", "i_mapping", "host_path",
-                 "_backing", "kind")
+                 "_backing", "kind", "charged")
 
     def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4"):
         self.i_ino = ino
@@ -52,6 +52,7 @@ class Inode:
         self.deleted = False
         self.host_path = host_path
         self.kind = kind              # 'ext4' (thp_get_unmapped_area) or 'shmem'
+        self.charged = 0              # shmem_acct_size: pages charged to vm_committed_as
         self._backing = None if host_path is not None else bytearray()
         self.i_mapping = PageCache(self)
 

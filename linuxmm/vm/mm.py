@@ -149,7 +149,7 @@ class MmStruct:
         """security_vm_enough_memory_mm -> __vm_enough_memory: charge or raise ENOMEM."""
         kernel = self.kernel
         if kernel is not None:
-            kernel._vm_enough_memory(pages)
+            kernel._vm_enough_memory(pages, self)
         self.committed += pages
 
     def vm_enough_memory_force(self, pages):
@@ -213,7 +213,16 @@ class MmStruct:
     def _remove(self, vma):
         self.tree.remove(vma)
         if vma.vm_file is not None:
-            vma.vm_file.f_count -= 1
+            self.fput(vma.vm_file)
+
+    def fput(self, file):
+        """Drop a reference; the last one of a shmem file returns its commit charge."""
+        file.f_count -= 1
+        inode = file.f_inode
+        if file.f_count == 0 and inode.charged:
+            if self.kernel is not None:
+                self.kernel.vm_committed_as -= inode.charged
+            inode.charged = 0
 
     def split_vma(self, vma, addr, new_below, check_count=True):
         """split_vma / __split_vma: the copy gets [vm_start, addr) if new_below, else the top."""
@@ -406,7 +415,7 @@ class MmStruct:
             if ops is not None and ops.close is not None:
                 ops.close(vma)
             if vma.vm_file is not None:
-                vma.vm_file.f_count -= 1
+                self.fput(vma.vm_file)
         for hook in self.unmap_hooks:
             hook(self, start, end)
         if accounted and not keep_accounted:

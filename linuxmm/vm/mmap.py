@@ -170,6 +170,7 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
     else:
         prev, nxt = around
     transferred = False
+    shm_charge = 0
     if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE and (
             file is None or file.f_inode.kind != "hugetlbfs"):     # accountable_mapping
         charged = pglen - nr_accounted
@@ -184,6 +185,15 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
             mm.vm_unacct_memory(-charged)
         transferred = True
         vm_flags |= VM_ACCOUNT
+    elif file is None and vm_flags & VM_SHARED and not vm_flags & VM_NORESERVE \
+            and mm.kernel is not None:
+        try:                                  # shmem_zero_setup -> shmem_acct_size
+            mm.kernel._vm_enough_memory(pglen, mm)
+        except OSError:
+            for vma in detached:
+                tree.insert(vma)
+            raise
+        shm_charge = pglen
     if detached:
         mm.complete_munmap(detached, addr, end, keep_accounted=transferred)
     vma = None
@@ -197,6 +207,7 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
         # shared anonymous memory: shmem_zero_setup gives it its own unlinked shmem file
         fs = mm.kernel.fs if mm.kernel is not None else None
         shm_file = fs.shmem_zero_file(length) if fs is not None else _standalone_shmem(length)
+        shm_file.f_inode.charged = shm_charge
         vma = VmArea(mm, addr, end, vm_flags, 0, shm_file, SHMEM_VM_OPS)
         tree.insert(vma)
     else:
