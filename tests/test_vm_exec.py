@@ -203,3 +203,39 @@ def test_exec_initial_brk_matches_host(programs, name):
     host = int(host_maps(path)[0], 16)
     _, p = sim_maps(path)
     assert p.brk(0) == host == p.mm.start_brk
+
+
+def _layout_relations(lines, exe):
+    """The relations ASLR keeps between the pieces of a fresh process (parsed maps lines)."""
+    maps = [_parse(line) for line in lines]
+    exe_lines = [m for m in maps if m[6] == exe]
+    bss_end = exe_lines[-1][1]
+    bss_end = next((m[1] for m in maps if m[0] == bss_end and not m[6]), bss_end)
+    heap = [m for m in maps if m[6] == "[heap]"]
+    vdso = [m for m in maps if m[6] == "[vvar]"][0]
+    interp = [m for m in maps if "ld-linux" in m[6]]
+    stack = [m for m in maps if m[6] == "[stack]"][0]
+    return {
+        "pie_base": ELF_ET_DYN_BASE & ~0xfff <= exe_lines[0][0] < ELF_ET_DYN_BASE + (1 << 40),
+        "heap_gap": not heap or PAGE_SIZE <= heap[0][0] - bss_end < PAGE_SIZE + (1 << 30),
+        "vdso_below_interp": not interp or vdso[1] + (2 + 2) * PAGE_SIZE == interp[0][0],
+        "stack_top": TASK_SIZE - (16 << 30) - PAGE_SIZE <= stack[1] <= TASK_SIZE,
+        "mmap_area": TASK_SIZE - (1 << 41) < vdso[0] < stack[0] - (16 << 30) + (1 << 30),
+    }
+
+
+def test_randomized_layout_keeps_the_hosts_relations():
+    path = "/usr/bin/cat"
+    if not os.path.exists(path):
+        pytest.skip("no /usr/bin/cat")
+    host = subprocess.run([path, "/proc/self/maps"], capture_output=True, text=True,
+                          check=True).stdout.splitlines(keepends=True)
+    expected = _layout_relations(host, os.path.realpath(path))
+    assert all(expected.values()), expected
+    for seed in range(5):
+        k = Kernel(randomize_va_space=2, seed=seed)
+        p = k.spawn("sh")
+        p.execve(path, [path, "/proc/self/maps"], [])
+        p.brk(p.brk(0) + 33 * PAGE_SIZE)                 # cat's malloc grows the heap
+        assert _layout_relations(p.maps.splitlines(keepends=True), os.path.realpath(path)) == \
+            expected
