@@ -359,22 +359,25 @@ class MmStruct:
         if end == start:
             raise oserror(errno.EINVAL)
         tree = self.tree
+        pos = tree.lookup_pos(start)
+        if pos is not None:
+            vma = tree.at(pos)
+            if vma.vm_start == start and vma.vm_end == end and vma.vm_ops is None \
+                    and not self.unmap_hooks:
+                # exactly one whole anonymous VMA: vms_complete_munmap_vmas inlined
+                tree.remove_at(*pos)
+                if self.hiwater_vm < self.total_vm:
+                    self.hiwater_vm = self.total_vm
+                flags = vma.vm_flags
+                pages = (end - start) >> PAGE_SHIFT
+                self.vm_stat_account(flags, -pages)
+                if flags & VM_LOCKED:
+                    self.locked_vm -= pages
+                if flags & VM_ACCOUNT:
+                    self.vm_unacct_memory(pages)
+                return 0
         vma = tree.find(start)
         if vma is None or vma.vm_start >= end:
-            return 0
-        if vma.vm_start == start and vma.vm_end == end and vma.vm_ops is None \
-                and not self.unmap_hooks:
-            # exactly one whole anonymous VMA: vms_complete_munmap_vmas inlined
-            tree.remove(vma)
-            if self.hiwater_vm < self.total_vm:
-                self.hiwater_vm = self.total_vm
-            flags = vma.vm_flags
-            pages = (end - start) >> PAGE_SHIFT
-            self.vm_stat_account(flags, -pages)
-            if flags & VM_LOCKED:
-                self.locked_vm -= pages
-            if flags & VM_ACCOUNT:
-                self.vm_unacct_memory(pages)
             return 0
         self.align_munmap(vma, start, end)
         return 0

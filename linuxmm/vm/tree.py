@@ -104,11 +104,23 @@ class VmaTree:
         bi, i = self._pos_le(addr - 1)
         return self._vmas[bi][i] if i >= 0 else None
 
+    def around(self, addr):
+        """(last VMA with vm_start < addr, the VMA after it): one descent for both."""
+        if not self._len:
+            return None, None
+        bi, i = self._pos_le(addr - 1)
+        if i < 0:
+            return None, self._vmas[0][0]
+        return self._vmas[bi][i], self._after(bi, i)
+
     def gap_neighbours(self, start, end):
         """(prev, next) around [start, end) when no VMA overlaps it, else None."""
         if not self._len:
             return None, None
-        bi, i = self._pos_le(start)
+        bi = bisect_right(self._firsts, start) - 1
+        i = bisect_right(self._keys[bi], start) - 1 if bi >= 0 else -1
+        if bi < 0:
+            bi = 0
         if i >= 0:
             prev = self._vmas[bi][i]
             if prev.vm_end > start:
@@ -193,6 +205,23 @@ class VmaTree:
 
     def remove(self, vma):
         bi, i = self._pos_of(vma)
+        self.remove_at(bi, i)
+
+    def lookup_pos(self, addr):
+        """(block, index) of the VMA containing addr, or None."""
+        firsts = self._firsts
+        bi = bisect_right(firsts, addr) - 1
+        if bi < 0:
+            return None
+        i = bisect_right(self._keys[bi], addr) - 1
+        if self._vmas[bi][i].vm_end > addr:
+            return bi, i
+        return None
+
+    def at(self, pos):
+        return self._vmas[pos[0]][pos[1]]
+
+    def remove_at(self, bi, i):
         self.version += 1
         self._len -= 1
         keys = self._keys[bi]

@@ -17,12 +17,11 @@ def unmapped_area_topdown(mm, length, low_limit, high_limit, align_mask=0, align
         low_limit = MMAP_MIN_ADDR
     tree = mm.tree
     if not align_mask:
-        # fast path: the gap right below high_limit (or below the VMA straddling it) fits
-        top = tree.prev_of_addr(high_limit)
-        if top is not None and top.vm_end <= high_limit - need and top.vm_end >= low_limit:
-            nxt = tree.find(high_limit)
-            if nxt is None or not nxt.vm_flags & VM_GROWSDOWN:
-                return high_limit - length
+        # fast path: the gap right below high_limit fits (no VMA straddles high_limit)
+        top, nxt = tree.around(high_limit)
+        if top is not None and low_limit <= top.vm_end <= high_limit - need and (
+                nxt is None or not nxt.vm_flags & VM_GROWSDOWN):
+            return high_limit - length
     while True:
         gap_end = None
         above_start = TASK_SIZE + PAGE_SIZE
