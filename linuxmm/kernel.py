@@ -395,9 +395,23 @@ class Kernel:
         self.admin_reserve_kbytes = min(free_kb // 32, 1 << 13)
         self.user_reserve_kbytes = min(free_kb // 32, 1 << 17)
         self.overcommit_ratio = 50
-        self.register_proc("/proc/<pid>/maps",
-                           lambda pid: render_maps(self._process(pid).mm))
-        self.register_proc("/proc/<pid>/status", lambda pid: render_status(self._process(pid)))
+        def maps(pid):
+            with self.lock:
+                return render_maps(self._process(pid).mm)
+
+        def status(pid):
+            with self.lock:
+                return render_status(self._process(pid))
+        self.register_proc("/proc/<pid>/maps", maps)
+        self.register_proc("/proc/<pid>/status", status)
+
+    def _vm_check(self):
+        """check() of every process's address space and of the global commit charge."""
+        with self.lock:
+            for process in self._processes.values():
+                process.mm.check()
+            if self.vm_committed_as < 0:
+                raise InvariantError(f"vm_committed_as {self.vm_committed_as} < 0")
 
     def _process(self, pid):
         process = self._processes.get(pid)

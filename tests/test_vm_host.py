@@ -210,7 +210,8 @@ def operations(draw, pages=48):
         elif kind == "munmap":
             ops.append(("munmap", off, length))
         elif kind == "mprotect":
-            ops.append(("mprotect", off, length, draw(OPS_PROT)))
+            grows = draw(st.sampled_from([0, 0, 0, 0, L.PROT_GROWSDOWN, 0x2000000]))
+            ops.append(("mprotect", off, length, draw(OPS_PROT) | grows))
         elif kind == "madvise":
             ops.append(("madvise", off, length, draw(st.sampled_from(
                 [L.MADV_DONTFORK, L.MADV_DOFORK, L.MADV_WIPEONFORK, L.MADV_KEEPONFORK,
