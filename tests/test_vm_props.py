@@ -94,6 +94,7 @@ class AddressSpace(RuleBasedStateMachine):
     def tree_is_consistent(self):
         mm = self.p.mm
         mm.check()
+        self.k._vm_check()
         vmas = list(mm)
         assert len(vmas) == mm.map_count
         for a, b in zip(vmas, vmas[1:]):

@@ -471,8 +471,10 @@ class MmStruct:
     # -- invariants ----------------------------------------------------------------------------
     def check(self):
         problems = list(self.tree.check())
-        total = data = exe = stack = 0
+        total = data = exe = stack = accounted = 0
         for vma in self.tree:
+            if vma.vm_flags & VM_ACCOUNT:
+                accounted += vma.pages
             if vma.vm_start & ~PAGE_MASK or vma.vm_end & ~PAGE_MASK or vma.vm_end <= vma.vm_start:
                 problems.append(f"bad range {vma!r}")
             if vma.vm_end > TASK_SIZE:
@@ -490,6 +492,8 @@ class MmStruct:
         if (total, data, exe, stack) != (self.total_vm, self.data_vm, self.exec_vm, self.stack_vm):
             problems.append(f"counters total/data/exec/stack {self.total_vm}/{self.data_vm}/"
                             f"{self.exec_vm}/{self.stack_vm} != VMAs {total}/{data}/{exe}/{stack}")
+        if accounted != self.committed:
+            problems.append(f"{self.committed} pages charged, VM_ACCOUNT VMAs hold {accounted}")
         if problems:
             raise InvariantError("; ".join(problems))
 
