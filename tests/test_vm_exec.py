@@ -68,9 +68,13 @@ def test_exec_without_libc_matches_setarch_R_exactly(programs, name):
     assert ours == host_maps(path)
 
 
-def test_exec_stack_grows_with_large_environment(programs):
+@pytest.mark.parametrize("env", [
+    tuple(f"VAR{i}={'x' * 300}" for i in range(40)),      # ~12 KiB of strings
+    tuple(f"V{i}=" for i in range(20000)),                 # pointers beyond the 128 KiB
+    tuple(f"W{i}=" for i in range(15000)),
+], ids=["long-strings", "many-pointers", "some-pointers"])
+def test_exec_stack_size_follows_arguments(programs, env):
     path = _program(programs, "static")
-    env = tuple(f"VAR{i}={'x' * 300}" for i in range(40))        # ~12 KiB of strings
     ours, _ = sim_maps(path, env)
     assert ours == host_maps(path, env)
 

@@ -205,6 +205,35 @@ def setup_stack(process, filename, argv, envp, randomize, exec_stack):
     return p
 
 
+# create_elf_tables on x86_64, 6.18: ARCH_DLINFO (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ), 15 generic
+# entries, AT_HWCAP2, AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN, AT_EXECFN, AT_PLATFORM, AT_NULL
+AUXV_ENTRIES = 2 + 15 + 1 + 2 + 1 + 1 + 1
+ELF_PLATFORM = b"x86_64\0"
+
+
+def create_elf_tables(process, argc, envc, randomize):
+    """The stack pointer after argc, argv, envp and auxv are pushed below the strings; the
+    stack VMA is extended down to it when they do not fit in the 128 KiB setup_arg_pages left
+    (find_extend_vma)."""
+    mm = process.mm
+    p = arch_align_stack(mm.arg_start, randomize, process.kernel.vm_random)
+    p -= len(ELF_PLATFORM)
+    p -= 16                                               # AT_RANDOM bytes
+    sp = p - 2 * AUXV_ENTRIES * 8
+    items = (argc + 1) + (envc + 1) + 1
+    sp = (sp - items * 8) & ~15
+    vma = mm.find_vma(sp)
+    new_start = sp & PAGE_MASK
+    if vma is not None and vma.vm_flags & VM_GROWSDOWN and new_start < vma.vm_start:
+        grow = (vma.vm_start - new_start) >> PAGE_SHIFT
+        mm.vm_enough_memory(grow)
+        mm.tree.set_start(vma, new_start)
+        vma.vm_pgoff = (vma.vm_pgoff - grow) & U64
+        mm.vm_stat_account(vma.vm_flags, grow)
+    mm.start_stack = sp
+    return sp
+
+
 def map_vdso(mm):
     """map_vdso(&vdso_image_64, 0): [vvar], [vvar_vclock] and [vdso], placed top-down."""
     size = (VVAR_PAGES + VCLOCK_PAGES + VDSO_TEXT_PAGES) * PAGE_SIZE
@@ -316,6 +345,7 @@ def execve(process, path, argv, envp):
         entry = (interp_load_addr + interp_image.e_entry) & U64
     map_vdso(mm)
     mm.gate_vma = (VSYSCALL_ADDR, VSYSCALL_ADDR + PAGE_SIZE, VM_EXEC)
+    create_elf_tables(process, max(len(argv), 1), len(envp), randomize)
 
     mm.start_code, mm.end_code = start_code, end_code
     mm.start_data, mm.end_data = start_data, end_data
