@@ -14,7 +14,7 @@ from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
                         VM_ACCESS_FLAGS, VM_ACCOUNT, VM_EXEC, VM_LOCKED, VM_SHARED,
                         VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_WRITE)
 from .tree import VmaTree
-from .vma import AnonVma, VmArea
+from .vma import AnonVma
 
 
 _lmm_vma_find_bulk = lib.lmm_vma_find_bulk
@@ -497,6 +497,3 @@ class MmStruct:
         if problems:
             raise InvariantError("; ".join(problems))
 
-
-def new_vma(mm, start, end, flags, pgoff, file=None, ops=None):
-    return VmArea(mm, start, end, flags, pgoff, file, ops)

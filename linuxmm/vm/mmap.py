@@ -17,10 +17,6 @@ from .vma import FILE_VM_OPS, SHMEM_VM_OPS, VmArea
 U64 = (1 << 64) - 1
 
 
-def calc_vm_prot_bits(prot):
-    return prot & (PROT_READ | PROT_WRITE | PROT_EXEC)     # VM_READ/WRITE/EXEC share the values
-
-
 def calc_vm_flag_bits(flags):
     vm_flags = 0
     if flags & MAP_GROWSDOWN:
@@ -30,13 +26,6 @@ def calc_vm_flag_bits(flags):
     if flags & MAP_STACK:
         vm_flags |= VM_NOHUGEPAGE
     return vm_flags
-
-
-def accountable_mapping(file, vm_flags):
-    """accountable_mapping: private writable, not NORESERVE, not hugetlb -> commit charge."""
-    if file is not None and file.f_inode.kind == "hugetlbfs":
-        return False
-    return (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE
 
 
 def sys_mmap(mm, addr, length, prot, flags, file=None, offset=0):
@@ -87,6 +76,7 @@ def do_mmap(mm, file, addr, length, prot, flags, vm_flags, pgoff):
         raise oserror(-addr)
     if flags & MAP_FIXED_NOREPLACE and mm.tree.intersection(addr, addr + length) is not None:
         raise oserror(errno.EEXIST)
+    # calc_vm_prot_bits: VM_READ/WRITE/EXEC have PROT_READ/WRITE/EXEC's values
     vm_flags |= ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) | mm.def_flags
                  | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
     if flags & (MAP_GROWSDOWN | MAP_LOCKED | MAP_STACK):
@@ -171,8 +161,7 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
         prev, nxt = around
     transferred = False
     shm_charge = 0
-    if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE and (
-            file is None or file.f_inode.kind != "hugetlbfs"):     # accountable_mapping
+    if (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE:   # accountable_mapping
         charged = pglen - nr_accounted
         if charged > 0:
             try:
