@@ -241,7 +241,7 @@ def _writable_in_model(pair, addr):
     return True
 
 
-@settings(max_examples=int(os.environ.get("VM_HOST_EXAMPLES", "60")), deadline=None)
+@settings(max_examples=int(os.environ.get("VM_HOST_EXAMPLES", "150")), deadline=None)
 @given(ops=operations())
 def test_random_sequences_match_host(helper, datafile, ops):
     pair = Pair(helper)
