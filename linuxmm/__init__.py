@@ -17,3 +17,8 @@ __all__ = [
     "MMError",
     "OutOfMemory",
 ]
+
+# -- slab (linuxmm/slab) --
+from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
+
+__all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]

@@ -2,3 +2,8 @@
 from .buddy import BuddyAllocator
 
 __all__ = ["BuddyAllocator"]
+
+# -- slab (linuxmm/reference/slab.py) --
+from .slab import KmemCache, SlabAllocator  # noqa: E402
+
+__all__ += ["KmemCache", "SlabAllocator"]

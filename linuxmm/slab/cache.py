@@ -10,13 +10,12 @@ import numpy as np
 from .. import _args
 from .._ffi import ffi, lib
 from ..buddy import BuddyAllocator
-from ..errors import InvariantError, OutOfMemory
-from . import debug as D
+from ..errors import InvariantError
 from . import flags as F
 from . import kmalloc as K
-from .common import (KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array, check_addr,
-                     check_gfp)
-from .geometry import PAGE_SIZE
+from . import common as C
+from .common import (STATS, KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array,
+                     alloc_error, check_addr, check_gfp, kmalloc_error)
 
 _alloc = lib.lmm_slab_alloc
 _free = lib.lmm_slab_free
@@ -24,16 +23,11 @@ _kmalloc = lib.lmm_slab_kmalloc
 _kfree = lib.lmm_slab_kfree
 _MIN_ADDR = lib.LMM_SLAB_MIN_ADDR
 
-_REASONS = {
-    lib.LMM_SLAB_ENOTSLAB: "notslab",
-    lib.LMM_SLAB_EWRONGCACHE: "wrong-cache",
-    lib.LMM_SLAB_EINTERIOR: "interior",
-    lib.LMM_SLAB_EFREE: "free",
-    lib.LMM_SLAB_EDUP: "dup",
-    lib.LMM_SLAB_EDEAD: "dead",
-}
-_STATS = ("nr_slabs", "nr_partial", "nr_full", "nr_empty", "total_objects", "inuse",
-          "slabs_created", "pages")
+for _name in ("ENOMEM", "EINVAL"):
+    assert getattr(lib, "LMM_" + _name) == getattr(C, _name)
+for _name in ("ENOTSLAB", "EWRONGCACHE", "EINTERIOR", "EFREE", "EDUP", "EDEBUG", "EDEAD",
+              "EBUSY", "ETOOBIG", "ENOCACHE"):
+    assert getattr(lib, "LMM_SLAB_" + _name) == getattr(C, _name)
 
 
 def _page_source(src):
@@ -101,16 +95,11 @@ class KmemCache(KmemCacheCommon):
 
     # -- core primitives for the shared code -----------------------------------------------------
     def _alloc_error(self, code, gfp):
-        if code == lib.LMM_SLAB_EDEAD:
-            return ValueError(f"cache {self.name} was destroyed")
-        if code == lib.LMM_ENOMEM:
-            return OutOfMemory(f"{self.name}: cannot allocate a slab of order {self.order} "
-                               f"(gfp 0x{gfp:x})")
-        return ValueError(f"{self.name}: allocation failed with code {code}")
+        return alloc_error(self, code, gfp)
 
     def _core_stats(self):
         lib.lmm_slab_cache_stats(self._sys, self._id, self._stats_buf)
-        return dict(zip(_STATS, self._stats_buf))
+        return dict(zip(STATS, self._stats_buf))
 
     def _core_list(self, which):
         n = lib.lmm_slab_list(self._sys, self._id, which, ffi.NULL, 0)
@@ -219,15 +208,7 @@ class SlabAllocator(SlabAllocatorCommon):
         return r
 
     def _kmalloc_error(self, code, size, gfp):
-        size = _args.as_int(size, "size")
-        gfp = check_gfp(gfp)
-        if code == lib.LMM_SLAB_ETOOBIG or size < 0:
-            return ValueError(f"kmalloc size {size} is outside 0..{K.KMALLOC_MAX_SIZE}")
-        if code == lib.LMM_SLAB_ENOCACHE:
-            return ValueError(f"no kmalloc cache for size {size} with gfp 0x{gfp:x}")
-        if code == lib.LMM_ENOMEM:
-            return OutOfMemory(f"kmalloc({size}, 0x{gfp:x}): out of memory")
-        return ValueError(f"kmalloc({size}) failed with code {code}")
+        return kmalloc_error(code, _args.as_int(size, "size"), check_gfp(gfp))
 
     # -- inspection -----------------------------------------------------------------------------
     def object_info(self, addr):
@@ -244,25 +225,6 @@ class SlabAllocator(SlabAllocatorCommon):
                 "allocated": bool(v[7] == 1) if kind == "slab" else kind == "large",
                 "serial": v[8] if kind == "slab" else None,
                 "addr": (v[9] & (2**64 - 1)) if v[9] != -1 else None}
-
-    def _free_error(self, code, addr, cache):
-        reason = _REASONS.get(code)
-        if reason is None:
-            return ValueError(f"free failed with code {code}")
-        name = cache.name if cache is not None else "kfree"
-        other = None
-        offset = None
-        try:
-            info = self.object_info(addr)
-        except (TypeError, ValueError):
-            info = {"kind": None}
-        if info["kind"] == "slab":
-            owner = info["cache"]
-            other = owner.name
-            if cache is None:
-                name = owner.name
-            offset = addr - (D.PAGE_OFFSET + info["pfn"] * PAGE_SIZE)
-        return D.invalid_free(reason, name, addr, other=other, offset=offset)
 
     # -- core primitives for the shared code -----------------------------------------------------
     def _core_new_cache(self, name, g, ctor):

@@ -17,11 +17,39 @@ KMEM_CACHE_OBJECT_SIZE = 232            # sizeof(struct kmem_cache) with one nod
 KMEM_CACHE_NODE_OBJECT_SIZE = 72        # sizeof(struct kmem_cache_node)
 
 
+# Error codes of the core (csrc/lmm.h, slab section); the reference returns the same ones.
+ENOMEM, EINVAL = 1, 2
+ENOTSLAB, EWRONGCACHE, EINTERIOR, EFREE, EDUP, EDEBUG, EDEAD, EBUSY, ETOOBIG, ENOCACHE = range(20, 30)
+REASONS = {ENOTSLAB: "notslab", EWRONGCACHE: "wrong-cache", EINTERIOR: "interior", EFREE: "free",
+           EDUP: "dup", EDEAD: "dead"}
+STATS = ("nr_slabs", "nr_partial", "nr_full", "nr_empty", "total_objects", "inuse",
+         "slabs_created", "pages")
+
+
 def check_gfp(gfp):
     gfp = _args.as_int(gfp, "gfp")
-    if not 0 <= gfp <= F.GFP_MASK:
-        raise ValueError(f"gfp 0x{gfp:x} has undefined bits")
+    if not 0 <= gfp < 2**32:
+        raise ValueError(f"gfp 0x{gfp:x} is not a 32-bit gfp mask")
     return gfp
+
+
+def alloc_error(cache, code, gfp):
+    if code == EDEAD:
+        return ValueError(f"cache {cache.name} was destroyed")
+    if code == ENOMEM:
+        return OutOfMemory(f"{cache.name}: cannot allocate a slab of order {cache.order} "
+                           f"(gfp 0x{gfp:x})")
+    return ValueError(f"{cache.name}: allocation failed with code {code}")
+
+
+def kmalloc_error(code, size, gfp):
+    if code == ETOOBIG or size < 0:
+        return ValueError(f"kmalloc size {size} is outside 0..{K.KMALLOC_MAX_SIZE}")
+    if code == ENOCACHE:
+        return ValueError(f"no kmalloc cache for size {size} with gfp 0x{gfp:x}")
+    if code == ENOMEM:
+        return OutOfMemory(f"kmalloc({size}, 0x{gfp:x}): out of memory")
+    return ValueError(f"kmalloc({size}) failed with code {code}")
 
 
 def check_addr(addr):
@@ -426,5 +454,18 @@ class SlabAllocatorCommon:
                 raise InvariantError(f"{c.name}: {st['nr_empty']} empty slabs kept, min_partial "
                                      f"{c.min_partial}")
 
-    def _oom(self, what):
-        return OutOfMemory(f"cannot allocate a slab for {what}")
+    def _free_error(self, code, addr, cache):
+        """The InvalidFree for a refused free of addr (cache None: kfree)."""
+        reason = REASONS.get(code)
+        if reason is None:
+            return ValueError(f"free failed with code {code}")
+        name = cache.name if cache is not None else "kfree"
+        other = offset = None
+        info = self.object_info(addr) if 0 <= addr < 2**64 else {"kind": None}
+        if info["kind"] == "slab":
+            owner = info["cache"]
+            other = owner.name
+            if cache is None:
+                name = owner.name
+            offset = addr - (D.PAGE_OFFSET + info["pfn"] * PAGE_SIZE)
+        return D.invalid_free(reason, name, addr, other=other, offset=offset)
