@@ -294,6 +294,8 @@ class SlabAllocatorCommon:
         cache = self._create("kmem_cache", KMEM_CACHE_OBJECT_SIZE, 0, F.SLAB_HWCACHE_ALIGN,
                              None, None, kmalloc=False)
         self.kmem_cache_node, self.kmem_cache = node, cache
+        # bootstrap() list_add()s kmem_cache, then kmem_cache_node: the latter is listed first
+        self.caches[:2] = [cache, node]
         for c in (node, cache):
             self._alloc_meta(c)
         types = [K.KMALLOC_NORMAL, K.KMALLOC_RECLAIM] + ([K.KMALLOC_DMA] if dma else []) + [K.KMALLOC_CGROUP]
