@@ -182,6 +182,8 @@ class SlabAllocator(SlabAllocatorCommon):
             check_gfp(gfp)
             raise ValueError(f"size must be in 0..{K.KMALLOC_MAX_SIZE}, got {size}") from None
         if addr < _MIN_ADDR:
+            if addr == K.ZERO_SIZE_PTR:
+                return addr
             if addr == lib.LMM_SLAB_EDEBUG:
                 return self.kmalloc_cache(size, gfp).alloc(gfp)
             raise self._kmalloc_error(addr, size, gfp)
