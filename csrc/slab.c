@@ -133,10 +133,10 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
     if (!g || g->size < 8 || g->objects < 1 || g->objects > MAX_SLAB_OBJECTS ||
         g->min_objects < 1 || g->min_objects > g->objects || g->order < 0 ||
         g->order > LMM_MAX_ORDER_LIMIT || g->min_order < 0 || g->min_order > g->order ||
-        (uint64_t)g->red_left_pad + (uint64_t)g->size * (uint64_t)g->objects >
-            ((uint64_t)PAGE_SIZE << g->order) ||
-        (uint64_t)g->red_left_pad + (uint64_t)g->size * (uint64_t)g->min_objects >
-            ((uint64_t)PAGE_SIZE << g->min_order) || g->min_partial < 0)
+        g->red_left_pad >= g->size ||
+        (uint64_t)g->size * (uint64_t)g->objects > ((uint64_t)PAGE_SIZE << g->order) ||
+        (uint64_t)g->size * (uint64_t)g->min_objects > ((uint64_t)PAGE_SIZE << g->min_order) ||
+        g->min_partial < 0)
         return -LMM_EINVAL;
     if (s->nr_caches == s->caches_cap) {
         int cap = s->caches_cap ? 2 * s->caches_cap : 64;
