@@ -382,9 +382,9 @@ static inline int64_t locate_object(const struct lmm_slab_sys *s, int cache, uin
     const struct kmem_cache *c = s->caches[sl->cache];
     if (addr < sl->base)
         return -LMM_SLAB_EINTERIOR;
-    uint64_t off = addr - sl->base;
-    uint32_t idx = (uint32_t)(off / c->g.size);
-    if (idx >= sl->objects || off % c->g.size)
+    uint64_t off = addr - sl->base;                 /* < PAGE_SIZE << order: fits 32 bits */
+    uint32_t idx = (uint32_t)off / c->g.size;
+    if (idx >= sl->objects || (uint32_t)off != idx * c->g.size)
         return -LMM_SLAB_EINTERIOR;
     uint16_t st = sl->next[idx];
     if (st != OBJ_ALLOCATED)
