@@ -21,6 +21,7 @@
 #define PB_BUDDY    0x01    /* first page of a free block (PageBuddy), order valid */
 #define PB_HEAD     0x02    /* first page of an allocated block, order valid */
 #define PB_PENDING  0x04    /* transient mark used while validating a bulk free */
+#define PB_PCP      0x08    /* first page of a block on a per-CPU list (zone layer), order valid */
 
 struct lmm_page_meta {
     uint32_t next;          /* free-list links (page indices), LMM_NIL terminated */
@@ -43,6 +44,8 @@ struct lmm_buddy {
     int max_order;
     int pageblock_order;
     int64_t free_pages;                             /* pages on the free lists (all types) */
+    int64_t free_pages_mt[LMM_MIGRATE_TYPES];       /* the same per migratetype */
+    int mobility_disabled;                          /* page_group_by_mobility_disabled */
     int64_t nr_free[LMM_MAX_ORDER_LIMIT + 1];       /* blocks per order, all types */
     int64_t nr_free_mt[LMM_MAX_ORDER_LIMIT + 1][LMM_MIGRATE_TYPES];
     struct lmm_free_list free_list[LMM_MAX_ORDER_LIMIT + 1][LMM_MIGRATE_TYPES];
@@ -75,6 +78,8 @@ static inline int get_pfnblock_migratetype(const struct lmm_buddy *b, int64_t pf
 
 static inline void set_pageblock_migratetype(struct lmm_buddy *b, int64_t pfn, int mt)
 {
+    if (b->mobility_disabled && mt < LMM_MIGRATE_PCPTYPES)
+        mt = LMM_MIGRATE_UNMOVABLE;
     b->pageblock_mt[(pfn >> b->pageblock_order) - b->first_pageblock] = (uint8_t)mt;
 }
 
@@ -109,6 +114,7 @@ static inline void add_to_free_list(struct lmm_buddy *b, uint32_t idx, int order
     b->nr_free[order]++;
     b->nr_free_mt[order][mt]++;
     b->free_pages += (int64_t)1 << order;
+    b->free_pages_mt[mt] += (int64_t)1 << order;
 }
 
 /* __del_page_from_free_list(): unlink a free block; its flags are cleared. */
@@ -130,6 +136,7 @@ static inline void del_page_from_free_list(struct lmm_buddy *b, uint32_t idx)
     b->nr_free[order]--;
     b->nr_free_mt[order][mt]--;
     b->free_pages -= (int64_t)1 << order;
+    b->free_pages_mt[mt] -= (int64_t)1 << order;
 }
 
 /*

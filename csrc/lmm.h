@@ -75,6 +75,161 @@ int64_t lmm_buddy_bench_pairs(struct lmm_buddy *b, int64_t pairs, int order);
 int64_t lmm_buddy_bench_batches(struct lmm_buddy *b, int64_t rounds, int64_t batch, int64_t *scratch);
 
 /* ---- zones (csrc/zone.c) ----------------------------------------------------------------- */
+/* The per-node page allocator engine (csrc/page_alloc.c): zones with buddy free lists, per-CPU
+ * page lists, gfp -> zonelist, alloc_flags and the watermark test, migratetype fallback. */
+
+/* gfp bits (include/linux/gfp_types.h, 6.3+; GFP_NOWAIT as 6.17+) */
+#define LMM_GFP_DMA             0x01
+#define LMM_GFP_HIGHMEM         0x02
+#define LMM_GFP_DMA32           0x04
+#define LMM_GFP_MOVABLE         0x08
+#define LMM_GFP_RECLAIMABLE     0x10
+#define LMM_GFP_HIGH            0x20
+#define LMM_GFP_IO              0x40
+#define LMM_GFP_FS              0x80
+#define LMM_GFP_ZERO            0x100
+#define LMM_GFP_DIRECT_RECLAIM  0x400
+#define LMM_GFP_KSWAPD_RECLAIM  0x800
+#define LMM_GFP_WRITE           0x1000
+#define LMM_GFP_NOWARN          0x2000
+#define LMM_GFP_RETRY_MAYFAIL   0x4000
+#define LMM_GFP_NOFAIL          0x8000
+#define LMM_GFP_NORETRY         0x10000
+#define LMM_GFP_MEMALLOC        0x20000
+#define LMM_GFP_COMP            0x40000
+#define LMM_GFP_NOMEMALLOC      0x80000
+#define LMM_GFP_HARDWALL        0x100000
+#define LMM_GFP_THISNODE        0x200000
+#define LMM_GFP_ACCOUNT         0x400000
+#define LMM_GFP_ZEROTAGS        0x800000
+#define LMM_GFP_ATOMIC          0x820
+#define LMM_GFP_KERNEL          0xcc0
+#define LMM_GFP_NOWAIT          0x2800
+#define LMM_GFP_USER            0x100cc0
+#define LMM_GFP_HIGHUSER        0x100cc2
+#define LMM_GFP_HIGHUSER_MOVABLE 0x100cca
+
+/* alloc_flags (mm/internal.h, 6.3+) */
+#define LMM_ALLOC_WMARK_MIN     0
+#define LMM_ALLOC_WMARK_LOW     1
+#define LMM_ALLOC_WMARK_HIGH    2
+#define LMM_ALLOC_WMARK_MASK    3
+#define LMM_ALLOC_NO_WATERMARKS 0x04
+#define LMM_ALLOC_OOM           0x08
+#define LMM_ALLOC_NON_BLOCK     0x10
+#define LMM_ALLOC_MIN_RESERVE   0x20
+#define LMM_ALLOC_CPUSET        0x40
+#define LMM_ALLOC_NOFRAGMENT    0x100
+#define LMM_ALLOC_HIGHATOMIC    0x200
+#define LMM_ALLOC_KSWAPD        0x800
+
+/* zone kinds (enum zone_type with every zone configured); a machine lists a subset in order */
+#define LMM_ZONE_DMA      0
+#define LMM_ZONE_DMA32    1
+#define LMM_ZONE_NORMAL   2
+#define LMM_ZONE_HIGHMEM  3
+#define LMM_ZONE_MOVABLE  4
+#define LMM_ZONE_DEVICE   5
+#define LMM_MAX_NR_ZONES  6
+#define LMM_MAX_CPUS      1024
+#define LMM_NR_PCP_LISTS  14      /* 12 for orders 0..3, 2 for pageblock_order (THP) */
+
+/* what lmm_pa_zone_stat() reports */
+#define LMM_ZS_START            0
+#define LMM_ZS_SPANNED          1
+#define LMM_ZS_MANAGED          2
+#define LMM_ZS_FREE             3   /* NR_FREE_PAGES */
+#define LMM_ZS_WMARK_MIN        4   /* without boost */
+#define LMM_ZS_WMARK_LOW        5
+#define LMM_ZS_WMARK_HIGH       6
+#define LMM_ZS_WMARK_PROMO      7
+#define LMM_ZS_BOOST            8
+#define LMM_ZS_FREE_HIGHATOMIC  9
+#define LMM_ZS_RESERVED_HIGHATOMIC 10
+#define LMM_ZS_PGALLOC          11
+#define LMM_ZS_BATCH            12
+#define LMM_ZS_HIGH_MIN         13
+#define LMM_ZS_HIGH_MAX         14
+#define LMM_ZS_BELOW_HIGH       15
+#define LMM_ZS_BOOSTED          16
+#define LMM_ZS_FREE_BLOCKS      17  /* free pages in blocks of order >= pageblock_order */
+#define LMM_ZS_KIND             18
+/* what lmm_pa_pcp_stat() reports */
+#define LMM_PS_COUNT        0
+#define LMM_PS_HIGH         1
+#define LMM_PS_FREE_COUNT   2
+#define LMM_PS_ALLOC_FACTOR 3
+#define LMM_PS_FLAGS        4
+/* what lmm_pa_stat() reports */
+#define LMM_PA_PGFREE            0
+#define LMM_PA_KSWAPD_WAKEUPS    1
+#define LMM_PA_MOBILITY_DISABLED 2
+#define LMM_PA_NR_PCP_LISTS      3
+/* page states from lmm_pa_page_info() */
+#define LMM_PAGE_ABSENT     0
+#define LMM_PAGE_RESERVED   1
+#define LMM_PAGE_FREE       2
+#define LMM_PAGE_PCP        3
+#define LMM_PAGE_ALLOCATED  4
+#define LMM_PAGE_TAIL       5
+#define LMM_EGFP            9   /* two zone modifiers in one gfp */
+#define LMM_ECPU            10  /* cpu out of range */
+
+struct lmm_pa;
+
+/* kinds[i] = LMM_ZONE_*, strictly increasing; spanned 0 = empty zone.  NULL on bad arguments. */
+struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *starts,
+                             const int64_t *spanned, int cpus, int max_order, int pageblock_order,
+                             int thp, int watermark_boost_factor);
+void lmm_pa_destroy(struct lmm_pa *pa);
+int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa);
+/* memblock_free_all() of [start, end): -LMM_EFREE if part of it was already released. */
+int lmm_pa_free_boot_range(struct lmm_pa *pa, int64_t start, int64_t end);
+/* vals: min, low, high, promo, pcp_high, pcp_batch, pcp_high_min, pcp_high_max (-1 = keep);
+ * lowmem_reserve: nr_zones entries or NULL to keep. */
+int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
+                        const int64_t *lowmem_reserve);
+int lmm_pa_clear_boost(struct lmm_pa *pa, int zone);
+
+/* Hot paths.  Results: pfn / count >= 0, or -LMM_ENOMEM, -LMM_EINVAL (order), -LMM_EGFP,
+ * -LMM_ECPU, and the InvalidFree codes for frees. */
+int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu);
+int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu);
+int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu);
+int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cpu, int64_t *out);
+int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, int cpu);
+int64_t lmm_pa_error_index(struct lmm_pa *pa);
+int lmm_pa_drain(struct lmm_pa *pa, int cpu);     /* cpu -1: every CPU */
+
+/* For the slab allocator: cpu 0, no reclaim hook. */
+int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order);
+int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order);
+
+/* Inspection */
+int64_t lmm_pa_stat(struct lmm_pa *pa, int what);
+int64_t lmm_pa_zone_stat(struct lmm_pa *pa, int zone, int what);
+int64_t lmm_pa_pcp_stat(struct lmm_pa *pa, int zone, int cpu, int what);
+int64_t lmm_pa_lowmem_reserve(struct lmm_pa *pa, int zone, int j);
+/* nr_free per order (mt -1: all types) into out[0..max_order] */
+int lmm_pa_nr_free(struct lmm_pa *pa, int zone, int mt, int64_t *out);
+/* pageblocks per migratetype into out[0..LMM_MIGRATE_TYPES-1] */
+int lmm_pa_pageblock_counts(struct lmm_pa *pa, int zone, int64_t *out);
+int lmm_pa_pageblock_mt(struct lmm_pa *pa, int64_t pfn);
+/* A buddy free list (cpu < 0: list = order, mt) or a pcp list (list = pindex) head to tail. */
+int64_t lmm_pa_list(struct lmm_pa *pa, int zone, int cpu, int order, int mt, int64_t *out,
+                    int64_t cap);
+/* out: state (LMM_PAGE_*), zone, order (-1), migratetype (-1) */
+int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out);
+/* gfp_zone(); zonelist into out (returns its length) */
+int lmm_pa_gfp_zone(struct lmm_pa *pa, uint32_t gfp);
+int lmm_pa_zonelist(struct lmm_pa *pa, uint32_t gfp, int *out);
+int lmm_pa_check(struct lmm_pa *pa, char *msg, int msglen);
+
+/* Benchmark loops wholly in C (checksum of pfns, or a negative error). */
+int64_t lmm_pa_bench_pairs(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, int64_t pairs);
+int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t rounds, int64_t batch,
+                          int64_t *scratch);
+
 
 /* ---- slab (csrc/slab.c) ------------------------------------------------------------------ */
 /*

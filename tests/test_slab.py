@@ -376,5 +376,34 @@ def test_proc_slabinfo_format(backend_name):
                         " : slabdata      1      1      0")
     assert lines[-2].startswith("kmem_cache ") and text.endswith("\n")
     assert lines[-3].startswith("kmem_cache_node ")
-    assert k.slab_meminfo()["Slab"] > 0
     assert "kmalloc-8" in k.slab.slabtop()
+
+
+def proc_values(k, path, sep):
+    out = {}
+    for line in k.read(path).splitlines():
+        name, _, rest = line.partition(sep)
+        out[name.strip()] = int(rest.split()[0])
+    return out
+
+
+def test_meminfo_and_vmstat_through_the_kernel(backend_name):
+    k = Kernel("256M", backend=backend_name)
+    m0 = proc_values(k, "/proc/meminfo", ":")
+    v0 = proc_values(k, "/proc/vmstat", " ")
+    rcl = k.kmem_cache_create("rcl_cache", 700, flags=F.SLAB_RECLAIM_ACCOUNT | F.SLAB_NO_MERGE)
+    rcl.alloc_bulk(100)                               # 23 per order-2 slab: 5 slabs, 20 pages
+    big = k.kmalloc(100_000)                          # order 5: 32 pages, unreclaimable
+    m1 = proc_values(k, "/proc/meminfo", ":")
+    v1 = proc_values(k, "/proc/vmstat", " ")
+    assert rcl.objperslab == 23 and rcl.pagesperslab == 4
+    assert v1["nr_slab_reclaimable"] - v0["nr_slab_reclaimable"] == 20
+    # kmem_cache + kmem_cache_node objects for the new cache: one slab each (2 pages) + 32
+    assert v1["nr_slab_unreclaimable"] - v0["nr_slab_unreclaimable"] == 2 + 32
+    assert m1["SReclaimable"] - m0["SReclaimable"] == 80
+    assert m1["SUnreclaim"] - m0["SUnreclaim"] == 136
+    assert m1["Slab"] == m1["SReclaimable"] + m1["SUnreclaim"]
+    assert m1["Slab"] == k.slab.meminfo()["Slab"]
+    assert m0["MemFree"] - m1["MemFree"] >= 4 * (20 + 34)
+    k.kfree(big)
+    assert proc_values(k, "/proc/vmstat", " ")["nr_slab_unreclaimable"] == v1["nr_slab_unreclaimable"] - 32

@@ -226,7 +226,8 @@ class SlowKmemCache(SlowPathMixin, KmemCache):
 class SlabAllocator(SlabAllocatorCommon):
     backend = "reference"
 
-    def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True):
+    def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
+                 boot_objects=True):
         if hasattr(page_source, "alloc_pages"):
             self._page_alloc = page_source.alloc_pages
             self._page_free = lambda pfn, order: page_source.free_pages(pfn, order)
@@ -242,7 +243,8 @@ class SlabAllocator(SlabAllocatorCommon):
         self._serial = 0
         self.reclaimable_bytes = self.unreclaimable_bytes = 0
         self.large_pages = self.large_blocks = 0
-        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma)
+        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma,
+                    boot_objects=boot_objects)
 
     # -- pages ----------------------------------------------------------------------------------
     def _get_pages(self, gfp, order):

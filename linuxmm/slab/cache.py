@@ -157,7 +157,8 @@ class SlabAllocator(SlabAllocatorCommon):
 
     backend = "c"
 
-    def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True):
+    def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
+                 boot_objects=True):
         alloc_cb, free_cb, ctx = _page_source(page_source)
         raw = lib.lmm_slab_sys_create(alloc_cb, free_cb, ctx)
         if raw == ffi.NULL:
@@ -169,7 +170,8 @@ class SlabAllocator(SlabAllocatorCommon):
         self._counters = ffi.new("int64_t[4]")
         self._msg = ffi.new("char[]", 512)
         self._ids = []                          # cache id -> KmemCache
-        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma)
+        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma,
+                    boot_objects=boot_objects)
 
     # -- kmalloc --------------------------------------------------------------------------------
     def kmalloc(self, size, gfp=F.GFP_KERNEL):

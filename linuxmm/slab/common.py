@@ -273,7 +273,7 @@ class SlowPathMixin:
 class SlabAllocatorCommon:
     """The slab layer of one machine: every cache, kmalloc, slabinfo."""
 
-    def _setup(self, *, cpus, slab_nomerge, boot, dma):
+    def _setup(self, *, cpus, slab_nomerge, boot, dma, boot_objects=True):
         self.cpus = _args.as_int(cpus, "cpus")
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
@@ -284,11 +284,13 @@ class SlabAllocatorCommon:
         self.kmem_cache = None
         self.kmem_cache_node = None
         if boot:
-            self._boot(dma)
+            self._boot(dma, boot_objects)
 
     # -- boot -----------------------------------------------------------------------------------
-    def _boot(self, dma):
-        """kmem_cache_init(): kmem_cache_node, kmem_cache, then the kmalloc caches."""
+    def _boot(self, dma, boot_objects):
+        """kmem_cache_init(): kmem_cache_node, kmem_cache, then the kmalloc caches.  Each cache
+        takes a kmem_cache and a kmem_cache_node object; boot_objects=False leaves them out for
+        the boot caches (no page is allocated before the first user of the slab)."""
         node = self._create("kmem_cache_node", KMEM_CACHE_NODE_OBJECT_SIZE, 0,
                             F.SLAB_HWCACHE_ALIGN, None, None, kmalloc=False)
         cache = self._create("kmem_cache", KMEM_CACHE_OBJECT_SIZE, 0, F.SLAB_HWCACHE_ALIGN,
@@ -296,6 +298,8 @@ class SlabAllocatorCommon:
         self.kmem_cache_node, self.kmem_cache = node, cache
         # bootstrap() list_add()s kmem_cache, then kmem_cache_node: the latter is listed first
         self.caches[:2] = [cache, node]
+        if not boot_objects:
+            self._meta_off = True
         for c in (node, cache):
             self._alloc_meta(c)
         types = [K.KMALLOC_NORMAL, K.KMALLOC_RECLAIM] + ([K.KMALLOC_DMA] if dma else []) + [K.KMALLOC_CGROUP]
@@ -305,9 +309,10 @@ class SlabAllocatorCommon:
                                  None, None, kmalloc=True)
                 self._kmalloc[(t, idx)] = c
                 self._core_set_kmalloc(t, idx, c)
+        self._meta_off = False
 
     def _alloc_meta(self, c):
-        if self.kmem_cache is not None:
+        if self.kmem_cache is not None and not getattr(self, "_meta_off", False):
             c._meta = [(self.kmem_cache, self.kmem_cache.alloc()),
                        (self.kmem_cache_node, self.kmem_cache_node.alloc())]
 

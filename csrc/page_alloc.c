@@ -1,0 +1,1535 @@
+/*
+ * page_alloc.c - one node of Linux 6.x's zoned page allocator (mm/page_alloc.c).
+ *
+ * The fast path (get_page_from_freelist at the low watermark, ALLOC_NOFRAGMENT first when the
+ * preferred zone is Normal and DMA32 exists), the slow path's alloc_flags (gfp_to_alloc_flags:
+ * min watermark, __GFP_HIGH and non-blocking reductions, highatomic), the watermark test with
+ * lowmem_reserve, per-CPU lists with Linux's batch/high arithmetic, migratetype fallback that
+ * claims or steals pageblocks, the highatomic reserve and watermark boosting.  Function names
+ * follow the kernel's; linuxmm/reference/page_alloc.py is the same algorithm in Python.
+ *
+ * Every entry point validates its arguments and returns a negative LMM_E* code without touching
+ * state.  The engine knows no formulas: boot code pushes watermarks, lowmem_reserve and pcp
+ * sizes in with lmm_pa_set_tunables().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "page_alloc_internal.h"
+
+static const int fallbacks[LMM_MIGRATE_PCPTYPES][2] = {
+    [LMM_MIGRATE_UNMOVABLE]   = { LMM_MIGRATE_RECLAIMABLE, LMM_MIGRATE_MOVABLE },
+    [LMM_MIGRATE_MOVABLE]     = { LMM_MIGRATE_RECLAIMABLE, LMM_MIGRATE_UNMOVABLE },
+    [LMM_MIGRATE_RECLAIMABLE] = { LMM_MIGRATE_UNMOVABLE,   LMM_MIGRATE_MOVABLE },
+};
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    if (v < lo)
+        v = lo;
+    return v > hi ? hi : v;
+}
+
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ===================================================================== creation == */
+
+static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, int64_t start,
+                     int64_t spanned)
+{
+    struct lmm_buddy *b = &z->b;
+
+    z->idx = idx;
+    z->kind = kind;
+    z->start = start;
+    z->spanned = spanned;
+    for (int o = 0; o <= LMM_MAX_ORDER_LIMIT; o++)
+        for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
+            b->free_list[o][t].head = b->free_list[o][t].tail = LMM_NIL;
+    b->start_pfn = start;
+    b->nr_pages = spanned;
+    b->max_order = pa->max_order;
+    b->pageblock_order = pa->pageblock_order;
+    b->error_index = -1;
+    z->pcp = calloc((size_t)pa->cpus, sizeof(struct per_cpu_pages));
+    if (!z->pcp)
+        return -1;
+    for (int c = 0; c < pa->cpus; c++)
+        for (int l = 0; l < LMM_NR_PCP_LISTS; l++)
+            z->pcp[c].lists[l].head = z->pcp[c].lists[l].tail = LMM_NIL;
+    if (!spanned)
+        return 0;
+    b->first_pageblock = start >> pa->pageblock_order;
+    b->nr_pageblocks = ((start + spanned - 1) >> pa->pageblock_order) - b->first_pageblock + 1;
+    b->pages = calloc((size_t)spanned, sizeof(struct lmm_page_meta));
+    b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
+    if (!b->pages || !b->pageblock_mt)
+        return -1;
+    memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
+    return 0;
+}
+
+void lmm_pa_destroy(struct lmm_pa *pa)
+{
+    if (!pa)
+        return;
+    for (int i = 0; i < pa->nr_zones; i++) {
+        free(pa->zones[i].b.pages);
+        free(pa->zones[i].b.pageblock_mt);
+        free(pa->zones[i].pcp);
+        free(pa->zones[i].released);
+    }
+    free(pa);
+}
+
+/* GFP_ZONE_TABLE for the configured zones (include/linux/gfp.h), OPT_ZONE_* -> Normal if absent. */
+static void build_zone_table(struct lmm_pa *pa)
+{
+    int by_kind[LMM_MAX_NR_ZONES];
+
+    for (int k = 0; k < LMM_MAX_NR_ZONES; k++)
+        by_kind[k] = -1;
+    for (int i = 0; i < pa->nr_zones; i++)
+        by_kind[pa->zones[i].kind] = i;
+    int normal = by_kind[LMM_ZONE_NORMAL];
+#define OPT(k) (by_kind[k] >= 0 ? by_kind[k] : normal)
+    for (int bits = 0; bits < 16; bits++) {
+        int z = bits & (LMM_GFP_DMA | LMM_GFP_DMA32 | LMM_GFP_HIGHMEM);
+        if (z & (z - 1))
+            pa->zone_table[bits] = -1;
+        else if (bits & LMM_GFP_DMA)
+            pa->zone_table[bits] = (signed char)OPT(LMM_ZONE_DMA);
+        else if (bits & LMM_GFP_DMA32)
+            pa->zone_table[bits] = (signed char)OPT(LMM_ZONE_DMA32);
+        else if (bits & LMM_GFP_HIGHMEM)
+            pa->zone_table[bits] = (signed char)((bits & LMM_GFP_MOVABLE) ? OPT(LMM_ZONE_MOVABLE)
+                                                                          : OPT(LMM_ZONE_HIGHMEM));
+        else
+            pa->zone_table[bits] = (signed char)normal;
+    }
+#undef OPT
+    pa->has_dma32 = by_kind[LMM_ZONE_DMA32] >= 0;
+    pa->normal_idx = normal;
+    pa->movable_idx = 0;
+    for (int i = 0; i < pa->nr_zones; i++)
+        if (pa->zones[i].kind <= LMM_ZONE_MOVABLE)
+            pa->movable_idx = i;
+}
+
+/* build_zonerefs_node(): managed zones from the highest down; page_group_by_mobility_disabled. */
+static void build_all_zonelists(struct lmm_pa *pa)
+{
+    int64_t total = 0;
+
+    pa->nr_zonelist = 0;
+    for (int i = pa->nr_zones - 1; i >= 0; i--) {
+        if (pa->zones[i].managed)
+            pa->zonelist[pa->nr_zonelist++] = i;
+        total += pa->zones[i].managed;
+    }
+    for (int h = 0; h < pa->nr_zones; h++) {
+        int k = 0;
+        while (k < pa->nr_zonelist && pa->zonelist[k] > h)
+            k++;
+        pa->preferred[h] = k;
+    }
+    pa->mobility_disabled = total < ((int64_t)1 << pa->pageblock_order) * LMM_MIGRATE_TYPES;
+    for (int i = 0; i < pa->nr_zones; i++)
+        pa->zones[i].b.mobility_disabled = pa->mobility_disabled;
+}
+
+struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *starts,
+                             const int64_t *spanned, int cpus, int max_order, int pageblock_order,
+                             int thp, int watermark_boost_factor)
+{
+    if (nr_zones < 1 || nr_zones > LMM_MAX_NR_ZONES || cpus < 1 || cpus > LMM_MAX_CPUS ||
+        max_order < 0 || max_order > LMM_MAX_ORDER_LIMIT || pageblock_order < 0 ||
+        pageblock_order > max_order || watermark_boost_factor < 0)
+        return NULL;
+    int normal = 0;
+    int64_t last_end = 0;
+    for (int i = 0; i < nr_zones; i++) {
+        if (kinds[i] < 0 || kinds[i] >= LMM_MAX_NR_ZONES || (i && kinds[i] <= kinds[i - 1]))
+            return NULL;
+        if (starts[i] < 0 || starts[i] > ((int64_t)1 << 62) || spanned[i] < 0 ||
+            spanned[i] >= (int64_t)LMM_NIL)
+            return NULL;
+        if (spanned[i]) {
+            if (starts[i] < last_end)
+                return NULL;
+            last_end = starts[i] + spanned[i];
+        }
+        normal |= kinds[i] == LMM_ZONE_NORMAL;
+    }
+    if (!normal)
+        return NULL;
+    struct lmm_pa *pa = calloc(1, sizeof(*pa));
+    if (!pa)
+        return NULL;
+    pa->nr_zones = nr_zones;
+    pa->cpus = cpus;
+    pa->max_order = max_order;
+    pa->pageblock_order = pageblock_order;
+    pa->thp = thp && pageblock_order > PAGE_ALLOC_COSTLY_ORDER;
+    pa->nr_pcp_lists = NR_LOWORDER_PCP_LISTS + (pa->thp ? 2 : 0);
+    pa->watermark_boost_factor = watermark_boost_factor;
+    pa->error_index = -1;
+    pa->min_pfn = INT64_MAX;
+    for (int i = 0; i < nr_zones; i++) {
+        if (zone_init(pa, &pa->zones[i], i, kinds[i], starts[i], spanned[i])) {
+            pa->nr_zones = i + 1;
+            lmm_pa_destroy(pa);
+            return NULL;
+        }
+        if (spanned[i]) {
+            pa->min_pfn = min64(pa->min_pfn, starts[i]);
+            pa->max_pfn = max64(pa->max_pfn, starts[i] + spanned[i]);
+        }
+    }
+    if (pa->min_pfn == INT64_MAX)
+        pa->min_pfn = 0;
+    build_zone_table(pa);
+    build_all_zonelists(pa);
+    return pa;
+}
+
+int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa)
+{
+    int64_t n = (int64_t)sizeof(*pa);
+    for (int i = 0; i < pa->nr_zones; i++)
+        n += pa->zones[i].spanned * (int64_t)sizeof(struct lmm_page_meta) +
+             pa->zones[i].b.nr_pageblocks + pa->cpus * (int64_t)sizeof(struct per_cpu_pages);
+    return n;
+}
+
+/* ===================================================================== free lists == */
+
+static inline struct lmm_zone *pfn_to_zone(struct lmm_pa *pa, int64_t pfn)
+{
+    for (int i = pa->nr_zones - 1; i >= 0; i--) {
+        struct lmm_zone *z = &pa->zones[i];
+        if ((uint64_t)(pfn - z->start) < (uint64_t)z->spanned)
+            return z;
+    }
+    return NULL;
+}
+
+static inline int zone_spans_pfn(const struct lmm_zone *z, int64_t pfn)
+{
+    return (uint64_t)(pfn - z->start) < (uint64_t)z->spanned;
+}
+
+static inline void page_del_and_expand(struct lmm_buddy *b, uint32_t idx, int low, int high, int mt)
+{
+    del_page_from_free_list(b, idx);
+    expand(b, idx, low, high, mt);
+}
+
+/* split_large_buddy(): a block above pageblock_order is freed one pageblock at a time. */
+static void split_large_buddy(struct lmm_buddy *b, int64_t pfn, int order, int fpi)
+{
+    int64_t end = pfn + ((int64_t)1 << order);
+
+    if (order > b->pageblock_order)
+        order = b->pageblock_order;
+    do {
+        free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), fpi);
+        pfn += (int64_t)1 << order;
+    } while (pfn < end);
+}
+
+static void move_to_free_list_tail(struct lmm_buddy *b, uint32_t idx, int new_mt)
+{
+    int order = b->pages[idx].order;
+    del_page_from_free_list(b, idx);
+    add_to_free_list(b, idx, order, new_mt, 1);
+}
+
+static void change_pageblock_range(struct lmm_buddy *b, int64_t pfn, int order, int mt)
+{
+    int64_t nr = (int64_t)1 << b->pageblock_order;
+    int64_t n = (int64_t)1 << order;
+    if (n < nr)
+        n = nr;
+    for (int64_t p = pfn; p < pfn + n; p += nr)
+        set_pageblock_migratetype(b, p, mt);
+}
+
+/* ===================================================================== fallback == */
+
+static inline int should_try_claim_block(const struct lmm_pa *pa, int order, int start_mt)
+{
+    return order >= pa->pageblock_order || order >= pa->pageblock_order / 2 ||
+           start_mt == LMM_MIGRATE_RECLAIMABLE || start_mt == LMM_MIGRATE_UNMOVABLE ||
+           pa->mobility_disabled;
+}
+
+static int find_suitable_fallback(const struct lmm_pa *pa, const struct lmm_buddy *b, int order,
+                                  int mt, int claimable)
+{
+    if (claimable && !should_try_claim_block(pa, order, mt))
+        return -2;
+    if (b->nr_free[order] == 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int fb = fallbacks[mt][i];
+        if (b->free_list[order][fb].head != LMM_NIL)
+            return fb;
+    }
+    return -1;
+}
+
+static int boost_watermark(struct lmm_pa *pa, struct lmm_zone *z)
+{
+    int64_t nr = (int64_t)1 << pa->pageblock_order;
+    int64_t f = pa->watermark_boost_factor;
+
+    if (!f || nr * 4 > z->managed)
+        return 0;
+    int64_t high = z->wmark[2];
+    int64_t max_boost = (high / 10000) * f + ((high % 10000) * f) / 10000;     /* mult_frac */
+    if (!max_boost)
+        return 0;
+    max_boost = max64(nr, max_boost);
+    z->boost = min64(z->boost + nr, max_boost);
+    return 1;
+}
+
+/* prep_move_freepages_block(): 0 if the pageblock leaves the zone; else start, free, movable. */
+static int prep_move_freepages_block(struct lmm_pa *pa, struct lmm_zone *z, int64_t pfn,
+                                     int64_t *start_pfn, int64_t *nr_free, int64_t *nr_movable)
+{
+    int64_t nr = (int64_t)1 << pa->pageblock_order;
+    int64_t start = pfn & ~(nr - 1), end = start + nr;
+
+    if (!zone_spans_pfn(z, start) || !zone_spans_pfn(z, end - 1))
+        return 0;
+    *start_pfn = start;
+    if (!nr_free)
+        return 1;
+    int64_t f = 0, m = 0;
+    const struct lmm_page_meta *pages = z->b.pages;
+    for (int64_t i = start - z->start, e = end - z->start; i < e;) {
+        const struct lmm_page_meta *p = &pages[i];
+        if (!(p->flags & (PB_BUDDY | PB_HEAD | PB_PCP))) {
+            i++;
+            continue;
+        }
+        int64_t n = (int64_t)1 << p->order;
+        if (p->flags & PB_BUDDY)
+            f += n;
+        else if ((p->flags & PB_HEAD) && p->mt == LMM_MIGRATE_MOVABLE)
+            m += n;                                 /* PageLRU: a movable allocation */
+        i += n;
+    }
+    *nr_free = f;
+    *nr_movable = m;
+    return 1;
+}
+
+/* __move_freepages_block(): the pageblock's free blocks to the tail of new_mt's lists. */
+static void move_freepages_block_pages(struct lmm_pa *pa, struct lmm_zone *z, int64_t start,
+                                       int new_mt)
+{
+    struct lmm_buddy *b = &z->b;
+    int64_t e = start - z->start + ((int64_t)1 << pa->pageblock_order);
+
+    for (int64_t i = start - z->start; i < e;) {
+        struct lmm_page_meta *p = &b->pages[i];
+        if (!(p->flags & (PB_BUDDY | PB_HEAD | PB_PCP))) {
+            i++;
+            continue;
+        }
+        int64_t n = (int64_t)1 << p->order;
+        if (p->flags & PB_BUDDY)
+            move_to_free_list_tail(b, (uint32_t)i, new_mt);
+        i += n;
+    }
+}
+
+static uint32_t try_to_claim_block(struct lmm_pa *pa, struct lmm_zone *z, uint32_t idx,
+                                   int current_order, int order, int start_mt, int block_mt,
+                                   int flags)
+{
+    struct lmm_buddy *b = &z->b;
+
+    if (current_order >= pa->pageblock_order) {
+        del_page_from_free_list(b, idx);
+        change_pageblock_range(b, idx_to_pfn(b, idx), current_order, start_mt);
+        expand(b, idx, order, current_order, start_mt);
+        return idx;
+    }
+    if (boost_watermark(pa, z) && (flags & LMM_ALLOC_KSWAPD))
+        z->boosted = 1;
+    int64_t start, nr_free, nr_movable, alike;
+    if (!prep_move_freepages_block(pa, z, idx_to_pfn(b, idx), &start, &nr_free, &nr_movable))
+        return LMM_NIL;
+    if (start_mt == LMM_MIGRATE_MOVABLE)
+        alike = nr_movable;
+    else if (block_mt == LMM_MIGRATE_MOVABLE)
+        alike = ((int64_t)1 << pa->pageblock_order) - (nr_free + nr_movable);
+    else
+        alike = 0;
+    if (nr_free + alike >= ((int64_t)1 << (pa->pageblock_order - 1)) || pa->mobility_disabled) {
+        move_freepages_block_pages(pa, z, start, start_mt);
+        set_pageblock_migratetype(b, start, start_mt);
+        return rmqueue_smallest(b, order, start_mt);
+    }
+    return LMM_NIL;
+}
+
+static uint32_t rmqueue_claim(struct lmm_pa *pa, struct lmm_zone *z, int order, int start_mt,
+                              int flags)
+{
+    struct lmm_buddy *b = &z->b;
+    int min_order = order;
+
+    if (order < pa->pageblock_order && (flags & LMM_ALLOC_NOFRAGMENT))
+        min_order = pa->pageblock_order;
+    for (int o = pa->max_order; o >= min_order; o--) {
+        int fb = find_suitable_fallback(pa, b, o, start_mt, 1);
+        if (fb == -1)
+            continue;
+        if (fb == -2)
+            break;
+        uint32_t idx = try_to_claim_block(pa, z, b->free_list[o][fb].head, o, order, start_mt,
+                                          fb, flags);
+        if (idx != LMM_NIL)
+            return idx;
+    }
+    return LMM_NIL;
+}
+
+static uint32_t rmqueue_steal(struct lmm_pa *pa, struct lmm_zone *z, int order, int start_mt)
+{
+    struct lmm_buddy *b = &z->b;
+
+    for (int o = order; o <= pa->max_order; o++) {
+        int fb = find_suitable_fallback(pa, b, o, start_mt, 0);
+        if (fb == -1)
+            continue;
+        uint32_t idx = b->free_list[o][fb].head;
+        page_del_and_expand(b, idx, order, o, fb);
+        return idx;
+    }
+    return LMM_NIL;
+}
+
+/* __rmqueue() (6.15+, no CMA): *mode remembers the level that worked during one refill. */
+static inline uint32_t rmqueue(struct lmm_pa *pa, struct lmm_zone *z, int order, int mt,
+                               int flags, int *mode)
+{
+    uint32_t idx;
+
+    if (*mode == RMQUEUE_NORMAL) {
+        idx = rmqueue_smallest(&z->b, order, mt);
+        if (idx != LMM_NIL)
+            return idx;
+    }
+    if (*mode <= RMQUEUE_CLAIM) {
+        idx = rmqueue_claim(pa, z, order, mt, flags);
+        if (idx != LMM_NIL) {
+            *mode = RMQUEUE_NORMAL;
+            return idx;
+        }
+    }
+    if (!(flags & LMM_ALLOC_NOFRAGMENT)) {
+        idx = rmqueue_steal(pa, z, order, mt);
+        if (idx != LMM_NIL) {
+            *mode = RMQUEUE_STEAL;
+            return idx;
+        }
+    }
+    return LMM_NIL;
+}
+
+/* ===================================================================== watermarks == */
+
+static inline int64_t unusable_free(const struct lmm_zone *z, int order, int flags)
+{
+    int64_t u = ((int64_t)1 << order) - 1;
+    if (!(flags & ALLOC_RESERVES))
+        u += z->b.free_pages_mt[LMM_MIGRATE_HIGHATOMIC];
+    return u;
+}
+
+static int zone_watermark_ok(const struct lmm_pa *pa, const struct lmm_zone *z, int order,
+                             int64_t mark, int highest, int flags, int64_t free_pages)
+{
+    const struct lmm_buddy *b = &z->b;
+    int64_t min = mark;
+
+    free_pages -= unusable_free(z, order, flags);
+    if (flags & ALLOC_RESERVES) {
+        if (flags & LMM_ALLOC_MIN_RESERVE) {
+            min -= min / 2;
+            if (flags & LMM_ALLOC_NON_BLOCK)
+                min -= min / 4;
+        }
+        if (flags & LMM_ALLOC_OOM)
+            min -= min / 2;
+    }
+    if (free_pages <= min + z->lowmem_reserve[highest])
+        return 0;
+    if (order == 0)
+        return 1;
+    for (int o = order; o <= pa->max_order; o++) {
+        if (!b->nr_free[o])
+            continue;
+        for (int mt = 0; mt < LMM_MIGRATE_PCPTYPES; mt++)
+            if (b->free_list[o][mt].head != LMM_NIL)
+                return 1;
+        if ((flags & (LMM_ALLOC_HIGHATOMIC | LMM_ALLOC_OOM)) &&
+            b->free_list[o][LMM_MIGRATE_HIGHATOMIC].head != LMM_NIL)
+            return 1;
+    }
+    return 0;
+}
+
+static inline int zone_watermark_fast(const struct lmm_pa *pa, const struct lmm_zone *z, int order,
+                                      int64_t mark, int highest, int flags)
+{
+    int64_t free_pages = z->b.free_pages;
+
+    if (!order) {
+        int64_t usable = free_pages - min64(free_pages, unusable_free(z, 0, flags));
+        if (usable > mark + z->lowmem_reserve[highest])
+            return 1;
+    }
+    if (zone_watermark_ok(pa, z, order, mark, highest, flags, free_pages))
+        return 1;
+    if (!order && (flags & LMM_ALLOC_MIN_RESERVE) && z->boost &&
+        (flags & LMM_ALLOC_WMARK_MASK) == LMM_ALLOC_WMARK_MIN)
+        return zone_watermark_ok(pa, z, order, z->wmark[0], highest, flags, free_pages);
+    return 0;
+}
+
+static inline int64_t wmark_pages(const struct lmm_zone *z, int k)
+{
+    return z->wmark[k] + z->boost;
+}
+
+/* ===================================================================== pcp lists == */
+
+static inline int order_to_pindex(int mt, int order)
+{
+    if (order > PAGE_ALLOC_COSTLY_ORDER)
+        return NR_LOWORDER_PCP_LISTS + (mt == LMM_MIGRATE_MOVABLE);
+    return LMM_MIGRATE_PCPTYPES * order + mt;
+}
+
+static inline int pindex_to_order(const struct lmm_pa *pa, int pindex)
+{
+    return pindex >= NR_LOWORDER_PCP_LISTS ? pa->pageblock_order : pindex / LMM_MIGRATE_PCPTYPES;
+}
+
+static inline int pcp_allowed_order(const struct lmm_pa *pa, int order)
+{
+    return order <= PAGE_ALLOC_COSTLY_ORDER || (pa->thp && order == pa->pageblock_order);
+}
+
+static inline void pcp_add(struct lmm_page_meta *pages, struct lmm_free_list *l, uint32_t idx,
+                           int tail)
+{
+    struct lmm_page_meta *p = &pages[idx];
+    if (l->head == LMM_NIL) {
+        p->next = p->prev = LMM_NIL;
+        l->head = l->tail = idx;
+    } else if (tail) {
+        p->prev = l->tail;
+        p->next = LMM_NIL;
+        pages[l->tail].next = idx;
+        l->tail = idx;
+    } else {
+        p->next = l->head;
+        p->prev = LMM_NIL;
+        pages[l->head].prev = idx;
+        l->head = idx;
+    }
+}
+
+static inline void pcp_del(struct lmm_page_meta *pages, struct lmm_free_list *l, uint32_t idx)
+{
+    struct lmm_page_meta *p = &pages[idx];
+    if (p->prev == LMM_NIL)
+        l->head = p->next;
+    else
+        pages[p->prev].next = p->next;
+    if (p->next == LMM_NIL)
+        l->tail = p->prev;
+    else
+        pages[p->next].prev = p->prev;
+}
+
+static int nr_pcp_alloc(struct per_cpu_pages *pcp, struct lmm_zone *z, int order)
+{
+    int base = z->batch;
+    int high = pcp->high = (int)clamp64(pcp->high, z->high_min, z->high_max);
+    int batch;
+
+    if (high < base)
+        return 1;
+    batch = order ? base : base << pcp->alloc_factor;
+    if (z->high_min != z->high_max && !z->below_high)
+        high = pcp->high = (int)min64((int64_t)high + batch, z->high_max);
+    if (!order) {
+        int max_nr_alloc = (int)max64((int64_t)high - pcp->count - base, base);
+        if (batch <= max_nr_alloc && pcp->alloc_factor < PCP_BATCH_SCALE_MAX)
+            pcp->alloc_factor++;
+        batch = batch < max_nr_alloc ? batch : max_nr_alloc;
+    }
+    if (batch > 1)
+        batch = (batch >> order) > 2 ? batch >> order : 2;
+    return batch;
+}
+
+/* rmqueue_bulk(): count blocks appended at the list's tail, under one zone-lock hold. */
+static int rmqueue_bulk(struct lmm_pa *pa, struct lmm_zone *z, int order, int count,
+                        struct lmm_free_list *list, int mt, int flags)
+{
+    struct lmm_page_meta *pages = z->b.pages;
+    int mode = RMQUEUE_NORMAL;
+    uint8_t pindex = (uint8_t)order_to_pindex(mt, order);
+
+    for (int i = 0; i < count; i++) {
+        uint32_t idx = rmqueue(pa, z, order, mt, flags, &mode);
+        if (idx == LMM_NIL)
+            return i;
+        pcp_add(pages, list, idx, 1);
+        pages[idx].flags = PB_PCP;
+        pages[idx].order = (uint8_t)order;
+        pages[idx].mt = pindex;
+    }
+    return count;
+}
+
+/* __rmqueue_pcplist(): the list head, refilled from the buddy lists when empty. */
+static inline uint32_t rmqueue_pcplist_inner(struct lmm_pa *pa, struct lmm_zone *z, int order,
+                                             int mt, int flags, struct per_cpu_pages *pcp)
+{
+    struct lmm_free_list *list = &pcp->lists[order_to_pindex(mt, order)];
+
+    if (list->head == LMM_NIL) {
+        int batch = nr_pcp_alloc(pcp, z, order);
+        int n = rmqueue_bulk(pa, z, order, batch, list, mt, flags);
+        pcp->count += n << order;
+        if (list->head == LMM_NIL)
+            return LMM_NIL;
+    }
+    uint32_t idx = list->head;
+    pcp_del(z->b.pages, list, idx);
+    pcp->count -= 1 << order;
+    return idx;
+}
+
+static void free_pcppages_bulk(struct lmm_pa *pa, struct lmm_zone *z, int count,
+                               struct per_cpu_pages *pcp, int pindex)
+{
+    struct lmm_buddy *b = &z->b;
+
+    if (count > pcp->count)
+        count = pcp->count;
+    pindex--;
+    while (count > 0) {
+        struct lmm_free_list *list;
+        do {
+            if (++pindex > pa->nr_pcp_lists - 1)
+                pindex = 0;
+            list = &pcp->lists[pindex];
+        } while (list->head == LMM_NIL);
+        int order = pindex_to_order(pa, pindex);
+        int nr = 1 << order;
+        do {
+            uint32_t idx = list->tail;
+            pcp_del(b->pages, list, idx);
+            b->pages[idx].flags = 0;
+            count -= nr;
+            pcp->count -= nr;
+            int64_t pfn = idx_to_pfn(b, idx);
+            free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+        } while (count > 0 && list->head != LMM_NIL);
+    }
+}
+
+static inline int nr_pcp_free(struct per_cpu_pages *pcp, int batch, int high, int free_high)
+{
+    if (free_high)
+        return (int)min64(pcp->count, (int64_t)batch << PCP_BATCH_SCALE_MAX);
+    if (high < batch)           /* pcp disabled or boot pageset */
+        return 1;
+    return (int)clamp64(pcp->free_count, batch, (int64_t)high - batch);
+}
+
+static inline int nr_pcp_high(struct per_cpu_pages *pcp, struct lmm_zone *z, int batch,
+                              int free_high)
+{
+    int high = pcp->high = (int)clamp64(pcp->high, z->high_min, z->high_max);
+
+    if (!high)
+        return 0;
+    if (free_high) {
+        pcp->high = (int)max64((int64_t)high - ((int64_t)batch << PCP_BATCH_SCALE_MAX), z->high_min);
+        return 0;
+    }
+    if (z->high_min == z->high_max)
+        return high;
+    if (z->below_high) {
+        int free_count = pcp->free_count > batch ? pcp->free_count : batch;
+        pcp->high = (int)max64((int64_t)high - free_count, z->high_min);
+        high = (int)max64(pcp->count, z->high_min);
+    } else if (pcp->count >= high) {
+        int need_high = pcp->free_count + batch;
+        if (pcp->high < need_high)
+            pcp->high = (int)clamp64(need_high, z->high_min, z->high_max);
+    }
+    return high;
+}
+
+static inline void free_frozen_page_commit(struct lmm_pa *pa, struct lmm_zone *z,
+                                           struct per_cpu_pages *pcp, uint32_t idx, int mt,
+                                           int order)
+{
+    struct lmm_page_meta *pages = z->b.pages;
+    int pindex = order_to_pindex(mt, order);
+    int batch = z->batch, free_high = 0;
+
+    pcp->alloc_factor >>= 1;
+    pa->pgfree += 1 << order;
+    pcp_add(pages, &pcp->lists[pindex], idx, 0);
+    pages[idx].flags = PB_PCP;
+    pages[idx].order = (uint8_t)order;
+    pages[idx].mt = (uint8_t)pindex;
+    pcp->count += 1 << order;
+    if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
+        free_high = pcp->free_count >= batch + z->high_min / 2 &&
+                    (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER);
+        pcp->flags |= PCPF_PREV_FREE_HIGH_ORDER;
+    } else if (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) {
+        pcp->flags &= ~PCPF_PREV_FREE_HIGH_ORDER;
+    }
+    if ((int64_t)pcp->free_count < ((int64_t)batch << PCP_BATCH_SCALE_MAX))
+        pcp->free_count += 1 << order;
+    int high = nr_pcp_high(pcp, z, batch, free_high);
+    if (pcp->count >= high) {
+        free_pcppages_bulk(pa, z, nr_pcp_free(pcp, batch, high, free_high), pcp, pindex);
+        if (z->below_high && zone_watermark_ok(pa, z, 0, wmark_pages(z, 2), pa->movable_idx, 0,
+                                               z->b.free_pages))
+            z->below_high = 0;
+    }
+}
+
+/* __free_frozen_pages() of a validated allocated block. */
+static inline void free_frozen_pages(struct lmm_pa *pa, struct lmm_zone *z, int64_t pfn, int order,
+                                     int cpu)
+{
+    struct lmm_buddy *b = &z->b;
+    uint32_t idx = pfn_to_idx(b, pfn);
+
+    b->pages[idx].flags = 0;
+    if (!pcp_allowed_order(pa, order)) {
+        pa->pgfree += (int64_t)1 << order;
+        split_large_buddy(b, pfn, order, LMM_FPI_NONE);
+        return;
+    }
+    int mt = get_pfnblock_migratetype(b, pfn);
+    if (mt >= LMM_MIGRATE_PCPTYPES)
+        mt = LMM_MIGRATE_MOVABLE;       /* HIGHATOMIC pages are cached on the movable list */
+    free_frozen_page_commit(pa, z, &z->pcp[cpu], idx, mt, order);
+}
+
+static void drain_pages_zone(struct lmm_pa *pa, struct lmm_zone *z, int cpu)
+{
+    struct per_cpu_pages *pcp = &z->pcp[cpu];
+    while (pcp->count) {
+        int to_drain = (int)min64(pcp->count, (int64_t)z->batch << PCP_BATCH_SCALE_MAX);
+        free_pcppages_bulk(pa, z, to_drain, pcp, 0);
+    }
+}
+
+int lmm_pa_drain(struct lmm_pa *pa, int cpu)
+{
+    if (cpu < -1 || cpu >= pa->cpus)
+        return -LMM_ECPU;
+    for (int c = cpu < 0 ? 0 : cpu; c < (cpu < 0 ? pa->cpus : cpu + 1); c++)
+        for (int i = 0; i < pa->nr_zones; i++)
+            if (pa->zones[i].spanned)
+                drain_pages_zone(pa, &pa->zones[i], c);
+    return 0;
+}
+
+/* ===================================================================== allocation == */
+
+static uint32_t rmqueue_buddy(struct lmm_pa *pa, struct lmm_zone *z, int order, int flags, int mt)
+{
+    uint32_t idx = LMM_NIL;
+
+    if (flags & LMM_ALLOC_HIGHATOMIC)
+        idx = rmqueue_smallest(&z->b, order, LMM_MIGRATE_HIGHATOMIC);
+    if (idx == LMM_NIL) {
+        int mode = RMQUEUE_NORMAL;
+        idx = rmqueue(pa, z, order, mt, flags, &mode);
+        if (idx == LMM_NIL && (flags & (LMM_ALLOC_OOM | LMM_ALLOC_NON_BLOCK)))
+            idx = rmqueue_smallest(&z->b, order, LMM_MIGRATE_HIGHATOMIC);
+        if (idx == LMM_NIL)
+            return LMM_NIL;
+    }
+    z->pgalloc += (int64_t)1 << order;
+    return idx;
+}
+
+static inline uint32_t rmqueue_zone(struct lmm_pa *pa, struct lmm_zone *z, int order, int flags,
+                                    int mt, int cpu)
+{
+    uint32_t idx = LMM_NIL;
+
+    if (pcp_allowed_order(pa, order)) {
+        struct per_cpu_pages *pcp = &z->pcp[cpu];
+        pcp->free_count >>= 1;
+        idx = rmqueue_pcplist_inner(pa, z, order, mt, flags, pcp);
+        if (idx != LMM_NIL)
+            z->pgalloc += (int64_t)1 << order;
+    }
+    if (idx == LMM_NIL)
+        idx = rmqueue_buddy(pa, z, order, flags, mt);
+    if ((flags & LMM_ALLOC_KSWAPD) && z->boosted) {
+        z->boosted = 0;
+        pa->kswapd_wakeups++;           /* wakeup_kswapd(): kswapd is a later issue */
+    }
+    return idx;
+}
+
+static void reserve_highatomic_pageblock(struct lmm_pa *pa, struct lmm_zone *z, int64_t pfn,
+                                         int order)
+{
+    struct lmm_buddy *b = &z->b;
+    int64_t nr = (int64_t)1 << pa->pageblock_order;
+
+    if (z->managed / 100 < nr)
+        return;
+    int64_t max_managed = (z->managed / 100 + nr - 1) / nr * nr;
+    if (z->nr_reserved_highatomic >= max_managed)
+        return;
+    int mt = get_pfnblock_migratetype(b, pfn);
+    if (!migratetype_is_mergeable(mt))
+        return;
+    if (order < pa->pageblock_order) {
+        int64_t start;
+        if (!prep_move_freepages_block(pa, z, pfn, &start, NULL, NULL))
+            return;
+        move_freepages_block_pages(pa, z, start, LMM_MIGRATE_HIGHATOMIC);
+        set_pageblock_migratetype(b, start, LMM_MIGRATE_HIGHATOMIC);
+        z->nr_reserved_highatomic += nr;
+    } else {
+        change_pageblock_range(b, pfn, order, LMM_MIGRATE_HIGHATOMIC);
+        z->nr_reserved_highatomic += (int64_t)1 << order;
+    }
+}
+
+static int64_t get_page_from_freelist(struct lmm_pa *pa, int order, int flags, int highest, int mt,
+                                      int cpu)
+{
+    for (;;) {
+        int no_fallback = flags & LMM_ALLOC_NOFRAGMENT;
+        for (int k = pa->preferred[highest]; k < pa->nr_zonelist; k++) {
+            struct lmm_zone *z = &pa->zones[pa->zonelist[k]];
+            int ok = 0;
+            if (!z->below_high) {
+                if (zone_watermark_fast(pa, z, order, wmark_pages(z, 2), highest, flags))
+                    ok = 1;
+                else
+                    z->below_high = 1;
+            }
+            if (!ok && !zone_watermark_fast(pa, z, order,
+                                            wmark_pages(z, flags & LMM_ALLOC_WMARK_MASK),
+                                            highest, flags) &&
+                !(flags & LMM_ALLOC_NO_WATERMARKS))
+                continue;
+            uint32_t idx = rmqueue_zone(pa, z, order, flags, mt, cpu);
+            if (idx != LMM_NIL) {
+                struct lmm_page_meta *p = &z->b.pages[idx];
+                p->flags = PB_HEAD;
+                p->order = (uint8_t)order;
+                p->mt = (uint8_t)mt;
+                int64_t pfn = idx_to_pfn(&z->b, idx);
+                if (flags & LMM_ALLOC_HIGHATOMIC)
+                    reserve_highatomic_pageblock(pa, z, pfn, order);
+                return pfn;
+            }
+        }
+        if (!no_fallback)
+            return -LMM_ENOMEM;
+        flags &= ~LMM_ALLOC_NOFRAGMENT;
+    }
+}
+
+static inline int gfp_migratetype(const struct lmm_pa *pa, uint32_t gfp)
+{
+    if (pa->mobility_disabled)
+        return LMM_MIGRATE_UNMOVABLE;
+    return (int)((gfp & (LMM_GFP_RECLAIMABLE | LMM_GFP_MOVABLE)) >> 3);
+}
+
+static inline int gfp_to_alloc_flags(uint32_t gfp, int order)
+{
+    int flags = LMM_ALLOC_WMARK_MIN | LMM_ALLOC_CPUSET |
+                (int)(gfp & (LMM_GFP_HIGH | LMM_GFP_KSWAPD_RECLAIM));
+    if (!(gfp & LMM_GFP_DIRECT_RECLAIM)) {
+        if (!(gfp & LMM_GFP_NOMEMALLOC)) {
+            flags |= LMM_ALLOC_NON_BLOCK;
+            if (order > 0)
+                flags |= LMM_ALLOC_HIGHATOMIC;
+        }
+        if (flags & LMM_ALLOC_MIN_RESERVE)
+            flags &= ~LMM_ALLOC_CPUSET;
+    }
+    return flags;
+}
+
+static inline int check_alloc_args(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
+{
+    if (pa->zone_table[gfp & 0xf] < 0)
+        return -LMM_EGFP;
+    if ((unsigned)order > (unsigned)pa->max_order)
+        return -LMM_EINVAL;
+    if ((unsigned)cpu >= (unsigned)pa->cpus)
+        return -LMM_ECPU;
+    return 0;
+}
+
+static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, int slowpath_only)
+{
+    int highest = pa->zone_table[gfp & 0xf];
+    int mt = gfp_migratetype(pa, gfp);
+    int64_t pfn;
+
+    if (pa->preferred[highest] >= pa->nr_zonelist)
+        return -LMM_ENOMEM;
+    if (!slowpath_only) {
+        int flags = LMM_ALLOC_WMARK_LOW | (int)(gfp & LMM_GFP_KSWAPD_RECLAIM);
+        if (pa->zonelist[pa->preferred[highest]] == pa->normal_idx && pa->has_dma32)
+            flags |= LMM_ALLOC_NOFRAGMENT;
+        pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu);
+        if (pfn >= 0)
+            return pfn;
+    }
+    int flags = gfp_to_alloc_flags(gfp, order);
+    pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu);
+    if (pfn < 0 && (gfp & LMM_GFP_MEMALLOC) && !(gfp & LMM_GFP_NOMEMALLOC))
+        pfn = get_page_from_freelist(pa, order, LMM_ALLOC_NO_WATERMARKS | (flags & LMM_ALLOC_KSWAPD),
+                                     highest, mt, cpu);
+    return pfn;
+}
+
+int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
+{
+    int err = check_alloc_args(pa, gfp, order, cpu);
+    if (err)
+        return err;
+    return alloc_pages(pa, gfp, order, cpu, 0);
+}
+
+int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
+{
+    int err = check_alloc_args(pa, gfp, order, cpu);
+    if (err)
+        return err;
+    return alloc_pages(pa, gfp, order, cpu, 1);
+}
+
+/* alloc_pages_bulk(): the first zone passing low + count serves from its pcp list. */
+int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cpu, int64_t *out)
+{
+    int err = check_alloc_args(pa, gfp, 0, cpu);
+    if (err)
+        return err;
+    if (count < 0)
+        return -LMM_EINVAL;
+    if (count == 0)
+        return 0;
+    if (count > 1) {
+        int highest = pa->zone_table[gfp & 0xf];
+        int mt = gfp_migratetype(pa, gfp);
+        int first = pa->preferred[highest];
+        if (first >= pa->nr_zonelist)
+            return 0;
+        int pref_idx = pa->zonelist[first];
+        struct lmm_zone *z = NULL;
+        for (int k = first; k < pa->nr_zonelist; k++) {
+            struct lmm_zone *c = &pa->zones[pa->zonelist[k]];
+            if (zone_watermark_fast(pa, c, 0, wmark_pages(c, LMM_ALLOC_WMARK_LOW) + count,
+                                    pref_idx, LMM_ALLOC_WMARK_LOW)) {
+                z = c;
+                break;
+            }
+        }
+        if (z) {
+            struct per_cpu_pages *pcp = &z->pcp[cpu];
+            struct lmm_free_list *list = &pcp->lists[order_to_pindex(mt, 0)];
+            struct lmm_page_meta *pages = z->b.pages;
+            int64_t start = z->start;
+            int64_t n = 0;
+            while (n < count) {
+                uint32_t idx = list->head;
+                if (idx != LMM_NIL) {           /* inlined __rmqueue_pcplist() hit */
+                    pcp_del(pages, list, idx);
+                    pcp->count--;
+                } else {
+                    idx = rmqueue_pcplist_inner(pa, z, 0, mt, LMM_ALLOC_WMARK_LOW, pcp);
+                    if (idx == LMM_NIL)
+                        break;
+                }
+                pages[idx].flags = PB_HEAD;
+                pages[idx].order = 0;
+                pages[idx].mt = (uint8_t)mt;
+                out[n++] = start + idx;
+            }
+            z->pgalloc += n;
+            if (n)
+                return n;
+        }
+    }
+    int64_t pfn = alloc_pages(pa, gfp, 0, cpu, 0);   /* one ordinary allocation instead */
+    if (pfn < 0)
+        return 0;
+    out[0] = pfn;
+    return 1;
+}
+
+/* ===================================================================== freeing == */
+
+/* Is pfn inside a free or pcp block?  (Error path only.) */
+static int pfn_is_free(const struct lmm_zone *z, int64_t pfn)
+{
+    const struct lmm_buddy *b = &z->b;
+    for (int o = 0; o <= b->max_order; o++) {
+        int64_t head = pfn & ~(((int64_t)1 << o) - 1);
+        if (head < z->start)
+            break;
+        const struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, head)];
+        if ((p->flags & (PB_BUDDY | PB_HEAD | PB_PCP | PB_PENDING)) && p->order >= o)
+            return (p->flags & (PB_BUDDY | PB_PCP)) != 0;
+    }
+    return 0;
+}
+
+static int validate_free(struct lmm_pa *pa, int64_t pfn, int order, struct lmm_zone **zp)
+{
+    if ((unsigned)order > (unsigned)pa->max_order)
+        return -LMM_EINVAL;
+    struct lmm_zone *z = pfn_to_zone(pa, pfn);
+    if (!z)
+        return -LMM_ERANGE;
+    if (pfn & (((int64_t)1 << order) - 1))
+        return -LMM_EALIGN;
+    const struct lmm_page_meta *p = &z->b.pages[pfn_to_idx(&z->b, pfn)];
+    if (p->flags & PB_PENDING)
+        return -LMM_EDUP;
+    if (!(p->flags & PB_HEAD))
+        return pfn_is_free(z, pfn) ? -LMM_EFREE : -LMM_ENOTHEAD;
+    if (p->order != order)
+        return -LMM_EORDER;
+    *zp = z;
+    return 0;
+}
+
+int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu)
+{
+    struct lmm_zone *z = NULL;
+
+    if ((unsigned)cpu >= (unsigned)pa->cpus)
+        return -LMM_ECPU;
+    int err = validate_free(pa, pfn, order, &z);
+    if (err)
+        return err;
+    free_frozen_pages(pa, z, pfn, order, cpu);
+    return 0;
+}
+
+int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, int cpu)
+{
+    if ((unsigned)cpu >= (unsigned)pa->cpus)
+        return -LMM_ECPU;
+    if (count < 0)
+        return -LMM_EINVAL;
+    int64_t i;
+    int err = 0;
+    struct lmm_zone *z = NULL;
+    for (i = 0; i < count; i++) {
+        int64_t pfn = pfns[i];
+        if (!z || !zone_spans_pfn(z, pfn))
+            z = pfn_to_zone(pa, pfn);
+        struct lmm_page_meta *p;
+        if (z && (p = &z->b.pages[pfn - z->start])->flags == PB_HEAD && p->order == 0) {
+            p->flags = PB_PENDING;
+            continue;
+        }
+        err = validate_free(pa, pfn, 0, &z);
+        if (!err)       /* cannot happen: the fast test above accepted every valid entry */
+            err = -LMM_EINVAL;
+        break;
+    }
+    if (err) {
+        pa->error_index = i;
+        while (i-- > 0) {
+            struct lmm_zone *zz = pfn_to_zone(pa, pfns[i]);
+            zz->b.pages[pfns[i] - zz->start].flags = PB_HEAD;
+        }
+        return err;
+    }
+    z = NULL;
+    for (i = 0; i < count; i++) {
+        int64_t pfn = pfns[i];
+        if (!z || !zone_spans_pfn(z, pfn))
+            z = pfn_to_zone(pa, pfn);
+        free_frozen_pages(pa, z, pfn, 0, cpu);
+    }
+    return 0;
+}
+
+int64_t lmm_pa_error_index(struct lmm_pa *pa)
+{
+    return pa->error_index;
+}
+
+int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order)
+{
+    struct lmm_pa *p = pa;
+    if (check_alloc_args(p, gfp, order, 0))
+        return -LMM_EINVAL;
+    return alloc_pages(p, gfp, order, 0, 0);
+}
+
+int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order)
+{
+    return lmm_pa_free(pa, pfn, order, 0);
+}
+
+/* ===================================================================== boot == */
+
+int lmm_pa_free_boot_range(struct lmm_pa *pa, int64_t start, int64_t end)
+{
+    if (start < 0 || end < start || end > ((int64_t)1 << 62))
+        return -LMM_ERANGE;
+    /* refuse the whole call if any part was released before */
+    for (int i = 0; i < pa->nr_zones; i++) {
+        struct lmm_zone *z = &pa->zones[i];
+        int64_t s = max64(start, z->start), e = min64(end, z->start + z->spanned);
+        for (int r = 0; s < e && r < z->nr_released; r++)
+            if (z->released[r].start < e && s < z->released[r].end)
+                return -LMM_EFREE;
+    }
+    for (int i = 0; i < pa->nr_zones; i++) {
+        struct lmm_zone *z = &pa->zones[i];
+        int64_t s = max64(start, z->start), e = min64(end, z->start + z->spanned);
+        if (s >= e)
+            continue;
+        if (z->nr_released == z->cap_released) {
+            int cap = z->cap_released ? 2 * z->cap_released : 8;
+            struct released_range *r = realloc(z->released, (size_t)cap * sizeof(*r));
+            if (!r)
+                return -LMM_ENOMEM;
+            z->released = r;
+            z->cap_released = cap;
+        }
+        int r = 0;
+        while (r < z->nr_released && z->released[r].start < s)
+            r++;
+        memmove(&z->released[r + 1], &z->released[r],
+                (size_t)(z->nr_released - r) * sizeof(z->released[0]));
+        z->released[r].start = s;
+        z->released[r].end = e;
+        z->nr_released++;
+        while (s < e) {
+            int order = s ? __builtin_ctzll((unsigned long long)s) : 63;
+            if (order > pa->max_order)
+                order = pa->max_order;
+            while (s + ((int64_t)1 << order) > e)
+                order--;
+            z->managed += (int64_t)1 << order;          /* __free_pages_core() */
+            pa->pgfree += (int64_t)1 << order;
+            split_large_buddy(&z->b, s, order, LMM_FPI_TO_TAIL);
+            s += (int64_t)1 << order;
+        }
+    }
+    build_all_zonelists(pa);
+    return 0;
+}
+
+int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
+                        const int64_t *lowmem_reserve)
+{
+    if (zone < 0 || zone >= pa->nr_zones)
+        return -LMM_EINVAL;
+    for (int k = 0; k < 8; k++)
+        if (vals[k] < -1 || vals[k] > (k < 4 ? ((int64_t)1 << 62) : (int64_t)INT32_MAX))
+            return -LMM_EINVAL;
+    if (lowmem_reserve)
+        for (int j = 0; j < pa->nr_zones; j++)
+            if (lowmem_reserve[j] < 0 || lowmem_reserve[j] > ((int64_t)1 << 62))
+                return -LMM_EINVAL;
+    struct lmm_zone *z = &pa->zones[zone];
+    for (int k = 0; k < 4; k++)
+        if (vals[k] >= 0)
+            z->wmark[k] = vals[k];
+    if (vals[4] >= 0)
+        for (int c = 0; c < pa->cpus; c++)
+            z->pcp[c].high = (int)vals[4];
+    if (vals[5] >= 0)
+        z->batch = (int)vals[5];
+    if (vals[6] >= 0)
+        z->high_min = (int)vals[6];
+    if (vals[7] >= 0)
+        z->high_max = (int)vals[7];
+    if (lowmem_reserve)
+        for (int j = 0; j < pa->nr_zones; j++)
+            z->lowmem_reserve[j] = lowmem_reserve[j];
+    return 0;
+}
+
+int lmm_pa_clear_boost(struct lmm_pa *pa, int zone)
+{
+    if (zone < 0 || zone >= pa->nr_zones)
+        return -LMM_EINVAL;
+    pa->zones[zone].boost = 0;
+    return 0;
+}
+
+/* ===================================================================== inspection == */
+
+int64_t lmm_pa_stat(struct lmm_pa *pa, int what)
+{
+    switch (what) {
+    case LMM_PA_PGFREE: return pa->pgfree;
+    case LMM_PA_KSWAPD_WAKEUPS: return pa->kswapd_wakeups;
+    case LMM_PA_MOBILITY_DISABLED: return pa->mobility_disabled;
+    case LMM_PA_NR_PCP_LISTS: return pa->nr_pcp_lists;
+    }
+    return -LMM_EINVAL;
+}
+
+int64_t lmm_pa_zone_stat(struct lmm_pa *pa, int zone, int what)
+{
+    if (zone < 0 || zone >= pa->nr_zones)
+        return -LMM_EINVAL;
+    const struct lmm_zone *z = &pa->zones[zone];
+    switch (what) {
+    case LMM_ZS_START: return z->start;
+    case LMM_ZS_SPANNED: return z->spanned;
+    case LMM_ZS_MANAGED: return z->managed;
+    case LMM_ZS_FREE: return z->b.free_pages;
+    case LMM_ZS_WMARK_MIN: case LMM_ZS_WMARK_LOW: case LMM_ZS_WMARK_HIGH: case LMM_ZS_WMARK_PROMO:
+        return z->wmark[what - LMM_ZS_WMARK_MIN];
+    case LMM_ZS_BOOST: return z->boost;
+    case LMM_ZS_FREE_HIGHATOMIC: return z->b.free_pages_mt[LMM_MIGRATE_HIGHATOMIC];
+    case LMM_ZS_RESERVED_HIGHATOMIC: return z->nr_reserved_highatomic;
+    case LMM_ZS_PGALLOC: return z->pgalloc;
+    case LMM_ZS_BATCH: return z->batch;
+    case LMM_ZS_HIGH_MIN: return z->high_min;
+    case LMM_ZS_HIGH_MAX: return z->high_max;
+    case LMM_ZS_BELOW_HIGH: return z->below_high;
+    case LMM_ZS_BOOSTED: return z->boosted;
+    case LMM_ZS_KIND: return z->kind;
+    case LMM_ZS_FREE_BLOCKS: {
+        int64_t n = 0;
+        for (int o = pa->pageblock_order; o <= pa->max_order; o++)
+            n += z->b.nr_free[o] << o;
+        return n;
+    }
+    }
+    return -LMM_EINVAL;
+}
+
+int64_t lmm_pa_pcp_stat(struct lmm_pa *pa, int zone, int cpu, int what)
+{
+    if (zone < 0 || zone >= pa->nr_zones || cpu < 0 || cpu >= pa->cpus)
+        return -LMM_EINVAL;
+    const struct per_cpu_pages *p = &pa->zones[zone].pcp[cpu];
+    switch (what) {
+    case LMM_PS_COUNT: return p->count;
+    case LMM_PS_HIGH: return p->high;
+    case LMM_PS_FREE_COUNT: return p->free_count;
+    case LMM_PS_ALLOC_FACTOR: return p->alloc_factor;
+    case LMM_PS_FLAGS: return p->flags;
+    }
+    return -LMM_EINVAL;
+}
+
+int64_t lmm_pa_lowmem_reserve(struct lmm_pa *pa, int zone, int j)
+{
+    if (zone < 0 || zone >= pa->nr_zones || j < 0 || j >= pa->nr_zones)
+        return -LMM_EINVAL;
+    return pa->zones[zone].lowmem_reserve[j];
+}
+
+int lmm_pa_nr_free(struct lmm_pa *pa, int zone, int mt, int64_t *out)
+{
+    if (zone < 0 || zone >= pa->nr_zones || mt < -1 || mt >= LMM_MIGRATE_TYPES)
+        return -LMM_EINVAL;
+    lmm_buddy_nr_free(&pa->zones[zone].b, out, mt);
+    return 0;
+}
+
+int lmm_pa_pageblock_counts(struct lmm_pa *pa, int zone, int64_t *out)
+{
+    if (zone < 0 || zone >= pa->nr_zones)
+        return -LMM_EINVAL;
+    const struct lmm_buddy *b = &pa->zones[zone].b;
+    for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
+        out[t] = 0;
+    if (pa->zones[zone].spanned)
+        for (int64_t i = 0; i < b->nr_pageblocks; i++)
+            out[b->pageblock_mt[i]]++;
+    return 0;
+}
+
+int lmm_pa_pageblock_mt(struct lmm_pa *pa, int64_t pfn)
+{
+    struct lmm_zone *z = pfn_to_zone(pa, pfn);
+    if (!z)
+        return -LMM_ERANGE;
+    return get_pfnblock_migratetype(&z->b, pfn);
+}
+
+int64_t lmm_pa_list(struct lmm_pa *pa, int zone, int cpu, int order, int mt, int64_t *out,
+                    int64_t cap)
+{
+    if (zone < 0 || zone >= pa->nr_zones || cpu >= pa->cpus)
+        return -LMM_EINVAL;
+    const struct lmm_zone *z = &pa->zones[zone];
+    const struct lmm_free_list *l;
+    if (cpu < 0) {
+        if (order < 0 || order > pa->max_order || mt < 0 || mt >= LMM_MIGRATE_TYPES)
+            return -LMM_EINVAL;
+        l = &z->b.free_list[order][mt];
+    } else {
+        if (order < 0 || order >= pa->nr_pcp_lists)
+            return -LMM_EINVAL;
+        l = &z->pcp[cpu].lists[order];
+    }
+    int64_t n = 0;
+    for (uint32_t idx = l->head; idx != LMM_NIL; idx = z->b.pages[idx].next) {
+        if (n < cap)
+            out[n] = idx_to_pfn(&z->b, idx);
+        n++;
+    }
+    return n;
+}
+
+int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out)
+{
+    struct lmm_zone *z = pfn_to_zone(pa, pfn);
+    out[0] = LMM_PAGE_ABSENT;
+    out[1] = out[2] = out[3] = -1;
+    if (!z)
+        return 0;
+    const struct lmm_buddy *b = &z->b;
+    out[1] = z->idx;
+    out[3] = get_pfnblock_migratetype(b, pfn);
+    out[0] = LMM_PAGE_RESERVED;
+    for (int o = 0; o <= pa->max_order; o++) {
+        int64_t head = pfn & ~(((int64_t)1 << o) - 1);
+        if (head < z->start)
+            break;
+        const struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, head)];
+        if ((p->flags & (PB_BUDDY | PB_HEAD | PB_PCP)) && p->order >= o) {
+            if (head != pfn) {
+                out[0] = LMM_PAGE_TAIL;
+            } else {
+                out[0] = (p->flags & PB_BUDDY) ? LMM_PAGE_FREE
+                         : (p->flags & PB_PCP) ? LMM_PAGE_PCP : LMM_PAGE_ALLOCATED;
+                out[2] = p->order;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+int lmm_pa_gfp_zone(struct lmm_pa *pa, uint32_t gfp)
+{
+    int z = pa->zone_table[gfp & 0xf];
+    return z < 0 ? -LMM_EGFP : z;
+}
+
+int lmm_pa_zonelist(struct lmm_pa *pa, uint32_t gfp, int *out)
+{
+    int highest = pa->zone_table[gfp & 0xf];
+    if (highest < 0)
+        return -LMM_EGFP;
+    int n = 0;
+    for (int k = pa->preferred[highest]; k < pa->nr_zonelist; k++)
+        out[n++] = pa->zonelist[k];
+    return n;
+}
+
+#define CHECK(cond, ...)                                    \
+    do {                                                    \
+        if (!(cond)) {                                      \
+            snprintf(msg, (size_t)msglen, __VA_ARGS__);     \
+            return -LMM_EINVAL;                             \
+        }                                                   \
+    } while (0)
+
+static int check_zone(struct lmm_pa *pa, struct lmm_zone *z, char *msg, int msglen)
+{
+    struct lmm_buddy *b = &z->b;
+    const char *name = "zone";
+    int64_t total = 0, mt_pages[LMM_MIGRATE_TYPES] = {0};
+
+    for (int o = 0; o <= b->max_order; o++) {
+        int64_t n_order = 0;
+        for (int t = 0; t < LMM_MIGRATE_TYPES; t++) {
+            int64_t n = 0;
+            uint32_t prev = LMM_NIL;
+            for (uint32_t idx = b->free_list[o][t].head; idx != LMM_NIL; idx = b->pages[idx].next) {
+                CHECK(idx < b->nr_pages, "%s %d: list %d/%d index out of range", name, z->idx, o, t);
+                const struct lmm_page_meta *p = &b->pages[idx];
+                int64_t pfn = idx_to_pfn(b, idx);
+                CHECK(p->flags == PB_BUDDY && p->order == o && p->mt == t,
+                      "%s %d: pfn %lld on list %d/%d has flags %#x order %d type %d", name, z->idx,
+                      (long long)pfn, o, t, p->flags, p->order, p->mt);
+                CHECK(p->prev == prev, "%s %d: pfn %lld: broken back link", name, z->idx,
+                      (long long)pfn);
+                CHECK((pfn & (((int64_t)1 << o) - 1)) == 0 &&
+                      pfn + ((int64_t)1 << o) <= z->start + z->spanned,
+                      "%s %d: block %lld/%d misaligned or outside the zone", name, z->idx,
+                      (long long)pfn, o);
+                CHECK(n < b->nr_pages, "%s %d: list %d/%d has a cycle", name, z->idx, o, t);
+                int64_t bpfn = pfn ^ ((int64_t)1 << o);
+                if (o < b->max_order && page_is_buddy(b, bpfn, o)) {
+                    int amt = get_pfnblock_migratetype(b, pfn), bmt = get_pfnblock_migratetype(b, bpfn);
+                    CHECK(o >= b->pageblock_order && amt != bmt &&
+                          (!migratetype_is_mergeable(amt) || !migratetype_is_mergeable(bmt)),
+                          "%s %d: free buddies %lld and %lld of order %d were not merged", name,
+                          z->idx, (long long)pfn, (long long)bpfn, o);
+                }
+                prev = idx;
+                n++;
+            }
+            CHECK(b->free_list[o][t].tail == prev, "%s %d: list %d/%d tail is wrong", name,
+                  z->idx, o, t);
+            CHECK(n == b->nr_free_mt[o][t], "%s %d: list %d/%d counted %lld, nr_free %lld", name,
+                  z->idx, o, t, (long long)n, (long long)b->nr_free_mt[o][t]);
+            n_order += n;
+            mt_pages[t] += n << o;
+        }
+        CHECK(n_order == b->nr_free[o], "%s %d: order %d counted %lld, nr_free %lld", name,
+              z->idx, o, (long long)n_order, (long long)b->nr_free[o]);
+        total += n_order << o;
+    }
+    CHECK(total == b->free_pages, "%s %d: lists hold %lld pages, free_pages %lld", name, z->idx,
+          (long long)total, (long long)b->free_pages);
+    for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
+        CHECK(mt_pages[t] == b->free_pages_mt[t], "%s %d: type %d holds %lld free pages, counter %lld",
+              name, z->idx, t, (long long)mt_pages[t], (long long)b->free_pages_mt[t]);
+    int64_t pcp_pages = 0;
+    for (int c = 0; c < pa->cpus; c++) {
+        const struct per_cpu_pages *pcp = &z->pcp[c];
+        int64_t count = 0;
+        for (int l = 0; l < LMM_NR_PCP_LISTS; l++) {
+            int order = pindex_to_order(pa, l);
+            uint32_t prev = LMM_NIL;
+            int64_t n = 0;
+            CHECK(l < pa->nr_pcp_lists || pcp->lists[l].head == LMM_NIL,
+                  "%s %d: unused pcp list %d is not empty", name, z->idx, l);
+            for (uint32_t idx = pcp->lists[l].head; idx != LMM_NIL; idx = b->pages[idx].next) {
+                CHECK(idx < b->nr_pages && n < b->nr_pages, "%s %d: pcp list %d/%d is broken",
+                      name, z->idx, c, l);
+                const struct lmm_page_meta *p = &b->pages[idx];
+                CHECK(p->flags == PB_PCP && p->order == order && p->mt == l,
+                      "%s %d: pfn %lld on pcp list %d/%d has flags %#x order %d list %d", name,
+                      z->idx, (long long)idx_to_pfn(b, idx), c, l, p->flags, p->order, p->mt);
+                CHECK(p->prev == prev, "%s %d: pcp list %d/%d broken back link", name, z->idx, c, l);
+                prev = idx;
+                count += (int64_t)1 << order;
+                n++;
+            }
+            CHECK(pcp->lists[l].tail == prev, "%s %d: pcp list %d/%d tail is wrong", name, z->idx,
+                  c, l);
+        }
+        CHECK(count == pcp->count, "%s %d: cpu %d pcp lists hold %lld, count %d", name, z->idx, c,
+              (long long)count, pcp->count);
+        pcp_pages += count;
+    }
+    /* Every page: blocks are disjoint, pages inside a block are unmarked. */
+    int64_t in_blocks = 0, heads = 0, pcp_seen = 0;
+    for (int64_t i = 0; i < b->nr_pages;) {
+        const struct lmm_page_meta *p = &b->pages[i];
+        if (!p->flags) {
+            i++;
+            continue;
+        }
+        CHECK(p->flags == PB_BUDDY || p->flags == PB_HEAD || p->flags == PB_PCP,
+              "%s %d: pfn %lld has flags %#x", name, z->idx, (long long)idx_to_pfn(b, (uint32_t)i),
+              p->flags);
+        int64_t size = (int64_t)1 << p->order;
+        CHECK(p->order <= b->max_order && i + size <= b->nr_pages,
+              "%s %d: block at pfn %lld runs past the zone", name, z->idx,
+              (long long)idx_to_pfn(b, (uint32_t)i));
+        for (int64_t j = i + 1; j < i + size; j++)
+            CHECK(b->pages[j].flags == 0, "%s %d: pfn %lld inside the block at %lld is marked",
+                  name, z->idx, (long long)idx_to_pfn(b, (uint32_t)j),
+                  (long long)idx_to_pfn(b, (uint32_t)i));
+        if (p->flags == PB_BUDDY)
+            heads++;
+        if (p->flags == PB_PCP)
+            pcp_seen += size;
+        in_blocks += size;
+        i += size;
+    }
+    int64_t listed = 0;
+    for (int o = 0; o <= b->max_order; o++)
+        listed += b->nr_free[o];
+    CHECK(heads == listed, "%s %d: %lld free blocks marked, %lld listed", name, z->idx,
+          (long long)heads, (long long)listed);
+    CHECK(pcp_seen == pcp_pages, "%s %d: %lld pcp pages marked, %lld listed", name, z->idx,
+          (long long)pcp_seen, (long long)pcp_pages);
+    CHECK(in_blocks <= z->managed, "%s %d: %lld pages in blocks, %lld managed", name, z->idx,
+          (long long)in_blocks, (long long)z->managed);
+    return 0;
+}
+
+int lmm_pa_check(struct lmm_pa *pa, char *msg, int msglen)
+{
+    for (int i = 0; i < pa->nr_zones; i++) {
+        int err = check_zone(pa, &pa->zones[i], msg, msglen);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* ===================================================================== benchmarks == */
+
+int64_t lmm_pa_bench_pairs(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, int64_t pairs)
+{
+    int64_t sum = 0;
+    for (int64_t i = 0; i < pairs; i++) {
+        int64_t pfn = lmm_pa_alloc(pa, gfp, order, cpu);
+        if (pfn < 0)
+            return pfn;
+        sum += pfn;
+        int64_t err = lmm_pa_free(pa, pfn, order, cpu);
+        if (err)
+            return err;
+    }
+    return sum;
+}
+
+int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t rounds, int64_t batch,
+                          int64_t *scratch)
+{
+    int64_t sum = 0;
+    for (int64_t r = 0; r < rounds; r++) {
+        int64_t n = lmm_pa_alloc_bulk(pa, gfp, batch, cpu, scratch);
+        if (n != batch)
+            return n < 0 ? n : -LMM_ENOMEM;
+        for (int64_t i = 0; i < n; i++)
+            sum += scratch[i];
+        int64_t err = lmm_pa_free_bulk(pa, scratch, n, cpu);
+        if (err)
+            return err;
+    }
+    return sum;
+}
