@@ -207,3 +207,15 @@ def test_boot_caches_in_host_order():
     assert ours[-2:] == ["kmem_cache_node", "kmem_cache"]
     ref = linuxmm.reference.SlabAllocator(linuxmm.reference.BuddyAllocator(1 << 12))
     assert [r[0] for r in ref.slabinfo_rows()] == ours
+
+
+def test_gfp_bits_agree_with_linuxmm_gfp():
+    import linuxmm.gfp as G2
+    for ours, theirs in (("GFP_DMA", "__GFP_DMA"), ("GFP_HIGHMEM", "__GFP_HIGHMEM"),
+                         ("GFP_DMA32", "__GFP_DMA32"), ("GFP_RECLAIMABLE", "__GFP_RECLAIMABLE"),
+                         ("GFP_ACCOUNT", "__GFP_ACCOUNT"), ("GFP_COMP", "__GFP_COMP"),
+                         ("GFP_NOWARN", "__GFP_NOWARN"), ("GFP_NORETRY", "__GFP_NORETRY"),
+                         ("GFP_NOFAIL", "__GFP_NOFAIL"), ("GFP_ZERO", "__GFP_ZERO"),
+                         ("GFP_KERNEL", "GFP_KERNEL"), ("GFP_ATOMIC", "GFP_ATOMIC"),
+                         ("GFP_KERNEL_ACCOUNT", "GFP_KERNEL_ACCOUNT")):
+        assert getattr(F, ours) == getattr(G2, theirs), ours

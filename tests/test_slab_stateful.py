@@ -174,3 +174,42 @@ class SlabMachine(RuleBasedStateMachine):
 
 SlabMachine.TestCase.settings = SlabMachine.TestCase.settings  # profile from conftest
 TestSlabDifferential = SlabMachine.TestCase
+
+
+def test_kernel_backends_agree_over_the_page_allocator():
+    """Through the Kernel (slabs from the page allocator engine's callbacks): the same calls give
+    the same addresses, /proc/slabinfo and /proc/vmstat on both backends."""
+    import random
+
+    from linuxmm.kernel import Kernel
+    ks = [Kernel("128M", backend=b) for b in ("c", "reference")]
+    rnd = random.Random(4)
+    caches = [[k.kmem_cache_create(f"t{i}", s, flags=f) for k in ks]
+              for i, (s, f) in enumerate([(40, 0), (700, F.SLAB_RECLAIM_ACCOUNT),
+                                          (3000, F.SLAB_HWCACHE_ALIGN)])]
+    live = []
+    for step in range(3000):
+        r = rnd.random()
+        if r < 0.3 or not live:
+            size = rnd.choice([8, 50, 100, 300, 1000, 5000, 9000, 50000])
+            gfp = rnd.choice([F.GFP_KERNEL, F.GFP_KERNEL_ACCOUNT, F.GFP_KERNEL | F.GFP_DMA])
+            a = [k.kmalloc(size, gfp) for k in ks]
+            assert a[0] == a[1]
+            live.append((None, a[0]))
+        elif r < 0.6:
+            i = rnd.randrange(len(caches))
+            a = [c.alloc() for c in caches[i]]
+            assert a[0] == a[1]
+            live.append((i, a[0]))
+        else:
+            i, addr = live.pop(rnd.randrange(len(live)))
+            for j, k in enumerate(ks):
+                if i is None:
+                    k.kfree(addr)
+                else:
+                    caches[i][j].free(addr)
+        if step % 500 == 0:
+            for k in ks:
+                k.slab.check()
+            assert ks[0].read("/proc/slabinfo") == ks[1].read("/proc/slabinfo")
+            assert ks[0].read("/proc/vmstat") == ks[1].read("/proc/vmstat")
