@@ -407,3 +407,20 @@ def test_meminfo_and_vmstat_through_the_kernel(backend_name):
     assert m0["MemFree"] - m1["MemFree"] >= 4 * (20 + 34)
     k.kfree(big)
     assert proc_values(k, "/proc/vmstat", " ")["nr_slab_unreclaimable"] == v1["nr_slab_unreclaimable"] - 32
+
+
+def test_kernel_slabs_come_from_the_page_allocator(backend_name):
+    k = Kernel("64M", backend=backend_name)
+    dma = k.kmalloc(100, F.GFP_KERNEL | F.GFP_DMA)
+    assert (dma - PAGE_OFFSET) >> 12 < 4096                # ZONE_DMA: below 16 MiB
+    normal = k.kmalloc(100)
+    pfn = (normal - PAGE_OFFSET) >> 12
+    info = k.slab.object_info(normal)
+    assert info["pfn"] == pfn
+    assert k._pa.page_info(pfn)["state"] == "allocated"
+    big = k.kmalloc(9000)
+    assert k._pa.page_info((big - PAGE_OFFSET) >> 12)["order"] == 2
+    k.slab.check()
+    k.check()
+    k.kfree(big)
+    assert k._pa.page_info((big - PAGE_OFFSET) >> 12)["state"] != "allocated"

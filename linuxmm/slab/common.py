@@ -453,7 +453,17 @@ class SlabAllocatorCommon:
     # -- checks ---------------------------------------------------------------------------------
     def check(self):
         self._core_check()
+        page_info = getattr(self.page_source, "page_info", None)
         for c in self.caches:
+            if page_info is not None:           # every slab is an allocated block of its order
+                for which in (0, 1, 2):
+                    for pfn in c._core_list(which):
+                        order = self.object_info(D.PAGE_OFFSET + pfn * PAGE_SIZE)["order"]
+                        pi = page_info(pfn)
+                        if pi["state"] != "allocated" or pi["order"] != order:
+                            raise InvariantError(f"{c.name}: slab at pfn {pfn} (order {order}) "
+                                                 f"is {pi['state']} order {pi['order']} in the "
+                                                 f"page allocator")
             if c._memory is not None:
                 c._check_memory()
             st = c.stats()
