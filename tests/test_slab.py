@@ -424,3 +424,44 @@ def test_kernel_slabs_come_from_the_page_allocator(backend_name):
     k.check()
     k.kfree(big)
     assert k._pa.page_info((big - PAGE_OFFSET) >> 12)["state"] != "allocated"
+
+
+BAD_CALLS = [
+    ("alloc", ("x",)), ("alloc", (-1,)), ("alloc", (2**32,)),
+    ("alloc_bulk", (-1,)), ("alloc_bulk", ("3",)), ("alloc_bulk", (3, -5)),
+    ("free", (None,)), ("free", (2**64,)), ("free", (0,)),
+    ("free_bulk", (["a"],)), ("free_bulk", ([-1],)), ("free_bulk", ([0],)),
+    ("write", (PAGE_OFFSET, 0, 1)), ("shrink", ()),
+]
+SA_BAD_CALLS = [
+    ("kmalloc", ("x",)), ("kmalloc", (-1,)), ("kmalloc", (2**70,)), ("kmalloc", (10, -1)),
+    ("kmalloc", ((4 << 20) + 1,)), ("kfree", ("x",)), ("kfree", (-5,)), ("kfree", (PAGE_OFFSET + 4000 * 4096,)),
+    ("kfree", (PAGE_OFFSET + 12345,)), ("ksize", (PAGE_OFFSET + 4000 * 4096,)),
+    ("ksize", (2**64,)), ("krealloc", (PAGE_OFFSET + 4000 * 4096, 10)), ("kmalloc_cache", (0,)),
+]
+
+
+def outcome(fn, *args):
+    try:
+        r = fn(*args)
+    except Exception as e:      # noqa: BLE001 - compared across backends
+        return type(e).__name__, str(e)
+    return "ok", r if not isinstance(r, np.ndarray) else r.tolist()
+
+
+def test_bad_input_same_errors_and_no_change():
+    import linuxmm
+    import linuxmm.reference
+    results = []
+    for mod in (linuxmm, linuxmm.reference):
+        sa = mod.SlabAllocator(mod.BuddyAllocator(1 << 12))
+        c = sa.kmem_cache_create("victim", 64, flags=F.SLAB_NO_MERGE)
+        c.alloc_bulk(5)
+        before = snapshot(sa)
+        got = [outcome(getattr(c, name), *args) for name, args in BAD_CALLS]
+        got += [outcome(getattr(sa, name), *args) for name, args in SA_BAD_CALLS]
+        assert snapshot(sa) == before
+        results.append(got)
+    assert results[0] == results[1]
+    errors = [r for r in results[0] if r[0] != "ok"]
+    assert len(errors) >= len(BAD_CALLS) + len(SA_BAD_CALLS) - 2

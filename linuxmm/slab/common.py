@@ -2,6 +2,8 @@
 SLUB's geometry and merging, the boot caches, kmalloc caches, the ctor and debug slow paths,
 /proc/slabinfo, meminfo/vmstat contributions.  Each backend supplies the object-level core.
 """
+import operator
+
 import numpy as np
 
 from .. import _args
@@ -27,9 +29,13 @@ STATS = ("nr_slabs", "nr_partial", "nr_full", "nr_empty", "total_objects", "inus
 
 
 def check_gfp(gfp):
-    gfp = _args.as_int(gfp, "gfp")
+    """A gfp mask: any int (bool included, as cffi takes it) in 0..2**32-1."""
+    try:
+        gfp = operator.index(gfp)
+    except TypeError:
+        raise TypeError(f"gfp must be an integer, not {type(gfp).__name__}") from None
     if not 0 <= gfp < 2**32:
-        raise ValueError(f"gfp 0x{gfp:x} is not a 32-bit gfp mask")
+        raise ValueError(f"gfp {gfp} is not a 32-bit gfp mask")
     return gfp
 
 
