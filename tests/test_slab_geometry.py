@@ -48,6 +48,19 @@ def make_allocator(backend, cpus):
     return backend.SlabAllocator(buddy, cpus=cpus, slab_nomerge=True, boot=False)
 
 
+def test_header_and_line_format_match_host():
+    host_slabinfo()
+    with open("/proc/slabinfo") as f:
+        text = f.read()
+    from linuxmm.slab.slabinfo import HEADER, slabinfo_line
+    assert text.startswith(HEADER)
+    for line in text.splitlines(keepends=True)[2:]:
+        f = line.split()
+        rebuilt = slabinfo_line(f[0], int(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]),
+                                int(f[13]), int(f[14]))
+        assert rebuilt == line
+
+
 def test_every_host_slabinfo_line(backend):
     rows = host_slabinfo()
     cpus = present_cpus()
