@@ -78,6 +78,12 @@ class Kernel:
         self.max_order = MAX_PAGE_ORDER
         self.pageblock_order = PAGEBLOCK_ORDER
         self.numa = self.arch == "x86_64"       # CONFIG_NUMA (numa_* counters shown)
+        self._wmark_scale = self._check_scale_factor(watermark_scale_factor)
+        self._high_fraction = self._check_high_fraction(high_fraction)
+        if min_free_kbytes is not None:
+            min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
+            if min_free_kbytes < 0:
+                raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
         layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
                             boot_allocations=bool(boot_allocations))
         if e820 is not None:
@@ -85,8 +91,6 @@ class Kernel:
         self.layout = layout
         self._zone_names = layout.names
         self._present = layout.present
-        self._wmark_scale = self._check_scale_factor(watermark_scale_factor)
-        self._high_fraction = self._check_high_fraction(high_fraction)
         self._ratios = self._check_ratios(lowmem_reserve_ratio)
         module = importlib.import_module(
             "linuxmm.page_alloc" if self.backend == "c" else "linuxmm.reference.page_alloc")
@@ -245,6 +249,11 @@ class Kernel:
         """Return the pages cached on per-CPU lists (one CPU or all) to the buddy lists."""
         self._pa.drain_pages(cpu)
 
+    def zonelist(self, gfp=GFP_KERNEL):
+        """Names of the zones an allocation with gfp tries, in order (the fallback zonelist
+        from gfp_zone(gfp) down, managed zones only); ValueError on bad gfp."""
+        return [self._zone_names[i] for i in self._pa.zonelist_for(gfp)]
+
     def page(self, pfn):
         """A view of struct page for pfn; ValueError when the pfn has no struct page (beyond
         the end of memory, or in a 128 MiB section without RAM: pfn_valid() is false)."""
@@ -325,7 +334,8 @@ class Kernel:
         (an approximation of the kernel's init_memory_mapping, see docs/physical.md)."""
         sizes = (1, 512, 262144) if self.arch == "x86_64" else (1, 512)
         totals = [0] * len(sizes)
-        for start, end in _boot.intersect(self.layout.memory, 0, self.layout.max_low_pfn):
+        totals[0] += 256                            # [0, 1 MiB): init_memory_mapping(0, ISA_END)
+        for start, end in _boot.intersect(self.layout.memory, 256, self.layout.max_low_pfn):
             pfn = start                             # i386: only lowmem is direct-mapped
             while pfn < end:
                 for level in range(len(sizes) - 1, -1, -1):

@@ -34,6 +34,19 @@ def drain_zone(k, gfp):
         n += 1
 
 
+def test_zonelists(backend_name):
+    k = Kernel("5G", backend=backend_name)
+    assert k.zonelist(G.GFP_HIGHUSER_MOVABLE) == ["Normal", "DMA32", "DMA"]   # Movable empty
+    assert k.zonelist(G.GFP_KERNEL) == ["Normal", "DMA32", "DMA"]
+    assert k.zonelist(G.GFP_DMA32) == ["DMA32", "DMA"]
+    assert k.zonelist(G.GFP_DMA) == ["DMA"]
+    with pytest.raises(ValueError):
+        k.zonelist(G.__GFP_DMA | G.__GFP_DMA32)
+    i386 = Kernel("2G", arch="i386", backend=backend_name)
+    assert i386.zonelist(G.GFP_HIGHUSER) == ["HighMem", "Normal", "DMA"]
+    assert i386.zonelist(G.GFP_KERNEL) == ["Normal", "DMA"]
+
+
 def test_zone_choice(small):
     k = small
     assert zone_of(k, k.alloc_pages(G.GFP_KERNEL)) == "DMA32"

@@ -78,3 +78,11 @@ def test_buddyinfo_lines(k):
     for line, z in zip(k.read("/proc/buddyinfo").splitlines(keepends=True),
                        [z for z in k.zones if z.populated]):
         assert line == "Node 0, zone %8s " % z.name + "".join("%6d " % n for n in z.nr_free) + "\n"
+
+
+def test_pagetypeinfo_caps_counts_at_100000():
+    k = Kernel("420G")           # Normal: 105072 free order-10 blocks, all Movable
+    rows = [x for x in k.read("/proc/pagetypeinfo").splitlines()
+            if x.startswith("Node    0, zone   Normal, type      Movable ")]
+    assert rows[0].endswith("      0 >100000 ")
+    assert k.read("/proc/buddyinfo").splitlines()[2].endswith(" 105072 ")
