@@ -374,11 +374,13 @@ class Kernel:
         self.register_proc("/proc/slabinfo", self.slab.slabinfo)
         self.register_stats(self.slab.vmstat)
 
-    def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None):
-        """A SLUB cache (or a compatible existing one, merged as SLUB does): see linuxmm.slab."""
+    def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None,
+                          useroffset=0, usersize=0):
+        """A SLUB cache (or a compatible existing one, merged as SLUB does): see docs/slab.md."""
         with self.lock:
             return self.slab.kmem_cache_create(name, size, align=align, flags=flags, ctor=ctor,
-                                               freeptr_offset=freeptr_offset)
+                                               freeptr_offset=freeptr_offset,
+                                               useroffset=useroffset, usersize=usersize)
 
     def kmalloc(self, size, gfp=GFP_KERNEL):
         """kmalloc(size, gfp) -> kernel virtual address (GFP_KERNEL by default)."""

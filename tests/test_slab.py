@@ -215,9 +215,14 @@ def test_merging_as_slub(backend):
               F.SLAB_NO_MERGE):
         assert sa.kmem_cache_create("e", 100, flags=f) is not a
     assert sa.kmem_cache_create("f", 100, ctor=lambda addr: None) is not a
-    assert sa.kmem_cache_create("acct", 64, flags=F.SLAB_ACCOUNT).name == "kmalloc-cg-64"
-    assert sa.kmem_cache_create("rcl", 32, flags=F.SLAB_RECLAIM_ACCOUNT).name == "kmalloc-rcl-32"
-    assert sa.kmem_cache_create("plain", 64).name != "kmalloc-64"    # kmalloc-<n> never merge
+    # kmalloc caches have a usercopy region (usersize = size): never merge targets
+    acct = sa.kmem_cache_create("acct", 64, flags=F.SLAB_ACCOUNT)
+    assert acct.name == "acct"
+    assert sa.kmem_cache_create("acct2", 60, flags=F.SLAB_ACCOUNT) is acct
+    assert sa.kmem_cache_create("plain", 64) is not acct             # SLAB_MERGE_SAME differs
+    assert sa.kmem_cache_create("user", 64, usersize=16).name == "user"
+    assert sa.kmem_cache_create("plain2", 64).name == "plain"
+    assert sa.kmem_cache_create("user2", 64, usersize=16).name == "user2"
     lines = sa.slabinfo()
     assert "\nb " not in lines and "\na " in lines
     b.destroy()

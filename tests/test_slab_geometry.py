@@ -232,3 +232,24 @@ def test_gfp_bits_agree_with_linuxmm_gfp():
                          ("GFP_KERNEL", "GFP_KERNEL"), ("GFP_ATOMIC", "GFP_ATOMIC"),
                          ("GFP_KERNEL_ACCOUNT", "GFP_KERNEL_ACCOUNT")):
         assert getattr(F, ours) == getattr(G2, theirs), ours
+
+
+def test_unique_ids_of_host_merge_roots(backend):
+    """Every ':<flags>-<size>' directory of /sys/kernel/slab is the unique id of a cache of that
+    slab_size and those flags (SLAB_ACCOUNT has no sysfs file: its 'A' is taken from the name)."""
+    if not os.path.isdir(SYS_SLAB):
+        pytest.skip("no /sys/kernel/slab")
+    sa = make_allocator(backend, 2)
+    ids = [n for n in os.listdir(SYS_SLAB) if n.startswith(":")]
+    for name in ids:
+        size = int(_sysfs(name, "slab_size")[0])
+        flags = 0
+        for key, bit in (("cache_dma", F.SLAB_CACHE_DMA), ("reclaim_account", F.SLAB_RECLAIM_ACCOUNT),
+                         ("sanity_checks", F.SLAB_CONSISTENCY_CHECKS)):
+            if int(_sysfs(name, key)[0]):
+                flags |= bit
+        if "A" in name:
+            flags |= F.SLAB_ACCOUNT
+        c = sa.kmem_cache_create("id" + name[1:].replace("-", "_"), size, flags=flags)
+        assert c.unique_id == name
+    assert len(ids) > 10

@@ -93,6 +93,7 @@ class KmemCacheCommon:
         self.objects = geometry.objects
         self.min_partial = geometry.min_partial
         self.ctor = ctor
+        self.usersize = 0
         self.refcount = 1
         self.aliases = []
         self.alive = True
@@ -110,6 +111,15 @@ class KmemCacheCommon:
     @property
     def pagesperslab(self):
         return 1 << self.order
+
+    @property
+    def unique_id(self):
+        """create_unique_id(): the sysfs name of a mergeable cache, e.g. ':A-0001280'."""
+        tags = "".join(ch for bit, ch in ((F.SLAB_CACHE_DMA, "d"), (F.SLAB_CACHE_DMA32, "D"),
+                                           (F.SLAB_RECLAIM_ACCOUNT, "a"),
+                                           (F.SLAB_CONSISTENCY_CHECKS, "F"), (F.SLAB_ACCOUNT, "A"))
+                       if self.flags & bit)
+        return f":{tags}{'-' if tags else ''}{self.size:07d}"
 
     @property
     def ksize(self):
@@ -311,8 +321,10 @@ class SlabAllocatorCommon:
         types = [K.KMALLOC_NORMAL, K.KMALLOC_RECLAIM] + ([K.KMALLOC_DMA] if dma else []) + [K.KMALLOC_CGROUP]
         for t in types:
             for idx in K.CREATION_ORDER:
+                # create_kmalloc_cache(): usersize = size, so never a merge target
+                # (slab_unmergeable() with CONFIG_HARDENED_USERCOPY)
                 c = self._create(K.cache_name(t, idx), K.index_size(idx), 0, K.TYPE_FLAGS[t],
-                                 None, None, kmalloc=True)
+                                 None, None, kmalloc=True, usersize=K.index_size(idx))
                 self._kmalloc[(t, idx)] = c
                 self._core_set_kmalloc(t, idx, c)
         self._meta_off = False
@@ -322,17 +334,20 @@ class SlabAllocatorCommon:
             c._meta = [(self.kmem_cache, self.kmem_cache.alloc()),
                        (self.kmem_cache_node, self.kmem_cache_node.alloc())]
 
-    def _create(self, name, size, align, flags, ctor, freeptr_offset, *, kmalloc):
+    def _create(self, name, size, align, flags, ctor, freeptr_offset, *, kmalloc, usersize=0):
         geometry = calculate_sizes(size, align=align, flags=flags, ctor=ctor is not None,
                                    cpus=self.cpus, freeptr_offset=freeptr_offset, kmalloc=kmalloc)
         c = self._core_new_cache(name, geometry, ctor)
+        c.usersize = usersize
         self.caches.append(c)
         self._alloc_meta(c)
         return c
 
     # -- kmem_cache_create ----------------------------------------------------------------------
-    def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None):
-        """A new cache, or an existing compatible one (an alias) as SLUB's find_mergeable()."""
+    def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None,
+                          useroffset=0, usersize=0):
+        """A new cache, or an existing compatible one (an alias) as SLUB's find_mergeable().
+        A usercopy region (usersize > 0, kmem_cache_create_usercopy()) prevents merging."""
         if not isinstance(name, str) or not name or " " in name:
             raise ValueError(f"cache name must be a non-empty string without spaces, got {name!r}")
         size = _args.as_int(size, "size")
@@ -352,13 +367,18 @@ class SlabAllocatorCommon:
                     not 0 <= freeptr_offset <= size - WORD):
                 raise ValueError("freeptr_offset needs SLAB_TYPESAFE_BY_RCU and an aligned word "
                                  "inside the object")
-        alias = self.find_mergeable(size, align, flags, ctor)
+        useroffset = _args.as_int(useroffset, "useroffset")
+        usersize = _args.as_int(usersize, "usersize")
+        if useroffset < 0 or usersize < 0 or useroffset + usersize > size:
+            raise ValueError("the usercopy region must lie inside the object")
+        alias = None if usersize else self.find_mergeable(size, align, flags, ctor)
         if alias is not None:
             alias.refcount += 1
             alias.aliases.append(name)
             alias.object_size = max(alias.object_size, size)
             return alias
-        return self._create(name, size, align, flags, ctor, freeptr_offset, kmalloc=False)
+        return self._create(name, size, align, flags, ctor, freeptr_offset, kmalloc=False,
+                            usersize=usersize)
 
     def find_mergeable(self, size, align, flags, ctor):
         if self.slab_nomerge or ctor is not None:
@@ -369,7 +389,8 @@ class SlabAllocatorCommon:
         if flags & F.SLAB_NEVER_MERGE:
             return None
         for s in self.caches:               # list_for_each_entry_reverse: oldest first
-            if s.flags & F.SLAB_NEVER_MERGE or s.ctor is not None or not s.alive:
+            if (s.flags & F.SLAB_NEVER_MERGE or s.ctor is not None or s.usersize or
+                    not s.alive):
                 continue
             if size > s.size:
                 continue
