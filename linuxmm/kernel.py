@@ -382,6 +382,16 @@ class Kernel:
                                                freeptr_offset=freeptr_offset,
                                                useroffset=useroffset, usersize=usersize)
 
+    def kmem_cache_destroy(self, cache):
+        """cache.destroy(): CacheInUse (nothing changed) while objects remain."""
+        with self.lock:
+            cache.destroy()
+
+    def kmem_cache_shrink(self, cache):
+        """cache.shrink(): release empty slabs; 0 when no slab remains."""
+        with self.lock:
+            return cache.shrink()
+
     def kmalloc(self, size, gfp=GFP_KERNEL):
         """kmalloc(size, gfp) -> kernel virtual address (GFP_KERNEL by default)."""
         with self.lock:

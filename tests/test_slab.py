@@ -470,3 +470,15 @@ def test_bad_input_same_errors_and_no_change():
     assert results[0] == results[1]
     errors = [r for r in results[0] if r[0] != "ok"]
     assert len(errors) >= len(BAD_CALLS) + len(SA_BAD_CALLS) - 2
+
+
+def test_kernel_cache_wrappers(backend_name):
+    k = Kernel("64M", backend=backend_name)
+    c = k.kmem_cache_create("w", 300, flags=F.SLAB_NO_MERGE)
+    a = c.alloc()
+    with pytest.raises(D.CacheInUse):
+        k.kmem_cache_destroy(c)
+    c.free(a)
+    assert k.kmem_cache_shrink(c) == 0
+    k.kmem_cache_destroy(c)
+    assert "\nw " not in k.read("/proc/slabinfo")
