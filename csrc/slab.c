@@ -441,6 +441,10 @@ int64_t lmm_slab_free(struct lmm_slab_sys *s, int cache, uint64_t addr)
     return 0;
 }
 
+/*
+ * The objects are those n calls of slab_alloc() would return, in that order; the inner loop
+ * drains the head slab's freelist without going back to the lists for every object.
+ */
 int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int64_t n, uint64_t *out)
 {
     struct kmem_cache *c = get_cache(s, cache);
@@ -448,30 +452,65 @@ int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int
         return -LMM_EINVAL;
     if (!c->alive)
         return -LMM_SLAB_EDEAD;
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t addr = slab_alloc(s, c, (uint32_t)cache, gfp);
-        if (addr < LMM_SLAB_MIN_ADDR) {
-            /* kmem_cache_alloc_bulk() is all or nothing: give back what we got, newest first */
-            while (i-- > 0) {
-                uint32_t id = 0, idx = 0;
-                locate_object(s, cache, out[i], &id, &idx);
-                slab_free(s, c, id, idx);
+    const uint64_t size = c->g.size;
+    int64_t i = 0;
+    while (i < n) {
+        uint32_t id = c->lists[LMM_SLAB_LIST_PARTIAL].head;
+        if (id == SLAB_NIL) {
+            id = c->lists[LMM_SLAB_LIST_EMPTY].head;
+            if (id != SLAB_NIL) {
+                list_del(s, c, id);
+            } else {
+                int64_t err;
+                id = allocate_slab(s, c, (uint32_t)cache, gfp, &err);
+                if (id == SLAB_NIL) {
+                    /* kmem_cache_alloc_bulk() is all or nothing: give back what we got, newest first */
+                    while (i-- > 0) {
+                        uint32_t fid = 0, fidx = 0;
+                        locate_object(s, cache, out[i], &fid, &fidx);
+                        slab_free(s, c, fid, fidx);
+                    }
+                    return err;
+                }
             }
-            return -(int64_t)addr;
+            list_add_head(s, c, id, LMM_SLAB_LIST_PARTIAL);
         }
-        out[i] = addr;
+        struct slab *sl = &s->slabs[id];
+        uint16_t *next = sl->next;
+        uint32_t idx = sl->freelist;
+        int64_t start = i;
+        const uint64_t base = sl->base;
+        while (i < n && idx != OBJ_END) {
+            uint32_t nidx = next[idx];
+            next[idx] = OBJ_ALLOCATED;
+            out[i++] = base + idx * size;
+            idx = nidx;
+        }
+        sl->freelist = idx;
+        sl->inuse += (uint32_t)(i - start);
+        c->inuse += i - start;
+        if (idx == OBJ_END) {
+            list_del(s, c, id);
+            list_add_head(s, c, id, LMM_SLAB_LIST_FULL);
+        }
     }
     return n;
 }
 
+/*
+ * Validation first (each object marked OBJ_PENDING so that a repeat is caught), then the frees
+ * in array order.  The located (slab, index) pairs are kept in a scratch array when one can be
+ * had, so that the second pass does not look them up again.
+ */
 int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *addrs, int64_t n)
 {
     if (n < 0 || cache < -1 || cache >= s->nr_caches)
         return -LMM_EINVAL;
     if (cache >= 0 && !s->caches[cache]->alive)
         return -LMM_SLAB_EDEAD;
+    uint64_t *loc = n ? malloc((size_t)n * sizeof(uint64_t)) : NULL;
     int64_t i, err = 0;
-    uint32_t id, idx;
+    uint32_t id = 0, idx = 0;
     for (i = 0; i < n; i++) {
         err = locate_object(s, cache, addrs[i], &id, &idx);
         if (!err && cache < 0 && s->caches[s->slabs[id].cache]->g.debug)
@@ -479,6 +518,8 @@ int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *ad
         if (err)
             break;
         s->slabs[id].next[idx] = OBJ_PENDING;
+        if (loc)
+            loc[i] = (uint64_t)id << 32 | idx;
     }
     if (err) {
         s->error_index = i;
@@ -488,15 +529,22 @@ int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *ad
             struct slab *sl = &s->slabs[map_get(s, pfn)];
             sl->next[(addrs[i] - sl->base) / s->caches[sl->cache]->g.size] = OBJ_ALLOCATED;
         }
+        free(loc);
         return err;
     }
     for (i = 0; i < n; i++) {
-        int64_t pfn = 0;
-        addr_to_pfn(addrs[i], &pfn);
-        id = map_get(s, pfn);
-        struct kmem_cache *c = s->caches[s->slabs[id].cache];
-        slab_free(s, c, id, (uint32_t)((addrs[i] - s->slabs[id].base) / c->g.size));
+        if (loc) {
+            id = (uint32_t)(loc[i] >> 32);
+            idx = (uint32_t)loc[i];
+        } else {
+            int64_t pfn = 0;
+            addr_to_pfn(addrs[i], &pfn);
+            id = map_get(s, pfn);
+            idx = (uint32_t)((addrs[i] - s->slabs[id].base) / s->caches[s->slabs[id].cache]->g.size);
+        }
+        slab_free(s, s->caches[s->slabs[id].cache], id, idx);
     }
+    free(loc);
     return 0;
 }
 
