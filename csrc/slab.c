@@ -190,21 +190,6 @@ static inline void list_add_head(struct lmm_slab_sys *s, struct kmem_cache *c, u
     l->nr++;
 }
 
-static inline void list_add_tail(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id, int which)
-{
-    struct slab_list *l = &c->lists[which];
-    struct slab *sl = &s->slabs[id];
-    sl->list = (uint8_t)which;
-    sl->lnext = SLAB_NIL;
-    sl->lprev = l->tail;
-    if (l->tail == SLAB_NIL)
-        l->head = id;
-    else
-        s->slabs[l->tail].lnext = id;
-    l->tail = id;
-    l->nr++;
-}
-
 static inline void list_del(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id)
 {
     struct slab *sl = &s->slabs[id];
