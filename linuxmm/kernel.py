@@ -56,6 +56,7 @@ class Kernel:
         self.lock = threading.RLock()
         self._procfs = {}
         self._stat_sources = []
+        self._checkers = []          # each subsystem's check(), run by Kernel.check()
         # -- physical memory (linuxmm/boot, watermarks, zone, page, procfs) --
         self._boot_physical(e820, reserved, min_free_kbytes, watermark_scale_factor,
                             transparent_hugepage, lowmem_reserve_ratio,
@@ -348,8 +349,13 @@ class Kernel:
         return [(names[i], totals[i] * 4) for i in range(len(sizes))]
 
     def check(self):
-        """Walk the page allocator's state and the zones' boot numbers; InvariantError when
-        broken."""
+        """Walk the page allocator's state, the zones' boot numbers and then every subsystem's own
+        check() (slab, address spaces); InvariantError when broken."""
+        self._check_physical()
+        for check in self._checkers:
+            check()
+
+    def _check_physical(self):
         self._pa.check()
         for i, name in enumerate(self._zone_names):
             managed = self._pa.managed_pages(i)
@@ -373,6 +379,7 @@ class Kernel:
                                          dma="DMA" in self._zone_names, boot_objects=False)
         self.register_proc("/proc/slabinfo", self.slab.slabinfo)
         self.register_stats(self.slab.vmstat)
+        self._checkers.append(self.slab.check)
 
     def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None,
                           useroffset=0, usersize=0):

@@ -44,3 +44,16 @@ def test_sysctl_setters_validate(backend_name):
     assert z.pcp_high_min == z.pcp_high_max == max(z.managed_pages // 8 // 2, z.pcp_batch * 4)
     k.lowmem_reserve_ratio = [0, 0, 0, 0, 0]
     assert all(r == 0 for zone in k.zones for r in zone.lowmem_reserve)
+
+
+def test_kernel_check_runs_the_slab_check(backend_name):
+    import linuxmm
+    k = linuxmm.Kernel("256M", backend=backend_name)
+    cache = k.kmem_cache_create("test_obj", 200)
+    addr = cache.alloc()
+    k.check()
+    seen = []
+    k._checkers.append(lambda: seen.append(True))
+    k.check()
+    assert seen == [True]
+    cache.free(addr)
