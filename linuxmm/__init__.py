@@ -31,6 +31,11 @@ from .page_alloc import PageAllocator  # noqa: E402
 
 __all__ += ["PageAllocator", "gfp"]
 
+# -- slab (linuxmm/slab) --
+from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
+
+__all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]
+
 # -- processes and address spaces (vm helper) --
 from .vm import AnonVma, File, Inode, MmStruct, Process, VmArea, VmOperations  # noqa: E402
 from .vm.constants import *  # noqa: E402,F401,F403

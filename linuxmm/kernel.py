@@ -56,11 +56,14 @@ class Kernel:
         self.lock = threading.RLock()
         self._procfs = {}
         self._stat_sources = []
+        self._checkers = []          # each subsystem's check(), run by Kernel.check()
         # -- physical memory (linuxmm/boot, watermarks, zone, page, procfs) --
         self._boot_physical(e820, reserved, min_free_kbytes, watermark_scale_factor,
                             transparent_hugepage, lowmem_reserve_ratio,
                             percpu_pagelist_high_fraction, boot_allocations)
         # -- slab (linuxmm/slab) --
+        self._slab_init()
+        # -- end slab --
         # -- processes and address spaces (linuxmm/vm) --
         self._vm_init()
 
@@ -347,8 +350,13 @@ class Kernel:
         return [(names[i], totals[i] * 4) for i in range(len(sizes))]
 
     def check(self):
-        """Walk the page allocator's state and the zones' boot numbers; InvariantError when
-        broken."""
+        """Walk the page allocator's state, the zones' boot numbers and then every subsystem's own
+        check() (slab, address spaces); InvariantError when broken."""
+        self._check_physical()
+        for check in self._checkers:
+            check()
+
+    def _check_physical(self):
         self._pa.check()
         for i, name in enumerate(self._zone_names):
             managed = self._pa.managed_pages(i)
@@ -359,6 +367,58 @@ class Kernel:
             if tuple(w - boost for w in self._pa.watermarks(i)) != tuple(self._wmarks[i]):
                 raise InvariantError(f"zone {name}: watermarks {self._pa.watermarks(i)} are not "
                                      f"the computed {self._wmarks[i]} + boost {boost}")
+
+    # -- slab (linuxmm/slab) -------------------------------------------------------------------
+    def _slab_init(self):
+        """kmem_cache_init(): the boot caches and kmalloc caches, pages from the page allocator
+        (cpu 0); /proc/slabinfo; NR_SLAB_* counters for /proc/meminfo and /proc/vmstat."""
+        module = importlib.import_module(
+            "linuxmm.slab.cache" if self.backend == "c" else "linuxmm.reference.slab")
+        # boot_objects=False: booting takes no page, so the page allocator's boot state (and the
+        # zones' known answers) is what memblock_free_all() left
+        self.slab = module.SlabAllocator(self._pa, cpus=self.cpus, slab_nomerge=self.slab_nomerge,
+                                         dma="DMA" in self._zone_names, boot_objects=False)
+        self.register_proc("/proc/slabinfo", self.slab.slabinfo)
+        self.register_stats(self.slab.vmstat)
+        self._checkers.append(self.slab.check)
+
+    def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None,
+                          useroffset=0, usersize=0):
+        """A SLUB cache (or a compatible existing one, merged as SLUB does): see docs/slab.md."""
+        with self.lock:
+            return self.slab.kmem_cache_create(name, size, align=align, flags=flags, ctor=ctor,
+                                               freeptr_offset=freeptr_offset,
+                                               useroffset=useroffset, usersize=usersize)
+
+    def kmem_cache_destroy(self, cache):
+        """cache.destroy(): CacheInUse (nothing changed) while objects remain."""
+        with self.lock:
+            cache.destroy()
+
+    def kmem_cache_shrink(self, cache):
+        """cache.shrink(): release empty slabs; 0 when no slab remains."""
+        with self.lock:
+            return cache.shrink()
+
+    def kmalloc(self, size, gfp=GFP_KERNEL):
+        """kmalloc(size, gfp) -> kernel virtual address (GFP_KERNEL by default)."""
+        with self.lock:
+            return self.slab.kmalloc(size, gfp)
+
+    def kfree(self, addr):
+        """kfree(addr); 0 and ZERO_SIZE_PTR (16) are no-ops."""
+        with self.lock:
+            self.slab.kfree(addr)
+
+    def ksize(self, addr):
+        with self.lock:
+            return self.slab.ksize(addr)
+
+    def krealloc(self, addr, new_size, gfp=GFP_KERNEL):
+        with self.lock:
+            return self.slab.krealloc(addr, new_size, gfp)
+
+    # -- end slab -------------------------------------------------------------------------------
 
     # -- /proc ----------------------------------------------------------------------------------
     def register_proc(self, path, render):
@@ -390,6 +450,7 @@ class Kernel:
         self._processes = {}
         self._next_pid = 1
         self.register_stats(lambda: {"vm_committed_as": self.vm_committed_as})
+        self._checkers.append(self._vm_check)
         # mm/util.c init_admin_reserve / init_user_reserve: from the free memory at boot
         free_kb = self._vm_free_pages_at_boot() * 4
         self.admin_reserve_kbytes = min(free_kb // 32, 1 << 13)

@@ -44,3 +44,18 @@ def test_sysctl_setters_validate(backend_name):
     assert z.pcp_high_min == z.pcp_high_max == max(z.managed_pages // 8 // 2, z.pcp_batch * 4)
     k.lowmem_reserve_ratio = [0, 0, 0, 0, 0]
     assert all(r == 0 for zone in k.zones for r in zone.lowmem_reserve)
+
+
+def test_kernel_check_finds_slab_corruption(backend_name):
+    import pytest
+
+    import linuxmm
+    from linuxmm.slab.flags import SLAB_POISON
+    k = linuxmm.Kernel("256M", backend=backend_name)
+    cache = k.kmem_cache_create("test_obj", 200, flags=SLAB_POISON)
+    addr = cache.alloc()
+    cache.free(addr)
+    k.check()
+    cache.write(addr, 8, 4)               # use after free: scribbles on a poisoned free object
+    with pytest.raises(linuxmm.InvariantError):
+        k.check()

@@ -557,3 +557,11 @@ def test_committed_as_in_meminfo_and_strict_overcommit(proc, kernel):
     assert committed_kb() == before
     proc.mmap(0, 10 << 20, RW, shared | L.MAP_NORESERVE)
     assert committed_kb() == before
+
+
+def test_kernel_check_covers_address_spaces(proc, kernel):
+    fixed(proc, 0, 2)
+    kernel.check()
+    proc.mm.total_vm += 1
+    with pytest.raises(InvariantError):
+        kernel.check()
