@@ -201,7 +201,8 @@ def operations(draw, pages=48):
         if kind == "mmap":
             flags = draw(st.sampled_from([ANON, ANON, SHANON, "file", "sfile", ANON | L.MAP_NORESERVE,
                                           ANON | L.MAP_POPULATE, ANON | L.MAP_GROWSDOWN,
-                                          ANON | L.MAP_STACK, "file_populate"]))
+                                          ANON | L.MAP_STACK, "file_populate", ANON | L.MAP_LOCKED,
+                                          SHANON | L.MAP_LOCKED]))
             fixed = draw(st.sampled_from([L.MAP_FIXED, NOREPLACE]))
             ops.append(("mmap", off, length, draw(OPS_PROT), flags, fixed,
                         draw(st.integers(0, 8)) * P))
@@ -217,7 +218,9 @@ def operations(draw, pages=48):
                 [L.MADV_DONTFORK, L.MADV_DOFORK, L.MADV_WIPEONFORK, L.MADV_KEEPONFORK,
                  L.MADV_DONTDUMP, L.MADV_DODUMP, L.MADV_SEQUENTIAL, L.MADV_RANDOM,
                  L.MADV_NORMAL, L.MADV_HUGEPAGE, L.MADV_NOHUGEPAGE, L.MADV_DONTNEED,
-                 L.MADV_WILLNEED, L.MADV_FREE, L.MADV_MERGEABLE, L.MADV_UNMERGEABLE]))))
+                 L.MADV_WILLNEED, L.MADV_FREE, L.MADV_MERGEABLE, L.MADV_UNMERGEABLE,
+                 L.MADV_COLD, L.MADV_PAGEOUT, L.MADV_DONTNEED_LOCKED,
+                 L.MADV_POPULATE_READ, L.MADV_POPULATE_WRITE]))))
         elif kind == "mremap":
             new_len = draw(st.integers(1, 8)) * P
             flags = draw(st.sampled_from([0, 0, L.MREMAP_MAYMOVE, L.MREMAP_MAYMOVE | L.MREMAP_FIXED,

@@ -14,7 +14,7 @@ from .constants import (MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV
                         MADV_REMOVE, MADV_SEQUENTIAL, MADV_SOFT_OFFLINE, MADV_UNMERGEABLE,
                         MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PAGE_SIZE, VM_DONTCOPY,
                         VM_DONTDUMP, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED, VM_MAYSHARE,
-                        VM_MERGEABLE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_SEQ_READ,
+                        VM_MERGEABLE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ,
                         VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE)
 from .mm import oserror
 
@@ -45,6 +45,8 @@ def sys_madvise(mm, start, len_in, advice):
         return 0
     if advice in (MADV_HWPOISON, MADV_SOFT_OFFLINE):
         raise oserror(errno.EPERM)
+    if advice in (MADV_POPULATE_READ, MADV_POPULATE_WRITE):
+        return _populate(mm, start, end, advice == MADV_POPULATE_WRITE)
     tree = mm.tree
     unmapped_error = 0
     vma = tree.find(start)
@@ -122,18 +124,44 @@ def _update_flags(mm, prev, vma, start, end, advice):
 
 def _page_advice(mm, vma, start, end, advice):
     flags = vma.vm_flags
-    if advice == MADV_DONTNEED and flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB):
-        raise oserror(errno.EINVAL)
+    if advice in (MADV_DONTNEED, MADV_FREE) and flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB):
+        raise oserror(errno.EINVAL)              # madvise_dontneed_free_valid_vma
     if advice == MADV_DONTNEED_LOCKED and flags & (VM_PFNMAP | VM_HUGETLB):
         raise oserror(errno.EINVAL)
     if advice == MADV_FREE and vma.vm_ops is not None:
         raise oserror(errno.EINVAL)
+    if advice in (MADV_COLD, MADV_PAGEOUT) and flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB):
+        raise oserror(errno.EINVAL)              # can_madv_lru_vma
     if advice == MADV_REMOVE:
         if flags & VM_LOCKED or vma.vm_file is None:
             raise oserror(errno.EINVAL)
         if (flags & (VM_SHARED | VM_MAYSHARE)) != (VM_SHARED | VM_MAYSHARE):
             raise oserror(errno.EACCES)
-    if advice == MADV_POPULATE_WRITE and (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE:
-        mm.anon_vma_prepare(vma)
     for hook in mm.advise_hooks:
         hook(mm, vma, start, end, advice)
+
+
+def _populate(mm, start, end, write):
+    """madvise_populate: fault the range in (GUP without FOLL_FORCE).  A hole is ENOMEM, a VMA
+    whose permissions refuse the access is EINVAL (faultin_page_range reports check_vma_flags
+    failures so), a file page beyond EOF (SIGBUS) is EFAULT; pages before stay populated."""
+    addr = start
+    while addr < end:
+        vma = mm.tree.lookup(addr)
+        if vma is None:
+            raise oserror(errno.ENOMEM)
+        flags = vma.vm_flags
+        if flags & (VM_IO | VM_PFNMAP) or not flags & (VM_WRITE if write else VM_READ):
+            raise oserror(errno.EINVAL)
+        if write and not flags & VM_SHARED:
+            mm.anon_vma_prepare(vma)
+        file = vma.vm_file
+        if file is not None:
+            last = vma.vm_pgoff + ((min(end, vma.vm_end) - 1 - vma.vm_start) >> 12)
+            if last >= (file.size + 4095) >> 12:
+                raise oserror(errno.EFAULT)
+        for hook in mm.advise_hooks:
+            hook(mm, vma, addr, min(end, vma.vm_end), MADV_POPULATE_WRITE if write
+                 else MADV_POPULATE_READ)
+        addr = vma.vm_end
+    return 0
