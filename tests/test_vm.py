@@ -196,9 +196,13 @@ def test_mmap_errors(proc, kernel):
     assert errno_of(proc.mmap, 0, 2**64 - 100, RW, ANON) == errno.ENOMEM
     assert errno_of(proc.mmap, 0x7ffffffff000, P, RW, ANON | L.MAP_FIXED) == errno.ENOMEM
     assert errno_of(proc.mmap, 0, P, RW, L.MAP_SHARED, ro) == errno.EACCES
-    assert errno_of(proc.mmap, 0, P, RW, L.MAP_SHARED_VALIDATE | 0x40000000, f) == errno.EOPNOTSUPP
+    assert errno_of(proc.mmap, 0, P, RW, L.MAP_SHARED_VALIDATE | 0x200000, f) == errno.EOPNOTSUPP
     assert errno_of(proc.mmap, 0, P, RW,
-                    L.MAP_SHARED_VALIDATE | L.MAP_ANONYMOUS | 0x40000000) == errno.EINVAL
+                    L.MAP_SHARED_VALIDATE | L.MAP_ANONYMOUS | 0x200000) == errno.EINVAL
+    assert errno_of(proc.mmap, 0, P, RW, L.MAP_SHARED_VALIDATE | L.MAP_FIXED_NOREPLACE | 0x40000000,
+                    f) == errno.EOPNOTSUPP              # NOREPLACE is not a legacy flag (6.18)
+    proc.mmap(0, P, RW, L.MAP_SHARED_VALIDATE | (1 << 30), f)   # MAP_HUGE_* bits pass
+    assert errno_of(proc.mmap, 0, P, RW, L.MAP_PRIVATE | L.MAP_SYNC, f) == errno.EOPNOTSUPP
     assert errno_of(proc.mmap, 0, P, RW, L.MAP_PRIVATE | L.MAP_GROWSDOWN, f) == errno.EINVAL
     assert errno_of(proc.mmap, 0, P, RW, L.MAP_PRIVATE) == errno.EBADF
     assert errno_of(proc.mmap, 0, P, RW, ANON | L.MAP_FIXED) == errno.EPERM

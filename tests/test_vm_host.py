@@ -199,13 +199,15 @@ def operations(draw, pages=48):
         off = draw(st.integers(0, pages - 1)) * P
         length = draw(st.integers(1, 8)) * P - draw(st.sampled_from([0, 0, 0, 100]))
         if kind == "mmap":
-            flags = draw(st.sampled_from([ANON, ANON, SHANON, "file", "sfile", ANON | L.MAP_NORESERVE,
+            flags = draw(st.sampled_from([ANON, ANON, SHANON, "file", "sfile", "vfile",
+                                          ANON | L.MAP_NORESERVE,
                                           ANON | L.MAP_POPULATE, ANON | L.MAP_GROWSDOWN,
                                           ANON | L.MAP_STACK, "file_populate", ANON | L.MAP_LOCKED,
                                           SHANON | L.MAP_LOCKED]))
             fixed = draw(st.sampled_from([L.MAP_FIXED, NOREPLACE]))
-            ops.append(("mmap", off, length, draw(OPS_PROT), flags, fixed,
-                        draw(st.integers(0, 8)) * P))
+            fixed |= draw(st.sampled_from([0, 0, 0, 0x40000000, L.MAP_SYNC]))     # unknown bits
+            ops.append(("mmap", off, length, draw(OPS_PROT) | draw(st.sampled_from([0, 0, 8])),
+                        flags, fixed, draw(st.integers(0, 8)) * P))
         elif kind == "hint":
             ops.append(("hint", off, length, draw(OPS_PROT)))
         elif kind == "munmap":
@@ -228,6 +230,8 @@ def operations(draw, pages=48):
                                           L.MREMAP_MAYMOVE | L.MREMAP_DONTUNMAP]))
             if flags & L.MREMAP_DONTUNMAP:
                 new_len = length
+            elif draw(st.integers(0, 9)) == 0:
+                length = 0                                # "duplicate" a shared mapping
             ops.append(("mremap", off, length, new_len, flags, draw(st.integers(0, pages - 1)) * P))
         else:
             ops.append(("touch", off))
@@ -260,6 +264,9 @@ def test_random_sequences_match_host(helper, datafile, ops):
                 elif flags == "file_populate":
                     pair.step("mmap", b + off, length, prot, L.MAP_PRIVATE | L.MAP_POPULATE | fixed,
                               fd_r, foff)
+                elif flags == "vfile":
+                    pair.step("mmap", b + off, length, prot, L.MAP_SHARED_VALIDATE | fixed, fd_rw,
+                              foff)
                 elif flags == "sfile":
                     pair.step("mmap", b + off, length, prot, L.MAP_SHARED | fixed, fd_rw, foff)
                 else:

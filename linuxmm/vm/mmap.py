@@ -5,10 +5,10 @@ import errno
 from .constants import (LEGACY_MAP_MASK, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
                         MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK,
                         MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
-                        MAP_STACK, MAP_TYPE, MMAP_MIN_ADDR, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
+                        MAP_STACK, MAP_SYNC, MAP_TYPE, MMAP_MIN_ADDR, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
                         PROT_EXEC, PROT_READ, PROT_WRITE, VM_ACCOUNT, VM_DONTDUMP,
                         VM_GROWSDOWN, VM_HUGETLB, VM_LOCKED, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE,
-                        VM_MAYWRITE, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHARED, VM_SPECIAL,
+                        VM_MAYWRITE, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHARED, VM_SPECIAL, VM_SYNC,
                         VM_WIPEONFORK, VM_WRITE)
 from .mm import oserror
 from .unmapped_area import get_unmapped_area
@@ -25,6 +25,8 @@ def calc_vm_flag_bits(flags):
         vm_flags |= VM_LOCKED
     if flags & MAP_STACK:
         vm_flags |= VM_NOHUGEPAGE
+    if flags & MAP_SYNC:
+        vm_flags |= VM_SYNC
     return vm_flags
 
 
@@ -79,7 +81,7 @@ def do_mmap(mm, file, addr, length, prot, flags, vm_flags, pgoff):
     # calc_vm_prot_bits: VM_READ/WRITE/EXEC have PROT_READ/WRITE/EXEC's values
     vm_flags |= ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) | mm.def_flags
                  | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
-    if flags & (MAP_GROWSDOWN | MAP_LOCKED | MAP_STACK):
+    if flags & (MAP_GROWSDOWN | MAP_LOCKED | MAP_STACK | MAP_SYNC):
         vm_flags |= calc_vm_flag_bits(flags)
     if file is not None:
         inode = file.f_inode
@@ -87,9 +89,12 @@ def do_mmap(mm, file, addr, length, prot, flags, vm_flags, pgoff):
             raise oserror(errno.EOVERFLOW)
         map_type = flags & MAP_TYPE
         if map_type in (MAP_SHARED, MAP_SHARED_VALIDATE):
+            flags_mask = LEGACY_MAP_MASK
+            if inode.kind == "ext4":                   # FOP_MMAP_SYNC
+                flags_mask |= MAP_SYNC
             if map_type == MAP_SHARED:
                 flags &= LEGACY_MAP_MASK
-            if flags & ~LEGACY_MAP_MASK:
+            if flags & ~flags_mask:
                 raise oserror(errno.EOPNOTSUPP)
             if prot & PROT_WRITE and not file.writable:
                 raise oserror(errno.EACCES)
@@ -183,6 +188,18 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
                 tree.insert(vma)
             raise
         shm_charge = pglen
+    if file is not None and vm_flags & VM_SYNC and file.f_inode.kind == "ext4":
+        # ext4_file_mmap: VM_SYNC needs DAX -> EOPNOTSUPP.  The PTEs of the old VMAs are gone
+        # by now, so vms_abort_munmap_vmas leaves a gap where the MAP_FIXED mapping failed.
+        if transferred:
+            charged = pglen - nr_accounted
+            if charged > 0:
+                mm.vm_unacct_memory(charged)
+            elif charged < 0:
+                mm.vm_enough_memory_force(-charged)
+        if detached:
+            mm.complete_munmap(detached, addr, end)
+        raise oserror(errno.EOPNOTSUPP)
     if detached:
         mm.complete_munmap(detached, addr, end, keep_accounted=transferred)
     vma = None
