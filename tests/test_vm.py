@@ -569,3 +569,14 @@ def test_kernel_check_covers_address_spaces(proc, kernel):
     proc.mm.total_vm += 1
     with pytest.raises(InvariantError):
         kernel.check()
+
+
+def test_map_32bit_and_above4g(proc):
+    """MAP_32BIT allocates bottom-up from 1 GiB (measured under setarch -R: 0x40000000, then
+    0x40001000); MAP_ABOVE4G keeps top-down placement above 4 GiB."""
+    assert proc.mmap(0, P, RW, ANON | L.MAP_32BIT) == 0x40000000
+    assert proc.mmap(0, P, RW, ANON | L.MAP_32BIT) == 0x40001000
+    assert proc.mmap(0, P, RW, ANON | L.MAP_ABOVE4G) > 1 << 32
+    k2 = Kernel(randomize_va_space=2, seed=3)
+    a = k2.spawn().mmap(0, P, RW, ANON | L.MAP_32BIT)
+    assert 0x40000000 <= a < 0x42000000

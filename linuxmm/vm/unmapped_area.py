@@ -6,8 +6,10 @@ Functions return an address or a negative errno, as the kernel's do.
 """
 import errno
 
-from .constants import (DAC_MMAP_MIN_ADDR, DEFAULT_MAP_WINDOW, MAP_FIXED, MAP_SHARED,
-                        MMAP_MIN_ADDR, PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE, VM_GROWSDOWN)
+from .constants import (DAC_MMAP_MIN_ADDR, DEFAULT_MAP_WINDOW, MAP_32BIT, MAP_ABOVE4G, MAP_FIXED,
+                        MAP_SHARED, MMAP_MIN_ADDR, PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE,
+                        VM_GROWSDOWN)
+from .layout import randomize_page
 
 
 def unmapped_area_topdown(mm, length, low_limit, high_limit, align_mask=0, align_offset=0):
@@ -81,35 +83,54 @@ def unmapped_area(mm, length, low_limit, high_limit, align_mask=0, align_offset=
         return gap
 
 
-def arch_get_unmapped_area_topdown(mm, file, addr, length, pgoff, flags):
+def arch_get_unmapped_area_topdown(mm, file, addr0, length, pgoff, flags):
     if length > TASK_SIZE:
         return -errno.ENOMEM
     if flags & MAP_FIXED:
-        return addr
+        return addr0
+    if flags & MAP_32BIT:                        # legacy base below 2 GiB: bottom-up
+        return arch_get_unmapped_area(mm, file, addr0, length, pgoff, flags)
+    addr = addr0
     if addr:
         addr &= PAGE_MASK
         if _hint_valid(addr, length):
             vma = mm.tree.find(addr)
             if vma is None or addr + length <= vma.start_gap():
                 return addr
-    result = unmapped_area_topdown(mm, length, PAGE_SIZE, mm.mmap_base)
+    low = (1 << 32) if flags & MAP_ABOVE4G else PAGE_SIZE
+    result = unmapped_area_topdown(mm, length, low, mm.mmap_base)
     if result >= 0:
         return result
-    return arch_get_unmapped_area(mm, file, addr, length, pgoff, flags)
+    return arch_get_unmapped_area(mm, file, addr0, length, pgoff, flags)
+
+
+def _find_start_end(mm, flags):
+    if flags & MAP_32BIT:
+        begin, end = 0x40000000, 0x80000000
+        kernel = mm.kernel
+        if kernel is not None and kernel.randomize_va_space:
+            begin = randomize_page(begin, 0x02000000)(kernel.vm_random)
+        return begin, end
+    return mm.mmap_legacy_base, DEFAULT_MAP_WINDOW
 
 
 def arch_get_unmapped_area(mm, file, addr, length, pgoff, flags):
+    """The bottom-up search (also the top-down one's fallback and MAP_32BIT's allocator)."""
     if length > TASK_SIZE:
         return -errno.ENOMEM
     if flags & MAP_FIXED:
         return addr
+    begin, end = _find_start_end(mm, flags)
+    if length > end:
+        return -errno.ENOMEM
     if addr:
-        addr &= PAGE_MASK
-        if _hint_valid(addr, length):
-            vma = mm.tree.find(addr)
-            if vma is None or addr + length <= vma.start_gap():
-                return addr
-    return unmapped_area(mm, length, mm.mmap_legacy_base, DEFAULT_MAP_WINDOW)
+        addr = (addr + PAGE_SIZE - 1) & PAGE_MASK
+        vma = mm.tree.find(addr)
+        if end - length >= addr and (vma is None or addr + length <= vma.start_gap()):
+            return addr
+    if flags & MAP_ABOVE4G:
+        begin = max(begin, 1 << 32)
+    return unmapped_area(mm, length, begin, end)
 
 
 def _hint_valid(addr, length):
@@ -148,8 +169,8 @@ def get_unmapped_area(mm, file, addr, length, pgoff, flags):
     """__get_unmapped_area: an address for [addr, addr+length) or a negative errno."""
     if length > TASK_SIZE:
         return -errno.ENOMEM
-    if file is None and not addr and not flags & (MAP_SHARED | MAP_FIXED) and length % PMD_SIZE \
-            and mm.topdown:
+    if file is None and not addr and length % PMD_SIZE and mm.topdown \
+            and not flags & (MAP_SHARED | MAP_FIXED | MAP_32BIT | MAP_ABOVE4G):
         # the common case, arch_get_unmapped_area_topdown without a hint, called directly
         addr = unmapped_area_topdown(mm, length, PAGE_SIZE, mm.mmap_base)
         if addr < 0:
