@@ -478,8 +478,11 @@ def test_process_registry_and_proc_files(kernel):
     assert kernel.processes == {a.pid: a, b.pid: b} and a.pid != b.pid
     assert kernel.read(f"/proc/{a.pid}/maps") == ""
     assert kernel.read(f"/proc/{b.pid}/status").startswith("Name:\tb\n")
-    kernel.exit_process(a)
-    assert a.pid not in kernel.processes
+    c0 = kernel.vm_committed_as
+    a.mmap(0, 4 * P, RW, ANON)
+    assert kernel.vm_committed_as == c0 + 4
+    a.exit()
+    assert a.pid not in kernel.processes and kernel.vm_committed_as == c0
     with pytest.raises(FileNotFoundError):
         kernel.read(f"/proc/{a.pid}/maps")
 

@@ -65,6 +65,10 @@ class Process:
         with self.kernel.lock:
             return sys_madvise(self.mm, addr, length, advice)
 
+    def exit(self):
+        """exit(2): the address space is torn down and the pid released."""
+        self.kernel.exit_process(self)
+
     def execve(self, path, argv, envp):
         from .binfmt_elf import execve
         with self.kernel.lock:
