@@ -69,15 +69,19 @@ class VmaTree:
     # -- lookups (mm/mmap.c: find_vma & co.) -----------------------------------------------
     def find(self, addr):
         """find_vma: the first VMA with vm_end > addr (it may start above addr), or None."""
-        if not self._len:
-            return None
-        bi, i = self._pos_le(addr)
-        if i >= 0:
-            vma = self._vmas[bi][i]
-            if vma.vm_end > addr:
-                return vma
-            return self._after(bi, i)
-        return self._vmas[0][0]
+        bi = bisect_right(self._firsts, addr) - 1
+        if bi < 0:
+            return self._vmas[0][0] if self._len else None
+        block = self._vmas[bi]
+        i = bisect_right(self._keys[bi], addr) - 1
+        vma = block[i]
+        if vma.vm_end > addr:
+            return vma
+        if i + 1 < len(block):
+            return block[i + 1]
+        if bi + 1 < len(self._vmas):
+            return self._vmas[bi + 1][0]
+        return None
 
     def lookup(self, addr):
         """vma_lookup: the VMA containing addr, or None."""
