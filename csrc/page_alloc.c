@@ -58,6 +58,7 @@ static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, i
     for (int c = 0; c < pa->cpus; c++)
         for (int l = 0; l < LMM_NR_PCP_LISTS; l++)
             z->pcp[c].lists[l].head = z->pcp[c].lists[l].tail = LMM_NIL;
+    z->batch = 1;           /* the boot pageset: batch 1, high 0 */
     if (!spanned)
         return 0;
     b->first_pageblock = start >> pa->pageblock_order;
@@ -888,7 +889,8 @@ static inline int gfp_to_alloc_flags(uint32_t gfp, int order)
 
 static inline int check_alloc_args(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
 {
-    if (pa->zone_table[gfp & 0xf] < 0)
+    if (pa->zone_table[gfp & 0xf] < 0 ||
+        (gfp & (LMM_GFP_MOVABLE | LMM_GFP_RECLAIMABLE)) == (LMM_GFP_MOVABLE | LMM_GFP_RECLAIMABLE))
         return -LMM_EGFP;
     if ((unsigned)order > (unsigned)pa->max_order)
         return -LMM_EINVAL;
@@ -1169,6 +1171,11 @@ int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
             if (lowmem_reserve[j] < 0 || lowmem_reserve[j] > ((int64_t)1 << 62))
                 return -LMM_EINVAL;
     struct lmm_zone *z = &pa->zones[zone];
+    int64_t batch = vals[5] >= 0 ? vals[5] : z->batch;
+    int64_t high_min = vals[6] >= 0 ? vals[6] : z->high_min;
+    int64_t high_max = vals[7] >= 0 ? vals[7] : z->high_max;
+    if (batch < 1 || high_min > high_max)
+        return -LMM_EINVAL;
     for (int k = 0; k < 4; k++)
         if (vals[k] >= 0)
             z->wmark[k] = vals[k];

@@ -153,6 +153,8 @@ def gfp_zone(gfp, zone_names=("DMA", "DMA32", "Normal", "Movable", "Device")):
 
 def gfp_migratetype(gfp, mobility_disabled=False):
     """MIGRATE_UNMOVABLE (0), MOVABLE (1) or RECLAIMABLE (2); UNMOVABLE when grouping is off."""
+    if gfp & GFP_MOVABLE_MASK == GFP_MOVABLE_MASK:
+        raise ValueError(f"bad gfp {gfp:#x}: __GFP_MOVABLE and __GFP_RECLAIMABLE together")
     if mobility_disabled:
         return MIGRATE_UNMOVABLE
     return (gfp & GFP_MOVABLE_MASK) >> GFP_MOVABLE_SHIFT

@@ -17,7 +17,7 @@ from . import _args, gfp as G
 from ._ffi import ffi, lib
 from .errors import InvariantError, invalid_free
 from .reference.page_alloc import (already_released, alloc_failure, check_alloc, check_boot_range,
-                                   check_cpu, check_zone_index, _check_mt, _check_zones, _int64,
+                                   check_cpu, check_pcp_sizes, check_zone_index, _check_mt, _check_zones, _int64,
                                    _tunables, MAX_CPUS)
 
 _alloc = lib.lmm_pa_alloc
@@ -107,6 +107,8 @@ class PageAllocator:
         i = check_zone_index(i, self.nr_zones)
         vals = _tunables(self.nr_zones, wmark_min, wmark_low, wmark_high, wmark_promo,
                          lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max)
+        check_pcp_sizes(vals, self._zs(i, lib.LMM_ZS_BATCH), self._zs(i, lib.LMM_ZS_HIGH_MIN),
+                        self._zs(i, lib.LMM_ZS_HIGH_MAX))
         packed = ffi.new("int64_t[8]", [-1 if v is None else v for v in vals[:4] + vals[5:]])
         lr = ffi.NULL if vals[4] is None else ffi.new("int64_t[]", vals[4])
         if lib.lmm_pa_set_tunables(self._ptr, i, packed, lr):   # pragma: no cover - prevalidated
@@ -311,7 +313,7 @@ class PageAllocator:
     @property
     def zonelist(self):
         """Zone indices of the node's zonelist (managed zones, highest first)."""
-        return self.zonelist_for(G.GFP_HIGHUSER_MOVABLE)
+        return [i for i in reversed(range(self.nr_zones)) if self.managed_pages(i)]
 
     def zonelist_for(self, gfp):
         """Zone indices an allocation with this gfp may use, in the order it tries them."""

@@ -303,7 +303,8 @@ def test_bad_arguments_change_nothing(backend):
     single = pa.alloc_pages(GFP_KERNEL)
     before = snapshot(pa)
     for args in [(GFP_DMA | GFP_DMA32, 0, 0), (GFP_KERNEL, 11, 0), (GFP_KERNEL, -1, 0),
-                 (GFP_KERNEL, 0, 2), (GFP_KERNEL, 0, -1), (2**32, 0, 0), (-1, 0, 0)]:
+                 (GFP_KERNEL, 0, 2), (GFP_KERNEL, 0, -1), (2**32, 0, 0), (-1, 0, 0),
+                 (GFP_HIGHUSER_MOVABLE | __GFP_RECLAIMABLE, 0, 0)]:
         with pytest.raises(ValueError):
             pa.alloc_pages(*args)
     with pytest.raises(ValueError):
@@ -342,6 +343,14 @@ def test_bad_constructor_arguments(backend):
         backend.PageAllocator([("Normal", 0, 10)], cpus=0)
     with pytest.raises(ValueError):
         backend.PageAllocator([("Normal", 0, 10)], pageblock_order=11)
+    pa = backend.PageAllocator([("Normal", 0, 10)])
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_batch=0)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_high_min=10, pcp_high_max=5)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, lowmem_reserve=[0, 0])
+    assert pa.pcp_state(0, 0)["batch"] == 1
 
 
 def test_mobility_grouping_disabled_on_tiny_machines(backend):

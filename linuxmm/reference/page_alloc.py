@@ -85,7 +85,8 @@ class _Zone:
         self.pgalloc = 0
         self.below_high = False     # ZONE_BELOW_HIGH
         self.boosted = False        # ZONE_BOOSTED_WATERMARK
-        self.batch = self.high_min = self.high_max = 0
+        self.batch = 1              # the boot pageset: batch 1, high 0
+        self.high_min = self.high_max = 0
         self.pcp = [_Pcp(pa.nr_pcp_lists) for _ in range(pa.cpus)]
 
     def spans(self, pfn):
@@ -166,6 +167,7 @@ class PageAllocator:
         z = self.zones[self._zone_index(i)]
         vals = _tunables(self.nr_zones, wmark_min, wmark_low, wmark_high, wmark_promo,
                          lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max)
+        check_pcp_sizes(vals, z.batch, z.high_min, z.high_max)
         for k, v in enumerate(vals[:4]):
             if v is not None:
                 z.wmark[k] = v
@@ -1055,6 +1057,8 @@ def check_alloc(gfp, order, cpu, max_order, cpus):
         raise ValueError(f"gfp {gfp:#x} does not fit in gfp_t")
     if G.gfp_zone_bad(gfp):
         raise ValueError(f"bad gfp {gfp:#x}: more than one zone modifier ({G.format_gfp(gfp)})")
+    if gfp & G.GFP_MOVABLE_MASK == G.GFP_MOVABLE_MASK:
+        raise ValueError(f"bad gfp {gfp:#x}: __GFP_MOVABLE and __GFP_RECLAIMABLE together")
     order = _args.as_int(order, "order")
     if not 0 <= order <= max_order:
         raise ValueError(f"order must be in 0..{max_order}, got {order}")
@@ -1143,6 +1147,17 @@ def _tunables(nr_zones, *vals):
                 raise ValueError(f"tunable value {v} out of range")
             out.append(v)
     return out
+
+
+def check_pcp_sizes(vals, batch, high_min, high_max):
+    """pcp batch is at least 1 (zone_batchsize), high_min <= high_max."""
+    batch = batch if vals[6] is None else vals[6]
+    high_min = high_min if vals[7] is None else vals[7]
+    high_max = high_max if vals[8] is None else vals[8]
+    if batch < 1:
+        raise ValueError(f"pcp_batch must be >= 1, got {batch}")
+    if high_min > high_max:
+        raise ValueError(f"pcp_high_min {high_min} > pcp_high_max {high_max}")
 
 
 def _check_mt(mt):
