@@ -84,10 +84,9 @@ int lmm_buddy_free_range(struct lmm_buddy *b, int64_t start, int64_t end)
 
 /* ===================================================================== allocation == */
 
-int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
+/* Take a block of `order` from the free lists of `mt` and mark it allocated. */
+static inline int64_t take_block(struct lmm_buddy *b, int order, int mt)
 {
-    if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
-        return -LMM_EINVAL;
     uint32_t idx = rmqueue_smallest(b, order, mt);
     if (idx == LMM_NIL)
         return -LMM_ENOMEM;
@@ -96,16 +95,18 @@ int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
     return idx_to_pfn(b, idx);
 }
 
+int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
+{
+    if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
+        return -LMM_EINVAL;
+    return take_block(b, order, mt);
+}
+
 int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
 {
     if ((unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
-    uint32_t idx = rmqueue_smallest(b, order, LMM_MIGRATE_MOVABLE);
-    if (idx == LMM_NIL)
-        return -LMM_ENOMEM;
-    b->pages[idx].flags = PB_HEAD;
-    b->pages[idx].order = (uint8_t)order;
-    return idx_to_pfn(b, idx);
+    return take_block(b, order, LMM_MIGRATE_MOVABLE);
 }
 
 int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, int order)
@@ -114,12 +115,10 @@ int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, 
         return -LMM_EINVAL;
     int64_t n = 0;
     for (; n < count; n++) {
-        uint32_t idx = rmqueue_smallest(b, order, LMM_MIGRATE_MOVABLE);
-        if (idx == LMM_NIL)
+        int64_t pfn = take_block(b, order, LMM_MIGRATE_MOVABLE);
+        if (pfn < 0)
             break;
-        b->pages[idx].flags = PB_HEAD;
-        b->pages[idx].order = (uint8_t)order;
-        pfns[n] = idx_to_pfn(b, idx);
+        pfns[n] = pfn;
     }
     return n;
 }

@@ -232,5 +232,95 @@ int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t roun
 
 
 /* ---- slab (csrc/slab.c) ------------------------------------------------------------------ */
+/*
+ * SLUB-style object caches.  Objects are named by kernel virtual address in the x86_64 direct
+ * map (PAGE_OFFSET 0xffff888000000000 + pfn * 4096 + offset); a pfn -> slab map finds slab and
+ * cache from an address.  Geometry is computed by the caller (linuxmm/slab/geometry.py) and
+ * pushed in; pages come from a page source through two callbacks.  Addresses are returned as
+ * uint64: a value below LMM_SLAB_MIN_ADDR is a (positive) error code, never an object.
+ */
+#define LMM_SLAB_MIN_ADDR    4096
+#define LMM_SLAB_ENOTSLAB    20  /* address is not in a slab page (never allocated) */
+#define LMM_SLAB_EWRONGCACHE 21  /* object belongs to another cache */
+#define LMM_SLAB_EINTERIOR   22  /* not the start of an object (interior, red zone, padding) */
+#define LMM_SLAB_EFREE       23  /* object is already free: double free */
+#define LMM_SLAB_EDUP        24  /* bulk free names one object twice */
+#define LMM_SLAB_EDEBUG      25  /* cache has debug flags: the caller must take the slow path */
+#define LMM_SLAB_EDEAD       26  /* cache was destroyed */
+#define LMM_SLAB_EBUSY       27  /* cache still has objects */
+#define LMM_SLAB_ETOOBIG     28  /* kmalloc size above KMALLOC_MAX_SIZE */
+#define LMM_SLAB_ENOCACHE    29  /* no kmalloc cache of that type and size */
+
+/* lists of a cache (lmm_slab_list) */
+#define LMM_SLAB_LIST_PARTIAL 0
+#define LMM_SLAB_LIST_FULL    1
+#define LMM_SLAB_LIST_EMPTY   2
+
+typedef int64_t (*lmm_page_alloc_cb)(void *src, uint32_t gfp, int order);
+typedef int64_t (*lmm_page_free_cb)(void *src, int64_t pfn, int order);
+
+struct lmm_slab_sys;
+
+struct lmm_slab_geometry {
+    uint32_t size;              /* object stride (slabinfo objsize) */
+    uint32_t red_left_pad;      /* offset of object 0 in the slab */
+    uint32_t ksize;             /* what ksize() reports */
+    int order;                  /* oo */
+    int objects;
+    int min_order;              /* fallback when the oo allocation fails */
+    int min_objects;
+    int min_partial;
+    uint32_t allocflags;        /* gfp bits every slab allocation adds */
+    int reclaimable;            /* NR_SLAB_RECLAIMABLE_B rather than UNRECLAIMABLE */
+    int debug;                  /* kfree() must go through the caller's slow path */
+};
+
+struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src);
+void lmm_slab_sys_destroy(struct lmm_slab_sys *s);
+/* Page source over a struct lmm_buddy (same semantics as the engine's callbacks). */
+int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order);
+int64_t lmm_slab_buddy_free_page(void *buddy, int64_t pfn, int order);
+
+int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry *g);
+/* Release every slab of a cache with no objects in use and retire it; -EBUSY if objects remain. */
+int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache);
+int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache);
+
+uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp);
+int64_t lmm_slab_free(struct lmm_slab_sys *s, int cache, uint64_t addr);
+/* All or nothing: n objects into out[], or a negative code and nothing allocated. */
+int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int64_t n, uint64_t *out);
+/* All or nothing; cache -1 = each object's own cache (kfree_bulk).  Error entry: lmm_slab_error_index. */
+int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *addrs, int64_t n);
+int64_t lmm_slab_error_index(struct lmm_slab_sys *s);
+
+uint64_t lmm_slab_kmalloc(struct lmm_slab_sys *s, int64_t size, uint32_t gfp);
+int64_t lmm_slab_kfree(struct lmm_slab_sys *s, uint64_t addr);
+int64_t lmm_slab_ksize(struct lmm_slab_sys *s, uint64_t addr);
+/* kmalloc cache for (size, gfp), -1 for a large kmalloc, or a negative code. */
+int lmm_slab_kmalloc_cache(struct lmm_slab_sys *s, int64_t size, uint32_t gfp);
+int lmm_slab_kmalloc_index(int64_t size);
+
+/* kmem_cache_shrink(): discard empty slabs, sort partial slabs; 1 if slabs remain, else 0. */
+int lmm_slab_shrink(struct lmm_slab_sys *s, int cache);
+
+/* stats: nr_slabs, nr_partial, nr_full, nr_empty, total_objects, inuse, slabs_created, pages */
+void lmm_slab_cache_stats(struct lmm_slab_sys *s, int cache, int64_t *out);
+/* counters: reclaimable bytes, unreclaimable bytes, large kmalloc pages, large kmalloc blocks */
+void lmm_slab_counters(struct lmm_slab_sys *s, int64_t *out);
+/* Slab pfns of one list, head first; returns the list length. */
+int64_t lmm_slab_list(struct lmm_slab_sys *s, int cache, int which, int64_t *out, int64_t cap);
+/* What addr is: out = {kind, cache, slab pfn, order, objects, inuse, index or -1, allocated,
+ * serial, object address}; kind 0 none, 1 slab, 2 large kmalloc (cache -1, index -1). */
+int lmm_slab_object_info(struct lmm_slab_sys *s, uint64_t addr, int64_t *out);
+/* Indices of the free objects of the slab at pfn in freelist order; returns their number. */
+int64_t lmm_slab_freelist(struct lmm_slab_sys *s, int64_t pfn, int64_t *out, int64_t cap);
+/* Addresses of the allocated objects of a cache, slab by slab in list order. */
+int64_t lmm_slab_inuse_objects(struct lmm_slab_sys *s, int cache, uint64_t *out, int64_t cap);
+int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen);
+int64_t lmm_slab_metadata_bytes(struct lmm_slab_sys *s);
+
+int64_t lmm_slab_bench_pairs(struct lmm_slab_sys *s, int cache, int64_t pairs);
+int64_t lmm_slab_bench_bulk(struct lmm_slab_sys *s, int cache, int64_t rounds, int64_t batch, uint64_t *scratch);
 
 /* ---- address spaces (csrc/vma.c) --------------------------------------------------------- */

@@ -18,8 +18,20 @@ __all__ = [
     "OutOfMemory",
 ]
 
+# -- zones (physical memory: Kernel boot, zones, pages, /proc) --
+from .kernel import Kernel  # noqa: E402
+from .page import Page  # noqa: E402
+from .zone import Zone  # noqa: E402
+
+__all__ += ["Kernel", "Page", "Zone"]
+
 # -- pagealloc: the page allocator engine and gfp flags --
 from . import gfp  # noqa: E402
 from .page_alloc import PageAllocator  # noqa: E402
 
 __all__ += ["PageAllocator", "gfp"]
+
+# -- slab (linuxmm/slab) --
+from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
+
+__all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]

@@ -45,26 +45,41 @@ class BuddyAllocator:
         self._orders = ffi.new("int64_t[]", max_order + 1)
         self._msg = ffi.new("char[]", 256)
         lib.lmm_buddy_free_range(raw, start_pfn, start_pfn + nr_pages)
+        self._bind_fast_paths(self._b)
+
+    def _bind_fast_paths(self, raw):
+        """alloc/free as closures over the (garbage-collected) C pointer, which they keep alive:
+        no attribute lookups on the hot path.  They shadow the documented methods below."""
+        alloc_error, free_error, bad_args = self._alloc_error, self._free_error, self._bad_free_args
+
+        def alloc(order=0):
+            try:
+                pfn = _alloc(raw, order)
+            except (TypeError, OverflowError):
+                pfn = -lib.LMM_EINVAL
+            if pfn < 0:
+                raise alloc_error(pfn, order)
+            return pfn
+
+        def free(pfn, order=0):
+            try:
+                err = _free(raw, pfn, order)
+            except (TypeError, OverflowError):
+                err = bad_args(pfn, order)
+            if err:
+                raise free_error(err, pfn, order)
+
+        alloc.__doc__, free.__doc__ = BuddyAllocator.alloc.__doc__, BuddyAllocator.free.__doc__
+        self.alloc, self.free = alloc, free
 
     # -- single blocks ------------------------------------------------------------------------
     def alloc(self, order=0):
         """pfn of a free, naturally aligned block of 2**order pages; OutOfMemory when none fits."""
-        try:
-            pfn = _alloc(self._b, order)
-        except (TypeError, OverflowError):
-            pfn = -lib.LMM_EINVAL
-        if pfn < 0:
-            raise self._alloc_error(pfn, order)
-        return pfn
+        return self.alloc(order)            # the instance's fast path (_bind_fast_paths)
 
     def free(self, pfn, order=0):
         """Return a block; InvalidFree (and no change) unless it is an allocated block of that order."""
-        try:
-            err = _free(self._b, pfn, order)
-        except (TypeError, OverflowError):
-            err = self._bad_free_args(pfn, order)
-        if err:
-            raise self._free_error(err, pfn, order)
+        return self.free(pfn, order)
 
     # -- bulk -----------------------------------------------------------------------------------
     def alloc_bulk(self, count, order=0):

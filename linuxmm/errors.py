@@ -19,24 +19,21 @@ class InvariantError(MMError, AssertionError):
 
 # Why a free was refused: one message per reason, shared by both backends so that they raise
 # identical errors.
+_FREE_REASONS = {
+    "order": "order {order} is outside 0..max_order",
+    "range": "pfn {pfn} is outside this allocator's range [{start_pfn}, {end_pfn})",
+    "align": "pfn {pfn} is not aligned to order {order}",
+    "free": "double free: pfn {pfn} is already free",
+    "dup": "double free: pfn {pfn} is named twice in one bulk free",
+    "nothead": "pfn {pfn} is not the first page of an allocated block",
+    "order-mismatch": "pfn {pfn} was allocated with order {allocated_order}, freed with order {order}",
+}
+
+
 def invalid_free(reason, pfn, order, *, start_pfn=0, end_pfn=0, allocated_order=None):
-    if reason == "order":
-        text = f"order {order} is outside 0..max_order"
-    elif reason == "range":
-        text = f"pfn {pfn} is outside this allocator's range [{start_pfn}, {end_pfn})"
-    elif reason == "align":
-        text = f"pfn {pfn} is not aligned to order {order}"
-    elif reason == "free":
-        text = f"double free: pfn {pfn} is already free"
-    elif reason == "dup":
-        text = f"double free: pfn {pfn} is named twice in one bulk free"
-    elif reason == "nothead":
-        text = f"pfn {pfn} is not the first page of an allocated block"
-    elif reason == "order-mismatch":
-        text = f"pfn {pfn} was allocated with order {allocated_order}, freed with order {order}"
-    else:  # pragma: no cover - a programming error
-        raise AssertionError(reason)
-    err = InvalidFree(text)
+    """The InvalidFree for one refused free; .reason, .pfn and .order say what was wrong."""
+    err = InvalidFree(_FREE_REASONS[reason].format(pfn=pfn, order=order, start_pfn=start_pfn,
+                                                   end_pfn=end_pfn, allocated_order=allocated_order))
     err.reason = reason
     err.pfn = pfn
     err.order = order

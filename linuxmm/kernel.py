@@ -4,31 +4,420 @@ It owns every subsystem.  Each subsystem lives in its own module and is attached
 Kernel's public methods are thin delegations so that the whole API is discoverable on one class.
 /proc files are rendered by functions registered with ``register_proc``.
 """
+import importlib
 import threading
 
 from . import _args
+from . import boot as _boot
+from . import procfs as _procfs
+from . import watermarks as _wm
+from .errors import InvariantError
+from .gfp import GFP_KERNEL
+from .page import Page
+from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .units import parse_size
+from .zone import Zone
+
+MAX_PAGE_ORDER = 10
+PAGEBLOCK_ORDER = 9
+THP_MODES = ("always", "madvise", "never")
 
 
 class Kernel:
+    """A simulated x86 machine running Linux 6.18's memory management.
+
+    Physical memory (docs/physical.md): ``Kernel(mem)`` or ``Kernel(e820=...)`` boots as x86
+    Linux does (e820 -> memblock -> zones), hands the free memory to the page allocator
+    (``backend="c"``: linuxmm.page_alloc, ``"reference"``: linuxmm.reference.page_alloc) and
+    sets min_free_kbytes, watermarks, lowmem_reserve and pcp limits with the kernel's formulas.
+    ``k.zones``, ``k.page(pfn)``, ``k.alloc_pages``/``free_pages`` (+ ``_bulk``),
+    ``k.read("/proc/zoneinfo")``; sysctls ``min_free_kbytes``, ``watermark_scale_factor``,
+    ``lowmem_reserve_ratio``, ``percpu_pagelist_high_fraction`` are assignable attributes.
+    The allocation methods do not lock: share a Kernel between threads only under a lock.
+    """
+
     def __init__(self, mem=None, *, arch="x86_64", e820=None, reserved=None, cpus=2,
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
-                 randomize_va_space=2, seed=0, slab_nomerge=False, backend="c"):
+                 randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
+                 transparent_hugepage="madvise", lowmem_reserve_ratio=None,
+                 percpu_pagelist_high_fraction=0, boot_allocations=True):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
         self.arch = arch
         self.mem = parse_size(mem if mem is not None else "1G")
         self.cpus = _args.as_int(cpus, "cpus")
+        if not 1 <= self.cpus <= 1024:
+            raise ValueError(f"cpus must be in 1..1024, got {self.cpus}")
         self.swap = parse_size(swap)
         self.randomize_va_space = _args.as_int(randomize_va_space, "randomize_va_space")
         self.seed = _args.as_int(seed, "seed")
         self.slab_nomerge = bool(slab_nomerge)
         self.lock = threading.RLock()
         self._procfs = {}
-        # -- physical memory (linuxmm/zone*, boot) -- filled in by the zones issue
+        self._stat_sources = []
+        self._checkers = []          # each subsystem's check(), run by Kernel.check()
+        # -- physical memory (linuxmm/boot, watermarks, zone, page, procfs) --
+        self._boot_physical(e820, reserved, min_free_kbytes, watermark_scale_factor,
+                            transparent_hugepage, lowmem_reserve_ratio,
+                            percpu_pagelist_high_fraction, boot_allocations)
         # -- slab (linuxmm/slab) --
+        self._slab_init()
+        # -- end slab --
         # -- processes and address spaces (linuxmm/vm) --
+
+    # -- physical memory ------------------------------------------------------------------------
+    def _boot_physical(self, e820, reserved, min_free_kbytes, watermark_scale_factor,
+                       transparent_hugepage, lowmem_reserve_ratio, high_fraction,
+                       boot_allocations):
+        if self.arch not in _boot.ARCHES:
+            raise ValueError(f"arch must be one of {_boot.ARCHES}, got {self.arch!r}")
+        if transparent_hugepage not in THP_MODES:
+            raise ValueError(f"transparent_hugepage must be one of {THP_MODES}, "
+                             f"got {transparent_hugepage!r}")
+        self.transparent_hugepage = transparent_hugepage
+        self.max_order = MAX_PAGE_ORDER
+        self.pageblock_order = PAGEBLOCK_ORDER
+        self.numa = self.arch == "x86_64"       # CONFIG_NUMA (numa_* counters shown)
+        self._wmark_scale = self._check_scale_factor(watermark_scale_factor)
+        self._high_fraction = self._check_high_fraction(high_fraction)
+        if min_free_kbytes is not None:
+            min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
+            if min_free_kbytes < 0:
+                raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
+        layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
+                            boot_allocations=bool(boot_allocations))
+        if e820 is not None:
+            self.mem = _boot.count(layout.memory) << _boot.PAGE_SHIFT
+        self.layout = layout
+        self._zone_names = layout.names
+        self._present = layout.present
+        self._ratios = self._check_ratios(lowmem_reserve_ratio)
+        module = importlib.import_module(
+            "linuxmm.page_alloc" if self.backend == "c" else "linuxmm.reference.page_alloc")
+        self._pa = module.PageAllocator(layout.spans, cpus=self.cpus, max_order=MAX_PAGE_ORDER,
+                                        pageblock_order=PAGEBLOCK_ORDER)
+        for start, end in layout.free:                  # memblock_free_all()
+            self._pa.free_boot_range(start, end)
+        managed = self._managed()
+        # init_per_zone_wmark_min(): square-root rule while every watermark is still 0
+        names = self._zone_names
+        self._user_min_free_kbytes = -1
+        self._min_free_kbytes = _wm.min_free_kbytes_sqrt(names, managed, [0] * len(names))
+        self._setup_per_zone_wmarks(boot=True)
+        if transparent_hugepage != "never":             # khugepaged start
+            high = [w[2] for w in self._wmarks]
+            rec = _wm.min_free_kbytes_thp(names, self._present, managed, high,
+                                          PAGEBLOCK_ORDER)
+            if rec > self._min_free_kbytes:
+                self._min_free_kbytes = rec
+                self._setup_per_zone_wmarks()
+        if min_free_kbytes is not None:                 # sysctl vm.min_free_kbytes written
+            self.min_free_kbytes = min_free_kbytes
+        _procfs.register(self)
+
+    def _managed(self):
+        pa = self._pa
+        return [pa.managed_pages(i) for i in range(len(self._zone_names))]
+
+    @staticmethod
+    def _check_scale_factor(value):
+        value = _args.as_int(value, "watermark_scale_factor")
+        if not 1 <= value <= _wm.MAX_WATERMARK_SCALE_FACTOR:
+            raise ValueError(f"watermark_scale_factor must be in 1..3000, got {value}")
+        return value
+
+    @staticmethod
+    def _check_high_fraction(value):
+        value = _args.as_int(value, "percpu_pagelist_high_fraction")
+        if value != 0 and value < _wm.MIN_PERCPU_PAGELIST_HIGH_FRACTION:
+            raise ValueError(f"percpu_pagelist_high_fraction must be 0 or >= 8, got {value}")
+        return value
+
+    def _check_ratios(self, ratios):
+        if ratios is None:
+            return [_wm.LOWMEM_RESERVE_RATIO[name] for name in self._zone_names]
+        ratios = [_args.as_int(r, "lowmem_reserve_ratio") for r in ratios]
+        if len(ratios) != len(self._zone_names):
+            raise ValueError(f"lowmem_reserve_ratio needs {len(self._zone_names)} values "
+                             f"(one per zone: {' '.join(self._zone_names)}), got {len(ratios)}")
+        return [r if r >= 1 else 0 for r in ratios]     # values < 1 become 0
+
+    def _setup_per_zone_wmarks(self, boot=False):
+        """__setup_per_zone_wmarks + lowmem_reserve + totalreserve + pcp + thresholds, pushed
+        into the page allocator (the kernel recomputes all of these together).  pcp->high
+        starts at 0 (BOOT_PAGESET_HIGH) and is then tuned by the allocator inside
+        [high_min, high_max]; later recomputations leave it alone as pageset_update() does."""
+        names, pa = self._zone_names, self._pa
+        managed = self._managed()
+        self._wmarks = _wm.zone_watermarks(names, managed, self._min_free_kbytes,
+                                           self._wmark_scale)
+        self._reserve = _wm.lowmem_reserve(names, managed, self._ratios)
+        high = [w[2] for w in self._wmarks]
+        self.totalreserve_pages = _wm.totalreserve_pages(managed, high, self._reserve)
+        self._pcp = [_wm.pcp_limits(m, w[1], self.cpus, self._high_fraction)
+                     for m, w in zip(managed, self._wmarks)]
+        self._thresholds = [_wm.stat_threshold(m, self.cpus) for m in managed]
+        for i, (w, pcp) in enumerate(zip(self._wmarks, self._pcp)):
+            batch, high_min, high_max = pcp
+            pa.set_zone_tunables(i, wmark_min=w[0], wmark_low=w[1], wmark_high=w[2],
+                                 wmark_promo=w[3], lowmem_reserve=self._reserve[i],
+                                 pcp_high=0 if boot else None, pcp_batch=batch,
+                                 pcp_high_min=high_min, pcp_high_max=high_max)
+            pa.clear_watermark_boost(i)          # zone->watermark_boost = 0
+
+    # sysctls of vm.* that shape the zones; writing one recomputes as the kernel's handler does
+    @property
+    def min_free_kbytes(self):
+        """vm.min_free_kbytes (boot value: max(sqrt rule, THP rule)); assignable."""
+        return self._min_free_kbytes
+
+    @min_free_kbytes.setter
+    def min_free_kbytes(self, value):
+        value = _args.as_int(value, "min_free_kbytes")
+        if value < 0:
+            raise ValueError(f"min_free_kbytes must be >= 0, got {value}")
+        with self.lock:
+            self._min_free_kbytes = self._user_min_free_kbytes = value
+            self._setup_per_zone_wmarks()
+
+    @property
+    def watermark_scale_factor(self):
+        return self._wmark_scale
+
+    @watermark_scale_factor.setter
+    def watermark_scale_factor(self, value):
+        value = self._check_scale_factor(value)
+        with self.lock:
+            self._wmark_scale = value
+            self._setup_per_zone_wmarks()
+
+    @property
+    def lowmem_reserve_ratio(self):
+        return list(self._ratios)
+
+    @lowmem_reserve_ratio.setter
+    def lowmem_reserve_ratio(self, value):
+        ratios = self._check_ratios(value)
+        with self.lock:
+            self._ratios = ratios
+            self._setup_per_zone_wmarks()
+
+    @property
+    def percpu_pagelist_high_fraction(self):
+        return self._high_fraction
+
+    @percpu_pagelist_high_fraction.setter
+    def percpu_pagelist_high_fraction(self, value):
+        value = self._check_high_fraction(value)
+        with self.lock:
+            self._high_fraction = value
+            self._setup_per_zone_wmarks()
+
+    @property
+    def zones(self):
+        """Every configured zone of node 0 in zone-index order (empty ones included)."""
+        layout = self.layout
+        return [Zone(self._pa, i, name, start, spanned, self._present[i], self._reserve[i],
+                     self._pcp[i], self._thresholds[i], self.cpus, layout.offline_pageblocks[i])
+                for i, (name, start, spanned) in enumerate(layout.spans)]
+
+    def zone(self, name):
+        """The zone called name ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")."""
+        for z in self.zones:
+            if z.name == name:
+                return z
+        raise KeyError(f"no zone {name!r} on {self.arch} (zones: {' '.join(self._zone_names)})")
+
+    def alloc_pages(self, gfp=GFP_KERNEL, order=0, cpu=0):
+        """pfn of the first page of 2**order pages (alloc_pages): zone from gfp, zonelist
+        fallback, watermark checks; OutOfMemory on failure, ValueError on bad gfp/order/cpu."""
+        return self._pa.alloc_pages(gfp, order, cpu)
+
+    def free_pages(self, pfn, order=0, cpu=0):
+        """__free_pages(): InvalidFree (state unchanged) unless pfn heads an allocation of order."""
+        self._pa.free_pages(pfn, order, cpu)
+
+    def alloc_pages_bulk(self, gfp=GFP_KERNEL, count=1, cpu=0):
+        """Up to count order-0 pages as an int64 numpy array (short when memory runs out)."""
+        return self._pa.alloc_pages_bulk(gfp, count, cpu)
+
+    def free_pages_bulk(self, pfns, cpu=0):
+        """Free order-0 pages given as an array or sequence of pfns; all or nothing."""
+        self._pa.free_pages_bulk(pfns, cpu)
+
+    def drain_pages(self, cpu=None):
+        """Return the pages cached on per-CPU lists (one CPU or all) to the buddy lists."""
+        self._pa.drain_pages(cpu)
+
+    def zonelist(self, gfp=GFP_KERNEL):
+        """Names of the zones an allocation with gfp tries, in order (the fallback zonelist
+        from gfp_zone(gfp) down, managed zones only); ValueError on bad gfp."""
+        return [self._zone_names[i] for i in self._pa.zonelist_for(gfp)]
+
+    def page(self, pfn):
+        """A view of struct page for pfn; ValueError when the pfn has no struct page (beyond
+        the end of memory, or in a 128 MiB section without RAM: pfn_valid() is false)."""
+        pfn = _args.as_int(pfn, "pfn")
+        layout = self.layout
+        if not 0 <= pfn < layout.max_pfn or \
+                pfn // _boot.PAGES_PER_SECTION not in layout.sections:
+            raise ValueError(f"pfn {pfn} has no struct page (no RAM in its memory section)")
+        info = self._pa.page_info(pfn)
+        zone = info.get("zone")
+        if zone is None:       # hole outside every zone span: memmap_init gives it the zone
+            zone = self._hole_zone(pfn)     # of the memory that follows (or the last one)
+        return Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
+                    info.get("migratetype"))
+
+    def _hole_zone(self, pfn):
+        spans = self.layout.spans
+        for i, (_, start, spanned) in enumerate(spans):
+            if spanned and pfn < start + spanned:
+                return i
+        return max(i for i, (_, _, spanned) in enumerate(spans) if spanned)
+
+    def __repr__(self):
+        return (f"<Kernel {self.arch} {self.mem >> 20} MiB, {self.cpus} cpus, "
+                f"backend {self.backend!r}>")
+
+    def register_stats(self, source):
+        """Add a callable returning {vmstat item name: value}; /proc/vmstat, meminfo and
+        zoneinfo add up every source (later subsystems: slab, LRU, page tables...)."""
+        self._stat_sources.append(source)
+
+    def vm_counters(self):
+        """Every counter known to the simulation, by /proc/vmstat item name."""
+        values = dict(self._pa.vmstat())
+        for name in self._zone_names:       # the engine names pgalloc_* by zone name
+            text = _ZONE_TEXT[name]
+            if text != name.lower() and f"pgalloc_{name.lower()}" in values:
+                values[f"pgalloc_{text}"] = values.pop(f"pgalloc_{name.lower()}")
+        nr_free = 0
+        blocks = 0
+        for i in range(len(self._zone_names)):
+            nr_free += self._pa.nr_free_pages(i)
+            blocks += sum(n << o for o, n in enumerate(self._pa.nr_free(i))
+                          if o >= self.pageblock_order)
+        values["nr_free_pages"] = nr_free
+        values["nr_free_pages_blocks"] = blocks
+        values["nr_memmap_boot_pages"] = self.layout.memmap_pages
+        for source in self._stat_sources:
+            for name, value in source().items():
+                values[name] = values.get(name, 0) + value
+        dirty, background = self._dirty_limits(values)
+        values["nr_dirty_threshold"] = dirty
+        values["nr_dirty_background_threshold"] = background
+        return values
+
+    def _dirty_limits(self, v):
+        """global_dirty_limits() with vm.dirty_ratio 20, dirty_background_ratio 10."""
+        highmem_free = 0
+        if "HighMem" in self._zone_names:        # vm_highmem_is_dirtyable = 0
+            hi = self._zone_names.index("HighMem")
+            hfree = self._pa.nr_free_pages(hi)
+            highmem_free = hfree - min(hfree, self._wmarks[hi][2] + max(self._reserve[hi]))
+        return _wm.dirty_limits(v["nr_free_pages"], self.totalreserve_pages,
+                                v.get("nr_inactive_file", 0) + v.get("nr_active_file", 0),
+                                highmem_free)
+
+    def mem_available(self):
+        """si_mem_available() in pages (MemAvailable)."""
+        v = self.vm_counters()
+        wmark_low = sum(self._pa.watermarks(i)[1] for i in range(len(self._zone_names)))
+        return _wm.si_mem_available(
+            v["nr_free_pages"], self.totalreserve_pages, wmark_low,
+            v.get("nr_active_file", 0) + v.get("nr_inactive_file", 0),
+            v.get("nr_slab_reclaimable", 0) + v.get("nr_kernel_misc_reclaimable", 0))
+
+    def direct_map_kb(self):
+        """DirectMap* lines of meminfo: RAM ranges split into 4k/2M/1G-aligned pieces
+        (an approximation of the kernel's init_memory_mapping, see docs/physical.md)."""
+        sizes = (1, 512, 262144) if self.arch == "x86_64" else (1, 512)
+        totals = [0] * len(sizes)
+        totals[0] += 256                            # [0, 1 MiB): init_memory_mapping(0, ISA_END)
+        for start, end in _boot.intersect(self.layout.memory, 256, self.layout.max_low_pfn):
+            pfn = start                             # i386: only lowmem is direct-mapped
+            while pfn < end:
+                for level in range(len(sizes) - 1, -1, -1):
+                    step = sizes[level]
+                    if pfn % step == 0 and pfn + step <= end:
+                        totals[level] += step
+                        pfn += step
+                        break
+        names = ("DirectMap4k", "DirectMap2M", "DirectMap1G")
+        return [(names[i], totals[i] * 4) for i in range(len(sizes))]
+
+    def check(self):
+        """Walk the page allocator's state, the zones' boot numbers and then every subsystem's own
+        check() (slab, address spaces); InvariantError when broken."""
+        self._check_physical()
+        for check in self._checkers:
+            check()
+
+    def _check_physical(self):
+        self._pa.check()
+        for i, name in enumerate(self._zone_names):
+            managed = self._pa.managed_pages(i)
+            if managed != self.layout.managed[i] or managed > self._present[i]:
+                raise InvariantError(f"zone {name}: managed {managed} differs from boot "
+                                     f"({self.layout.managed[i]}, present {self._present[i]})")
+            boost = self._pa.watermark_boost(i)
+            if tuple(w - boost for w in self._pa.watermarks(i)) != tuple(self._wmarks[i]):
+                raise InvariantError(f"zone {name}: watermarks {self._pa.watermarks(i)} are not "
+                                     f"the computed {self._wmarks[i]} + boost {boost}")
+
+    # -- slab (linuxmm/slab) -------------------------------------------------------------------
+    def _slab_init(self):
+        """kmem_cache_init(): the boot caches and kmalloc caches, pages from the page allocator
+        (cpu 0); /proc/slabinfo; NR_SLAB_* counters for /proc/meminfo and /proc/vmstat."""
+        module = importlib.import_module(
+            "linuxmm.slab.cache" if self.backend == "c" else "linuxmm.reference.slab")
+        # boot_objects=False: booting takes no page, so the page allocator's boot state (and the
+        # zones' known answers) is what memblock_free_all() left
+        self.slab = module.SlabAllocator(self._pa, cpus=self.cpus, slab_nomerge=self.slab_nomerge,
+                                         dma="DMA" in self._zone_names, boot_objects=False)
+        self.register_proc("/proc/slabinfo", self.slab.slabinfo)
+        self.register_stats(self.slab.vmstat)
+        self._checkers.append(self.slab.check)
+
+    def kmem_cache_create(self, name, size, *, align=0, flags=0, ctor=None, freeptr_offset=None,
+                          useroffset=0, usersize=0):
+        """A SLUB cache (or a compatible existing one, merged as SLUB does): see docs/slab.md."""
+        with self.lock:
+            return self.slab.kmem_cache_create(name, size, align=align, flags=flags, ctor=ctor,
+                                               freeptr_offset=freeptr_offset,
+                                               useroffset=useroffset, usersize=usersize)
+
+    def kmem_cache_destroy(self, cache):
+        """cache.destroy(): CacheInUse (nothing changed) while objects remain."""
+        with self.lock:
+            cache.destroy()
+
+    def kmem_cache_shrink(self, cache):
+        """cache.shrink(): release empty slabs; 0 when no slab remains."""
+        with self.lock:
+            return cache.shrink()
+
+    def kmalloc(self, size, gfp=GFP_KERNEL):
+        """kmalloc(size, gfp) -> kernel virtual address (GFP_KERNEL by default)."""
+        with self.lock:
+            return self.slab.kmalloc(size, gfp)
+
+    def kfree(self, addr):
+        """kfree(addr); 0 and ZERO_SIZE_PTR (16) are no-ops."""
+        with self.lock:
+            self.slab.kfree(addr)
+
+    def ksize(self, addr):
+        with self.lock:
+            return self.slab.ksize(addr)
+
+    def krealloc(self, addr, new_size, gfp=GFP_KERNEL):
+        with self.lock:
+            return self.slab.krealloc(addr, new_size, gfp)
+
+    # -- end slab -------------------------------------------------------------------------------
 
     # -- /proc ----------------------------------------------------------------------------------
     def register_proc(self, path, render):

@@ -3,3 +3,8 @@ from .buddy import BuddyAllocator
 from .page_alloc import PageAllocator
 
 __all__ = ["BuddyAllocator", "PageAllocator"]
+
+# -- slab (linuxmm/reference/slab.py) --
+from .slab import KmemCache, SlabAllocator  # noqa: E402
+
+__all__ += ["KmemCache", "SlabAllocator"]

@@ -1,0 +1,519 @@
+"""Pure-Python slab allocator: the same algorithm, API, results and errors as
+linuxmm.slab.SlabAllocator (csrc/slab.c).  Written for reading: each cache has its partial,
+full and empty lists (OrderedDicts used as lists with O(1) insertion at the head), each slab a
+LIFO freelist that starts in address order, and a dict maps every slab page to its slab.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import _args
+from ..errors import InvariantError, OutOfMemory
+from ..slab import common as C
+from ..slab import flags as F
+from ..slab import kmalloc as K
+from ..slab.common import (KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array,
+                           alloc_error, check_addr, check_gfp, kmalloc_error)
+from ..slab.debug import PAGE_OFFSET
+from ..slab.geometry import PAGE_SHIFT, PAGE_SIZE
+
+DIRECT_MAP_END = 0xffffc88000000000
+PARTIAL, FULL, EMPTY = 0, 1, 2
+GFP_RECLAIM_MASK = 0xc00 | 0x20 | 0x40 | 0x80 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x80000
+
+
+class _CoreError(Exception):
+    def __init__(self, code):
+        self.code = code
+
+
+class _Slab:
+    __slots__ = ("pfn", "base", "cache", "objects", "order", "inuse", "freelist", "allocated",
+                 "pending", "serial", "list")
+
+    def __init__(self, pfn, base, cache, objects, order, serial):
+        self.pfn = pfn
+        self.base = base
+        self.cache = cache
+        self.objects = objects
+        self.order = order
+        self.inuse = 0
+        self.freelist = list(range(objects - 1, -1, -1))    # top of the stack = next object
+        self.allocated = set()
+        self.pending = set()
+        self.serial = serial
+        self.list = None
+
+
+class _Large:
+    """A large kmalloc block (map value of its pages)."""
+    __slots__ = ("pfn", "order")
+
+    def __init__(self, pfn, order):
+        self.pfn = pfn
+        self.order = order
+
+
+class KmemCache(KmemCacheCommon):
+    backend = "reference"
+
+    def __init__(self, allocator, name, geometry, ctor, cid):
+        self._sa = allocator
+        self.lists = (OrderedDict(), OrderedDict(), OrderedDict())   # partial, full, empty
+        self.nr_slabs = self.total_objects = self.inuse_count = self.pages = 0
+        self.slabs_created = 0
+        self.core_alive = True
+        self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
+
+    # -- lists ----------------------------------------------------------------------------------
+    def _add_head(self, slab, which):
+        lst = self.lists[which]
+        lst[slab] = None
+        lst.move_to_end(slab, last=False)
+        slab.list = which
+
+    def _del(self, slab):
+        del self.lists[slab.list][slab]
+
+    # -- operations -----------------------------------------------------------------------------
+    def _slab_alloc(self, gfp):
+        partial = self.lists[PARTIAL]
+        if partial:
+            slab = next(iter(partial))
+        else:
+            empty = self.lists[EMPTY]
+            if empty:
+                slab = next(iter(empty))
+                self._del(slab)
+            else:
+                slab = self._sa._allocate_slab(self, gfp)
+            self._add_head(slab, PARTIAL)
+        idx = slab.freelist.pop()
+        slab.allocated.add(idx)
+        slab.inuse += 1
+        self.inuse_count += 1
+        if not slab.freelist:
+            self._del(slab)
+            self._add_head(slab, FULL)
+        return slab.base + idx * self.size
+
+    def _slab_free(self, slab, idx):
+        was_full = not slab.freelist
+        slab.allocated.discard(idx)
+        slab.freelist.append(idx)
+        slab.inuse -= 1
+        self.inuse_count -= 1
+        if slab.inuse == 0:
+            nr_partial = len(self.lists[PARTIAL]) + len(self.lists[EMPTY])
+            self._del(slab)
+            if nr_partial >= self.min_partial:
+                self._sa._discard_slab(self, slab)
+            else:
+                self._add_head(slab, EMPTY)
+        elif was_full:
+            self._del(slab)
+            self._add_head(slab, PARTIAL)
+
+    def alloc(self, gfp=F.GFP_KERNEL):
+        gfp = check_gfp(gfp)
+        if not self.core_alive:
+            raise alloc_error(self, C.EDEAD, gfp)
+        try:
+            return self._slab_alloc(gfp)
+        except _CoreError as e:
+            raise alloc_error(self, e.code, gfp) from None
+
+    def free(self, addr):
+        addr = check_addr(addr)
+        if not self.core_alive:
+            raise self._sa._free_error(C.EDEAD, addr, self)
+        code, slab, idx = self._sa._locate(self, addr)
+        if code:
+            raise self._sa._free_error(code, addr, self)
+        self._slab_free(slab, idx)
+
+    def alloc_bulk(self, count, gfp=F.GFP_KERNEL):
+        count = _args.check_count(count)
+        gfp = check_gfp(gfp)
+        if not self.core_alive:
+            raise alloc_error(self, C.EDEAD, gfp)
+        out = []
+        try:
+            for _ in range(count):
+                out.append(self._slab_alloc(gfp))
+        except _CoreError as e:
+            for addr in reversed(out):              # all or nothing
+                _, slab, idx = self._sa._locate(self, addr)
+                self._slab_free(slab, idx)
+            raise alloc_error(self, e.code, gfp) from None
+        return np.array(out, dtype=np.uint64)
+
+    def free_bulk(self, addrs):
+        arr = addr_array(addrs)
+        if not self.core_alive:
+            raise self._sa._free_error(C.EDEAD, 0, self)
+        self._sa._free_bulk(self, [int(a) for a in arr])
+
+    # -- core primitives for the shared code -----------------------------------------------------
+    def _core_stats(self):
+        return {"nr_slabs": self.nr_slabs, "nr_partial": len(self.lists[PARTIAL]),
+                "nr_full": len(self.lists[FULL]), "nr_empty": len(self.lists[EMPTY]),
+                "total_objects": self.total_objects, "inuse": self.inuse_count,
+                "slabs_created": self.slabs_created, "pages": self.pages}
+
+    def _core_list(self, which):
+        return [s.pfn for s in self.lists[which]]
+
+    def _core_freelist(self, pfn):
+        slab = self._sa._map.get(pfn)
+        if not isinstance(slab, _Slab):
+            return []
+        return list(reversed(slab.freelist))
+
+    def _core_inuse_objects(self):
+        out = []
+        for which in (PARTIAL, FULL):
+            for slab in self.lists[which]:
+                out += [slab.base + i * self.size for i in sorted(slab.allocated)]
+        return out
+
+    def _core_shrink(self):
+        for slab in list(self.lists[EMPTY]):
+            self._del(slab)
+            self._sa._discard_slab(self, slab)
+        partial = self.lists[PARTIAL]
+        buckets = [[] for _ in range(32)]
+        rest = []
+        for slab in partial:
+            nfree = slab.objects - slab.inuse
+            (buckets[nfree - 1] if nfree <= 32 else rest).append(slab)
+        partial.clear()
+        for slab in [s for b in buckets for s in b] + rest:
+            partial[slab] = None
+        return 1 if self.nr_slabs else 0
+
+    def _core_release(self):
+        for slab in list(self.lists[EMPTY]):
+            self._del(slab)
+            self._sa._discard_slab(self, slab)
+        self.core_alive = False
+        for key, cid in list(self._sa._kmalloc_ids.items()):
+            if cid is self:
+                del self._sa._kmalloc_ids[key]
+
+    # -- benchmarks (same results as the C loops, at Python speed) -------------------------------
+    def bench_pairs(self, pairs):
+        total = 0
+        for _ in range(pairs):
+            a = self.alloc()
+            total += a & 0xffffffffffff
+            self.free(a)
+        return total
+
+    def bench_bulk(self, rounds, batch):
+        total = 0
+        for _ in range(rounds):
+            arr = self.alloc_bulk(batch)
+            total += int((arr & np.uint64(0xffffffffffff)).sum())
+            self.free_bulk(arr)
+        return total
+
+
+class SlowKmemCache(SlowPathMixin, KmemCache):
+    pass
+
+
+class SlabAllocator(SlabAllocatorCommon):
+    backend = "reference"
+
+    def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
+                 boot_objects=True):
+        if hasattr(page_source, "alloc_pages"):
+            self._page_alloc = page_source.alloc_pages
+            self._page_free = lambda pfn, order: page_source.free_pages(pfn, order)
+        elif hasattr(page_source, "alloc") and hasattr(page_source, "free"):
+            self._page_alloc = lambda gfp, order: page_source.alloc(order)
+            self._page_free = page_source.free
+        else:
+            raise TypeError("page_source must be a BuddyAllocator or PageAllocator")
+        self.page_source = page_source
+        self._map = {}                   # pfn -> _Slab or _Large
+        self._ids = []
+        self._kmalloc_ids = {}
+        self._serial = 0
+        self.reclaimable_bytes = self.unreclaimable_bytes = 0
+        self.large_pages = self.large_blocks = 0
+        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma,
+                    boot_objects=boot_objects)
+
+    # -- pages ----------------------------------------------------------------------------------
+    def _get_pages(self, gfp, order):
+        try:
+            return self._page_alloc(gfp, order)
+        except OutOfMemory:
+            raise _CoreError(C.ENOMEM) from None
+        except ValueError:
+            raise _CoreError(C.EINVAL) from None
+
+    def _allocate_slab(self, c, gfp):
+        g = c.geometry
+        flags = (gfp & GFP_RECLAIM_MASK) | _allocflags(g)
+        order, objects = g.order, g.objects
+        if order > g.min_order:
+            try:
+                pfn = self._get_pages((flags | F.GFP_NOWARN | F.GFP_NORETRY) & ~F.GFP_NOFAIL, order)
+            except _CoreError:
+                order, objects = g.min_order, g.min_objects
+                pfn = self._get_pages(flags, order)
+        else:
+            pfn = self._get_pages(flags, order)
+        self._serial += 1
+        slab = _Slab(pfn, PAGE_OFFSET + (pfn << PAGE_SHIFT) + g.red_left_pad, c, objects, order,
+                     self._serial)
+        for p in range(pfn, pfn + (1 << order)):
+            self._map[p] = slab
+        c.nr_slabs += 1
+        c.total_objects += objects
+        c.pages += 1 << order
+        c.slabs_created += 1
+        self._account(c, PAGE_SIZE << order)
+        return slab
+
+    def _account(self, c, nbytes):
+        if c.flags & F.SLAB_RECLAIM_ACCOUNT:
+            self.reclaimable_bytes += nbytes
+        else:
+            self.unreclaimable_bytes += nbytes
+
+    def _discard_slab(self, c, slab):
+        for p in range(slab.pfn, slab.pfn + (1 << slab.order)):
+            del self._map[p]
+        c.nr_slabs -= 1
+        c.total_objects -= slab.objects
+        c.pages -= 1 << slab.order
+        self._account(c, -(PAGE_SIZE << slab.order))
+        self._page_free(slab.pfn, slab.order)
+
+    # -- object lookup (locate_object) ------------------------------------------------------------
+    def _locate(self, cache, addr):
+        """(0, slab, index) for an allocated object of cache (None: any cache), else (code, ...)."""
+        if not PAGE_OFFSET <= addr < DIRECT_MAP_END:
+            return C.ENOTSLAB, None, None
+        slab = self._map.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        if not isinstance(slab, _Slab):
+            return C.ENOTSLAB, None, None
+        if cache is not None and slab.cache is not cache:
+            return C.EWRONGCACHE, None, None
+        if addr < slab.base:
+            return C.EINTERIOR, None, None
+        idx, rem = divmod(addr - slab.base, slab.cache.size)
+        if idx >= slab.objects or rem:
+            return C.EINTERIOR, None, None
+        if idx not in slab.allocated:
+            return (C.EDUP if idx in slab.pending else C.EFREE), None, None
+        return 0, slab, idx
+
+    def _free_bulk(self, cache, addrs):
+        marked = []
+        for addr in addrs:
+            code, slab, idx = self._locate(cache, addr)
+            if not code and cache is None and slab.cache._memory is not None:
+                code = C.EDEBUG
+            if code:
+                for s, i in marked:
+                    s.pending.discard(i)
+                    s.allocated.add(i)
+                raise self._free_error(code, addr, cache)
+            slab.allocated.discard(idx)
+            slab.pending.add(idx)
+            marked.append((slab, idx))
+        for slab, idx in marked:
+            slab.pending.discard(idx)
+            slab.allocated.add(idx)
+            slab.cache._slab_free(slab, idx)
+
+    # -- kmalloc --------------------------------------------------------------------------------
+    def _kmalloc_cache_id(self, size, gfp):
+        if size < 0:
+            return -C.EINVAL
+        if size > K.KMALLOC_MAX_CACHE_SIZE:
+            return -C.ETOOBIG if K.large_order(size) > 10 else -1
+        c = self._kmalloc_ids.get((K.kmalloc_type(gfp & ~F.GFP_SLAB_BUG_MASK), K.kmalloc_index(size)))
+        return c if c is not None else -C.ENOCACHE
+
+    def kmalloc(self, size, gfp=F.GFP_KERNEL):
+        size = _args.as_int(size, "size")
+        gfp = check_gfp(gfp)
+        if not -2**63 <= size < 2**63:
+            raise ValueError(f"size must be in 0..{K.KMALLOC_MAX_SIZE}, got {size}")
+        if size == 0:
+            return K.ZERO_SIZE_PTR
+        c = self._kmalloc_cache_id(size, gfp)
+        if c == -1:
+            order = K.large_order(size)
+            try:
+                pfn = self._get_pages((gfp & ~F.GFP_SLAB_BUG_MASK) | F.GFP_COMP, order)
+            except _CoreError as e:
+                raise kmalloc_error(e.code, size, gfp) from None
+            large = _Large(pfn, order)
+            for p in range(pfn, pfn + (1 << order)):
+                self._map[p] = large
+            self.unreclaimable_bytes += PAGE_SIZE << order
+            self.large_pages += 1 << order
+            self.large_blocks += 1
+            return PAGE_OFFSET + (pfn << PAGE_SHIFT)
+        if isinstance(c, int):
+            raise kmalloc_error(-c, size, gfp)
+        if not c.core_alive:
+            raise kmalloc_error(C.EDEAD, size, gfp)
+        if c._memory is not None:
+            return c.alloc(gfp)
+        try:
+            return c._slab_alloc(gfp)
+        except _CoreError as e:
+            raise kmalloc_error(e.code, size, gfp) from None
+
+    def _large_at(self, addr):
+        """(code, _Large) for kfree/ksize of an address in a large kmalloc, (None, None) if not one."""
+        if not PAGE_OFFSET <= addr < DIRECT_MAP_END:
+            return None, None
+        v = self._map.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        if not isinstance(v, _Large):
+            return None, None
+        if addr != PAGE_OFFSET + (v.pfn << PAGE_SHIFT):
+            return C.EINTERIOR, v
+        return 0, v
+
+    def kfree(self, addr):
+        addr = check_addr(addr)
+        if addr <= K.ZERO_SIZE_PTR:
+            return
+        code, large = self._large_at(addr)
+        if large is not None:
+            if code:
+                raise self._free_error(code, addr, None)
+            for p in range(large.pfn, large.pfn + (1 << large.order)):
+                del self._map[p]
+            self.unreclaimable_bytes -= PAGE_SIZE << large.order
+            self.large_pages -= 1 << large.order
+            self.large_blocks -= 1
+            self._page_free(large.pfn, large.order)
+            return
+        code, slab, idx = self._locate(None, addr)
+        if code:
+            raise self._free_error(code, addr, None)
+        if slab.cache._memory is not None:
+            return slab.cache.free(addr)
+        slab.cache._slab_free(slab, idx)
+
+    def ksize(self, addr):
+        addr = check_addr(addr)
+        if addr <= K.ZERO_SIZE_PTR:
+            return 0
+        code, large = self._large_at(addr)
+        if large is not None:
+            if code:
+                raise self._free_error(code, addr, None)
+            return PAGE_SIZE << large.order
+        code, slab, idx = self._locate(None, addr)
+        if code:
+            raise self._free_error(code, addr, None)
+        return slab.cache.ksize
+
+    # -- inspection -----------------------------------------------------------------------------
+    def object_info(self, addr):
+        addr = check_addr(addr)
+        info = {"kind": None, "cache": None, "pfn": None, "order": None, "objects": None,
+                "inuse": None, "index": None, "allocated": False, "serial": None, "addr": None}
+        if not PAGE_OFFSET <= addr < DIRECT_MAP_END:
+            return info
+        v = self._map.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        if isinstance(v, _Large):
+            info.update(kind="large", pfn=v.pfn, order=v.order, allocated=True,
+                        addr=PAGE_OFFSET + (v.pfn << PAGE_SHIFT))
+        elif isinstance(v, _Slab):
+            info.update(kind="slab", cache=v.cache, pfn=v.pfn, order=v.order, objects=v.objects,
+                        inuse=v.inuse, serial=v.serial, allocated=False)
+            if addr >= v.base:
+                idx = (addr - v.base) // v.cache.size
+                if idx < v.objects:
+                    info.update(index=idx, allocated=idx in v.allocated,
+                                addr=v.base + idx * v.cache.size)
+        return info
+
+    # -- core primitives for the shared code -----------------------------------------------------
+    def _core_new_cache(self, name, g, ctor):
+        debug = g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON)
+        cls = SlowKmemCache if (ctor is not None or debug) else KmemCache
+        c = cls(self, name, g, ctor, len(self._ids))
+        self._ids.append(c)
+        return c
+
+    def _core_set_kmalloc(self, t, idx, c):
+        self._kmalloc_ids[(t, idx)] = c
+
+    def _core_counters(self):
+        return [self.reclaimable_bytes, self.unreclaimable_bytes, self.large_pages, self.large_blocks]
+
+    def _core_check(self):
+        listed = {}
+        rec = unrec = 0
+        for c in self._ids:
+            pages = slabs = total = inuse = 0
+            for which, lst in enumerate(c.lists):
+                for slab in lst:
+                    where = f"{c.name}: slab at pfn {slab.pfn}"
+                    if slab in listed:
+                        raise InvariantError(f"{where} is on two lists")
+                    listed[slab] = c
+                    if not c.core_alive:
+                        raise InvariantError(f"dead cache {c.name} still has slabs")
+                    if slab.list != which or slab.cache is not c:
+                        raise InvariantError(f"{where}: list or cache field wrong")
+                    if len(slab.allocated) != slab.inuse or slab.pending:
+                        raise InvariantError(f"{where}: {len(slab.allocated)} allocated, inuse {slab.inuse}")
+                    if (len(set(slab.freelist)) != len(slab.freelist) or
+                            set(slab.freelist) & slab.allocated or
+                            len(slab.freelist) + slab.inuse != slab.objects or
+                            not all(0 <= i < slab.objects for i in slab.freelist)):
+                        raise InvariantError(f"{where}: freelist broken")
+                    want = EMPTY if slab.inuse == 0 else FULL if slab.inuse == slab.objects else PARTIAL
+                    if want != which:
+                        raise InvariantError(f"{where} with {slab.inuse}/{slab.objects} in use is on list {which}")
+                    for p in range(slab.pfn, slab.pfn + (1 << slab.order)):
+                        if self._map.get(p) is not slab:
+                            raise InvariantError(f"pfn {p} of {where} is not mapped to it")
+                    pages += 1 << slab.order
+                    slabs += 1
+                    total += slab.objects
+                    inuse += slab.inuse
+            if (slabs, total, inuse, pages) != (c.nr_slabs, c.total_objects, c.inuse_count, c.pages):
+                raise InvariantError(f"{c.name}: counters disagree with the lists")
+            if c.flags & F.SLAB_RECLAIM_ACCOUNT:
+                rec += pages * PAGE_SIZE
+            else:
+                unrec += pages * PAGE_SIZE
+        large_pages = 0
+        blocks = set()
+        for pfn, v in self._map.items():
+            if isinstance(v, _Large):
+                large_pages += 1
+                blocks.add(v)
+            elif v not in listed:
+                raise InvariantError(f"pfn {pfn} maps to a slab on no list")
+        unrec += sum(PAGE_SIZE << b.order for b in blocks)
+        if large_pages != self.large_pages or len(blocks) != self.large_blocks:
+            raise InvariantError("large kmalloc counters disagree with the map")
+        if (rec, unrec) != (self.reclaimable_bytes, self.unreclaimable_bytes):
+            raise InvariantError("slab byte counters disagree with the slabs")
+
+
+def _allocflags(g):
+    f = F.GFP_COMP
+    if g.flags & F.SLAB_CACHE_DMA:
+        f |= F.GFP_DMA
+    if g.flags & F.SLAB_CACHE_DMA32:
+        f |= F.GFP_DMA32
+    if g.flags & F.SLAB_RECLAIM_ACCOUNT:
+        f |= F.GFP_RECLAIMABLE
+    return f

@@ -1,0 +1,311 @@
+"""KmemCache and SlabAllocator backed by the C core (csrc/slab.c).
+
+Hot paths are one cffi call each: cache.alloc()/free() (kmem_cache_alloc/free),
+alloc_bulk()/free_bulk() on uint64 numpy arrays, kmalloc()/kfree().  Caches with a ctor or
+with SLAB_POISON / SLAB_RED_ZONE take a Python slow path around the same calls.  The twin is
+linuxmm.reference.slab.
+"""
+import numpy as np
+
+from .. import _args
+from .._ffi import ffi, lib
+from ..buddy import BuddyAllocator
+from ..errors import InvariantError
+from . import flags as F
+from . import kmalloc as K
+from . import common as C
+from .common import (STATS, KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array,
+                     alloc_error, check_addr, check_gfp, kmalloc_error)
+
+_alloc = lib.lmm_slab_alloc
+_free = lib.lmm_slab_free
+_kmalloc = lib.lmm_slab_kmalloc
+_kfree = lib.lmm_slab_kfree
+_MIN_ADDR = lib.LMM_SLAB_MIN_ADDR
+assert _MIN_ADDR == 4096
+
+for _name in ("ENOMEM", "EINVAL"):
+    assert getattr(lib, "LMM_" + _name) == getattr(C, _name)
+for _name in ("ENOTSLAB", "EWRONGCACHE", "EINTERIOR", "EFREE", "EDUP", "EDEBUG", "EDEAD",
+              "EBUSY", "ETOOBIG", "ENOCACHE"):
+    assert getattr(lib, "LMM_SLAB_" + _name) == getattr(C, _name)
+
+
+def _page_source(src):
+    """(alloc callback, free callback, context) for the C core."""
+    if isinstance(src, BuddyAllocator):
+        return (ffi.addressof(lib, "lmm_slab_buddy_alloc_page"),
+                ffi.addressof(lib, "lmm_slab_buddy_free_page"), src._b)
+    ptr = getattr(src, "_ptr", None)
+    if ptr is not None and hasattr(lib, "lmm_pa_alloc_page_cb"):
+        return (ffi.addressof(lib, "lmm_pa_alloc_page_cb"),
+                ffi.addressof(lib, "lmm_pa_free_page_cb"), ptr)
+    raise TypeError("page_source must be a linuxmm BuddyAllocator or PageAllocator (C backend)")
+
+
+class KmemCache(KmemCacheCommon):
+    """One SLUB cache.  Create it with SlabAllocator.kmem_cache_create()."""
+
+    backend = "c"
+
+    def __init__(self, allocator, name, geometry, ctor, cid):
+        self._sys = allocator._sys
+        self._id = cid
+        self._stats_buf = ffi.new("int64_t[8]")
+        self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
+        if type(self) is KmemCache:
+            self.alloc, self.free = _fast_paths(self, self._sys, cid)
+
+    # -- hot paths ------------------------------------------------------------------------------
+    def alloc(self, gfp=F.GFP_KERNEL):
+        """kmem_cache_alloc(): the address of a free object; OutOfMemory when no page is left."""
+        try:
+            addr = _alloc(self._sys, self._id, gfp)
+        except (TypeError, OverflowError):
+            check_gfp(gfp)
+            raise
+        if addr < _MIN_ADDR:
+            raise self._alloc_error(addr, gfp)
+        return addr
+
+    def free(self, addr):
+        """kmem_cache_free(); InvalidFree (nothing changed) unless addr is an allocated object here."""
+        try:
+            err = _free(self._sys, self._id, addr)
+        except (TypeError, OverflowError):
+            err = -lib.LMM_SLAB_ENOTSLAB if check_addr(addr) is not None else 0
+        if err:
+            raise self.allocator._free_error(-err, addr, self)
+
+    def alloc_bulk(self, count, gfp=F.GFP_KERNEL):
+        """kmem_cache_alloc_bulk(): `count` objects as a uint64 array, all or nothing."""
+        count = _args.check_count(count)
+        gfp = check_gfp(gfp)
+        out = np.empty(count, dtype=np.uint64)
+        n = lib.lmm_slab_alloc_bulk(self._sys, self._id, gfp, count, ffi.from_buffer("uint64_t[]", out))
+        if n < 0:
+            raise self._alloc_error(-n, gfp)
+        return out
+
+    def free_bulk(self, addrs):
+        """kmem_cache_free_bulk(): every address must be an allocated object of this cache; all
+        or nothing."""
+        arr = addr_array(addrs)
+        err = lib.lmm_slab_free_bulk(self._sys, self._id, ffi.from_buffer("uint64_t[]", arr), len(arr))
+        if err:
+            bad = int(arr[lib.lmm_slab_error_index(self._sys)]) if -err != lib.LMM_SLAB_EDEAD else 0
+            raise self.allocator._free_error(-err, bad, self)
+
+    # -- core primitives for the shared code -----------------------------------------------------
+    def _alloc_error(self, code, gfp):
+        return alloc_error(self, code, gfp)
+
+    def _core_stats(self):
+        lib.lmm_slab_cache_stats(self._sys, self._id, self._stats_buf)
+        return dict(zip(STATS, self._stats_buf))
+
+    def _core_list(self, which):
+        n = lib.lmm_slab_list(self._sys, self._id, which, ffi.NULL, 0)
+        out = np.empty(n, dtype=np.int64)
+        lib.lmm_slab_list(self._sys, self._id, which, ffi.from_buffer("int64_t[]", out), n)
+        return out.tolist()
+
+    def _core_freelist(self, pfn):
+        n = lib.lmm_slab_freelist(self._sys, pfn, ffi.NULL, 0)
+        out = np.empty(max(n, 0), dtype=np.int64)
+        lib.lmm_slab_freelist(self._sys, pfn, ffi.from_buffer("int64_t[]", out), len(out))
+        return out.tolist()
+
+    def _core_inuse_objects(self):
+        n = lib.lmm_slab_inuse_objects(self._sys, self._id, ffi.NULL, 0)
+        out = np.empty(n, dtype=np.uint64)
+        lib.lmm_slab_inuse_objects(self._sys, self._id, ffi.from_buffer("uint64_t[]", out), n)
+        return [int(a) for a in out]
+
+    def _core_shrink(self):
+        return lib.lmm_slab_shrink(self._sys, self._id)
+
+    def _core_release(self):
+        err = lib.lmm_slab_cache_release(self._sys, self._id)
+        if err:  # pragma: no cover - destroy() checked first
+            raise InvariantError(f"{self.name}: release failed ({err})")
+
+    # -- benchmarks -----------------------------------------------------------------------------
+    def bench_pairs(self, pairs):
+        """alloc+free `pairs` times wholly in C; returns a checksum of the addresses."""
+        r = lib.lmm_slab_bench_pairs(self._sys, self._id, pairs)
+        if r < 0:
+            raise self._alloc_error(-r, F.GFP_KERNEL)
+        return r
+
+    def bench_bulk(self, rounds, batch):
+        """alloc_bulk(batch) then free_bulk, `rounds` times, wholly in C."""
+        scratch = np.empty(batch, dtype=np.uint64)
+        r = lib.lmm_slab_bench_bulk(self._sys, self._id, rounds, batch,
+                                    ffi.from_buffer("uint64_t[]", scratch))
+        if r < 0:
+            raise self._alloc_error(-r, F.GFP_KERNEL)
+        return r
+
+
+def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
+    """alloc() and free() as closures over the core handles: the same behaviour as the methods,
+    without a bound-method call and attribute or global loads per call."""
+    c_alloc, c_free = _alloc, _free
+
+    def alloc(gfp=GFP_KERNEL):
+        try:
+            addr = c_alloc(sys, cid, gfp)
+        except (TypeError, OverflowError):
+            check_gfp(gfp)
+            raise
+        if addr < 4096:                                 # LMM_SLAB_MIN_ADDR: an error code
+            raise cache._alloc_error(addr, gfp)
+        return addr
+
+    def free(addr):
+        try:
+            err = c_free(sys, cid, addr)
+        except (TypeError, OverflowError):
+            err = -lib.LMM_SLAB_ENOTSLAB if check_addr(addr) is not None else 0
+        if err:
+            raise cache.allocator._free_error(-err, addr, cache)
+
+    alloc.__doc__ = KmemCache.alloc.__doc__
+    free.__doc__ = KmemCache.free.__doc__
+    return alloc, free
+
+
+class SlowKmemCache(SlowPathMixin, KmemCache):
+    """A cache with a ctor or object memory (SLAB_POISON / SLAB_RED_ZONE)."""
+
+
+class SlabAllocator(SlabAllocatorCommon):
+    """The slab layer over a page source (a BuddyAllocator, or the PageAllocator engine).
+
+    boot=True creates kmem_cache_node, kmem_cache and the kmalloc caches as kmem_cache_init()
+    does (dma=False leaves out dma-kmalloc-*)."""
+
+    backend = "c"
+
+    def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
+                 boot_objects=True):
+        alloc_cb, free_cb, ctx = _page_source(page_source)
+        raw = lib.lmm_slab_sys_create(alloc_cb, free_cb, ctx)
+        if raw == ffi.NULL:
+            raise MemoryError("cannot allocate the slab allocator")
+        self._sys = ffi.gc(raw, lib.lmm_slab_sys_destroy)
+        self.page_source = page_source          # keeps the pages' owner alive
+        self._geom = ffi.new("struct lmm_slab_geometry *")
+        self._info = ffi.new("int64_t[10]")
+        self._counters = ffi.new("int64_t[4]")
+        self._msg = ffi.new("char[]", 512)
+        self._ids = []                          # cache id -> KmemCache
+        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma,
+                    boot_objects=boot_objects)
+
+    # -- kmalloc --------------------------------------------------------------------------------
+    def kmalloc(self, size, gfp=F.GFP_KERNEL):
+        """kmalloc(): an object of the size class of `size` (ZERO_SIZE_PTR for 0), or compound
+        pages above 8 KiB."""
+        try:
+            addr = _kmalloc(self._sys, size, gfp)
+        except (TypeError, OverflowError):
+            _args.as_int(size, "size")
+            check_gfp(gfp)
+            raise ValueError(f"size must be in 0..{K.KMALLOC_MAX_SIZE}, got {size}") from None
+        if addr < _MIN_ADDR:
+            if addr == K.ZERO_SIZE_PTR:
+                return addr
+            if addr == lib.LMM_SLAB_EDEBUG:
+                return self.kmalloc_cache(size, gfp).alloc(gfp)
+            raise self._kmalloc_error(addr, size, gfp)
+        return addr
+
+    def kfree(self, addr):
+        """kfree(): any slab object or large kmalloc; 0 and ZERO_SIZE_PTR are no-ops."""
+        try:
+            err = _kfree(self._sys, addr)
+        except (TypeError, OverflowError):
+            check_addr(addr)
+            err = -lib.LMM_SLAB_ENOTSLAB
+        if err:
+            if err == -lib.LMM_SLAB_EDEBUG:
+                return self.object_info(addr)["cache"].free(addr)
+            raise self._free_error(-err, addr, None)
+
+    def ksize(self, addr):
+        """ksize(): usable size of the object at addr (0 for 0 and ZERO_SIZE_PTR)."""
+        addr = check_addr(addr)
+        r = lib.lmm_slab_ksize(self._sys, addr)
+        if r < 0:
+            raise self._free_error(-r, addr, None)
+        return r
+
+    def _kmalloc_error(self, code, size, gfp):
+        return kmalloc_error(code, _args.as_int(size, "size"), check_gfp(gfp))
+
+    # -- inspection -----------------------------------------------------------------------------
+    def object_info(self, addr):
+        """What addr is: {'kind': 'slab'|'large'|None, 'cache', 'pfn', 'order', 'objects',
+        'inuse', 'index', 'allocated', 'serial', 'addr' (object start)}."""
+        addr = check_addr(addr)
+        lib.lmm_slab_object_info(self._sys, addr, self._info)
+        v = list(self._info)
+        kind = (None, "slab", "large")[v[0]]
+        return {"kind": kind, "cache": self._ids[v[1]] if kind == "slab" else None,
+                "pfn": v[2] if kind else None, "order": v[3] if kind else None,
+                "objects": v[4] if kind == "slab" else None, "inuse": v[5] if kind == "slab" else None,
+                "index": v[6] if kind == "slab" and v[6] >= 0 else None,
+                "allocated": bool(v[7] == 1) if kind == "slab" else kind == "large",
+                "serial": v[8] if kind == "slab" else None,
+                "addr": (v[9] & (2**64 - 1)) if v[9] != -1 else None}
+
+    # -- core primitives for the shared code -----------------------------------------------------
+    def _core_new_cache(self, name, g, ctor):
+        p = self._geom
+        p.size = g.size
+        p.red_left_pad = g.red_left_pad
+        p.ksize = g.object_size if g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON) else g.size
+        p.order = g.order
+        p.objects = g.objects
+        p.min_order = g.min_order
+        p.min_objects = g.min_objects
+        p.min_partial = g.min_partial
+        p.allocflags = allocflags(g)
+        p.reclaimable = 1 if g.flags & F.SLAB_RECLAIM_ACCOUNT else 0
+        p.debug = 1 if g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON) else 0
+        cid = lib.lmm_slab_cache_create(self._sys, p)
+        if cid < 0:
+            raise ValueError(f"cannot create cache {name} (code {cid})")
+        cls = SlowKmemCache if (ctor is not None or p.debug) else KmemCache
+        c = cls(self, name, g, ctor, cid)
+        self._ids.append(c)
+        return c
+
+    def _core_set_kmalloc(self, t, idx, c):
+        lib.lmm_slab_set_kmalloc(self._sys, t, idx, c._id)
+
+    def _core_counters(self):
+        lib.lmm_slab_counters(self._sys, self._counters)
+        return list(self._counters)
+
+    def _core_check(self):
+        if lib.lmm_slab_check(self._sys, self._msg, len(self._msg)):
+            raise InvariantError(ffi.string(self._msg).decode())
+
+    @property
+    def metadata_bytes(self):
+        return lib.lmm_slab_metadata_bytes(self._sys)
+
+
+def allocflags(g):
+    """s->allocflags: __GFP_COMP, plus GFP_DMA / GFP_DMA32 / __GFP_RECLAIMABLE from the flags."""
+    f = F.GFP_COMP
+    if g.flags & F.SLAB_CACHE_DMA:
+        f |= F.GFP_DMA
+    if g.flags & F.SLAB_CACHE_DMA32:
+        f |= F.GFP_DMA32
+    if g.flags & F.SLAB_RECLAIM_ACCOUNT:
+        f |= F.GFP_RECLAIMABLE
+    return f

@@ -1,0 +1,102 @@
+"""Zone: a read-only view of one zone of the simulated node (``struct zone``).
+
+Static numbers (span, present pages, the tunables computed at boot) are copied when the view is
+made; live numbers (free pages, nr_free, watermarks with boost, pcp state) are read from the
+page allocator on each access.
+"""
+from . import fragmentation
+
+MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
+
+
+class Zone:
+    __slots__ = ("_pa", "index", "name", "start_pfn", "spanned_pages", "present_pages",
+                 "lowmem_reserve", "pcp_batch", "pcp_high_min", "pcp_high_max",
+                 "stat_threshold", "_cpus", "_offline_blocks")
+
+    def __init__(self, pa, index, name, start_pfn, spanned, present, lowmem_reserve, pcp,
+                 threshold, cpus, offline_blocks=0):
+        self._pa = pa
+        self.index = index
+        self.name = name
+        self.start_pfn = start_pfn
+        self.spanned_pages = spanned
+        self.present_pages = present
+        self.lowmem_reserve = tuple(lowmem_reserve)
+        self.pcp_batch, self.pcp_high_min, self.pcp_high_max = pcp
+        self.stat_threshold = threshold
+        self._cpus = cpus
+        self._offline_blocks = offline_blocks
+
+    def __repr__(self):
+        return (f"<Zone {self.name} start_pfn={self.start_pfn} spanned={self.spanned_pages} "
+                f"present={self.present_pages} managed={self.managed_pages} "
+                f"free={self.free_pages}>")
+
+    @property
+    def end_pfn(self):
+        return self.start_pfn + self.spanned_pages
+
+    @property
+    def populated(self):
+        """populated_zone(): the zone has present pages."""
+        return self.present_pages != 0
+
+    @property
+    def managed_pages(self):
+        return self._pa.managed_pages(self.index)
+
+    @property
+    def free_pages(self):
+        """NR_FREE_PAGES: pages on the buddy free lists (pages cached on pcp lists excluded)."""
+        return self._pa.nr_free_pages(self.index)
+
+    @property
+    def nr_free(self):
+        """Free blocks per order (``free_area[order].nr_free``), as /proc/buddyinfo shows."""
+        return list(self._pa.nr_free(self.index))
+
+    def nr_free_type(self, migratetype):
+        """Free blocks per order on one migratetype's lists (0 UNMOVABLE .. 4 ISOLATE)."""
+        return list(self._pa.nr_free(self.index, migratetype))
+
+    @property
+    def watermark(self):
+        """(min, low, high) in pages, boost included (min_wmark_pages() ...)."""
+        return tuple(self._pa.watermarks(self.index)[:3])
+
+    @property
+    def watermark_promo(self):
+        return self._pa.watermarks(self.index)[3]
+
+    @property
+    def watermark_boost(self):
+        return self._pa.watermark_boost(self.index)
+
+    @property
+    def nr_free_highatomic(self):
+        return self._pa.nr_free_highatomic(self.index)
+
+    def pcp_count(self, cpu=0):
+        """Pages on this CPU's per-cpu lists of the zone."""
+        return self._pa.pcp_count(self.index, cpu)
+
+    def pcp_high(self, cpu=0):
+        return self._pa.pcp_high(self.index, cpu)
+
+    @property
+    def pageblock_counts(self):
+        """Pageblocks of each migratetype with an online first page, as /proc/pagetypeinfo's
+        second table counts them (blocks in sections without RAM are left out; they are
+        never allocated from, so they are Movable, the boot type)."""
+        counts = list(self._pa.pageblock_counts(self.index))
+        counts[1] = max(counts[1] - self._offline_blocks, 0)
+        return counts
+
+    def unusable_index(self, order):
+        """Unusable free space index for order, in thousandths (mm/vmstat.c)."""
+        return fragmentation.unusable_free_index(self.nr_free, order)
+
+    def fragmentation_index(self, order):
+        """External fragmentation index for order, in thousandths (-1000: would succeed)."""
+        return fragmentation.fragmentation_index(self.nr_free, order)
