@@ -1172,9 +1172,7 @@ int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
                 return -LMM_EINVAL;
     struct lmm_zone *z = &pa->zones[zone];
     int64_t batch = vals[5] >= 0 ? vals[5] : z->batch;
-    int64_t high_min = vals[6] >= 0 ? vals[6] : z->high_min;
-    int64_t high_max = vals[7] >= 0 ? vals[7] : z->high_max;
-    if (batch < 1 || high_min > high_max)
+    if (batch < 1)
         return -LMM_EINVAL;
     for (int k = 0; k < 4; k++)
         if (vals[k] >= 0)

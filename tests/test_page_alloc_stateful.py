@@ -76,7 +76,7 @@ class PageAllocMachine(RuleBasedStateMachine):
                                    st.integers(0, max(managed // 2, 1))))
         batch = data.draw(st.sampled_from([1, 2, 7, 31]))
         high_min = data.draw(st.sampled_from([0, batch, 4 * batch, 40]))
-        high_max = data.draw(st.sampled_from([high_min, 8 * high_min + 3]))
+        high_max = data.draw(st.sampled_from([high_min, 8 * high_min + 3, high_min // 2]))
         lr = [0 if j <= i else data.draw(st.integers(0, managed // 2)) for j in
               range(self.c.nr_zones)]
         kw = dict(wmark_min=mn, wmark_low=mn + step, wmark_high=mn + 2 * step,
