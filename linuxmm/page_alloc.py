@@ -89,6 +89,33 @@ class PageAllocator:
         self._zl = ffi.new("int[]", 8)
         self._msg = ffi.new("char[]", 512)
         self.reclaim_hook = None
+        self._bind_fast_paths(raw)
+
+    def _bind_fast_paths(self, raw):
+        """Per-instance closures for the hot calls: no attribute lookups on the way to C.  They
+        shadow the methods of the same names below, which document them and do the same."""
+        alloc_failed, free_error, bad_free_args = self._alloc_failed, self._free_error, \
+            self._bad_free_args
+
+        def alloc_pages(gfp, order=0, cpu=0):
+            try:
+                pfn = _alloc(raw, gfp, order, cpu)
+            except (TypeError, OverflowError):
+                pfn = -lib.LMM_EINVAL
+            if pfn >= 0:
+                return pfn
+            return alloc_failed(pfn, gfp, order, cpu)
+
+        def free_pages(pfn, order=0, cpu=0):
+            try:
+                err = _free(raw, pfn, order, cpu)
+            except (TypeError, OverflowError):
+                err = bad_free_args(pfn, order, cpu)
+            if err:
+                raise free_error(err, pfn, order, cpu)
+
+        self.alloc_pages = alloc_pages
+        self.free_pages = free_pages
 
     # -- boot ---------------------------------------------------------------------------------
     def free_boot_range(self, start, end):
@@ -124,8 +151,7 @@ class PageAllocator:
         try:
             pfn = _alloc(self._ptr, gfp, order, cpu)
         except (TypeError, OverflowError):
-            check_alloc(gfp, order, cpu, self.max_order, self.cpus)
-            raise AssertionError("unreachable")     # pragma: no cover
+            pfn = -lib.LMM_EINVAL
         if pfn >= 0:
             return pfn
         return self._alloc_failed(pfn, gfp, order, cpu)
