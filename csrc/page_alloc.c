@@ -704,7 +704,8 @@ static inline void free_frozen_page_commit(struct lmm_pa *pa, struct lmm_zone *z
     pcp->count += 1 << order;
     if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
         free_high = pcp->free_count >= batch + z->high_min / 2 &&
-                    (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER);
+                    (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) &&
+                    (!(pcp->flags & PCPF_FREE_HIGH_BATCH) || pcp->count >= batch);
         pcp->flags |= PCPF_PREV_FREE_HIGH_ORDER;
     } else if (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) {
         pcp->flags &= ~PCPF_PREV_FREE_HIGH_ORDER;
@@ -1163,8 +1164,8 @@ int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
 {
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
-    for (int k = 0; k < 8; k++)
-        if (vals[k] < -1 || vals[k] > (k < 4 ? ((int64_t)1 << 62) : (int64_t)INT32_MAX))
+    for (int k = 0; k < 9; k++)
+        if (vals[k] < -1 || vals[k] > (k < 4 ? ((int64_t)1 << 62) : k < 8 ? (int64_t)INT32_MAX : 1))
             return -LMM_EINVAL;
     if (lowmem_reserve)
         for (int j = 0; j < pa->nr_zones; j++)
@@ -1186,6 +1187,10 @@ int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
         z->high_min = (int)vals[6];
     if (vals[7] >= 0)
         z->high_max = (int)vals[7];
+    if (vals[8] >= 0)
+        for (int c = 0; c < pa->cpus; c++)
+            z->pcp[c].flags = vals[8] ? (z->pcp[c].flags | PCPF_FREE_HIGH_BATCH)
+                                      : (z->pcp[c].flags & ~PCPF_FREE_HIGH_BATCH);
     if (lowmem_reserve)
         for (int j = 0; j < pa->nr_zones; j++)
             z->lowmem_reserve[j] = lowmem_reserve[j];

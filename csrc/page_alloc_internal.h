@@ -17,6 +17,7 @@
 #define PCP_BATCH_SCALE_MAX     5           /* CONFIG_PCP_BATCH_SCALE_MAX */
 #define NR_LOWORDER_PCP_LISTS   (LMM_MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1))
 #define PCPF_PREV_FREE_HIGH_ORDER 0x1
+#define PCPF_FREE_HIGH_BATCH      0x2      /* set from the CPU's cache size (zone_pcp_update_cacheinfo) */
 
 /* enum rmqueue_mode */
 #define RMQUEUE_NORMAL 0

@@ -129,14 +129,17 @@ class PageAllocator:
 
     def set_zone_tunables(self, i, *, wmark_min=None, wmark_low=None, wmark_high=None,
                           wmark_promo=None, lowmem_reserve=None, pcp_high=None, pcp_batch=None,
-                          pcp_high_min=None, pcp_high_max=None):
-        """Push boot code's numbers into zone i; only the values given change."""
+                          pcp_high_min=None, pcp_high_max=None, pcp_free_high_batch=None):
+        """Push boot code's numbers into zone i; only the values given change.
+        pcp_free_high_batch: PCPF_FREE_HIGH_BATCH on every CPU (the kernel sets it when the CPU's
+        data cache slice holds more than 3 * batch pages)."""
         i = check_zone_index(i, self.nr_zones)
         vals = _tunables(self.nr_zones, wmark_min, wmark_low, wmark_high, wmark_promo,
-                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max)
+                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max,
+                         pcp_free_high_batch)
         check_pcp_sizes(vals, self._zs(i, lib.LMM_ZS_BATCH), self._zs(i, lib.LMM_ZS_HIGH_MIN),
                         self._zs(i, lib.LMM_ZS_HIGH_MAX))
-        packed = ffi.new("int64_t[8]", [-1 if v is None else v for v in vals[:4] + vals[5:]])
+        packed = ffi.new("int64_t[9]", [-1 if v is None else int(v) for v in vals[:4] + vals[5:]])
         lr = ffi.NULL if vals[4] is None else ffi.new("int64_t[]", vals[4])
         if lib.lmm_pa_set_tunables(self._ptr, i, packed, lr):   # pragma: no cover - prevalidated
             raise ValueError("bad tunables")

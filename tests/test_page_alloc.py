@@ -375,3 +375,25 @@ def test_nofragment_prefers_other_zone_before_stealing(backend):
     for i in (0, 1):
         pa.set_zone_tunables(i, wmark_min=99999, wmark_low=99999, wmark_high=99999)
     assert pa.alloc_pages(GFP_KERNEL) == held[5]
+
+
+@pytest.mark.parametrize("free_high_batch, end_count, end_flags", [(False, 0, 1), (True, 2, 3)])
+def test_high_order_frees_flush_the_pcp(backend, free_high_batch, end_count, end_flags):
+    pa = backend.PageAllocator([("Normal", 0, 4096)], cpus=1)
+    pa.free_boot_range(0, 4096)
+    pa.set_zone_tunables(0, pcp_batch=4, pcp_high_min=8, pcp_high_max=64,
+                         pcp_free_high_batch=free_high_batch)
+    # order 1: nr_pcp_alloc gives max(4 >> 1, 2) = 2 blocks per refill and grows pcp->high by
+    # batch each time (8 -> 12 -> ... -> 28 after five refills).
+    blocks = [pa.alloc_pages(GFP_KERNEL, 1) for _ in range(10)]
+    st = pa.pcp_state(0, 0)
+    assert (st["count"], st["high"]) == (0, 28)
+    for pfn in blocks:
+        pa.free_pages(pfn, 1)
+    # From the 5th free on, free_count >= batch + high_min / 2 = 8 after a high-order free:
+    # free_high drains the list (pcp->high drops to high_min).  With PCPF_FREE_HIGH_BATCH it
+    # waits until count >= batch, so every other free flushes and 2 pages stay.
+    st = pa.pcp_state(0, 0)
+    assert (st["count"], st["high"], st["free_count"], st["flags"]) == (end_count, 8, 20, end_flags)
+    assert pa.nr_free_pages(0) == 4096 - end_count
+    pa.check()

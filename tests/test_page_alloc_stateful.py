@@ -81,7 +81,8 @@ class PageAllocMachine(RuleBasedStateMachine):
               range(self.c.nr_zones)]
         kw = dict(wmark_min=mn, wmark_low=mn + step, wmark_high=mn + 2 * step,
                   wmark_promo=mn + 3 * step, lowmem_reserve=lr, pcp_batch=batch,
-                  pcp_high_min=high_min, pcp_high_max=high_max)
+                  pcp_high_min=high_min, pcp_high_max=high_max,
+                  pcp_free_high_batch=data.draw(st.sampled_from([None, False, True])))
         self.both(lambda pa: pa.set_zone_tunables(i, **kw))
 
     def both(self, f):

@@ -30,6 +30,7 @@ PAGE_ALLOC_COSTLY_ORDER = 3
 PCP_BATCH_SCALE_MAX = 5                 # CONFIG_PCP_BATCH_SCALE_MAX
 NR_LOWORDER_PCP_LISTS = G.MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 PCPF_PREV_FREE_HIGH_ORDER = 0x1
+PCPF_FREE_HIGH_BATCH = 0x2
 MAX_CPUS = 1024
 MAX_ZONES = 6
 
@@ -162,11 +163,12 @@ class PageAllocator:
 
     def set_zone_tunables(self, i, *, wmark_min=None, wmark_low=None, wmark_high=None,
                           wmark_promo=None, lowmem_reserve=None, pcp_high=None, pcp_batch=None,
-                          pcp_high_min=None, pcp_high_max=None):
+                          pcp_high_min=None, pcp_high_max=None, pcp_free_high_batch=None):
         """Push the numbers boot code computed; only the values given change."""
         z = self.zones[self._zone_index(i)]
         vals = _tunables(self.nr_zones, wmark_min, wmark_low, wmark_high, wmark_promo,
-                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max)
+                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max,
+                         pcp_free_high_batch)
         check_pcp_sizes(vals, z.batch, z.high_min, z.high_max)
         for k, v in enumerate(vals[:4]):
             if v is not None:
@@ -182,6 +184,9 @@ class PageAllocator:
             z.high_min = vals[7]
         if vals[8] is not None:
             z.high_max = vals[8]
+        if vals[9] is not None:
+            for p in z.pcp:
+                p.flags = p.flags | PCPF_FREE_HIGH_BATCH if vals[9] else p.flags & ~PCPF_FREE_HIGH_BATCH
 
     def clear_watermark_boost(self, i):
         """What kswapd does at the end of balance_pgdat(): drop the zone's watermark boost."""
@@ -577,7 +582,8 @@ class PageAllocator:
         free_high = False
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:
             free_high = (pcp.free_count >= batch + z.high_min // 2
-                         and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER))
+                         and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER)
+                         and (not pcp.flags & PCPF_FREE_HIGH_BATCH or pcp.count >= batch))
             pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER
         elif pcp.flags & PCPF_PREV_FREE_HIGH_ORDER:
             pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
@@ -1140,6 +1146,8 @@ def _tunables(nr_zones, *vals):
             if len(lr) != nr_zones or any(not 0 <= x < 2**62 for x in lr):
                 raise ValueError(f"lowmem_reserve must have {nr_zones} entries >= 0")
             out.append(lr)
+        elif k == 9:
+            out.append(bool(v))
         else:
             v = _args.as_int(v, "tunable")
             limit = 2**62 if k < 4 else 2**31 - 1
