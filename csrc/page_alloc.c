@@ -916,12 +916,16 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
         if (pfn >= 0)
             return pfn;
     }
+    /* __alloc_pages_slowpath(): one pass with gfp_to_alloc_flags(), then the retry: label's
+     * pass, with ALLOC_NO_WATERMARKS for __GFP_MEMALLOC (__gfp_pfmemalloc_flags).  Direct
+     * compaction and reclaim are not modelled (the Python layer's reclaim_hook stands in). */
     int flags = gfp_to_alloc_flags(gfp, order);
     pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu);
-    if (pfn < 0 && (gfp & LMM_GFP_MEMALLOC) && !(gfp & LMM_GFP_NOMEMALLOC))
-        pfn = get_page_from_freelist(pa, order, LMM_ALLOC_NO_WATERMARKS | (flags & LMM_ALLOC_KSWAPD),
-                                     highest, mt, cpu);
-    return pfn;
+    if (pfn >= 0)
+        return pfn;
+    if ((gfp & LMM_GFP_MEMALLOC) && !(gfp & LMM_GFP_NOMEMALLOC))
+        flags = LMM_ALLOC_NO_WATERMARKS | (flags & LMM_ALLOC_KSWAPD);
+    return get_page_from_freelist(pa, order, flags, highest, mt, cpu);
 }
 
 int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)

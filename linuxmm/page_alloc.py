@@ -27,6 +27,7 @@ _free_bulk = lib.lmm_pa_free_bulk
 _from_buffer = ffi.from_buffer
 _empty = np.empty
 _int64_t = np.int64
+_GFP_DIRECT_RECLAIM = G.__GFP_DIRECT_RECLAIM
 
 _REASONS = {
     -lib.LMM_EINVAL: "order",
@@ -163,7 +164,7 @@ class PageAllocator:
         if code != -lib.LMM_ENOMEM:
             check_alloc(gfp, order, cpu, self.max_order, self.cpus)
             raise AssertionError("unreachable")     # pragma: no cover
-        if self.reclaim_hook is not None:
+        if self.reclaim_hook is not None and gfp & _GFP_DIRECT_RECLAIM:
             for _ in range(16):                     # MAX_RECLAIM_RETRIES
                 if not self.reclaim_hook(self, gfp, order):
                     break

@@ -397,3 +397,27 @@ def test_high_order_frees_flush_the_pcp(backend, free_high_batch, end_count, end
     assert (st["count"], st["high"], st["free_count"], st["flags"]) == (end_count, 8, 20, end_flags)
     assert pa.nr_free_pages(0) == 4096 - end_count
     pa.check()
+
+
+def test_reclaim_hook_runs_before_failing(backend):
+    pa = backend.PageAllocator([("Normal", 0, 1024)], cpus=1)
+    pa.free_boot_range(0, 1024)
+    no_pcp(pa)
+    held = [pa.alloc_pages(GFP_KERNEL, 4) for _ in range(64)]
+    calls = []
+
+    def reclaim(p, gfp, order):
+        calls.append((p is pa, gfp, order))
+        if len(calls) == 2:             # "reclaims" one block on the second call
+            p.free_pages(held.pop(), 4)
+        return True
+
+    pa.reclaim_hook = reclaim
+    with pytest.raises(OutOfMemory):
+        pa.alloc_pages(GFP_ATOMIC, 2)   # cannot direct-reclaim: the hook is not called
+    assert calls == []
+    assert pa.alloc_pages(GFP_KERNEL, 2) == held[-1] + 16
+    assert calls == [(True, GFP_KERNEL, 2)] * 2
+    pa.reclaim_hook = lambda p, gfp, order: False      # no progress: give up at once
+    with pytest.raises(OutOfMemory):
+        pa.alloc_pages(GFP_KERNEL, 4)

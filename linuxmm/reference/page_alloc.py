@@ -707,19 +707,22 @@ class PageAllocator:
             pfn = self._get_page_from_freelist(order, flags, highest, mt, cpu)
             if pfn is not None:
                 return pfn
+        # __alloc_pages_slowpath(): a pass with gfp_to_alloc_flags(), then the retry: label's
+        # pass (ALLOC_NO_WATERMARKS for __GFP_MEMALLOC).  No compaction or reclaim here.
         flags = gfp_to_alloc_flags(gfp, order)
         pfn = self._get_page_from_freelist(order, flags, highest, mt, cpu)
-        if pfn is None and gfp & _GFP_MEMALLOC and not gfp & _GFP_NOMEMALLOC:
-            pfn = self._get_page_from_freelist(order, ALLOC_NO_WATERMARKS | (flags & ALLOC_KSWAPD),
-                                               highest, mt, cpu)
-        return pfn
+        if pfn is not None:
+            return pfn
+        if gfp & _GFP_MEMALLOC and not gfp & _GFP_NOMEMALLOC:
+            flags = ALLOC_NO_WATERMARKS | (flags & ALLOC_KSWAPD)
+        return self._get_page_from_freelist(order, flags, highest, mt, cpu)
 
     # ==================================================================== public API ==
     def alloc_pages(self, gfp, order=0, cpu=0):
         """pfn of 2**order pages; OutOfMemory when no zone of the zonelist may serve."""
         gfp, order, cpu = self._check_alloc(gfp, order, cpu)
         pfn = self._alloc(gfp, order, cpu)
-        if pfn is None and self.reclaim_hook is not None:
+        if pfn is None and self.reclaim_hook is not None and gfp & _GFP_DIRECT:
             pfn = self._retry_with_hook(gfp, order, cpu)
         if pfn is None:
             raise alloc_failure(gfp, order)
