@@ -199,7 +199,8 @@ class PageAllocator:
 
     def free_pages_bulk(self, pfns, cpu=0):
         """Free order-0 pages (an int64 array or any sequence of pfns); all or nothing."""
-        if type(pfns) is not np.ndarray or pfns.dtype != _int64_t or not pfns.flags.c_contiguous:
+        if (type(pfns) is not np.ndarray or pfns.dtype != _int64_t or pfns.ndim != 1
+                or not pfns.flags.c_contiguous):
             pfns = _args.pfn_array(pfns)
         try:
             err = _free_bulk(self._ptr, _from_buffer("int64_t[]", pfns), len(pfns), cpu)
@@ -209,7 +210,7 @@ class PageAllocator:
         if err:
             if err == -lib.LMM_ECPU:
                 check_cpu(cpu, self.cpus)
-            pfn = int(pfns.reshape(-1)[lib.lmm_pa_error_index(self._ptr)])
+            pfn = int(pfns[lib.lmm_pa_error_index(self._ptr)])
             raise self._free_error(err, pfn, 0, cpu)
 
     def drain_pages(self, cpu=None):

@@ -275,7 +275,7 @@ def test_bulk_uses_first_zone_passing_low_plus_count(backend):
     # Normal now has < low + 100 free: DMA32 serves the next bulk request.
     more = pa.alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, 100)
     assert len(more) == 100 and ((more >= 4096) & (more < 12288)).all()
-    pa.free_pages_bulk(pfns)
+    pa.free_pages_bulk(pfns.reshape(80, 100))      # any shape of int64 pfns
     pa.free_pages_bulk(more.tolist(), cpu=1)
     assert len(pa.alloc_pages_bulk(GFP_KERNEL, 0)) == 0
     pa.check()
