@@ -1182,7 +1182,8 @@ int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
     for (int k = 0; k < 9; k++)
-        if (vals[k] < -1 || vals[k] > (k < 4 ? ((int64_t)1 << 62) : k < 8 ? (int64_t)INT32_MAX : 1))
+        if (vals[k] < -1 || vals[k] > (k < 4 ? ((int64_t)1 << 62) : k == 5 ? ((int64_t)1 << 20)
+                                       : k < 8 ? ((int64_t)1 << 30) : 1))
             return -LMM_EINVAL;
     if (lowmem_reserve)
         for (int j = 0; j < pa->nr_zones; j++)

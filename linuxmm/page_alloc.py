@@ -11,6 +11,8 @@
 The twin ``linuxmm.reference.PageAllocator`` gives the same results and errors.  Not thread-safe:
 callers sharing one allocator between threads lock around it (the Kernel does).
 """
+import weakref
+
 import numpy as np
 
 from . import _args, gfp as G
@@ -41,6 +43,42 @@ _REASONS = {
 _STATES = {lib.LMM_PAGE_ABSENT: "absent", lib.LMM_PAGE_RESERVED: "reserved",
            lib.LMM_PAGE_FREE: "free", lib.LMM_PAGE_PCP: "pcp",
            lib.LMM_PAGE_ALLOCATED: "allocated", lib.LMM_PAGE_TAIL: "tail"}
+
+
+class _Errors:
+    """Turns a failed C call into the exception the reference model raises.  Holds what that
+    needs (not the PageAllocator, so the fast-path closures create no reference cycle)."""
+
+    def __init__(self, ptr, max_order, cpus, min_pfn, max_pfn):
+        self.ptr, self.max_order, self.cpus = ptr, max_order, cpus
+        self.min_pfn, self.max_pfn = min_pfn, max_pfn
+        self.info = ffi.new("int64_t[4]")
+
+    def alloc_error(self, code, gfp, order, cpu):
+        check_alloc(gfp, order, cpu, self.max_order, self.cpus)
+        if code == -lib.LMM_ENOMEM:
+            raise alloc_failure(gfp, order)
+        raise AssertionError(f"C refused arguments the checks accept: {code}")  # pragma: no cover
+
+    def bad_free_args(self, pfn, order, cpu):
+        """Arguments cffi refused: raise what the reference raises, or return its reason code."""
+        check_cpu(cpu, self.cpus)
+        _int64(pfn, "pfn")
+        order = _int64(order, "order")
+        if not 0 <= order <= self.max_order:
+            return -lib.LMM_EINVAL
+        return -lib.LMM_ERANGE                      # pragma: no cover
+
+    def free_error(self, code, pfn, order, cpu):
+        if code == -lib.LMM_ECPU:
+            check_cpu(cpu, self.cpus)
+        reason = _REASONS[code]
+        allocated = None
+        if reason == "order-mismatch":
+            lib.lmm_pa_page_info(self.ptr, pfn, self.info)
+            allocated = self.info[2]
+        return invalid_free(reason, pfn, order, start_pfn=self.min_pfn, end_pfn=self.max_pfn,
+                            allocated_order=allocated)
 
 
 class PageAllocator:
@@ -90,30 +128,35 @@ class PageAllocator:
         self._zl = ffi.new("int[]", 8)
         self._msg = ffi.new("char[]", 512)
         self.reclaim_hook = None
-        self._bind_fast_paths(raw)
+        self._errors = _Errors(self._ptr, max_order, cpus, self._min_pfn, self._max_pfn)
+        self._bind_fast_paths()
 
-    def _bind_fast_paths(self, raw):
+    def _bind_fast_paths(self):
         """Per-instance closures for the hot calls: no attribute lookups on the way to C.  They
-        shadow the methods of the same names below, which document them and do the same."""
-        alloc_failed, free_error, bad_free_args = self._alloc_failed, self._free_error, \
-            self._bad_free_args
+        shadow the methods of the same names below, which document them and do the same.  They
+        hold the C allocator (self._ptr) and a weak reference to self, so no reference cycle
+        keeps an allocator alive after its last user lets go."""
+        ptr, errors, me = self._ptr, self._errors, weakref.ref(self)
 
         def alloc_pages(gfp, order=0, cpu=0):
             try:
-                pfn = _alloc(raw, gfp, order, cpu)
+                pfn = _alloc(ptr, gfp, order, cpu)
             except (TypeError, OverflowError):
                 pfn = -lib.LMM_EINVAL
             if pfn >= 0:
                 return pfn
-            return alloc_failed(pfn, gfp, order, cpu)
+            pa = me()
+            if pa is None:      # only this closure is left: no reclaim hook to call
+                errors.alloc_error(pfn, gfp, order, cpu)
+            return pa._alloc_failed(pfn, gfp, order, cpu)
 
         def free_pages(pfn, order=0, cpu=0):
             try:
-                err = _free(raw, pfn, order, cpu)
+                err = _free(ptr, pfn, order, cpu)
             except (TypeError, OverflowError):
-                err = bad_free_args(pfn, order, cpu)
+                err = errors.bad_free_args(pfn, order, cpu)
             if err:
-                raise free_error(err, pfn, order, cpu)
+                raise errors.free_error(err, pfn, order, cpu)
 
         self.alloc_pages = alloc_pages
         self.free_pages = free_pages
@@ -162,8 +205,7 @@ class PageAllocator:
 
     def _alloc_failed(self, code, gfp, order, cpu):
         if code != -lib.LMM_ENOMEM:
-            check_alloc(gfp, order, cpu, self.max_order, self.cpus)
-            raise AssertionError("unreachable")     # pragma: no cover
+            self._errors.alloc_error(code, gfp, order, cpu)
         if self.reclaim_hook is not None and gfp & _GFP_DIRECT_RECLAIM:
             for _ in range(16):                     # MAX_RECLAIM_RETRIES
                 if not self.reclaim_hook(self, gfp, order):
@@ -178,9 +220,9 @@ class PageAllocator:
         try:
             err = _free(self._ptr, pfn, order, cpu)
         except (TypeError, OverflowError):
-            err = self._bad_free_args(pfn, order, cpu)
+            err = self._errors.bad_free_args(pfn, order, cpu)
         if err:
-            raise self._free_error(err, pfn, order, cpu)
+            raise self._errors.free_error(err, pfn, order, cpu)
 
     def alloc_pages_bulk(self, gfp, count, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array, one C call."""
@@ -211,33 +253,12 @@ class PageAllocator:
             if err == -lib.LMM_ECPU:
                 check_cpu(cpu, self.cpus)
             pfn = int(pfns[lib.lmm_pa_error_index(self._ptr)])
-            raise self._free_error(err, pfn, 0, cpu)
+            raise self._errors.free_error(err, pfn, 0, cpu)
 
     def drain_pages(self, cpu=None):
         """drain_local_pages(cpu) / drain_all_pages() when cpu is None."""
         cpu = -1 if cpu is None else check_cpu(cpu, self.cpus)
         lib.lmm_pa_drain(self._ptr, cpu)
-
-    # -- errors ---------------------------------------------------------------------------------
-    def _bad_free_args(self, pfn, order, cpu):
-        """Arguments cffi refused: raise what the reference raises, or return its reason code."""
-        check_cpu(cpu, self.cpus)
-        _int64(pfn, "pfn")
-        order = _int64(order, "order")
-        if not 0 <= order <= self.max_order:
-            return -lib.LMM_EINVAL
-        return -lib.LMM_ERANGE                      # pragma: no cover
-
-    def _free_error(self, code, pfn, order, cpu):
-        if code == -lib.LMM_ECPU:
-            check_cpu(cpu, self.cpus)
-        reason = _REASONS[code]
-        allocated = None
-        if reason == "order-mismatch":
-            lib.lmm_pa_page_info(self._ptr, pfn, self._info)
-            allocated = self._info[2]
-        return invalid_free(reason, pfn, order, start_pfn=self._min_pfn, end_pfn=self._max_pfn,
-                            allocated_order=allocated)
 
     # -- inspection -----------------------------------------------------------------------------
     def _zs(self, i, what):

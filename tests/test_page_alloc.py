@@ -348,6 +348,12 @@ def test_bad_constructor_arguments(backend):
         pa.set_zone_tunables(0, pcp_batch=0)
     with pytest.raises(ValueError):
         pa.set_zone_tunables(0, lowmem_reserve=[0, 0])
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_batch=2**21)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_high_max=2**31)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, wmark_min=-1)
     assert pa.pcp_state(0, 0)["batch"] == 1
 
 

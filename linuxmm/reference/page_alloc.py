@@ -1153,9 +1153,9 @@ def _tunables(nr_zones, *vals):
             out.append(bool(v))
         else:
             v = _args.as_int(v, "tunable")
-            limit = 2**62 if k < 4 else 2**31 - 1
+            limit = 2**62 if k < 4 else 2**20 if k == 6 else 2**30     # pcp sizes are C ints
             if not 0 <= v <= limit:
-                raise ValueError(f"tunable value {v} out of range")
+                raise ValueError(f"tunable value {v} out of range 0..{limit}")
             out.append(v)
     return out
 
