@@ -5,55 +5,91 @@ import time
 
 import numpy as np
 
+from . import gfp as G
+
 
 def buddyinfo_line(zone_name, nr_free):
     """One /proc/buddyinfo line (mm/vmstat.c: frag_show_print)."""
     return f"Node 0, zone {zone_name:>8} " + "".join(f"{n:6d} " for n in nr_free)
 
 
-def demo(args):
-    from . import BuddyAllocator
+def _meminfo(k, *names):
+    lines = k.read("/proc/meminfo").splitlines()
+    return [ln for ln in lines if ln.split(":")[0] in names]
 
-    nr_pages = args.pages
-    b = BuddyAllocator(nr_pages)
-    rng = np.random.default_rng(args.seed)
-    print(f"linuxmm demo: a buddy allocator over {nr_pages} pages "
-          f"({nr_pages * 4 // 1024} MiB), Linux 6.x policy, seed {args.seed}\n")
-    print("buddyinfo at boot:")
-    print(buddyinfo_line("Normal", b.nr_free))
+
+def _vmstat(k, *prefixes):
+    return [ln for ln in k.read("/proc/vmstat").splitlines() if ln.startswith(prefixes)]
+
+
+def demo(args):
+    from .kernel import Kernel
 
     start = time.perf_counter()
-    held = []
-    orders = rng.choice([0, 0, 0, 0, 1, 2, 3, 4], size=args.bursts)
-    for order in orders:
-        got = b.alloc_bulk(int(rng.integers(1, 256)) >> int(order), int(order))
-        held.append((got, int(order)))
-    allocated = sum(len(g) << o for g, o in held)
-    print(f"\nbuddyinfo after a burst of {sum(len(g) for g, _ in held)} allocations "
-          f"({allocated} pages):")
-    print(buddyinfo_line("Normal", b.nr_free))
+    k = Kernel(args.mem, cpus=args.cpus, seed=args.seed, backend=args.backend)
+    rng = np.random.default_rng(args.seed)
+    print(f"linuxmm demo: an x86_64 machine with {args.mem} of RAM and {args.cpus} CPUs, booted as "
+          f"Linux 6.x boots it ({k.backend} backend, seed {args.seed})\n")
+    for z in k.zones:
+        if z.present_pages:
+            mn, lo, hi = z.watermark
+            print(f"  zone {z.name:7} pfns {z.start_pfn:#9x}+{z.spanned_pages:<8} managed "
+                  f"{z.managed_pages:8}  min/low/high {mn}/{lo}/{hi}")
+    print("\n/proc/buddyinfo at boot:")
+    print(k.read("/proc/buddyinfo"), end="")
 
-    freed = 0
-    for got, order in held:
-        keep = rng.random(len(got)) < 0.5
-        b.free_bulk(got[~keep], order)
-        freed += int((~keep).sum()) << order
-    elapsed = time.perf_counter() - start
-    print(f"\nbuddyinfo after freeing a random half ({freed} pages): fragmented")
-    print(buddyinfo_line("Normal", b.nr_free))
-    b.check()
-    print(f"\nfree pages {b.free_pages} of {nr_pages}; invariants checked; "
-          f"{elapsed * 1e3:.1f} ms for the whole run")
+    # A burst: user pages, kernel pages of mixed orders, DMA32 buffers, slab objects.
+    user = [k.alloc_pages_bulk(G.GFP_HIGHUSER_MOVABLE, 4096) for _ in range(args.bursts)]
+    kernel = [(k.alloc_pages(G.GFP_KERNEL, int(o)), int(o))
+              for o in rng.choice([0, 0, 0, 1, 2, 3], size=20 * args.bursts)]
+    dma32 = [k.alloc_pages(G.GFP_DMA32, 2) for _ in range(args.bursts)]
+    dentries = k.kmem_cache_create("demo_dentry", 192)
+    objs = dentries.alloc_bulk(500 * args.bursts)
+    sizes = rng.integers(1, 4096, size=200 * args.bursts)
+    kmallocs = [k.kmalloc(int(s)) for s in sizes]
+    print(f"\nafter a burst: {sum(len(u) for u in user)} user pages, {len(kernel)} kernel "
+          f"blocks of order 0-3, {len(dma32)} DMA32 buffers, {len(objs)} dentry-like objects, "
+          f"{len(kmallocs)} kmallocs of 1..4095 bytes")
+    print(k.read("/proc/buddyinfo"), end="")
+
+    # Free a random half of everything: the free lists fragment.
+    for batch in user:
+        k.free_pages_bulk(batch[rng.random(len(batch)) < 0.5])
+    for pfn, order in kernel:
+        if rng.random() < 0.5:
+            k.free_pages(pfn, order)
+    half = rng.random(len(objs)) < 0.5
+    dentries.free_bulk(objs[half])
+    for addr in kmallocs[::2]:
+        k.kfree(addr)
+    print("\nafter freeing a random half of it (fragmented):")
+    print(k.read("/proc/buddyinfo"), end="")
+
+    print("\n/proc/slabinfo (the caches in use):")
+    slabinfo = k.read("/proc/slabinfo").splitlines()
+    print("\n".join(slabinfo[:2]))
+    for line in slabinfo[2:]:
+        fields = line.split()
+        if fields[1] != "0" and (fields[0].startswith(("kmalloc-", "demo_"))):
+            print(line)
+    print("\n/proc/meminfo (excerpt):")
+    print("\n".join(_meminfo(k, "MemTotal", "MemFree", "MemAvailable", "Slab", "SUnreclaim")))
+    print("\n/proc/vmstat (excerpt):")
+    print("\n".join(_vmstat(k, "pgalloc_", "pgfree", "nr_free_pages", "nr_slab_")))
+    k.check()
+    print(f"\nall invariants checked; {(time.perf_counter() - start) * 1e3:.0f} ms in all")
     return 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="linuxmm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="run a small default simulation and show what it did")
-    p.add_argument("--pages", type=int, default=1 << 18, help="page frames (default 1 GiB)")
-    p.add_argument("--bursts", type=int, default=400, help="bulk allocation calls")
+    p = sub.add_parser("demo", help="boot a machine, run a burst of allocations, show /proc")
+    p.add_argument("--mem", default="4G", help="RAM size (default 4G)")
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--bursts", type=int, default=20, help="scale of the allocation burst")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", choices=("c", "reference"), default="c")
     p.set_defaults(func=demo)
     args = parser.parse_args(argv)
     return args.func(args)
