@@ -51,6 +51,15 @@ def state(pa):
     return out
 
 
+def lists(pa):
+    """Every buddy free list and pcp list, head to tail."""
+    out = []
+    for i in range(pa.nr_zones):
+        out += [pa.free_list(i, o, mt) for o in range(pa.max_order + 1) for mt in range(5)]
+        out += [pa.pcp_list(i, c, k) for c in range(pa.cpus) for k in range(pa.nr_pcp_lists)]
+    return out
+
+
 class PageAllocMachine(RuleBasedStateMachine):
     @initialize(machine=st.sampled_from(range(len(MACHINES))), cpus=st.integers(1, 3),
                 thp=st.booleans(), data=st.data())
@@ -185,6 +194,7 @@ class PageAllocMachine(RuleBasedStateMachine):
         self.c.check()
         self.r.check()
         assert state(self.c) == state(self.r)
+        assert lists(self.c) == lists(self.r)
 
 
 TestPageAllocMachine = PageAllocMachine.TestCase
