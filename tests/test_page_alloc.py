@@ -427,3 +427,27 @@ def test_reclaim_hook_runs_before_failing(backend):
     pa.reclaim_hook = lambda p, gfp, order: False      # no progress: give up at once
     with pytest.raises(OutOfMemory):
         pa.alloc_pages(GFP_KERNEL, 4)
+
+
+def test_thp_orders_use_the_pcp(backend):
+    from linuxmm.gfp import GFP_TRANSHUGE_LIGHT
+    for thp in (True, False):
+        pa = backend.PageAllocator([("Normal", 0, 4096)], cpus=1, thp=thp)
+        pa.free_boot_range(0, 4096)
+        pa.set_zone_tunables(0, pcp_batch=4, pcp_high_min=64, pcp_high_max=64)
+        assert pa.alloc_pages(GFP_TRANSHUGE_LIGHT, 9) == 0
+        if not thp:                 # order 9 is not a pcp order: straight from the buddy lists
+            assert pa.nr_free(0)[9:] == [1, 3]
+            pa.free_pages(0, 9)
+            assert pa.nr_free(0)[9:] == [0, 4] and pa.pcp_count(0, 0) == 0
+            continue
+        # nr_pcp_alloc: max(4 >> 9, 2) = 2 order-9 blocks onto list 13 (movable THP)
+        assert pa.pcp_list(0, 0, 13) == [512] and pa.pcp_count(0, 0) == 512
+        pa.free_pages(0, 9)
+        # count 1024 >= high 64: free_pcppages_bulk(clamp(free_count 512, 4, 60)) frees one
+        # block from list 13's tail (512); 0 stays cached.
+        assert pa.pcp_list(0, 0, 13) == [0] and pa.pcp_count(0, 0) == 512
+        assert pa.nr_free(0)[9:] == [1, 3]
+        pa.drain_pages()
+        assert pa.nr_free(0)[9:] == [0, 4]
+        pa.check()
