@@ -1302,12 +1302,12 @@ int lmm_pa_pageblock_counts(struct lmm_pa *pa, int zone, int64_t *out)
 {
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
-    const struct lmm_buddy *b = &pa->zones[zone].b;
+    /* pagetypeinfo_showblockcount_print(): pfn = zone_start_pfn, step pageblock_nr_pages */
+    const struct lmm_zone *z = &pa->zones[zone];
     for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
         out[t] = 0;
-    if (pa->zones[zone].spanned)
-        for (int64_t i = 0; i < b->nr_pageblocks; i++)
-            out[b->pageblock_mt[i]]++;
+    for (int64_t pfn = z->start; pfn < z->start + z->spanned; pfn += (int64_t)1 << pa->pageblock_order)
+        out[get_pfnblock_migratetype(&z->b, pfn)]++;
     return 0;
 }
 

@@ -451,3 +451,10 @@ def test_thp_orders_use_the_pcp(backend):
         pa.drain_pages()
         assert pa.nr_free(0)[9:] == [0, 4]
         pa.check()
+
+
+def test_pageblock_counts_step_from_the_zone_start(backend):
+    # pagetypeinfo visits pfn 1, 513 (< 1025): two pageblocks although the zone touches three
+    pa = backend.PageAllocator([("DMA", 1, 1024), ("Normal", 1025, 0)], cpus=1)
+    assert pa.pageblock_counts(0) == [0, 2, 0, 0, 0]
+    assert pa.pageblock_counts(1) == [0, 0, 0, 0, 0]

@@ -913,13 +913,12 @@ class PageAllocator:
                 "flags": p.flags}
 
     def pageblock_counts(self, i):
+        """Pageblocks per migratetype, counted as pagetypeinfo_showblockcount_print() does:
+        pfn = zone_start_pfn, zone_start_pfn + pageblock_nr_pages, ... below the zone end."""
         z = self.zones[self._zone_index(i)]
         counts = [0] * MIGRATE_TYPES
-        if z.spanned:
-            first = z.start >> self.pageblock_order
-            last = (z.end - 1) >> self.pageblock_order
-            for pb in range(first, last + 1):
-                counts[z.pb_mt.get(pb, MOVABLE)] += 1
+        for pfn in range(z.start, z.end, 1 << self.pageblock_order):    # as pagetypeinfo does
+            counts[self._pageblock_mt(z, pfn)] += 1
         return counts
 
     def pageblock_migratetype(self, pfn):
