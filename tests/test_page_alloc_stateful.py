@@ -145,7 +145,9 @@ class PageAllocMachine(RuleBasedStateMachine):
     @rule(data=st.data(), cpu=st.integers(0, 2), dup=st.booleans())
     def free_bulk(self, data, cpu, dup):
         zero = [h for h in self.held if h[1] == 0]
-        chosen = data.draw(st.lists(st.sampled_from(zero), unique=True, max_size=300)) if zero else []
+        chosen = []
+        if zero:
+            chosen = data.draw(st.lists(st.sampled_from(zero), unique=True, max_size=300))
         pfns = [p for p, _ in chosen]
         if dup and pfns:
             pfns.append(pfns[0])

@@ -107,7 +107,8 @@ class PageAllocator:
             raise ValueError(f"cpus must be in 1..{MAX_CPUS}, got {self.cpus}")
         self.max_order = _args.as_int(max_order, "max_order")
         if not 0 <= self.max_order <= _args.MAX_ORDER_LIMIT:
-            raise ValueError(f"max_order must be in 0..{_args.MAX_ORDER_LIMIT}, got {self.max_order}")
+            raise ValueError(f"max_order must be in 0..{_args.MAX_ORDER_LIMIT}, "
+                             f"got {self.max_order}")
         self.pageblock_order = _args.as_int(pageblock_order, "pageblock_order")
         if not 0 <= self.pageblock_order <= self.max_order:
             raise ValueError(f"pageblock_order must be in 0..max_order, got {self.pageblock_order}")
@@ -186,7 +187,10 @@ class PageAllocator:
             z.high_max = vals[8]
         if vals[9] is not None:
             for p in z.pcp:
-                p.flags = p.flags | PCPF_FREE_HIGH_BATCH if vals[9] else p.flags & ~PCPF_FREE_HIGH_BATCH
+                if vals[9]:
+                    p.flags |= PCPF_FREE_HIGH_BATCH
+                else:
+                    p.flags &= ~PCPF_FREE_HIGH_BATCH
 
     def clear_watermark_boost(self, i):
         """What kswapd does at the end of balance_pgdat(): drop the zone's watermark boost."""
@@ -973,7 +977,8 @@ class PageAllocator:
         out["pgfree"] = self.pgfree
         out["nr_free_pages"] = sum(z.free_pages for z in self.zones)
         out["nr_free_pages_blocks"] = sum(
-            z.nr_free[o] << o for z in self.zones for o in range(self.pageblock_order, self.max_order + 1))
+            z.nr_free[o] << o for z in self.zones
+            for o in range(self.pageblock_order, self.max_order + 1))
         return out
 
     def page_info(self, pfn):
@@ -1005,25 +1010,32 @@ class PageAllocator:
                 n = 0
                 for pfn in z.lists[o][mt]:
                     st = z.state.get(pfn)
-                    _require(st == [_FREE, o, mt], f"{z.name}: pfn {pfn} on list {o}/{mt} has state {st}")
-                    _require(pfn & ((1 << o) - 1) == 0, f"{z.name}: pfn {pfn} misaligned for order {o}")
+                    _require(st == [_FREE, o, mt],
+                             f"{z.name}: pfn {pfn} on list {o}/{mt} has state {st}")
+                    _require(pfn & ((1 << o) - 1) == 0,
+                             f"{z.name}: pfn {pfn} misaligned for order {o}")
                     _require(z.spans(pfn) and pfn + (1 << o) <= z.end,
                              f"{z.name}: block {pfn}/{o} outside the zone")
                     buddy = pfn ^ (1 << o)
                     if o < self.max_order and self._page_is_buddy(z, buddy, o):
                         bmt = self._pageblock_mt(z, buddy)
                         amt = self._pageblock_mt(z, pfn)
-                        _require(o >= self.pageblock_order and amt != bmt and (amt >= 3 or bmt >= 3),
-                                 f"{z.name}: free buddies {pfn} and {buddy} of order {o} were not merged")
+                        _require(o >= self.pageblock_order and amt != bmt
+                                 and (amt >= 3 or bmt >= 3),
+                                 f"{z.name}: free buddies {pfn} and {buddy} of order {o} "
+                                 "were not merged")
                     n += 1
                 _require(n == z.nr_free_mt[o][mt], f"{z.name}: order {o} type {mt}: {n} listed, "
                          f"nr_free says {z.nr_free_mt[o][mt]}")
                 n_order += n
                 mt_pages[mt] += n << o
-            _require(n_order == z.nr_free[o], f"{z.name}: order {o}: {n_order} listed, nr_free {z.nr_free[o]}")
+            _require(n_order == z.nr_free[o],
+                     f"{z.name}: order {o}: {n_order} listed, nr_free {z.nr_free[o]}")
             total += n_order << o
-        _require(total == z.free_pages, f"{z.name}: lists hold {total} pages, free_pages {z.free_pages}")
-        _require(mt_pages == z.free_pages_mt, f"{z.name}: free pages per type {mt_pages} != {z.free_pages_mt}")
+        _require(total == z.free_pages,
+                 f"{z.name}: lists hold {total} pages, free_pages {z.free_pages}")
+        _require(mt_pages == z.free_pages_mt,
+                 f"{z.name}: free pages per type {mt_pages} != {z.free_pages_mt}")
         for cpu, p in enumerate(z.pcp):
             count = 0
             for pindex, lst in enumerate(p.lists):
@@ -1033,7 +1045,8 @@ class PageAllocator:
                     _require(st == [_PCP, order, pindex],
                              f"{z.name}: pfn {pfn} on pcp list {cpu}/{pindex} has state {st}")
                     count += 1 << order
-            _require(count == p.count, f"{z.name}: cpu {cpu} pcp lists hold {count}, count {p.count}")
+            _require(count == p.count,
+                     f"{z.name}: cpu {cpu} pcp lists hold {count}, count {p.count}")
         covered = sorted((pfn, 1 << st[1]) for pfn, st in z.state.items())
         for (a, sa), (b, _) in zip(covered, covered[1:]):
             _require(a + sa <= b, f"{z.name}: blocks at {a} and {b} overlap")
