@@ -325,3 +325,13 @@ int64_t lmm_slab_bench_pairs(struct lmm_slab_sys *s, int cache, int64_t pairs);
 int64_t lmm_slab_bench_bulk(struct lmm_slab_sys *s, int cache, int64_t rounds, int64_t batch, uint64_t *scratch);
 
 /* ---- address spaces (csrc/vma.c) --------------------------------------------------------- */
+/*
+ * Bulk lookups over a snapshot of one mm's VMAs: starts[] and ends[] sorted, n entries, VMAs
+ * not overlapping.  out[i] = vm_start of find_vma(addrs[i]) (first VMA with vm_end > addr) or
+ * of vma_lookup(addrs[i]) (the VMA containing addr); -1 when there is none.  Returns count, or
+ * -LMM_EINVAL for a negative n or count.
+ */
+int64_t lmm_vma_find_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
+                          const int64_t *addrs, int64_t *out, int64_t count);
+int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
+                            const int64_t *addrs, int64_t *out, int64_t count);

@@ -35,3 +35,12 @@ __all__ += ["PageAllocator", "gfp"]
 from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
 
 __all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]
+
+# -- processes and address spaces (vm helper) --
+from .vm import AnonVma, File, Inode, MmStruct, Process, VmArea, VmOperations  # noqa: E402
+from .vm.constants import *  # noqa: E402,F401,F403
+from .vm import constants as _vm_constants  # noqa: E402
+
+__all__ += ["AnonVma", "File", "Inode", "MmStruct", "Process", "VmArea", "VmOperations"]
+__all__ += [_n for _n in _vm_constants.__all__
+            if _n.startswith(("PROT_", "MAP_", "MREMAP_", "MADV_", "VM_", "PAGE_", "NR_"))]

@@ -65,6 +65,7 @@ class Kernel:
         self._slab_init()
         # -- end slab --
         # -- processes and address spaces (linuxmm/vm) --
+        self._vm_init()
 
     # -- physical memory ------------------------------------------------------------------------
     def _boot_physical(self, e820, reserved, min_free_kbytes, watermark_scale_factor,
@@ -435,3 +436,121 @@ class Kernel:
             if render is not None:
                 return render(int(parts[2]))
         raise FileNotFoundError(2, "No such file or directory", path)
+
+    # -- processes and address spaces (linuxmm/vm) ------------------------------------------------
+    def _vm_init(self):
+        from .vm.files import FileSystem
+        from .vm.layout import KernelRandom
+        from .vm.procfs import render_maps, render_status
+        self.fs = FileSystem()
+        self.vm_random = KernelRandom(self.seed)
+        self.max_map_count = 65530            # vm.max_map_count
+        self.overcommit_memory = 0            # vm.overcommit_memory
+        self.vm_committed_as = 0              # pages charged by VM_ACCOUNT and shmem
+        self._processes = {}
+        self._next_pid = 1
+        self.register_stats(lambda: {"vm_committed_as": self.vm_committed_as})
+        self._checkers.append(self._vm_check)
+        # mm/util.c init_admin_reserve / init_user_reserve: from the free memory at boot
+        free_kb = self._vm_free_pages_at_boot() * 4
+        self.admin_reserve_kbytes = min(free_kb // 32, 1 << 13)
+        self.user_reserve_kbytes = min(free_kb // 32, 1 << 17)
+        self.overcommit_ratio = 50
+        def maps(pid):
+            with self.lock:
+                return render_maps(self._process(pid).mm)
+
+        def status(pid):
+            with self.lock:
+                return render_status(self._process(pid))
+        self.register_proc("/proc/<pid>/maps", maps)
+        self.register_proc("/proc/<pid>/status", status)
+
+    def _vm_check(self):
+        """check() of every process's address space and of the global commit charge."""
+        with self.lock:
+            for process in self._processes.values():
+                process.mm.check()
+            if self.vm_committed_as < 0:
+                raise InvariantError(f"vm_committed_as {self.vm_committed_as} < 0")
+
+    def _process(self, pid):
+        process = self._processes.get(pid)
+        if process is None:
+            raise FileNotFoundError(2, "No such file or directory", f"/proc/{pid}")
+        return process
+
+    @property
+    def processes(self):
+        """The live processes, by pid."""
+        return dict(self._processes)
+
+    def spawn(self, name="init"):
+        """A new process with an empty address space."""
+        from .vm.process import Process
+        with self.lock:
+            pid = self._next_pid
+            self._next_pid += 1
+            process = Process(self, pid, name)
+            self._processes[pid] = process
+            return process
+
+    def exit_process(self, process):
+        """The process exits: its address space is torn down and the pid is released."""
+        with self.lock:
+            process.mm.exit_mmap()
+            self._processes.pop(process.pid, None)
+
+    def create_file(self, path, size=0):
+        """creat(2) + ftruncate: a simulated file of `size` zero bytes, returned open (O_RDWR)."""
+        from .units import parse_size
+        with self.lock:
+            return self.fs.create(path, parse_size(size))
+
+    def open(self, path, flags=0):
+        """open(2): a new open file (struct file) on the path's inode; host files are imported
+        read-only."""
+        with self.lock:
+            return self.fs.open(path, flags)
+
+    def unlink(self, path):
+        with self.lock:
+            self.fs.unlink(path)
+
+    def _vm_enough_memory(self, pages, mm=None):
+        """__vm_enough_memory (unprivileged caller): charge `pages` to vm_committed_as or
+        raise ENOMEM."""
+        mode = self.overcommit_memory
+        if mode == 0:
+            if pages > self._totalram_pages() + (self.swap >> 12):
+                self._vm_enomem()
+        elif mode == 2:
+            allowed = _wm.commit_limit(self._totalram_pages(), 0, self.swap >> 12,
+                                       self.overcommit_ratio)
+            allowed -= self.admin_reserve_kbytes >> 2
+            if mm is not None:
+                allowed -= min(mm.total_vm // 32, self.user_reserve_kbytes >> 2)
+            if self.vm_committed_as + pages >= allowed:
+                self._vm_enomem()
+        self.vm_committed_as += pages
+
+    @staticmethod
+    def _vm_enomem():
+        import errno
+        import os
+        raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+
+    def _vm_free_pages_at_boot(self):
+        try:
+            return sum(self._pa.nr_free_pages(i) for i in range(len(self._zone_names)))
+        except AttributeError:
+            return self.mem >> 12
+
+    def _totalram_pages(self):
+        """totalram_pages(): the zones' managed pages (fixed after boot, so read once)."""
+        value = self.__dict__.get("_vm_totalram")
+        if value is None:
+            managed = getattr(self, "_managed", None)
+            value = sum(managed()) if managed is not None else self.mem >> 12
+            self._vm_totalram = value
+        return value

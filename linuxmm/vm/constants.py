@@ -1,0 +1,171 @@
+"""Linux x86_64 values of the mmap family's constants and of vm_flags (include/uapi/asm-generic/mman*.h,
+include/linux/mm.h).  Numbers equal the ones in Python's mmap module."""
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_MASK = ~(PAGE_SIZE - 1)
+PMD_SIZE = 2 << 20
+
+# 4-level paging: user addresses end below 2**47 - PAGE_SIZE.
+TASK_SIZE = (1 << 47) - PAGE_SIZE
+DEFAULT_MAP_WINDOW = TASK_SIZE
+STACK_TOP = TASK_SIZE
+TASK_UNMAPPED_BASE = (TASK_SIZE // 3 + PAGE_SIZE - 1) & PAGE_MASK
+ELF_ET_DYN_BASE = (TASK_SIZE // 3) * 2            # 0x555555554aaa: DEFAULT_MAP_WINDOW / 3 * 2
+DEFAULT_MAX_MAP_COUNT = 65530
+MMAP_MIN_ADDR = 65536          # max(sysctl vm.mmap_min_addr, CONFIG_LSM_MMAP_MIN_ADDR)
+DAC_MMAP_MIN_ADDR = 4096       # sysctl vm.mmap_min_addr (capability check)
+STACK_GUARD_GAP = 256 << PAGE_SHIFT
+RLIMIT_STACK_DEFAULT = 8 << 20
+VSYSCALL_ADDR = 0xffffffffff600000
+
+# x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl), for Process.syscall
+NR_mmap = 9
+NR_mprotect = 10
+NR_munmap = 11
+NR_brk = 12
+NR_mremap = 25
+NR_madvise = 28
+
+# protections
+PROT_NONE = 0x0
+PROT_READ = 0x1
+PROT_WRITE = 0x2
+PROT_EXEC = 0x4
+PROT_SEM = 0x8
+PROT_GROWSDOWN = 0x01000000
+PROT_GROWSUP = 0x02000000
+
+# mmap flags
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_SHARED_VALIDATE = 0x03
+MAP_DROPPABLE = 0x08
+MAP_TYPE = 0x0f
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_ANON = MAP_ANONYMOUS
+MAP_32BIT = 0x40
+MAP_ABOVE4G = 0x80
+MAP_GROWSDOWN = 0x0100
+MAP_DENYWRITE = 0x0800
+MAP_EXECUTABLE = 0x1000
+MAP_LOCKED = 0x2000
+MAP_NORESERVE = 0x4000
+MAP_POPULATE = 0x8000
+MAP_NONBLOCK = 0x10000
+MAP_STACK = 0x20000
+MAP_HUGETLB = 0x40000
+MAP_SYNC = 0x80000
+MAP_FIXED_NOREPLACE = 0x100000
+MAP_UNINITIALIZED = 0x4000000
+MAP_HUGE_SHIFT = 26
+MAP_HUGE_MASK = 0x3f
+# The flags every ->mmap accepts (include/linux/mman.h), as measured on 6.18 x86_64 with
+# MAP_SHARED_VALIDATE: MAP_32BIT, MAP_ABOVE4G and the MAP_HUGE_* size bits pass, while
+# MAP_FIXED_NOREPLACE does not.
+LEGACY_MAP_MASK = (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE
+                   | MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED
+                   | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB
+                   | MAP_32BIT | MAP_ABOVE4G | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+
+# mremap flags
+MREMAP_MAYMOVE = 1
+MREMAP_FIXED = 2
+MREMAP_DONTUNMAP = 4
+
+# madvise advice
+MADV_NORMAL = 0
+MADV_RANDOM = 1
+MADV_SEQUENTIAL = 2
+MADV_WILLNEED = 3
+MADV_DONTNEED = 4
+MADV_FREE = 8
+MADV_REMOVE = 9
+MADV_DONTFORK = 10
+MADV_DOFORK = 11
+MADV_MERGEABLE = 12
+MADV_UNMERGEABLE = 13
+MADV_HUGEPAGE = 14
+MADV_NOHUGEPAGE = 15
+MADV_DONTDUMP = 16
+MADV_DODUMP = 17
+MADV_WIPEONFORK = 18
+MADV_KEEPONFORK = 19
+MADV_COLD = 20
+MADV_PAGEOUT = 21
+MADV_POPULATE_READ = 22
+MADV_POPULATE_WRITE = 23
+MADV_DONTNEED_LOCKED = 24
+MADV_COLLAPSE = 25
+MADV_HWPOISON = 100
+MADV_SOFT_OFFLINE = 101
+MADV_GUARD_INSTALL = 102
+MADV_GUARD_REMOVE = 103
+
+# vm_flags (include/linux/mm.h)
+VM_NONE = 0x0
+VM_READ = 0x1
+VM_WRITE = 0x2
+VM_EXEC = 0x4
+VM_SHARED = 0x8
+VM_MAYREAD = 0x10
+VM_MAYWRITE = 0x20
+VM_MAYEXEC = 0x40
+VM_MAYSHARE = 0x80
+VM_GROWSDOWN = 0x100
+VM_UFFD_MISSING = 0x200
+VM_PFNMAP = 0x400
+VM_UFFD_WP = 0x1000
+VM_LOCKED = 0x2000
+VM_IO = 0x4000
+VM_SEQ_READ = 0x8000
+VM_RAND_READ = 0x10000
+VM_DONTCOPY = 0x20000
+VM_DONTEXPAND = 0x40000
+VM_LOCKONFAULT = 0x80000
+VM_ACCOUNT = 0x100000
+VM_NORESERVE = 0x200000
+VM_HUGETLB = 0x400000
+VM_SYNC = 0x800000
+VM_ARCH_1 = 0x1000000
+VM_WIPEONFORK = 0x2000000
+VM_DONTDUMP = 0x4000000
+VM_SOFTDIRTY = 0x8000000
+VM_MIXEDMAP = 0x10000000
+VM_HUGEPAGE = 0x20000000
+VM_NOHUGEPAGE = 0x40000000
+VM_MERGEABLE = 0x80000000
+
+VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC
+VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP
+VM_STACK = VM_GROWSDOWN
+VM_STARTGAP_FLAGS = VM_GROWSDOWN
+VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT
+VM_DATA_DEFAULT_FLAGS = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+VM_STACK_DEFAULT_FLAGS = VM_DATA_DEFAULT_FLAGS   # x86_64: VM_STACK_DEFAULT_FLAGS = VM_DATA_DEFAULT_FLAGS
+
+# two-letter codes of /proc/pid/smaps VmFlags, in bit order (fs/proc/task_mmu.c: show_smap_vma_flags)
+VM_FLAG_MNEMONICS = (
+    (VM_READ, "rd"), (VM_WRITE, "wr"), (VM_EXEC, "ex"), (VM_SHARED, "sh"), (VM_MAYREAD, "mr"),
+    (VM_MAYWRITE, "mw"), (VM_MAYEXEC, "me"), (VM_MAYSHARE, "ms"), (VM_GROWSDOWN, "gd"),
+    (VM_UFFD_MISSING, "um"), (VM_PFNMAP, "pf"), (VM_UFFD_WP, "uw"), (VM_LOCKED, "lo"), (VM_IO, "io"),
+    (VM_SEQ_READ, "sr"), (VM_RAND_READ, "rr"), (VM_DONTCOPY, "dc"), (VM_DONTEXPAND, "de"),
+    (VM_LOCKONFAULT, "lf"), (VM_ACCOUNT, "ac"), (VM_NORESERVE, "nr"), (VM_HUGETLB, "ht"),
+    (VM_SYNC, "sf"), (VM_ARCH_1, "ar"), (VM_WIPEONFORK, "wf"), (VM_DONTDUMP, "dd"),
+    (VM_SOFTDIRTY, "sd"), (VM_MIXEDMAP, "mm"), (VM_HUGEPAGE, "hg"), (VM_NOHUGEPAGE, "nh"),
+    (VM_MERGEABLE, "mg"),
+)
+
+
+def page_align(value):
+    return (value + PAGE_SIZE - 1) & PAGE_MASK
+
+
+def vm_flags_string(flags):
+    """The VmFlags: line's codes, each followed by a space, as smaps prints them."""
+    return "".join(code + " " for bit, code in VM_FLAG_MNEMONICS if flags & bit)
+
+
+__all__ = [name for name in dir() if name.isupper() or name.startswith("NR_")] + [
+    "page_align", "vm_flags_string"]
