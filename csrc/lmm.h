@@ -185,7 +185,8 @@ void lmm_pa_destroy(struct lmm_pa *pa);
 int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa);
 /* memblock_free_all() of [start, end): -LMM_EFREE if part of it was already released. */
 int lmm_pa_free_boot_range(struct lmm_pa *pa, int64_t start, int64_t end);
-/* vals: min, low, high, promo, pcp_high, pcp_batch, pcp_high_min, pcp_high_max (-1 = keep);
+/* vals: min, low, high, promo, pcp_high, pcp_batch, pcp_high_min, pcp_high_max,
+ * pcp_free_high_batch (0/1) (-1 = keep);
  * lowmem_reserve: nr_zones entries or NULL to keep. */
 int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
                         const int64_t *lowmem_reserve);

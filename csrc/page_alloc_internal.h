@@ -17,6 +17,7 @@
 #define PCP_BATCH_SCALE_MAX     5           /* CONFIG_PCP_BATCH_SCALE_MAX */
 #define NR_LOWORDER_PCP_LISTS   (LMM_MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1))
 #define PCPF_PREV_FREE_HIGH_ORDER 0x1
+#define PCPF_FREE_HIGH_BATCH      0x2   /* from the CPU cache size (zone_pcp_update_cacheinfo) */
 
 /* enum rmqueue_mode */
 #define RMQUEUE_NORMAL 0
@@ -81,5 +82,49 @@ struct lmm_pa {
     int64_t error_index;
     struct lmm_zone zones[LMM_MAX_NR_ZONES];
 };
+
+/* ---- helpers shared by page_alloc.c and page_alloc_inspect.c ---- */
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    if (v < lo)
+        v = lo;
+    return v > hi ? hi : v;
+}
+
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static inline struct lmm_zone *pfn_to_zone(struct lmm_pa *pa, int64_t pfn)
+{
+    for (int i = pa->nr_zones - 1; i >= 0; i--) {
+        struct lmm_zone *z = &pa->zones[i];
+        if ((uint64_t)(pfn - z->start) < (uint64_t)z->spanned)
+            return z;
+    }
+    return NULL;
+}
+
+static inline int zone_spans_pfn(const struct lmm_zone *z, int64_t pfn)
+{
+    return (uint64_t)(pfn - z->start) < (uint64_t)z->spanned;
+}
+
+static inline int order_to_pindex(int mt, int order)
+{
+    if (order > PAGE_ALLOC_COSTLY_ORDER)
+        return NR_LOWORDER_PCP_LISTS + (mt == LMM_MIGRATE_MOVABLE);
+    return LMM_MIGRATE_PCPTYPES * order + mt;
+}
+
+static inline int pindex_to_order(const struct lmm_pa *pa, int pindex)
+{
+    return pindex >= NR_LOWORDER_PCP_LISTS ? pa->pageblock_order : pindex / LMM_MIGRATE_PCPTYPES;
+}
+
+static inline int pcp_allowed_order(const struct lmm_pa *pa, int order)
+{
+    return order <= PAGE_ALLOC_COSTLY_ORDER || (pa->thp && order == pa->pageblock_order);
+}
 
 #endif

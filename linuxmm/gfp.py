@@ -54,7 +54,8 @@ GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM
 
 GFP_MAX = 2**32 - 1           # gfp_t is 32 bits
 
-MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = range(5)
+MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE = 0, 1, 2
+MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 3, 4
 MIGRATE_PCPTYPES = 3
 MIGRATE_TYPES = 5
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
@@ -145,7 +146,8 @@ def gfp_zone_table(zone_names):
 
 
 def gfp_zone(gfp, zone_names=("DMA", "DMA32", "Normal", "Movable", "Device")):
-    """highest_zoneidx for gfp with these configured zones (default: x86_64's); ValueError if bad."""
+    """highest_zoneidx for gfp with these configured zones (default: x86_64's).
+    ValueError for a bad combination."""
     if gfp_zone_bad(gfp):
         raise ValueError(f"bad gfp {gfp:#x}: more than one zone modifier ({format_gfp(gfp)})")
     return gfp_zone_table(zone_names)[gfp & GFP_ZONEMASK]
@@ -153,6 +155,8 @@ def gfp_zone(gfp, zone_names=("DMA", "DMA32", "Normal", "Movable", "Device")):
 
 def gfp_migratetype(gfp, mobility_disabled=False):
     """MIGRATE_UNMOVABLE (0), MOVABLE (1) or RECLAIMABLE (2); UNMOVABLE when grouping is off."""
+    if gfp & GFP_MOVABLE_MASK == GFP_MOVABLE_MASK:
+        raise ValueError(f"bad gfp {gfp:#x}: __GFP_MOVABLE and __GFP_RECLAIMABLE together")
     if mobility_disabled:
         return MIGRATE_UNMOVABLE
     return (gfp & GFP_MOVABLE_MASK) >> GFP_MOVABLE_SHIFT

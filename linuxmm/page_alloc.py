@@ -11,14 +11,16 @@
 The twin ``linuxmm.reference.PageAllocator`` gives the same results and errors.  Not thread-safe:
 callers sharing one allocator between threads lock around it (the Kernel does).
 """
+import weakref
+
 import numpy as np
 
 from . import _args, gfp as G
 from ._ffi import ffi, lib
 from .errors import InvariantError, invalid_free
-from .reference.page_alloc import (already_released, alloc_failure, check_alloc, check_boot_range,
-                                   check_cpu, check_zone_index, _check_mt, _check_zones, _int64,
-                                   _tunables, MAX_CPUS)
+from .reference.page_alloc import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
+                                   already_released, alloc_failure, check_alloc, check_boot_range,
+                                   check_cpu, check_pcp_sizes, check_zone_index)
 
 _alloc = lib.lmm_pa_alloc
 _free = lib.lmm_pa_free
@@ -27,6 +29,7 @@ _free_bulk = lib.lmm_pa_free_bulk
 _from_buffer = ffi.from_buffer
 _empty = np.empty
 _int64_t = np.int64
+_GFP_DIRECT_RECLAIM = G.__GFP_DIRECT_RECLAIM
 
 _REASONS = {
     -lib.LMM_EINVAL: "order",
@@ -40,6 +43,42 @@ _REASONS = {
 _STATES = {lib.LMM_PAGE_ABSENT: "absent", lib.LMM_PAGE_RESERVED: "reserved",
            lib.LMM_PAGE_FREE: "free", lib.LMM_PAGE_PCP: "pcp",
            lib.LMM_PAGE_ALLOCATED: "allocated", lib.LMM_PAGE_TAIL: "tail"}
+
+
+class _Errors:
+    """Turns a failed C call into the exception the reference model raises.  Holds what that
+    needs (not the PageAllocator, so the fast-path closures create no reference cycle)."""
+
+    def __init__(self, ptr, max_order, cpus, min_pfn, max_pfn):
+        self.ptr, self.max_order, self.cpus = ptr, max_order, cpus
+        self.min_pfn, self.max_pfn = min_pfn, max_pfn
+        self.info = ffi.new("int64_t[4]")
+
+    def alloc_error(self, code, gfp, order, cpu):
+        check_alloc(gfp, order, cpu, self.max_order, self.cpus)
+        if code == -lib.LMM_ENOMEM:
+            raise alloc_failure(gfp, order)
+        raise AssertionError(f"C refused arguments the checks accept: {code}")  # pragma: no cover
+
+    def bad_free_args(self, pfn, order, cpu):
+        """Arguments cffi refused: raise what the reference raises, or return its reason code."""
+        check_cpu(cpu, self.cpus)
+        _int64(pfn, "pfn")
+        order = _int64(order, "order")
+        if not 0 <= order <= self.max_order:
+            return -lib.LMM_EINVAL
+        return -lib.LMM_ERANGE                      # pragma: no cover
+
+    def free_error(self, code, pfn, order, cpu):
+        if code == -lib.LMM_ECPU:
+            check_cpu(cpu, self.cpus)
+        reason = _REASONS[code]
+        allocated = None
+        if reason == "order-mismatch":
+            lib.lmm_pa_page_info(self.ptr, pfn, self.info)
+            allocated = self.info[2]
+        return invalid_free(reason, pfn, order, start_pfn=self.min_pfn, end_pfn=self.max_pfn,
+                            allocated_order=allocated)
 
 
 class PageAllocator:
@@ -89,6 +128,38 @@ class PageAllocator:
         self._zl = ffi.new("int[]", 8)
         self._msg = ffi.new("char[]", 512)
         self.reclaim_hook = None
+        self._errors = _Errors(self._ptr, max_order, cpus, self._min_pfn, self._max_pfn)
+        self._bind_fast_paths()
+
+    def _bind_fast_paths(self):
+        """Per-instance closures for the hot calls: no attribute lookups on the way to C.  They
+        shadow the methods of the same names below, which document them and do the same.  They
+        hold the C allocator (self._ptr) and a weak reference to self, so no reference cycle
+        keeps an allocator alive after its last user lets go."""
+        ptr, errors, me = self._ptr, self._errors, weakref.ref(self)
+
+        def alloc_pages(gfp, order=0, cpu=0):
+            try:
+                pfn = _alloc(ptr, gfp, order, cpu)
+            except (TypeError, OverflowError):
+                pfn = -lib.LMM_EINVAL
+            if pfn >= 0:
+                return pfn
+            pa = me()
+            if pa is None:      # only this closure is left: no reclaim hook to call
+                errors.alloc_error(pfn, gfp, order, cpu)
+            return pa._alloc_failed(pfn, gfp, order, cpu)
+
+        def free_pages(pfn, order=0, cpu=0):
+            try:
+                err = _free(ptr, pfn, order, cpu)
+            except (TypeError, OverflowError):
+                err = errors.bad_free_args(pfn, order, cpu)
+            if err:
+                raise errors.free_error(err, pfn, order, cpu)
+
+        self.alloc_pages = alloc_pages
+        self.free_pages = free_pages
 
     # -- boot ---------------------------------------------------------------------------------
     def free_boot_range(self, start, end):
@@ -102,12 +173,17 @@ class PageAllocator:
 
     def set_zone_tunables(self, i, *, wmark_min=None, wmark_low=None, wmark_high=None,
                           wmark_promo=None, lowmem_reserve=None, pcp_high=None, pcp_batch=None,
-                          pcp_high_min=None, pcp_high_max=None):
-        """Push boot code's numbers into zone i; only the values given change."""
+                          pcp_high_min=None, pcp_high_max=None, pcp_free_high_batch=None):
+        """Push boot code's numbers into zone i; only the values given change.
+        pcp_free_high_batch: PCPF_FREE_HIGH_BATCH on every CPU (the kernel sets it when the CPU's
+        data cache slice holds more than 3 * batch pages)."""
         i = check_zone_index(i, self.nr_zones)
         vals = _tunables(self.nr_zones, wmark_min, wmark_low, wmark_high, wmark_promo,
-                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max)
-        packed = ffi.new("int64_t[8]", [-1 if v is None else v for v in vals[:4] + vals[5:]])
+                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max,
+                         pcp_free_high_batch)
+        check_pcp_sizes(vals, self._zs(i, lib.LMM_ZS_BATCH), self._zs(i, lib.LMM_ZS_HIGH_MIN),
+                        self._zs(i, lib.LMM_ZS_HIGH_MAX))
+        packed = ffi.new("int64_t[9]", [-1 if v is None else int(v) for v in vals[:4] + vals[5:]])
         lr = ffi.NULL if vals[4] is None else ffi.new("int64_t[]", vals[4])
         if lib.lmm_pa_set_tunables(self._ptr, i, packed, lr):   # pragma: no cover - prevalidated
             raise ValueError("bad tunables")
@@ -122,17 +198,15 @@ class PageAllocator:
         try:
             pfn = _alloc(self._ptr, gfp, order, cpu)
         except (TypeError, OverflowError):
-            check_alloc(gfp, order, cpu, self.max_order, self.cpus)
-            raise AssertionError("unreachable")     # pragma: no cover
+            pfn = -lib.LMM_EINVAL
         if pfn >= 0:
             return pfn
         return self._alloc_failed(pfn, gfp, order, cpu)
 
     def _alloc_failed(self, code, gfp, order, cpu):
         if code != -lib.LMM_ENOMEM:
-            check_alloc(gfp, order, cpu, self.max_order, self.cpus)
-            raise AssertionError("unreachable")     # pragma: no cover
-        if self.reclaim_hook is not None:
+            self._errors.alloc_error(code, gfp, order, cpu)
+        if self.reclaim_hook is not None and gfp & _GFP_DIRECT_RECLAIM:
             for _ in range(16):                     # MAX_RECLAIM_RETRIES
                 if not self.reclaim_hook(self, gfp, order):
                     break
@@ -146,9 +220,9 @@ class PageAllocator:
         try:
             err = _free(self._ptr, pfn, order, cpu)
         except (TypeError, OverflowError):
-            err = self._bad_free_args(pfn, order, cpu)
+            err = self._errors.bad_free_args(pfn, order, cpu)
         if err:
-            raise self._free_error(err, pfn, order, cpu)
+            raise self._errors.free_error(err, pfn, order, cpu)
 
     def alloc_pages_bulk(self, gfp, count, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array, one C call."""
@@ -167,7 +241,8 @@ class PageAllocator:
 
     def free_pages_bulk(self, pfns, cpu=0):
         """Free order-0 pages (an int64 array or any sequence of pfns); all or nothing."""
-        if type(pfns) is not np.ndarray or pfns.dtype != _int64_t or not pfns.flags.c_contiguous:
+        if (type(pfns) is not np.ndarray or pfns.dtype != _int64_t or pfns.ndim != 1
+                or not pfns.flags.c_contiguous):
             pfns = _args.pfn_array(pfns)
         try:
             err = _free_bulk(self._ptr, _from_buffer("int64_t[]", pfns), len(pfns), cpu)
@@ -177,34 +252,13 @@ class PageAllocator:
         if err:
             if err == -lib.LMM_ECPU:
                 check_cpu(cpu, self.cpus)
-            pfn = int(pfns.reshape(-1)[lib.lmm_pa_error_index(self._ptr)])
-            raise self._free_error(err, pfn, 0, cpu)
+            pfn = int(pfns[lib.lmm_pa_error_index(self._ptr)])
+            raise self._errors.free_error(err, pfn, 0, cpu)
 
     def drain_pages(self, cpu=None):
         """drain_local_pages(cpu) / drain_all_pages() when cpu is None."""
         cpu = -1 if cpu is None else check_cpu(cpu, self.cpus)
         lib.lmm_pa_drain(self._ptr, cpu)
-
-    # -- errors ---------------------------------------------------------------------------------
-    def _bad_free_args(self, pfn, order, cpu):
-        """Arguments cffi refused: raise what the reference raises, or return its reason code."""
-        check_cpu(cpu, self.cpus)
-        _int64(pfn, "pfn")
-        order = _int64(order, "order")
-        if not 0 <= order <= self.max_order:
-            return -lib.LMM_EINVAL
-        return -lib.LMM_ERANGE                      # pragma: no cover
-
-    def _free_error(self, code, pfn, order, cpu):
-        if code == -lib.LMM_ECPU:
-            check_cpu(cpu, self.cpus)
-        reason = _REASONS[code]
-        allocated = None
-        if reason == "order-mismatch":
-            lib.lmm_pa_page_info(self._ptr, pfn, self._info)
-            allocated = self._info[2]
-        return invalid_free(reason, pfn, order, start_pfn=self._min_pfn, end_pfn=self._max_pfn,
-                            allocated_order=allocated)
 
     # -- inspection -----------------------------------------------------------------------------
     def _zs(self, i, what):
@@ -311,7 +365,7 @@ class PageAllocator:
     @property
     def zonelist(self):
         """Zone indices of the node's zonelist (managed zones, highest first)."""
-        return self.zonelist_for(G.GFP_HIGHUSER_MOVABLE)
+        return [i for i in reversed(range(self.nr_zones)) if self.managed_pages(i)]
 
     def zonelist_for(self, gfp):
         """Zone indices an allocation with this gfp may use, in the order it tries them."""

@@ -1,4 +1,4 @@
-"""GFP flags: values from include/linux/gfp_types.h (linux-mm-physical.md 2.1), zone choice (2.2)."""
+"""GFP flags: values from gfp_types.h (linux-mm-physical.md 2.1), zone choice (2.2)."""
 import pytest
 
 from linuxmm import gfp as G

@@ -275,7 +275,7 @@ def test_bulk_uses_first_zone_passing_low_plus_count(backend):
     # Normal now has < low + 100 free: DMA32 serves the next bulk request.
     more = pa.alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, 100)
     assert len(more) == 100 and ((more >= 4096) & (more < 12288)).all()
-    pa.free_pages_bulk(pfns)
+    pa.free_pages_bulk(pfns.reshape(80, 100))      # any shape of int64 pfns
     pa.free_pages_bulk(more.tolist(), cpu=1)
     assert len(pa.alloc_pages_bulk(GFP_KERNEL, 0)) == 0
     pa.check()
@@ -303,7 +303,8 @@ def test_bad_arguments_change_nothing(backend):
     single = pa.alloc_pages(GFP_KERNEL)
     before = snapshot(pa)
     for args in [(GFP_DMA | GFP_DMA32, 0, 0), (GFP_KERNEL, 11, 0), (GFP_KERNEL, -1, 0),
-                 (GFP_KERNEL, 0, 2), (GFP_KERNEL, 0, -1), (2**32, 0, 0), (-1, 0, 0)]:
+                 (GFP_KERNEL, 0, 2), (GFP_KERNEL, 0, -1), (2**32, 0, 0), (-1, 0, 0),
+                 (GFP_HIGHUSER_MOVABLE | __GFP_RECLAIMABLE, 0, 0)]:
         with pytest.raises(ValueError):
             pa.alloc_pages(*args)
     with pytest.raises(ValueError):
@@ -342,6 +343,18 @@ def test_bad_constructor_arguments(backend):
         backend.PageAllocator([("Normal", 0, 10)], cpus=0)
     with pytest.raises(ValueError):
         backend.PageAllocator([("Normal", 0, 10)], pageblock_order=11)
+    pa = backend.PageAllocator([("Normal", 0, 10)])
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_batch=0)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, lowmem_reserve=[0, 0])
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_batch=2**21)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, pcp_high_max=2**31)
+    with pytest.raises(ValueError):
+        pa.set_zone_tunables(0, wmark_min=-1)
+    assert pa.pcp_state(0, 0)["batch"] == 1
 
 
 def test_mobility_grouping_disabled_on_tiny_machines(backend):
@@ -368,3 +381,80 @@ def test_nofragment_prefers_other_zone_before_stealing(backend):
     for i in (0, 1):
         pa.set_zone_tunables(i, wmark_min=99999, wmark_low=99999, wmark_high=99999)
     assert pa.alloc_pages(GFP_KERNEL) == held[5]
+
+
+@pytest.mark.parametrize("free_high_batch, end_count, end_flags", [(False, 0, 1), (True, 2, 3)])
+def test_high_order_frees_flush_the_pcp(backend, free_high_batch, end_count, end_flags):
+    pa = backend.PageAllocator([("Normal", 0, 4096)], cpus=1)
+    pa.free_boot_range(0, 4096)
+    pa.set_zone_tunables(0, pcp_batch=4, pcp_high_min=8, pcp_high_max=64,
+                         pcp_free_high_batch=free_high_batch)
+    # order 1: nr_pcp_alloc gives max(4 >> 1, 2) = 2 blocks per refill and grows pcp->high by
+    # batch each time (8 -> 12 -> ... -> 28 after five refills).
+    blocks = [pa.alloc_pages(GFP_KERNEL, 1) for _ in range(10)]
+    st = pa.pcp_state(0, 0)
+    assert (st["count"], st["high"]) == (0, 28)
+    for pfn in blocks:
+        pa.free_pages(pfn, 1)
+    # From the 5th free on, free_count >= batch + high_min / 2 = 8 after a high-order free:
+    # free_high drains the list (pcp->high drops to high_min).  With PCPF_FREE_HIGH_BATCH it
+    # waits until count >= batch, so every other free flushes and 2 pages stay.
+    st = pa.pcp_state(0, 0)
+    assert (st["count"], st["high"], st["free_count"], st["flags"]) == (end_count, 8, 20, end_flags)
+    assert pa.nr_free_pages(0) == 4096 - end_count
+    pa.check()
+
+
+def test_reclaim_hook_runs_before_failing(backend):
+    pa = backend.PageAllocator([("Normal", 0, 1024)], cpus=1)
+    pa.free_boot_range(0, 1024)
+    no_pcp(pa)
+    held = [pa.alloc_pages(GFP_KERNEL, 4) for _ in range(64)]
+    calls = []
+
+    def reclaim(p, gfp, order):
+        calls.append((p is pa, gfp, order))
+        if len(calls) == 2:             # "reclaims" one block on the second call
+            p.free_pages(held.pop(), 4)
+        return True
+
+    pa.reclaim_hook = reclaim
+    with pytest.raises(OutOfMemory):
+        pa.alloc_pages(GFP_ATOMIC, 2)   # cannot direct-reclaim: the hook is not called
+    assert calls == []
+    assert pa.alloc_pages(GFP_KERNEL, 2) == held[-1] + 16
+    assert calls == [(True, GFP_KERNEL, 2)] * 2
+    pa.reclaim_hook = lambda p, gfp, order: False      # no progress: give up at once
+    with pytest.raises(OutOfMemory):
+        pa.alloc_pages(GFP_KERNEL, 4)
+
+
+def test_thp_orders_use_the_pcp(backend):
+    from linuxmm.gfp import GFP_TRANSHUGE_LIGHT
+    for thp in (True, False):
+        pa = backend.PageAllocator([("Normal", 0, 4096)], cpus=1, thp=thp)
+        pa.free_boot_range(0, 4096)
+        pa.set_zone_tunables(0, pcp_batch=4, pcp_high_min=64, pcp_high_max=64)
+        assert pa.alloc_pages(GFP_TRANSHUGE_LIGHT, 9) == 0
+        if not thp:                 # order 9 is not a pcp order: straight from the buddy lists
+            assert pa.nr_free(0)[9:] == [1, 3]
+            pa.free_pages(0, 9)
+            assert pa.nr_free(0)[9:] == [0, 4] and pa.pcp_count(0, 0) == 0
+            continue
+        # nr_pcp_alloc: max(4 >> 9, 2) = 2 order-9 blocks onto list 13 (movable THP)
+        assert pa.pcp_list(0, 0, 13) == [512] and pa.pcp_count(0, 0) == 512
+        pa.free_pages(0, 9)
+        # count 1024 >= high 64: free_pcppages_bulk(clamp(free_count 512, 4, 60)) frees one
+        # block from list 13's tail (512); 0 stays cached.
+        assert pa.pcp_list(0, 0, 13) == [0] and pa.pcp_count(0, 0) == 512
+        assert pa.nr_free(0)[9:] == [1, 3]
+        pa.drain_pages()
+        assert pa.nr_free(0)[9:] == [0, 4]
+        pa.check()
+
+
+def test_pageblock_counts_step_from_the_zone_start(backend):
+    # pagetypeinfo visits pfn 1, 513 (< 1025): two pageblocks although the zone touches three
+    pa = backend.PageAllocator([("DMA", 1, 1024), ("Normal", 1025, 0)], cpus=1)
+    assert pa.pageblock_counts(0) == [0, 2, 0, 0, 0]
+    assert pa.pageblock_counts(1) == [0, 0, 0, 0, 0]

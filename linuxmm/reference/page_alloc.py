@@ -30,6 +30,7 @@ PAGE_ALLOC_COSTLY_ORDER = 3
 PCP_BATCH_SCALE_MAX = 5                 # CONFIG_PCP_BATCH_SCALE_MAX
 NR_LOWORDER_PCP_LISTS = G.MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 PCPF_PREV_FREE_HIGH_ORDER = 0x1
+PCPF_FREE_HIGH_BATCH = 0x2
 MAX_CPUS = 1024
 MAX_ZONES = 6
 
@@ -85,7 +86,8 @@ class _Zone:
         self.pgalloc = 0
         self.below_high = False     # ZONE_BELOW_HIGH
         self.boosted = False        # ZONE_BOOSTED_WATERMARK
-        self.batch = self.high_min = self.high_max = 0
+        self.batch = 1              # the boot pageset: batch 1, high 0
+        self.high_min = self.high_max = 0
         self.pcp = [_Pcp(pa.nr_pcp_lists) for _ in range(pa.cpus)]
 
     def spans(self, pfn):
@@ -105,7 +107,8 @@ class PageAllocator:
             raise ValueError(f"cpus must be in 1..{MAX_CPUS}, got {self.cpus}")
         self.max_order = _args.as_int(max_order, "max_order")
         if not 0 <= self.max_order <= _args.MAX_ORDER_LIMIT:
-            raise ValueError(f"max_order must be in 0..{_args.MAX_ORDER_LIMIT}, got {self.max_order}")
+            raise ValueError(f"max_order must be in 0..{_args.MAX_ORDER_LIMIT}, "
+                             f"got {self.max_order}")
         self.pageblock_order = _args.as_int(pageblock_order, "pageblock_order")
         if not 0 <= self.pageblock_order <= self.max_order:
             raise ValueError(f"pageblock_order must be in 0..max_order, got {self.pageblock_order}")
@@ -161,11 +164,13 @@ class PageAllocator:
 
     def set_zone_tunables(self, i, *, wmark_min=None, wmark_low=None, wmark_high=None,
                           wmark_promo=None, lowmem_reserve=None, pcp_high=None, pcp_batch=None,
-                          pcp_high_min=None, pcp_high_max=None):
+                          pcp_high_min=None, pcp_high_max=None, pcp_free_high_batch=None):
         """Push the numbers boot code computed; only the values given change."""
         z = self.zones[self._zone_index(i)]
         vals = _tunables(self.nr_zones, wmark_min, wmark_low, wmark_high, wmark_promo,
-                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max)
+                         lowmem_reserve, pcp_high, pcp_batch, pcp_high_min, pcp_high_max,
+                         pcp_free_high_batch)
+        check_pcp_sizes(vals, z.batch, z.high_min, z.high_max)
         for k, v in enumerate(vals[:4]):
             if v is not None:
                 z.wmark[k] = v
@@ -180,6 +185,12 @@ class PageAllocator:
             z.high_min = vals[7]
         if vals[8] is not None:
             z.high_max = vals[8]
+        if vals[9] is not None:
+            for p in z.pcp:
+                if vals[9]:
+                    p.flags |= PCPF_FREE_HIGH_BATCH
+                else:
+                    p.flags &= ~PCPF_FREE_HIGH_BATCH
 
     def clear_watermark_boost(self, i):
         """What kswapd does at the end of balance_pgdat(): drop the zone's watermark boost."""
@@ -575,7 +586,8 @@ class PageAllocator:
         free_high = False
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:
             free_high = (pcp.free_count >= batch + z.high_min // 2
-                         and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER))
+                         and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER)
+                         and (not pcp.flags & PCPF_FREE_HIGH_BATCH or pcp.count >= batch))
             pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER
         elif pcp.flags & PCPF_PREV_FREE_HIGH_ORDER:
             pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
@@ -699,19 +711,22 @@ class PageAllocator:
             pfn = self._get_page_from_freelist(order, flags, highest, mt, cpu)
             if pfn is not None:
                 return pfn
+        # __alloc_pages_slowpath(): a pass with gfp_to_alloc_flags(), then the retry: label's
+        # pass (ALLOC_NO_WATERMARKS for __GFP_MEMALLOC).  No compaction or reclaim here.
         flags = gfp_to_alloc_flags(gfp, order)
         pfn = self._get_page_from_freelist(order, flags, highest, mt, cpu)
-        if pfn is None and gfp & _GFP_MEMALLOC and not gfp & _GFP_NOMEMALLOC:
-            pfn = self._get_page_from_freelist(order, ALLOC_NO_WATERMARKS | (flags & ALLOC_KSWAPD),
-                                               highest, mt, cpu)
-        return pfn
+        if pfn is not None:
+            return pfn
+        if gfp & _GFP_MEMALLOC and not gfp & _GFP_NOMEMALLOC:
+            flags = ALLOC_NO_WATERMARKS | (flags & ALLOC_KSWAPD)
+        return self._get_page_from_freelist(order, flags, highest, mt, cpu)
 
     # ==================================================================== public API ==
     def alloc_pages(self, gfp, order=0, cpu=0):
         """pfn of 2**order pages; OutOfMemory when no zone of the zonelist may serve."""
         gfp, order, cpu = self._check_alloc(gfp, order, cpu)
         pfn = self._alloc(gfp, order, cpu)
-        if pfn is None and self.reclaim_hook is not None:
+        if pfn is None and self.reclaim_hook is not None and gfp & _GFP_DIRECT:
             pfn = self._retry_with_hook(gfp, order, cpu)
         if pfn is None:
             raise alloc_failure(gfp, order)
@@ -902,13 +917,12 @@ class PageAllocator:
                 "flags": p.flags}
 
     def pageblock_counts(self, i):
+        """Pageblocks per migratetype, counted as pagetypeinfo_showblockcount_print() does:
+        pfn = zone_start_pfn, zone_start_pfn + pageblock_nr_pages, ... below the zone end."""
         z = self.zones[self._zone_index(i)]
         counts = [0] * MIGRATE_TYPES
-        if z.spanned:
-            first = z.start >> self.pageblock_order
-            last = (z.end - 1) >> self.pageblock_order
-            for pb in range(first, last + 1):
-                counts[z.pb_mt.get(pb, MOVABLE)] += 1
+        for pfn in range(z.start, z.end, 1 << self.pageblock_order):    # as pagetypeinfo does
+            counts[self._pageblock_mt(z, pfn)] += 1
         return counts
 
     def pageblock_migratetype(self, pfn):
@@ -963,7 +977,8 @@ class PageAllocator:
         out["pgfree"] = self.pgfree
         out["nr_free_pages"] = sum(z.free_pages for z in self.zones)
         out["nr_free_pages_blocks"] = sum(
-            z.nr_free[o] << o for z in self.zones for o in range(self.pageblock_order, self.max_order + 1))
+            z.nr_free[o] << o for z in self.zones
+            for o in range(self.pageblock_order, self.max_order + 1))
         return out
 
     def page_info(self, pfn):
@@ -995,25 +1010,32 @@ class PageAllocator:
                 n = 0
                 for pfn in z.lists[o][mt]:
                     st = z.state.get(pfn)
-                    _require(st == [_FREE, o, mt], f"{z.name}: pfn {pfn} on list {o}/{mt} has state {st}")
-                    _require(pfn & ((1 << o) - 1) == 0, f"{z.name}: pfn {pfn} misaligned for order {o}")
+                    _require(st == [_FREE, o, mt],
+                             f"{z.name}: pfn {pfn} on list {o}/{mt} has state {st}")
+                    _require(pfn & ((1 << o) - 1) == 0,
+                             f"{z.name}: pfn {pfn} misaligned for order {o}")
                     _require(z.spans(pfn) and pfn + (1 << o) <= z.end,
                              f"{z.name}: block {pfn}/{o} outside the zone")
                     buddy = pfn ^ (1 << o)
                     if o < self.max_order and self._page_is_buddy(z, buddy, o):
                         bmt = self._pageblock_mt(z, buddy)
                         amt = self._pageblock_mt(z, pfn)
-                        _require(o >= self.pageblock_order and amt != bmt and (amt >= 3 or bmt >= 3),
-                                 f"{z.name}: free buddies {pfn} and {buddy} of order {o} were not merged")
+                        _require(o >= self.pageblock_order and amt != bmt
+                                 and (amt >= 3 or bmt >= 3),
+                                 f"{z.name}: free buddies {pfn} and {buddy} of order {o} "
+                                 "were not merged")
                     n += 1
                 _require(n == z.nr_free_mt[o][mt], f"{z.name}: order {o} type {mt}: {n} listed, "
                          f"nr_free says {z.nr_free_mt[o][mt]}")
                 n_order += n
                 mt_pages[mt] += n << o
-            _require(n_order == z.nr_free[o], f"{z.name}: order {o}: {n_order} listed, nr_free {z.nr_free[o]}")
+            _require(n_order == z.nr_free[o],
+                     f"{z.name}: order {o}: {n_order} listed, nr_free {z.nr_free[o]}")
             total += n_order << o
-        _require(total == z.free_pages, f"{z.name}: lists hold {total} pages, free_pages {z.free_pages}")
-        _require(mt_pages == z.free_pages_mt, f"{z.name}: free pages per type {mt_pages} != {z.free_pages_mt}")
+        _require(total == z.free_pages,
+                 f"{z.name}: lists hold {total} pages, free_pages {z.free_pages}")
+        _require(mt_pages == z.free_pages_mt,
+                 f"{z.name}: free pages per type {mt_pages} != {z.free_pages_mt}")
         for cpu, p in enumerate(z.pcp):
             count = 0
             for pindex, lst in enumerate(p.lists):
@@ -1023,7 +1045,8 @@ class PageAllocator:
                     _require(st == [_PCP, order, pindex],
                              f"{z.name}: pfn {pfn} on pcp list {cpu}/{pindex} has state {st}")
                     count += 1 << order
-            _require(count == p.count, f"{z.name}: cpu {cpu} pcp lists hold {count}, count {p.count}")
+            _require(count == p.count,
+                     f"{z.name}: cpu {cpu} pcp lists hold {count}, count {p.count}")
         covered = sorted((pfn, 1 << st[1]) for pfn, st in z.state.items())
         for (a, sa), (b, _) in zip(covered, covered[1:]):
             _require(a + sa <= b, f"{z.name}: blocks at {a} and {b} overlap")
@@ -1055,6 +1078,8 @@ def check_alloc(gfp, order, cpu, max_order, cpus):
         raise ValueError(f"gfp {gfp:#x} does not fit in gfp_t")
     if G.gfp_zone_bad(gfp):
         raise ValueError(f"bad gfp {gfp:#x}: more than one zone modifier ({G.format_gfp(gfp)})")
+    if gfp & G.GFP_MOVABLE_MASK == G.GFP_MOVABLE_MASK:
+        raise ValueError(f"bad gfp {gfp:#x}: __GFP_MOVABLE and __GFP_RECLAIMABLE together")
     order = _args.as_int(order, "order")
     if not 0 <= order <= max_order:
         raise ValueError(f"order must be in 0..{max_order}, got {order}")
@@ -1136,13 +1161,23 @@ def _tunables(nr_zones, *vals):
             if len(lr) != nr_zones or any(not 0 <= x < 2**62 for x in lr):
                 raise ValueError(f"lowmem_reserve must have {nr_zones} entries >= 0")
             out.append(lr)
+        elif k == 9:
+            out.append(bool(v))
         else:
             v = _args.as_int(v, "tunable")
-            limit = 2**62 if k < 4 else 2**31 - 1
+            limit = 2**62 if k < 4 else 2**20 if k == 6 else 2**30     # pcp sizes are C ints
             if not 0 <= v <= limit:
-                raise ValueError(f"tunable value {v} out of range")
+                raise ValueError(f"tunable value {v} out of range 0..{limit}")
             out.append(v)
     return out
+
+
+def check_pcp_sizes(vals, batch, high_min, high_max):
+    """pcp batch is at least 1 (zone_batchsize() never gives less).  high_min may exceed
+    high_max, as zone_highsize() allows on small zones; clamp() then gives high_max."""
+    batch = batch if vals[6] is None else vals[6]
+    if batch < 1:
+        raise ValueError(f"pcp_batch must be >= 1, got {batch}")
 
 
 def _check_mt(mt):
