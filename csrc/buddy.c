@@ -265,14 +265,6 @@ int lmm_buddy_page_state(struct lmm_buddy *b, int64_t pfn, int *order)
     return 0;
 }
 
-#define CHECK(cond, ...)                                    \
-    do {                                                    \
-        if (!(cond)) {                                      \
-            snprintf(msg, (size_t)msglen, __VA_ARGS__);     \
-            return -LMM_EINVAL;                             \
-        }                                                   \
-    } while (0)
-
 int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 {
     int64_t total_pages = 0, heads = 0;

@@ -17,6 +17,16 @@
 
 #define LMM_NIL UINT32_MAX
 
+/* For the check() walkers, which take (char *msg, int msglen): on a broken invariant, describe it
+ * in msg and return -LMM_EINVAL.  Needs <stdio.h>. */
+#define CHECK(cond, ...)                                    \
+    do {                                                    \
+        if (!(cond)) {                                      \
+            snprintf(msg, (size_t)msglen, __VA_ARGS__);     \
+            return -LMM_EINVAL;                             \
+        }                                                   \
+    } while (0)
+
 /* lmm_page_meta.flags */
 #define PB_BUDDY    0x01    /* first page of a free block (PageBuddy), order valid */
 #define PB_HEAD     0x02    /* first page of an allocated block, order valid */

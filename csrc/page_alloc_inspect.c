@@ -175,14 +175,6 @@ int lmm_pa_zonelist(struct lmm_pa *pa, uint32_t gfp, int *out)
     return n;
 }
 
-#define CHECK(cond, ...)                                    \
-    do {                                                    \
-        if (!(cond)) {                                      \
-            snprintf(msg, (size_t)msglen, __VA_ARGS__);     \
-            return -LMM_EINVAL;                             \
-        }                                                   \
-    } while (0)
-
 static int check_zone(struct lmm_pa *pa, struct lmm_zone *z, char *msg, int msglen)
 {
     struct lmm_buddy *b = &z->b;

@@ -872,15 +872,6 @@ int64_t lmm_slab_metadata_bytes(struct lmm_slab_sys *s)
     return n + (int64_t)s->nr_caches * (int64_t)sizeof(struct kmem_cache);
 }
 
-#define CHECK(cond, ...)                                    \
-    do {                                                    \
-        if (!(cond)) {                                      \
-            snprintf(msg, (size_t)msglen, __VA_ARGS__);     \
-            free(seen);                                     \
-            return -LMM_EINVAL;                             \
-        }                                                   \
-    } while (0)
-
 int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
 {
     static const char *const names[3] = {"partial", "full", "empty"};

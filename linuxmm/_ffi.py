@@ -8,3 +8,15 @@ if lib.LMM_ABI_VERSION != ABI_VERSION:  # pragma: no cover - only with a stale b
         f"linuxmm: the compiled core has ABI {lib.LMM_ABI_VERSION}, the Python package expects "
         f"{ABI_VERSION}; rebuild it (pip install .)"
     )
+
+
+# Why the C core refused a free, as the reason names of errors.invalid_free().
+FREE_REASONS = {
+    -lib.LMM_EINVAL: "order",
+    -lib.LMM_ERANGE: "range",
+    -lib.LMM_EALIGN: "align",
+    -lib.LMM_EFREE: "free",
+    -lib.LMM_ENOTHEAD: "nothead",
+    -lib.LMM_EORDER: "order-mismatch",
+    -lib.LMM_EDUP: "dup",
+}

@@ -9,21 +9,13 @@ threads must lock around it (the Kernel does).
 import numpy as np
 
 from . import _args
-from ._ffi import ffi, lib
+from ._ffi import FREE_REASONS, ffi, lib
 from .errors import InvariantError, OutOfMemory, invalid_free
 
 _alloc = lib.lmm_buddy_alloc
 _free = lib.lmm_buddy_free
 
-_REASONS = {
-    -lib.LMM_EINVAL: "order",
-    -lib.LMM_ERANGE: "range",
-    -lib.LMM_EALIGN: "align",
-    -lib.LMM_EFREE: "free",
-    -lib.LMM_ENOTHEAD: "nothead",
-    -lib.LMM_EORDER: "order-mismatch",
-    -lib.LMM_EDUP: "dup",
-}
+_REASONS = FREE_REASONS
 
 MIGRATE_MOVABLE = lib.LMM_MIGRATE_MOVABLE
 

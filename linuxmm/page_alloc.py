@@ -16,7 +16,7 @@ import weakref
 import numpy as np
 
 from . import _args, gfp as G
-from ._ffi import ffi, lib
+from ._ffi import FREE_REASONS, ffi, lib
 from .errors import InvariantError, invalid_free
 from .reference.page_alloc import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
                                    already_released, alloc_failure, check_alloc, check_boot_range,
@@ -31,15 +31,7 @@ _empty = np.empty
 _int64_t = np.int64
 _GFP_DIRECT_RECLAIM = G.__GFP_DIRECT_RECLAIM
 
-_REASONS = {
-    -lib.LMM_EINVAL: "order",
-    -lib.LMM_ERANGE: "range",
-    -lib.LMM_EALIGN: "align",
-    -lib.LMM_EFREE: "free",
-    -lib.LMM_ENOTHEAD: "nothead",
-    -lib.LMM_EORDER: "order-mismatch",
-    -lib.LMM_EDUP: "dup",
-}
+_REASONS = FREE_REASONS
 _STATES = {lib.LMM_PAGE_ABSENT: "absent", lib.LMM_PAGE_RESERVED: "reserved",
            lib.LMM_PAGE_FREE: "free", lib.LMM_PAGE_PCP: "pcp",
            lib.LMM_PAGE_ALLOCATED: "allocated", lib.LMM_PAGE_TAIL: "tail"}

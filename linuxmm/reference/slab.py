@@ -257,7 +257,7 @@ class SlabAllocator(SlabAllocatorCommon):
 
     def _allocate_slab(self, c, gfp):
         g = c.geometry
-        flags = (gfp & GFP_RECLAIM_MASK) | _allocflags(g)
+        flags = (gfp & GFP_RECLAIM_MASK) | C.allocflags(g)
         order, objects = g.order, g.objects
         if order > g.min_order:
             try:
@@ -506,14 +506,3 @@ class SlabAllocator(SlabAllocatorCommon):
             raise InvariantError("large kmalloc counters disagree with the map")
         if (rec, unrec) != (self.reclaimable_bytes, self.unreclaimable_bytes):
             raise InvariantError("slab byte counters disagree with the slabs")
-
-
-def _allocflags(g):
-    f = F.GFP_COMP
-    if g.flags & F.SLAB_CACHE_DMA:
-        f |= F.GFP_DMA
-    if g.flags & F.SLAB_CACHE_DMA32:
-        f |= F.GFP_DMA32
-    if g.flags & F.SLAB_RECLAIM_ACCOUNT:
-        f |= F.GFP_RECLAIMABLE
-    return f

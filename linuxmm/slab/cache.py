@@ -272,7 +272,7 @@ class SlabAllocator(SlabAllocatorCommon):
         p.min_order = g.min_order
         p.min_objects = g.min_objects
         p.min_partial = g.min_partial
-        p.allocflags = allocflags(g)
+        p.allocflags = C.allocflags(g)
         p.reclaimable = 1 if g.flags & F.SLAB_RECLAIM_ACCOUNT else 0
         p.debug = 1 if g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON) else 0
         cid = lib.lmm_slab_cache_create(self._sys, p)
@@ -297,15 +297,3 @@ class SlabAllocator(SlabAllocatorCommon):
     @property
     def metadata_bytes(self):
         return lib.lmm_slab_metadata_bytes(self._sys)
-
-
-def allocflags(g):
-    """s->allocflags: __GFP_COMP, plus GFP_DMA / GFP_DMA32 / __GFP_RECLAIMABLE from the flags."""
-    f = F.GFP_COMP
-    if g.flags & F.SLAB_CACHE_DMA:
-        f |= F.GFP_DMA
-    if g.flags & F.SLAB_CACHE_DMA32:
-        f |= F.GFP_DMA32
-    if g.flags & F.SLAB_RECLAIM_ACCOUNT:
-        f |= F.GFP_RECLAIMABLE
-    return f

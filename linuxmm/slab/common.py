@@ -513,3 +513,15 @@ class SlabAllocatorCommon:
                 name = owner.name
             offset = addr - (D.PAGE_OFFSET + info["pfn"] * PAGE_SIZE)
         return D.invalid_free(reason, name, addr, other=other, offset=offset)
+
+
+def allocflags(g):
+    """s->allocflags: __GFP_COMP, plus GFP_DMA / GFP_DMA32 / __GFP_RECLAIMABLE from the flags."""
+    f = F.GFP_COMP
+    if g.flags & F.SLAB_CACHE_DMA:
+        f |= F.GFP_DMA
+    if g.flags & F.SLAB_CACHE_DMA32:
+        f |= F.GFP_DMA32
+    if g.flags & F.SLAB_RECLAIM_ACCOUNT:
+        f |= F.GFP_RECLAIMABLE
+    return f
