@@ -33,8 +33,15 @@ __all__ += ["PageAllocator", "gfp"]
 
 # -- slab (linuxmm/slab) --
 from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
+from .slab import flags as _slab_flags  # noqa: E402
 
 __all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]
+for _n in dir(_slab_flags):                 # SLAB_HWCACHE_ALIGN, SLAB_POISON, ... (kmem_cache_create)
+    if _n.startswith("SLAB_") and _n not in ("SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE",
+                                             "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED"):
+        globals()[_n] = getattr(_slab_flags, _n)
+        __all__.append(_n)
+del _n
 
 # -- processes and address spaces (vm helper) --
 from .vm import AnonVma, File, Inode, MmStruct, Process, VmArea, VmOperations  # noqa: E402
