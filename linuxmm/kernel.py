@@ -15,6 +15,7 @@ from .errors import InvariantError
 from .gfp import GFP_KERNEL
 from .page import Page
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
+from .slab.debug import PAGE_OFFSET
 from .units import parse_size
 from .zone import Zone
 
@@ -406,17 +407,46 @@ class Kernel:
             return self.slab.kmalloc(size, gfp)
 
     def kfree(self, addr):
-        """kfree(addr); 0 and ZERO_SIZE_PTR (16) are no-ops."""
+        """kfree(addr); None (NULL), 0 and ZERO_SIZE_PTR (16) are no-ops."""
+        if addr is None:
+            return
         with self.lock:
             self.slab.kfree(addr)
 
     def ksize(self, addr):
+        """ksize(addr): the usable size of a kmalloc object (0 for None, 0, ZERO_SIZE_PTR)."""
+        if addr is None:
+            return 0
         with self.lock:
             return self.slab.ksize(addr)
 
     def krealloc(self, addr, new_size, gfp=GFP_KERNEL):
+        """krealloc(addr, new_size, gfp): addr itself while ksize(addr) holds new_size, else a
+        new object and the old one freed; krealloc(None or 0, n) is kmalloc(n)."""
         with self.lock:
-            return self.slab.krealloc(addr, new_size, gfp)
+            return self.slab.krealloc(0 if addr is None else addr, new_size, gfp)
+
+    def virt_to_page(self, addr):
+        """virt_to_page(): the struct page of a direct-map address (x86_64 PAGE_OFFSET
+        0xffff888000000000 + pfn * 4096).  Every page of a slab has page_type 'slab' and
+        slab_cache (virt_to_slab()->slab_cache); a large kmalloc's pages 'large_kmalloc'."""
+        addr = _args.as_int(addr, "addr")
+        pfn = (addr - PAGE_OFFSET) >> 12
+        if addr < PAGE_OFFSET or pfn >= self.layout.max_pfn:
+            raise ValueError(f"0x{addr:x} is not a direct-map address of this machine")
+        page = self.page(pfn)
+        with self.lock:
+            info = self.slab.object_info(addr)
+        if info["kind"] == "slab":
+            page.page_type, page.slab_cache = "slab", info["cache"]
+        elif info["kind"] == "large":
+            page.page_type = "large_kmalloc"
+        return page
+
+    def slabtop(self, sort="objs", limit=None):
+        """A `slabtop -o` summary of the slab caches (see SlabAllocator.slabtop)."""
+        with self.lock:
+            return self.slab.slabtop(sort=sort, limit=limit)
 
     # -- end slab -------------------------------------------------------------------------------
 
