@@ -22,8 +22,10 @@ RULE = "=" * 77
 DASH = "-" * 77
 
 
-class SlabCorruption(MMError):
-    """A debug check found overwritten poison, red zone or padding (the report is the message)."""
+class SlabCorruption(InvalidFree, InvariantError):
+    """A debug check on free found overwritten poison, red zone or padding (the report is the
+    message): the free is refused, as free_debug_processing() does (an InvalidFree with reason
+    'corrupt'), and it is a broken invariant of the cache (an InvariantError)."""
 
 
 class CacheInUse(MMError, RuntimeError):
@@ -178,7 +180,9 @@ class ObjectMemory:
         problems = self.object_problems(mem, off, SLUB_RED_ACTIVE)
         if problems:
             text = self.report(info, mem, off, problems, fix=True)
-            raise SlabCorruption(f"{text}\nFIX {self.cache.name}: Object at 0x{info['addr']:x} not freed")
+            err = SlabCorruption(f"{text}\nFIX {self.cache.name}: Object at 0x{info['addr']:x} not freed")
+            err.reason, err.cache, err.addr = "corrupt", self.cache.name, info["addr"]
+            raise err
 
     def after_free(self, info):
         mem = self.memory(info)
