@@ -379,6 +379,8 @@ def test_kmalloc_zero_and_kfree_noops(k):
     k.kfree(ZERO_SIZE_PTR)
     assert snapshot(k) == before
     assert k.ksize(0) == 0 and k.ksize(ZERO_SIZE_PTR) == 0
+    k.kfree(None)                              # NULL
+    assert snapshot(k) == before
 
 
 def test_large_kmalloc_is_compound_pages(k):
@@ -595,6 +597,11 @@ def test_slabtop_summary(k):
     assert "22 / 80 (27.5%)" in text
     assert "4 / 4 (100.0%)" in text
     assert "3 / 55 (5.5%)" in text
-    assert "acc_top" in text
+    # sizes: 20*256 + 256 + 128 = 5504 active of 32*256 + 16*256 + 32*128 = 16384 bytes;
+    # procps's average object is 16384 // 80 = 204 bytes; smallest 8 (kmalloc-8), largest 8192
+    assert " Active / Total Size (% used)       : 5.38K / 16.00K (33.6%)\n" in text
+    assert " Minimum / Average / Maximum Object : 0.01K / 0.20K / 8.00K\n" in text
+    # "%6u %6u %3u%% %7.2fK %6u %8u %9uK %-23s": 20 of 32 is 62% (truncated)
+    assert "    32     20  62%    0.25K      2       16         8K acc_top                \n" in text
     for a in objs:
         c.free(a)
