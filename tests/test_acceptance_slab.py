@@ -491,6 +491,21 @@ def test_poison_detects_use_after_free_on_check(k):
         k.check()
 
 
+def test_poison_use_after_free_seen_when_the_object_is_reused(k):
+    c = k.kmem_cache_create("acc_poison2", 24, flags=linuxmm.SLAB_POISON)
+    a = c.alloc()
+    c.free(a)
+    c.write(a, 8, 2)                          # use after free ...
+    b = c.alloc()                             # ... then the object is handed out again (LIFO)
+    assert b == a
+    with pytest.raises(InvariantError) as e:
+        k.check()
+    assert "acc_poison2" in str(e.value) and "Poison overwritten" in str(e.value)
+    k.check()                                 # reported once, bytes restored
+    c.free(b)
+    k.check()
+
+
 def test_red_zone_detects_overflow_on_free(k):
     c = k.kmem_cache_create("acc_redzone", 24, flags=linuxmm.SLAB_RED_ZONE)
     a = c.alloc()

@@ -75,6 +75,7 @@ class ObjectMemory:
     def __init__(self, cache):
         self.cache = cache
         self.slabs = {}          # pfn -> (serial, bytearray)
+        self.reports = []        # corruption found when a free object was allocated again
 
     # -- layout -------------------------------------------------------------------------------
     def _init_slab(self, info):
@@ -169,8 +170,15 @@ class ObjectMemory:
 
     # -- hooks driven by the cache ------------------------------------------------------------
     def on_alloc(self, info):
+        """alloc_consistency_checks(): a free object must still be poisoned and red-zoned when
+        it is handed out again; a write after free is reported (by the next check()) and the
+        bytes restored before the object is initialised as allocated."""
         mem = self.memory(info)
-        self.init_object(mem, info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE, SLUB_RED_ACTIVE)
+        off = info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE
+        problems = self.object_problems(mem, off, SLUB_RED_INACTIVE)
+        if problems:
+            self.reports.append(self.report(info, mem, off, problems, fix=True))
+        self.init_object(mem, off, SLUB_RED_ACTIVE)
 
     def before_free(self, info):
         """free_debug_processing(): red zones of the object must be intact, else the report is
@@ -192,6 +200,9 @@ class ObjectMemory:
         """validate_slab() over (info, free indices) of every slab; InvariantError on corruption."""
         c = self.cache
         g = c.geometry
+        if self.reports:                # found on allocation: reported once
+            text = self.reports.pop(0)
+            raise InvariantError(text)
         live = set()
         for info, free in slabs:
             live.add(info["pfn"])
