@@ -36,7 +36,8 @@ from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: 
 from .slab import flags as _slab_flags  # noqa: E402
 
 __all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]
-for _n in dir(_slab_flags):                 # SLAB_HWCACHE_ALIGN, SLAB_POISON, ... (kmem_cache_create)
+# SLAB_HWCACHE_ALIGN, SLAB_POISON, ...: the kmem_cache_create() flags
+for _n in dir(_slab_flags):
     if _n.startswith("SLAB_") and _n not in ("SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE",
                                              "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED"):
         globals()[_n] = getattr(_slab_flags, _n)

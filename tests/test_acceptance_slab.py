@@ -42,7 +42,8 @@ def meminfo(kern):
 
 
 def vmstat(kern):
-    return {line.split()[0]: int(line.split()[1]) for line in kern.read("/proc/vmstat").splitlines()}
+    return {line.split()[0]: int(line.split()[1])
+            for line in kern.read("/proc/vmstat").splitlines()}
 
 
 def snapshot(kern):
@@ -617,6 +618,7 @@ def test_slabtop_summary(k):
     assert " Active / Total Size (% used)       : 5.38K / 16.00K (33.6%)\n" in text
     assert " Minimum / Average / Maximum Object : 0.01K / 0.20K / 8.00K\n" in text
     # "%6u %6u %3u%% %7.2fK %6u %8u %9uK %-23s": 20 of 32 is 62% (truncated)
-    assert "    32     20  62%    0.25K      2       16         8K acc_top                \n" in text
+    row = "    32     20  62%    0.25K      2       16         8K acc_top                \n"
+    assert row in text
     for a in objs:
         c.free(a)

@@ -188,7 +188,8 @@ class ObjectMemory:
         problems = self.object_problems(mem, off, SLUB_RED_ACTIVE)
         if problems:
             text = self.report(info, mem, off, problems, fix=True)
-            err = SlabCorruption(f"{text}\nFIX {self.cache.name}: Object at 0x{info['addr']:x} not freed")
+            err = SlabCorruption(f"{text}\nFIX {self.cache.name}: Object at "
+                                 f"0x{info['addr']:x} not freed")
             err.reason, err.cache, err.addr = "corrupt", self.cache.name, info["addr"]
             raise err
 

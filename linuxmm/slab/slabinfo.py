@@ -63,7 +63,7 @@ def render_slabtop(rows, sort="objs", limit=None):
         f" Minimum / Average / Maximum Object : {_k(min(sizes))} / "
         f"{_k(total_size // total_objs if total_objs else 0)} / {_k(max(sizes))}",
         "",
-        f"{'  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME':<78}",
+        "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME" + " " * 19,
     ]
     ordered = sorted(rows, key=keys[sort], reverse=sort != "name")
     for r in ordered[:limit]:
