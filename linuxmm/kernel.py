@@ -272,8 +272,11 @@ class Kernel:
         zone = info.get("zone")
         if zone is None:       # hole outside every zone span: memmap_init gives it the zone
             zone = self._hole_zone(pfn)     # of the memory that follows (or the last one)
-        return Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
+        page = Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
                     info.get("migratetype"))
+        if info["state"] in ("allocated", "tail"):
+            self._slab_page(page)
+        return page
 
     def _hole_zone(self, pfn):
         spans = self.layout.spans
@@ -431,20 +434,22 @@ class Kernel:
 
     def virt_to_page(self, addr):
         """virt_to_page(): the struct page of a direct-map address (x86_64 PAGE_OFFSET
-        0xffff888000000000 + pfn * 4096).  Every page of a slab has page_type 'slab' and
-        slab_cache (virt_to_slab()->slab_cache); a large kmalloc's pages 'large_kmalloc'."""
+        0xffff888000000000 + pfn * 4096): k.page(pfn).  Every page of a slab has page_type
+        'slab' and slab_cache (virt_to_slab()->slab_cache); a large kmalloc's 'large_kmalloc'."""
         addr = _args.as_int(addr, "addr")
         pfn = (addr - PAGE_OFFSET) >> 12
         if addr < PAGE_OFFSET or pfn >= self.layout.max_pfn:
             raise ValueError(f"0x{addr:x} is not a direct-map address of this machine")
-        page = self.page(pfn)
+        return self.page(pfn)
+
+    def _slab_page(self, page):
+        """k.page() of an allocated page: page_type and slab_cache if the slab layer owns it."""
         with self.lock:
-            info = self.slab.object_info(addr)
+            info = self.slab.object_info(PAGE_OFFSET + (page.pfn << 12))
         if info["kind"] == "slab":
             page.page_type, page.slab_cache = "slab", info["cache"]
         elif info["kind"] == "large":
             page.page_type = "large_kmalloc"
-        return page
 
     def slabtop(self, sort="objs", limit=None):
         """A `slabtop -o` summary of the slab caches (see SlabAllocator.slabtop)."""

@@ -264,6 +264,7 @@ def test_alloc_returns_direct_map_address_and_virt_to_page(k):
     pfns = {(a - PAGE_OFFSET) >> 12 for a in objs}
     assert len(pfns) == 4
     assert {k.virt_to_page(a).slab_cache.name for a in objs} == {"acc_va2"}
+    assert all(k.page(pfn).slab_cache is big for pfn in pfns)
     for a in objs:
         big.free(a)
     for a in addrs:
