@@ -189,7 +189,8 @@ def zone_spans(arch, memory):
         high = max(high, low)
         start = min(max(node_start, low), high)
         end = min(max(node_end, low), high)
-        spans.append((name, start, end - start))
+        # calculate_node_totalpages(): an empty zone's zone_start_pfn is 0
+        spans.append((name, start if end > start else 0, end - start))
         low = high
     for name in names[len(limits):]:          # Movable (no kernelcore=) and Device: empty
         spans.append((name, 0, 0))
