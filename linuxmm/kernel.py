@@ -40,7 +40,7 @@ class Kernel:
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
-                 percpu_pagelist_high_fraction=0, boot_allocations=True):
+                 percpu_pagelist_high_fraction=0, boot_allocations=None):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -86,6 +86,8 @@ class Kernel:
             min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
             if min_free_kbytes < 0:
                 raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
+        if boot_allocations is None:        # reserved= alone describes memblock.reserved
+            boot_allocations = reserved is None
         layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
                             boot_allocations=bool(boot_allocations))
         if e820 is not None:
