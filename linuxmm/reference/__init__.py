@@ -8,3 +8,16 @@ __all__ = ["BuddyAllocator", "PageAllocator"]
 from .slab import KmemCache, SlabAllocator  # noqa: E402
 
 __all__ += ["KmemCache", "SlabAllocator"]
+
+# -- rev3 (issue 3): Kernel on the reference models, so that backend.Kernel(...) works for both --
+from ..kernel import Kernel as _Kernel  # noqa: E402
+
+
+class Kernel(_Kernel):
+    """linuxmm.Kernel with backend="reference" (the pure-Python page allocator and slab)."""
+
+    def __init__(self, mem=None, *, backend="reference", **kwargs):
+        super().__init__(mem, backend=backend, **kwargs)
+
+
+__all__ += ["Kernel"]
