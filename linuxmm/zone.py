@@ -123,3 +123,8 @@ class Zone:
     def fragmentation_index(self, order):
         """External fragmentation index for order, in thousandths (-1000: would succeed)."""
         return fragmentation.fragmentation_index(self.nr_free, order)
+
+    # the names of the debugfs files (extfrag/unusable_index, extfrag/extfrag_index) and of
+    # mm/vmstat.c's unusable_free_index()
+    extfrag_index = fragmentation_index
+    unusable_free_index = unusable_index

@@ -499,6 +499,7 @@ def test_fragmentation_indices(Kernel):
     assert dma.fragmentation_index(10) == 125
     assert dma.unusable_index(10) == 1000 and dma.unusable_index(9) == 333
     assert dma.fragmentation_index(9) == -1000
+    assert dma.extfrag_index(10) == 125 and dma.unusable_free_index(9) == 333
     line = k.read("/sys/kernel/debug/extfrag/extfrag_index").splitlines()[0]
     assert line == "Node 0, zone      DMA " + "-1.000 " * 10 + " 0.125 "
     line = k.read("/sys/kernel/debug/extfrag/unusable_index").splitlines()[0]
