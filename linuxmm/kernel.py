@@ -16,7 +16,7 @@ from .gfp import GFP_KERNEL
 from .page import Page
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .units import parse_size
-from .zone import Zone
+from .zone import Zone, ZoneList
 
 MAX_PAGE_ORDER = 10
 PAGEBLOCK_ORDER = 9
@@ -221,9 +221,10 @@ class Kernel:
     def zones(self):
         """Every configured zone of node 0 in zone-index order (empty ones included)."""
         layout = self.layout
-        return [Zone(self._pa, i, name, start, spanned, self._present[i], self._reserve[i],
-                     self._pcp[i], self._thresholds[i], self.cpus, layout.offline_pageblocks[i])
-                for i, (name, start, spanned) in enumerate(layout.spans)]
+        return ZoneList(Zone(self._pa, i, name, start, spanned, self._present[i],
+                             self._reserve[i], self._pcp[i], self._thresholds[i], self.cpus,
+                             layout.offline_pageblocks[i])
+                        for i, (name, start, spanned) in enumerate(layout.spans))
 
     def zone(self, name):
         """The zone called name ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")."""

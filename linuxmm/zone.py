@@ -32,6 +32,20 @@ class Watermark(Values, namedtuple("Watermark", "min low high")):
     __slots__ = ()
 
 
+class ZoneList(list):
+    """k.zones: the zones in zone-index order; also indexable by name (k.zones["DMA32"])."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for zone in self:
+                if zone.name == key:
+                    return zone
+            raise KeyError(f"no zone {key!r} (zones: {' '.join(z.name for z in self)})")
+        return list.__getitem__(self, key)
+
+
 class Zone:
     __slots__ = ("_pa", "index", "name", "start_pfn", "spanned_pages", "present_pages",
                  "lowmem_reserve", "pcp_batch", "pcp_high_min", "pcp_high_max",

@@ -66,7 +66,9 @@ def small(Kernel, **kw):
 
 
 def zone(k, name):
-    return next(z for z in k.zones if z.name == name)
+    z = next(z for z in k.zones if z.name == name)
+    assert k.zones[name].start_pfn == z.start_pfn        # k.zones["DMA32"] works too
+    return z
 
 
 def buddy_line(name, counts):
