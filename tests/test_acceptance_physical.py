@@ -126,6 +126,22 @@ def test_e820_as_bios_lines_timestamped_or_not(Kernel):
                 for z in k.zones] == SMALL_ZONES
 
 
+def test_e820_dmesg_dump_other_lines_ignored(Kernel):
+    """Only the BIOS-e820: lines describe the firmware map; the kernel's own later edits
+    (first page -> reserved, legacy hole removed) are the boot rules, not extra entries."""
+    dump = ["[    0.000000] Linux version 6.18.0 (gcc) #1 SMP",
+            "[    0.000000] BIOS-provided physical RAM map:"]
+    dump += ["[    0.000000] BIOS-e820: [mem 0x%016x-0x%016x] %s" % t for t in SMALL_E820]
+    dump += ["[    0.000393] e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
+             "[    0.000394] e820: remove [mem 0x000a0000-0x000fffff] usable",
+             "[    0.000395] e820: remove [mem 0x04000000-0x07ffffff] usable",
+             "[    0.266145] PCI: ECAM [mem 0xeec00000-0xeecfffff] reserved as E820 entry"]
+    for e820 in (dump, "\n".join(dump)):
+        k = Kernel(e820=e820, reserved=SMALL_RESERVED)
+        assert [(z.name, z.start_pfn, z.spanned_pages, z.present_pages, z.managed_pages)
+                for z in k.zones] == SMALL_ZONES
+
+
 def test_e820_non_ram_types_and_partial_pages(Kernel):
     # usable 1 MiB..64 MiB with an "ACPI data" hole (pfns 0x2000..0x2fff) and an
     # "ACPI NVS" page; a usable range that starts and ends mid-page loses both partial pages
