@@ -216,6 +216,7 @@ def test_gfp_names_from_linuxmm_and_linuxmm_gfp():
     import linuxmm.gfp
     for name, value in GFP_NAMES.items():
         assert getattr(linuxmm, name) == value, name
+        assert getattr(linuxmm.reference, name) == value, name
         assert getattr(linuxmm.gfp, name) == value, name
     from linuxmm import GFP_KERNEL as a, __GFP_ZERO as b  # noqa: F401
     from linuxmm.gfp import GFP_HIGHUSER_MOVABLE as c  # noqa: F401

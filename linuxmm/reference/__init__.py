@@ -21,3 +21,9 @@ class Kernel(_Kernel):
 
 
 __all__ += ["Kernel"]
+
+# the gfp flags and migratetypes, as linuxmm exports them (backend.GFP_KERNEL works for both)
+from .. import gfp  # noqa: E402
+from ..gfp import *  # noqa: E402,F401,F403
+
+__all__ += ["gfp"] + [_n for _n in gfp.__all__ if _n.startswith(("GFP_", "__GFP_", "MIGRATE_"))]
