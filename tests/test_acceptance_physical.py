@@ -75,7 +75,7 @@ def buddy_line(name, counts):
     return "Node 0, zone %8s " % name + "".join("%6d " % c for c in counts) + "\n"
 
 
-# -- Kernel(...) ---------------------------------------------------------------------------------
+# -- Kernel(...) ----------------------------------------------------------------------------------
 def test_constructor_signature_and_defaults():
     params = inspect.signature(linuxmm.Kernel).parameters
     expected = {"mem": None, "arch": "x86_64", "e820": None, "reserved": None, "cpus": 2,
@@ -103,7 +103,7 @@ def test_mem_sizes(Kernel, mem):
     assert sum(z.present_pages for z in k.zones) == (4 << 30) // 4096 - 1 - 97
 
 
-def test_mem_t_suffix_and_bad_size():
+def test_bad_mem_and_arch():
     with pytest.raises(ValueError):
         linuxmm.Kernel("4Q")
     with pytest.raises(ValueError):
@@ -182,7 +182,7 @@ def test_i386_zones(Kernel):
     assert zone(k, "HighMem").watermark[0] == 32
 
 
-# -- zones: watermarks, lowmem_reserve, pcp --------------------------------------------------------
+# -- zones: watermarks, lowmem_reserve, pcp -------------------------------------------------------
 def test_small_zone_numbers(Kernel):
     k = small(Kernel)
     assert k.min_free_kbytes == 3096
@@ -205,13 +205,13 @@ def test_watermark_tuple_and_sysctl_arguments(Kernel):
     assert k.min_free_kbytes == 1024
 
 
-def test_min_free_kbytes_sqrt_rule_without_thp_clamps():
+def test_min_free_kbytes_sqrt_rule_without_thp():
     # 64 MiB machine, THP rule aside, the square-root rule gives 1007 kB (no clamp)
     k = linuxmm.Kernel(e820=SMALL_E820, reserved=SMALL_RESERVED, transparent_hugepage="never")
     assert k.min_free_kbytes == 1007
 
 
-# -- gfp names ----------------------------------------------------------------------------------------
+# -- gfp names ------------------------------------------------------------------------------------
 def test_gfp_names_from_linuxmm_and_linuxmm_gfp():
     import linuxmm.gfp
     for name, value in GFP_NAMES.items():
@@ -223,7 +223,7 @@ def test_gfp_names_from_linuxmm_and_linuxmm_gfp():
     assert (a, b, c) == (0xCC0, 0x100, 0x100CCA)
 
 
-# -- alloc_pages / free_pages ------------------------------------------------------------------------
+# -- alloc_pages / free_pages ---------------------------------------------------------------------
 def test_first_allocations_by_zone_and_migratetype(Kernel):
     k = small(Kernel)
     # GFP_KERNEL: Normal is empty -> DMA32; UNMOVABLE claims the largest MOVABLE block (the
@@ -379,7 +379,7 @@ def test_atomic_goes_deeper_than_kernel(Kernel):
     k.alloc_pages(GFP_ATOMIC | GFP_DMA | __GFP_MOVABLE | 0x2000 | 0x10000 | 0x100)
 
 
-# -- bulk ------------------------------------------------------------------------------------------------
+# -- bulk -----------------------------------------------------------------------------------------
 def test_bulk(Kernel):
     k = small(Kernel)
     free0 = sum(z.free_pages for z in k.zones)
@@ -409,7 +409,7 @@ def test_bulk(Kernel):
     k.check()
 
 
-# -- /proc ------------------------------------------------------------------------------------------------
+# -- /proc ----------------------------------------------------------------------------------------
 def test_buddyinfo_text(Kernel):
     k = small(Kernel)
     # DMA32 after the reservation at 12288..12543: 8 order-10 blocks below it, then
@@ -501,7 +501,7 @@ def test_unknown_paths(Kernel, path):
         k.read(path)
 
 
-# -- fragmentation ------------------------------------------------------------------------------------
+# -- fragmentation --------------------------------------------------------------------------------
 def test_fragmentation_indices(Kernel):
     k = small(Kernel)
     dma = zone(k, "DMA")
@@ -540,7 +540,7 @@ def test_both_backends_agree():
         assert a.read(path) == b.read(path), path
 
 
-# -- this host ---------------------------------------------------------------------------------------
+# -- this host ------------------------------------------------------------------------------------
 def _host(path):
     try:
         with open(path) as f:
