@@ -118,6 +118,9 @@ class Kernel:
         if min_free_kbytes is not None:                 # sysctl vm.min_free_kbytes written
             self.min_free_kbytes = min_free_kbytes
         _procfs.register(self)
+        # The hot entry points are the engine's own (same signatures and defaults): they shadow
+        # the documented methods below without a delegation frame.
+        self.alloc_pages, self.free_pages = self._pa.alloc_pages, self._pa.free_pages
 
     def _managed(self):
         pa = self._pa
