@@ -305,6 +305,23 @@ def test_cpu_argument(Kernel):
     k.check()
 
 
+def test_pcp_refills_as_nr_pcp_alloc(Kernel):
+    """DMA32 pcp: batch 1, high_min 366, high_max 752, boot high 0.  Each refill (nr_pcp_alloc):
+    high = clamp(high, 366, 752) + (batch << alloc_factor), alloc_factor += 1, refill
+    batch << alloc_factor pages: 1st alloc refills 1 (high 367), 2nd 2 (369), 3rd from the
+    list, 4th 4 (373).  zoneinfo's pcp count/high of CPU 0 after each; CPU 1 untouched."""
+    k = small(Kernel)
+    seen = []
+    for _ in range(4):
+        k.alloc_pages(GFP_KERNEL)
+        entry = k.read("/proc/zoneinfo").split("Node 0, zone    DMA32\n")[1]
+        m = re.search(r"cpu: 0\n\s+count:\s+(\d+)\n\s+high:\s+(\d+)", entry)
+        seen.append((int(m.group(1)), int(m.group(2))))
+    assert seen == [(0, 367), (1, 369), (0, 369), (3, 373)]
+    assert re.search(r"cpu: 1\n\s+count:\s+0\n\s+high:\s+0\n", entry)
+    assert zone(k, "DMA32").free_pages == 12032 - (1 + 2 + 4)
+
+
 def test_zonelist_fallback_and_lowmem_reserve_order4(Kernel):
     """GFP_HIGHUSER_MOVABLE order 4 (no pcp, MOVABLE: no fallback, no boost).
     highest_zoneidx = Movable (3); zonelist DMA32 -> DMA.  Fast path at LOW, slow path at MIN;
