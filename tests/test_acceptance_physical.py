@@ -305,6 +305,28 @@ def test_cpu_argument(Kernel):
     k.check()
 
 
+def test_unmovable_fallback_claims_and_watermark_boost(Kernel):
+    """GFP_KERNEL|GFP_DMA order 4 (UNMOVABLE, DMA only, no pcp).  All DMA pageblocks start
+    MOVABLE; __rmqueue_claim takes the largest movable block first, whole blocks (order >= 9)
+    are retyped: 1024, 2048, 3072 (order 10), 512 (order 9) -> 224 allocations, free 256.
+    The 225th (256 - 15 > low 233) falls back to the order-8 block at 256: below pageblock
+    order, so boost_watermark(): max(512, high 279 * 15000 / 10000) -> boost 512; the block
+    cannot be claimed (its pageblock starts at pfn 0, outside the zone), so it is stolen:
+    pfn 256, pageblock stays MOVABLE.  Boosted min 187 + 512 = 699 > 240 - 15: OOM."""
+    k = small(Kernel)
+    got = []
+    with pytest.raises(OutOfMemory):
+        for _ in range(400):
+            got.append(k.alloc_pages(GFP_KERNEL | GFP_DMA, 4))
+    dma = zone(k, "DMA")
+    assert len(got) == 225 and got[-1] == 256
+    assert tuple(dma.watermark) == (187 + 512, 233 + 512, 279 + 512)
+    assert dma.free_pages == 240
+    assert "        boost    512\n        min      699\n" in k.read("/proc/zoneinfo")
+    assert "Node 0, zone      DMA            7            1            0            0" \
+           "            0 \n" in k.read("/proc/pagetypeinfo")
+
+
 def test_pcp_refills_as_nr_pcp_alloc(Kernel):
     """DMA32 pcp: batch 1, high_min 366, high_max 752, boot high 0.  Each refill (nr_pcp_alloc):
     high = clamp(high, 366, 752) + (batch << alloc_factor), alloc_factor += 1, refill
