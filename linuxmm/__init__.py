@@ -31,6 +31,11 @@ from .page_alloc import PageAllocator  # noqa: E402
 
 __all__ += ["PageAllocator", "gfp"]
 
+# -- rev3 (issue 3): the gfp flags and migratetypes importable from linuxmm directly --
+from .gfp import *  # noqa: E402,F401,F403
+
+__all__ += [_n for _n in gfp.__all__ if _n.startswith(("GFP_", "__GFP_", "MIGRATE_"))]
+
 # -- slab (linuxmm/slab) --
 from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
 from .slab import flags as _slab_flags  # noqa: E402

@@ -17,7 +17,7 @@ from .page import Page
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .slab.debug import PAGE_OFFSET
 from .units import parse_size
-from .zone import Zone
+from .zone import Zone, ZoneList
 
 MAX_PAGE_ORDER = 10
 PAGEBLOCK_ORDER = 9
@@ -41,7 +41,7 @@ class Kernel:
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
-                 percpu_pagelist_high_fraction=0, boot_allocations=True):
+                 percpu_pagelist_high_fraction=0, boot_allocations=None):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -87,6 +87,8 @@ class Kernel:
             min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
             if min_free_kbytes < 0:
                 raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
+        if boot_allocations is None:        # reserved= alone describes memblock.reserved
+            boot_allocations = reserved is None
         layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
                             boot_allocations=bool(boot_allocations))
         if e820 is not None:
@@ -223,9 +225,10 @@ class Kernel:
     def zones(self):
         """Every configured zone of node 0 in zone-index order (empty ones included)."""
         layout = self.layout
-        return [Zone(self._pa, i, name, start, spanned, self._present[i], self._reserve[i],
-                     self._pcp[i], self._thresholds[i], self.cpus, layout.offline_pageblocks[i])
-                for i, (name, start, spanned) in enumerate(layout.spans)]
+        return ZoneList(Zone(self._pa, i, name, start, spanned, self._present[i],
+                             self._reserve[i], self._pcp[i], self._thresholds[i], self.cpus,
+                             layout.offline_pageblocks[i])
+                        for i, (name, start, spanned) in enumerate(layout.spans))
 
     def zone(self, name):
         """The zone called name ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")."""
