@@ -255,7 +255,9 @@ int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t roun
 /* lists of a cache (lmm_slab_list) */
 #define LMM_SLAB_LIST_PARTIAL 0
 #define LMM_SLAB_LIST_FULL    1
-#define LMM_SLAB_LIST_EMPTY   2
+#define LMM_SLAB_LIST_EMPTY   2   /* a view: the empty slabs of the node partial list */
+#define LMM_SLAB_LIST_CPU     3   /* the cpu slab of cpu 0 (c->slab, frozen): 0 or 1 slab */
+#define LMM_SLAB_LIST_CPU_PARTIAL 4   /* cpu 0's partial slabs (c->partial), head first */
 
 typedef int64_t (*lmm_page_alloc_cb)(void *src, uint32_t gfp, int order);
 typedef int64_t (*lmm_page_free_cb)(void *src, int64_t pfn, int order);
@@ -274,6 +276,8 @@ struct lmm_slab_geometry {
     uint32_t allocflags;        /* gfp bits every slab allocation adds */
     int reclaimable;            /* NR_SLAB_RECLAIMABLE_B rather than UNRECLAIMABLE */
     int debug;                  /* kfree() must go through the caller's slow path */
+    int debug_lists;            /* kmem_cache_debug(): no cpu slabs, SLUB's debug list handling */
+    int cpu_partial;            /* s->cpu_partial in objects (0 for debug caches) */
 };
 
 struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src);
@@ -305,7 +309,8 @@ int lmm_slab_kmalloc_index(int64_t size);
 /* kmem_cache_shrink(): discard empty slabs, sort partial slabs; 1 if slabs remain, else 0. */
 int lmm_slab_shrink(struct lmm_slab_sys *s, int cache);
 
-/* stats: nr_slabs, nr_partial, nr_full, nr_empty, total_objects, inuse, slabs_created, pages */
+/* stats: nr_slabs, nr_partial, nr_full, nr_empty, total_objects, inuse, slabs_created, pages,
+ * nr_cpu_partial, nr_cpu_slab, partial_free (count_partial_free_approx), cpu_partial_slabs */
 void lmm_slab_cache_stats(struct lmm_slab_sys *s, int cache, int64_t *out);
 /* counters: reclaimable bytes, unreclaimable bytes, large kmalloc pages, large kmalloc blocks */
 void lmm_slab_counters(struct lmm_slab_sys *s, int64_t *out);

@@ -1,13 +1,18 @@
 /*
- * slab.c - SLUB-style object caches (mm/slub.c) on pages from a page source.
+ * slab.c - SLUB object caches (mm/slub.c, Linux 6.12-6.17 with CONFIG_SLUB_CPU_PARTIAL, before
+ * 6.18's sheaves) on pages from a page source, for one node and cpu 0.
  *
- * Each cache keeps its slabs on three lists: partial (some objects free), full and empty (all
- * objects free, kept up to min_partial as SLUB keeps empty slabs on the node partial list).
- * Allocation takes the first free object of the slab at the head of the partial list, else of
- * an empty slab, else of a new slab; a slab's freelist is LIFO and starts in address order, as
- * SLUB's.  A free pushes the object on its slab's freelist; a full slab becomes partial (head),
- * an empty one is released to the page source when the cache already has min_partial partial
- * or empty slabs.  There are no per-cpu slabs: see docs/slab.md.
+ * A cache has cpu 0's slab (c->slab: allocation pops its freelist, a free of one of its objects
+ * pushes on it), cpu 0's partial slabs (c->partial) and the node partial list (n->partial, empty
+ * slabs included); full slabs are on no SLUB list (a FULL list here, for the checker).
+ * ___slab_alloc() takes the next cpu partial slab, else get_partial_node() (the first node slab
+ * becomes the cpu slab, more go to the cpu partial list up to cpu_partial_slabs / 2 + 1), else a
+ * new slab.  __slab_free(): a full slab that regains objects goes to the cpu partial list
+ * (put_cpu_partial(), which spills the whole list to the node tail when it already holds
+ * cpu_partial_slabs slabs); a node partial slab that becomes empty is discarded when the node has
+ * min_partial partial slabs.  Debug caches (kmem_cache_debug()) have no cpu slabs:
+ * alloc_single_from_partial(), alloc_single_from_new_slab(), free_to_partial_list().
+ * A slab's freelist is LIFO and starts in address order.
  *
  * Every entry point validates its arguments and returns an error without changing anything.
  */
@@ -136,7 +141,7 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
         g->red_left_pad >= g->size ||
         (uint64_t)g->size * (uint64_t)g->objects > ((uint64_t)PAGE_SIZE << g->order) ||
         (uint64_t)g->size * (uint64_t)g->min_objects > ((uint64_t)PAGE_SIZE << g->min_order) ||
-        g->min_partial < 0)
+        g->min_partial < 0 || g->cpu_partial < 0 || g->cpu_partial > 0xffff)
         return -LMM_EINVAL;
     if (s->nr_caches == s->caches_cap) {
         int cap = s->caches_cap ? 2 * s->caches_cap : 64;
@@ -151,8 +156,11 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
         return -LMM_ENOMEM;
     c->g = *g;
     c->alive = 1;
-    for (int l = 0; l < 3; l++)
+    for (int l = 0; l < 5; l++)
         c->lists[l].head = c->lists[l].tail = SLAB_NIL;
+    /* slub_set_cpu_partial(): DIV_ROUND_UP(cpu_partial * 2, oo_objects) */
+    c->cpu_partial_slabs = c->g.debug_lists ? 0 :
+        (uint32_t)((2 * (int64_t)c->g.cpu_partial + g->objects - 1) / g->objects);
     s->caches[s->nr_caches] = c;
     return s->nr_caches++;
 }
@@ -187,6 +195,21 @@ static inline void list_add_head(struct lmm_slab_sys *s, struct kmem_cache *c, u
     else
         s->slabs[l->head].lprev = id;
     l->head = id;
+    l->nr++;
+}
+
+static inline void list_add_tail(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id, int which)
+{
+    struct slab_list *l = &c->lists[which];
+    struct slab *sl = &s->slabs[id];
+    sl->list = (uint8_t)which;
+    sl->lnext = SLAB_NIL;
+    sl->lprev = l->tail;
+    if (l->tail == SLAB_NIL)
+        l->head = id;
+    else
+        s->slabs[l->tail].lnext = id;
+    l->tail = id;
     l->nr++;
 }
 
@@ -316,36 +339,169 @@ static void discard_slab(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t 
     s->free_ids[s->nr_free_ids++] = id;
 }
 
+/* ===================================================================== per-cpu layer == */
+
+/*
+ * __put_partials(): the detached cpu partial chain starting at id goes to the node partial tail,
+ * head first; empty slabs beyond min_partial are discarded afterwards, last found first.
+ */
+static void put_partials(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id)
+{
+    uint32_t discard = SLAB_NIL;
+    while (id != SLAB_NIL) {
+        struct slab *sl = &s->slabs[id];
+        uint32_t next = sl->lnext;
+        if (sl->inuse == 0 && c->lists[LMM_SLAB_LIST_PARTIAL].nr >= c->g.min_partial) {
+            sl->lnext = discard;
+            discard = id;
+        } else {
+            list_add_tail(s, c, id, LMM_SLAB_LIST_PARTIAL);
+        }
+        id = next;
+    }
+    while (discard != SLAB_NIL) {
+        uint32_t next = s->slabs[discard].lnext;
+        discard_slab(s, c, discard);
+        discard = next;
+    }
+}
+
+/* put_cpu_partial(): push at the head; with drain, a list already cpu_partial_slabs long
+ * is first detached and put to the node. */
+static void put_cpu_partial(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id, int drain)
+{
+    struct slab_list *cp = &c->lists[LMM_SLAB_LIST_CPU_PARTIAL];
+    uint32_t old = SLAB_NIL;
+    if (drain && cp->nr && cp->nr >= (int64_t)c->cpu_partial_slabs) {
+        old = cp->head;
+        cp->head = cp->tail = SLAB_NIL;
+        cp->nr = 0;
+    }
+    list_add_head(s, c, id, LMM_SLAB_LIST_CPU_PARTIAL);
+    if (old != SLAB_NIL)
+        put_partials(s, c, old);
+}
+
+/* get_partial_node(): the first node partial slab (NIL if none); more are moved to the cpu
+ * partial list (put_cpu_partial without drain) until there are more than cpu_partial_slabs / 2. */
+static uint32_t get_partial_node(struct lmm_slab_sys *s, struct kmem_cache *c)
+{
+    uint32_t partial = SLAB_NIL, partial_slabs = 0;
+    uint32_t id = c->lists[LMM_SLAB_LIST_PARTIAL].head;
+    while (id != SLAB_NIL) {
+        uint32_t next = s->slabs[id].lnext;
+        list_del(s, c, id);
+        if (partial == SLAB_NIL) {
+            partial = id;
+            if (c->g.cpu_partial == 0)
+                break;
+        } else {
+            put_cpu_partial(s, c, id, 0);
+            if (++partial_slabs > c->cpu_partial_slabs / 2)
+                break;
+        }
+        id = next;
+    }
+    return partial;
+}
+
+/* deactivate_slab() of cpu 0's slab (all its free objects are on its freelist). */
+static void deactivate_slab(struct lmm_slab_sys *s, struct kmem_cache *c)
+{
+    uint32_t id = c->lists[LMM_SLAB_LIST_CPU].head;
+    if (id == SLAB_NIL)
+        return;
+    struct slab *sl = &s->slabs[id];
+    list_del(s, c, id);
+    if (sl->inuse == 0 && c->lists[LMM_SLAB_LIST_PARTIAL].nr >= c->g.min_partial)
+        discard_slab(s, c, id);
+    else if (sl->freelist != OBJ_END)
+        list_add_head(s, c, id, LMM_SLAB_LIST_PARTIAL);     /* DEACTIVATE_TO_HEAD */
+    else
+        list_add_head(s, c, id, LMM_SLAB_LIST_FULL);
+}
+
+/* flush_cpu_slab(): the cpu slab, then the cpu partial list. */
+static void flush_cpu_slab(struct lmm_slab_sys *s, struct kmem_cache *c)
+{
+    deactivate_slab(s, c);
+    struct slab_list *cp = &c->lists[LMM_SLAB_LIST_CPU_PARTIAL];
+    uint32_t old = cp->head;
+    cp->head = cp->tail = SLAB_NIL;
+    cp->nr = 0;
+    put_partials(s, c, old);
+}
+
 /* ===================================================================== alloc / free == */
 
-static inline uint64_t slab_alloc(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t cache,
-                                  uint32_t gfp)
+static inline uint64_t pop_object(struct kmem_cache *c, struct slab *sl)
 {
-    uint32_t id = c->lists[LMM_SLAB_LIST_PARTIAL].head;
-    struct slab *sl;
-    if (id == SLAB_NIL) {
-        id = c->lists[LMM_SLAB_LIST_EMPTY].head;
-        if (id != SLAB_NIL) {
-            list_del(s, c, id);
-        } else {
-            int64_t err;
-            id = allocate_slab(s, c, cache, gfp, &err);
-            if (id == SLAB_NIL)
-                return (uint64_t)-err;
-        }
-        list_add_head(s, c, id, LMM_SLAB_LIST_PARTIAL);
-    }
-    sl = &s->slabs[id];
     uint32_t idx = sl->freelist;
     sl->freelist = sl->next[idx];
     sl->next[idx] = OBJ_ALLOCATED;
     sl->inuse++;
     c->inuse++;
-    if (sl->freelist == OBJ_END) {
+    return sl->base + (uint64_t)idx * c->g.size;
+}
+
+/*
+ * ___slab_alloc(): a cpu slab with a free object (NIL with *err set on failure).  A debug cache
+ * allocates the object itself (alloc_single_from_partial / _from_new_slab) and returns
+ * SLAB_NIL with *err = 0 and *addr set.
+ */
+static uint32_t slab_alloc_slow(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t cache,
+                                uint32_t gfp, int64_t *err, uint64_t *addr)
+{
+    uint32_t id;
+    if (c->g.debug_lists) {
+        id = c->lists[LMM_SLAB_LIST_PARTIAL].head;
+        if (id == SLAB_NIL) {
+            id = allocate_slab(s, c, cache, gfp, err);
+            if (id == SLAB_NIL)
+                return SLAB_NIL;
+            list_add_head(s, c, id, LMM_SLAB_LIST_PARTIAL);     /* DEACTIVATE_TO_HEAD */
+        }
+        struct slab *sl = &s->slabs[id];
+        *addr = pop_object(c, sl);
+        if (sl->freelist == OBJ_END) {
+            list_del(s, c, id);
+            list_add_head(s, c, id, LMM_SLAB_LIST_FULL);
+        }
+        *err = 0;
+        return SLAB_NIL;
+    }
+    id = c->lists[LMM_SLAB_LIST_CPU].head;
+    if (id != SLAB_NIL) {                       /* exhausted: c->slab = NULL, the slab is full */
         list_del(s, c, id);
         list_add_head(s, c, id, LMM_SLAB_LIST_FULL);
     }
-    return sl->base + (uint64_t)idx * c->g.size;
+    id = c->lists[LMM_SLAB_LIST_CPU_PARTIAL].head;
+    if (id != SLAB_NIL) {
+        list_del(s, c, id);
+    } else {
+        id = get_partial_node(s, c);
+        if (id == SLAB_NIL) {
+            id = allocate_slab(s, c, cache, gfp, err);
+            if (id == SLAB_NIL)
+                return SLAB_NIL;
+        }
+    }
+    list_add_head(s, c, id, LMM_SLAB_LIST_CPU);
+    return id;
+}
+
+static inline uint64_t slab_alloc(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t cache,
+                                  uint32_t gfp)
+{
+    uint32_t id = c->lists[LMM_SLAB_LIST_CPU].head;
+    if (id == SLAB_NIL || s->slabs[id].freelist == OBJ_END) {
+        int64_t err = 0;
+        uint64_t addr = 0;
+        id = slab_alloc_slow(s, c, cache, gfp, &err, &addr);
+        if (id == SLAB_NIL)
+            return err ? (uint64_t)-err : addr;
+    }
+    return pop_object(c, &s->slabs[id]);
 }
 
 /*
@@ -379,26 +535,51 @@ static inline int64_t locate_object(const struct lmm_slab_sys *s, int cache, uin
     return 0;
 }
 
-/* __slab_free() for a located object. */
+/*
+ * The list work of __slab_free() (or free_to_partial_list() for a debug cache) after cnt
+ * objects were pushed on the slab's freelist; prior: the slab had free objects before.
+ */
+static void slab_free_lists(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id, int prior)
+{
+    struct slab *sl = &s->slabs[id];
+    int64_t nr_partial = c->lists[LMM_SLAB_LIST_PARTIAL].nr;
+    if (c->g.debug_lists) {
+        int slab_free = sl->inuse == 0 && nr_partial >= c->g.min_partial;
+        if (!prior) {
+            list_del(s, c, id);                             /* remove_full() */
+            if (!slab_free)
+                list_add_tail(s, c, id, LMM_SLAB_LIST_PARTIAL);
+        } else if (slab_free) {
+            list_del(s, c, id);
+        }
+        if (slab_free)
+            discard_slab(s, c, id);
+        return;
+    }
+    if (sl->list == LMM_SLAB_LIST_CPU || sl->list == LMM_SLAB_LIST_CPU_PARTIAL)
+        return;                                             /* frozen, or not on a node list */
+    if (!prior) {
+        list_del(s, c, id);
+        put_cpu_partial(s, c, id, 1);
+        return;
+    }
+    if (sl->inuse == 0 && nr_partial >= c->g.min_partial) {
+        list_del(s, c, id);
+        discard_slab(s, c, id);
+    }
+}
+
+/* do_slab_free() of one located object. */
 static inline void slab_free(struct lmm_slab_sys *s, struct kmem_cache *c, uint32_t id, uint32_t idx)
 {
     struct slab *sl = &s->slabs[id];
-    int was_full = sl->freelist == OBJ_END;
+    int prior = sl->freelist != OBJ_END;
     sl->next[idx] = (uint16_t)sl->freelist;
     sl->freelist = idx;
     sl->inuse--;
     c->inuse--;
-    if (sl->inuse == 0) {
-        int64_t nr_partial = c->lists[LMM_SLAB_LIST_PARTIAL].nr + c->lists[LMM_SLAB_LIST_EMPTY].nr;
-        list_del(s, c, id);
-        if (nr_partial >= c->g.min_partial)
-            discard_slab(s, c, id);
-        else
-            list_add_head(s, c, id, LMM_SLAB_LIST_EMPTY);
-    } else if (was_full) {
-        list_del(s, c, id);
-        list_add_head(s, c, id, LMM_SLAB_LIST_PARTIAL);
-    }
+    if (sl->list != LMM_SLAB_LIST_CPU)
+        slab_free_lists(s, c, id, prior);
 }
 
 uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp)
@@ -427,8 +608,54 @@ int64_t lmm_slab_free(struct lmm_slab_sys *s, int cache, uint64_t addr)
 }
 
 /*
+ * kmem_cache_free_bulk() of located objects (loc[i] = slab id << 32 | index, reordered in
+ * place): build_detached_freelist() from the end of the array, gathering the objects of the
+ * last one's slab with a look-ahead of 3 misses, then one do_slab_free() per group.
+ */
+static void free_located(struct lmm_slab_sys *s, uint64_t *loc, int64_t size)
+{
+    while (size) {
+        uint64_t first = loc[--size];
+        uint32_t id = (uint32_t)(first >> 32);
+        struct slab *sl = &s->slabs[id];
+        struct kmem_cache *c = s->caches[sl->cache];
+        int prior = sl->freelist != OBJ_END;
+        uint16_t *next = sl->next;
+        uint32_t freelist = sl->freelist, idx = (uint32_t)first, cnt = 1;
+        next[idx] = (uint16_t)freelist;
+        freelist = idx;
+        int64_t same = size;
+        int lookahead = 3;
+        while (size) {
+            uint64_t o = loc[--size];
+            if ((uint32_t)(o >> 32) == id) {
+                idx = (uint32_t)o;
+                next[idx] = (uint16_t)freelist;
+                freelist = idx;
+                cnt++;
+                same--;
+                if (size != same) {
+                    loc[size] = loc[same];
+                    loc[same] = o;
+                }
+                continue;
+            }
+            if (!--lookahead)
+                break;
+        }
+        size = same;
+        sl->freelist = freelist;
+        sl->inuse -= cnt;
+        c->inuse -= cnt;
+        if (sl->list != LMM_SLAB_LIST_CPU)
+            slab_free_lists(s, c, id, prior);
+    }
+}
+
+/*
  * The objects are those n calls of slab_alloc() would return, in that order; the inner loop
- * drains the head slab's freelist without going back to the lists for every object.
+ * drains the cpu slab's freelist without going back to the slow path for every object.
+ * On failure the objects already taken are freed as kmem_cache_free_bulk() frees them.
  */
 int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int64_t n, uint64_t *out)
 {
@@ -440,25 +667,35 @@ int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int
     const uint64_t size = c->g.size;
     int64_t i = 0;
     while (i < n) {
-        uint32_t id = c->lists[LMM_SLAB_LIST_PARTIAL].head;
-        if (id == SLAB_NIL) {
-            id = c->lists[LMM_SLAB_LIST_EMPTY].head;
-            if (id != SLAB_NIL) {
-                list_del(s, c, id);
-            } else {
-                int64_t err;
-                id = allocate_slab(s, c, (uint32_t)cache, gfp, &err);
-                if (id == SLAB_NIL) {
-                    /* kmem_cache_alloc_bulk() is all or nothing: give back what we got, newest first */
-                    while (i-- > 0) {
+        uint32_t id = c->lists[LMM_SLAB_LIST_CPU].head;
+        if (id == SLAB_NIL || s->slabs[id].freelist == OBJ_END) {
+            int64_t err = 0;
+            uint64_t addr = 0;
+            id = slab_alloc_slow(s, c, (uint32_t)cache, gfp, &err, &addr);
+            if (id == SLAB_NIL) {
+                if (!err) {
+                    out[i++] = addr;
+                    continue;
+                }
+                /* all or nothing: give back what we got */
+                uint64_t *loc = i ? malloc((size_t)i * sizeof(uint64_t)) : NULL;
+                if (i && !loc) {
+                    while (i-- > 0) {       /* no scratch memory: one object at a time */
                         uint32_t fid = 0, fidx = 0;
                         locate_object(s, cache, out[i], &fid, &fidx);
                         slab_free(s, c, fid, fidx);
                     }
                     return err;
                 }
+                for (int64_t j = 0; j < i; j++) {
+                    uint32_t fid = 0, fidx = 0;
+                    locate_object(s, cache, out[j], &fid, &fidx);
+                    loc[j] = (uint64_t)fid << 32 | fidx;
+                }
+                free_located(s, loc, i);
+                free(loc);
+                return err;
             }
-            list_add_head(s, c, id, LMM_SLAB_LIST_PARTIAL);
         }
         struct slab *sl = &s->slabs[id];
         uint16_t *next = sl->next;
@@ -474,18 +711,13 @@ int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int
         sl->freelist = idx;
         sl->inuse += (uint32_t)(i - start);
         c->inuse += i - start;
-        if (idx == OBJ_END) {
-            list_del(s, c, id);
-            list_add_head(s, c, id, LMM_SLAB_LIST_FULL);
-        }
     }
     return n;
 }
 
 /*
  * Validation first (each object marked OBJ_PENDING so that a repeat is caught), then the frees
- * in array order.  The located (slab, index) pairs are kept in a scratch array when one can be
- * had, so that the second pass does not look them up again.
+ * as kmem_cache_free_bulk() does them (free_located).
  */
 int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *addrs, int64_t n)
 {
@@ -494,6 +726,8 @@ int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *ad
     if (cache >= 0 && !s->caches[cache]->alive)
         return -LMM_SLAB_EDEAD;
     uint64_t *loc = n ? malloc((size_t)n * sizeof(uint64_t)) : NULL;
+    if (n && !loc)
+        return -LMM_ENOMEM;
     int64_t i, err = 0;
     uint32_t id = 0, idx = 0;
     for (i = 0; i < n; i++) {
@@ -503,32 +737,16 @@ int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *ad
         if (err)
             break;
         s->slabs[id].next[idx] = OBJ_PENDING;
-        if (loc)
-            loc[i] = (uint64_t)id << 32 | idx;
+        loc[i] = (uint64_t)id << 32 | idx;
     }
     if (err) {
         s->error_index = i;
-        while (i-- > 0) {
-            int64_t pfn = 0;
-            addr_to_pfn(addrs[i], &pfn);
-            struct slab *sl = &s->slabs[map_get(s, pfn)];
-            sl->next[(addrs[i] - sl->base) / s->caches[sl->cache]->g.size] = OBJ_ALLOCATED;
-        }
+        while (i-- > 0)
+            s->slabs[loc[i] >> 32].next[(uint32_t)loc[i]] = OBJ_ALLOCATED;
         free(loc);
         return err;
     }
-    for (i = 0; i < n; i++) {
-        if (loc) {
-            id = (uint32_t)(loc[i] >> 32);
-            idx = (uint32_t)loc[i];
-        } else {
-            int64_t pfn = 0;
-            addr_to_pfn(addrs[i], &pfn);
-            id = map_get(s, pfn);
-            idx = (uint32_t)((addrs[i] - s->slabs[id].base) / s->caches[s->slabs[id].cache]->g.size);
-        }
-        slab_free(s, s->caches[s->slabs[id].cache], id, idx);
-    }
+    free_located(s, loc, n);
     free(loc);
     return 0;
 }
@@ -679,6 +897,11 @@ int64_t lmm_slab_ksize(struct lmm_slab_sys *s, uint64_t addr)
 
 #define SHRINK_PROMOTE_MAX 32
 
+/*
+ * __kmem_cache_shrink(): flush cpu 0's slabs; take the empty slabs off the node partial list and
+ * move the slabs with 1..32 free objects to the head, fewest free first (list_move: each bucket
+ * in reverse scan order); then discard the empty slabs, last found first.
+ */
 int lmm_slab_shrink(struct lmm_slab_sys *s, int cache)
 {
     struct kmem_cache *c = get_cache(s, cache);
@@ -686,43 +909,50 @@ int lmm_slab_shrink(struct lmm_slab_sys *s, int cache)
         return -LMM_EINVAL;
     if (!c->alive)
         return -LMM_SLAB_EDEAD;
-    uint32_t id;
-    while ((id = c->lists[LMM_SLAB_LIST_EMPTY].head) != SLAB_NIL) {
-        list_del(s, c, id);
-        discard_slab(s, c, id);
-    }
-    /* Slabs with 1..32 free objects go to the head, fewest free first; the rest keep their order. */
-    uint32_t promote_tail[SHRINK_PROMOTE_MAX];
+    flush_cpu_slab(s, c);
+    uint32_t bucket_first[SHRINK_PROMOTE_MAX], bucket_last[SHRINK_PROMOTE_MAX];
     for (int i = 0; i < SHRINK_PROMOTE_MAX; i++)
-        promote_tail[i] = SLAB_NIL;
+        bucket_first[i] = bucket_last[i] = SLAB_NIL;
+    uint32_t discard = SLAB_NIL, id;
     struct slab_list *pl = &c->lists[LMM_SLAB_LIST_PARTIAL];
     for (id = pl->head; id != SLAB_NIL;) {
         struct slab *sl = &s->slabs[id];
         uint32_t next = sl->lnext;
         uint32_t nfree = sl->objects - sl->inuse;
-        if (nfree <= SHRINK_PROMOTE_MAX) {
+        if (nfree == sl->objects) {
             list_del(s, c, id);
+            sl->lnext = discard;
+            discard = id;
+        } else if (nfree <= SHRINK_PROMOTE_MAX) {
+            /* chained in scan order; list_move() puts them in the reverse order */
             uint32_t b = nfree - 1;
+            list_del(s, c, id);
             sl->lnext = SLAB_NIL;
-            sl->lprev = promote_tail[b];
-            if (promote_tail[b] != SLAB_NIL)
-                s->slabs[promote_tail[b]].lnext = id;
-            promote_tail[b] = id;
+            if (bucket_last[b] == SLAB_NIL)
+                bucket_first[b] = id;
+            else
+                s->slabs[bucket_last[b]].lnext = id;
+            bucket_last[b] = id;
         }
         id = next;
     }
     for (int b = SHRINK_PROMOTE_MAX - 1; b >= 0; b--) {
-        /* splice bucket b at the head, keeping its order */
-        uint32_t t = promote_tail[b];
-        while (t != SLAB_NIL) {
-            uint32_t prev = s->slabs[t].lprev;
+        /* list_splice(promote + b, &n->partial): the scan-order chain, each to the head */
+        for (uint32_t t = bucket_first[b]; t != SLAB_NIL;) {
+            uint32_t next = s->slabs[t].lnext;
             list_add_head(s, c, t, LMM_SLAB_LIST_PARTIAL);
-            t = prev;
+            t = next;
         }
+    }
+    while (discard != SLAB_NIL) {
+        uint32_t next = s->slabs[discard].lnext;
+        discard_slab(s, c, discard);
+        discard = next;
     }
     return c->nr_slabs ? 1 : 0;
 }
 
+/* __kmem_cache_shutdown() of a cache with no object in use: flush, free_partial(). */
 int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache)
 {
     struct kmem_cache *c = get_cache(s, cache);
@@ -732,10 +962,17 @@ int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache)
         return -LMM_SLAB_EDEAD;
     if (c->inuse)
         return -LMM_SLAB_EBUSY;
-    uint32_t id;
-    while ((id = c->lists[LMM_SLAB_LIST_EMPTY].head) != SLAB_NIL) {
+    flush_cpu_slab(s, c);
+    uint32_t discard = SLAB_NIL, id;
+    while ((id = c->lists[LMM_SLAB_LIST_PARTIAL].head) != SLAB_NIL) {
         list_del(s, c, id);
-        discard_slab(s, c, id);
+        s->slabs[id].lnext = discard;
+        discard = id;
+    }
+    while (discard != SLAB_NIL) {
+        uint32_t next = s->slabs[discard].lnext;
+        discard_slab(s, c, discard);
+        discard = next;
     }
     c->alive = 0;
     for (int t = 0; t < KMALLOC_TYPES; t++)
@@ -747,21 +984,56 @@ int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache)
 
 /* ===================================================================== introspection == */
 
+#define MAX_PARTIAL_TO_SCAN 10000
+
+/* count_partial_free_approx() (6.10+): exact up to MAX_PARTIAL_TO_SCAN node partial slabs. */
+static int64_t count_partial_free(struct lmm_slab_sys *s, struct kmem_cache *c)
+{
+    const struct slab_list *pl = &c->lists[LMM_SLAB_LIST_PARTIAL];
+    uint64_t x = 0, scanned = 0;
+    uint32_t id;
+    if (pl->nr <= MAX_PARTIAL_TO_SCAN) {
+        for (id = pl->head; id != SLAB_NIL; id = s->slabs[id].lnext)
+            x += s->slabs[id].objects - s->slabs[id].inuse;
+        return (int64_t)x;
+    }
+    for (id = pl->head; id != SLAB_NIL; id = s->slabs[id].lnext) {
+        x += s->slabs[id].objects - s->slabs[id].inuse;
+        if (++scanned == MAX_PARTIAL_TO_SCAN / 2)
+            break;
+    }
+    for (id = pl->tail; id != SLAB_NIL; id = s->slabs[id].lprev) {
+        x += s->slabs[id].objects - s->slabs[id].inuse;
+        if (++scanned == MAX_PARTIAL_TO_SCAN)
+            break;
+    }
+    uint64_t nr = (uint64_t)pl->nr;
+    x = (x / scanned) * nr + ((x % scanned) * nr) / scanned;      /* mult_frac() */
+    return (int64_t)(x < (uint64_t)c->total_objects ? x : (uint64_t)c->total_objects);
+}
+
 void lmm_slab_cache_stats(struct lmm_slab_sys *s, int cache, int64_t *out)
 {
     struct kmem_cache *c = get_cache(s, cache);
     if (!c) {
-        memset(out, 0, 8 * sizeof(int64_t));
+        memset(out, 0, 12 * sizeof(int64_t));
         return;
     }
+    int64_t empty = 0;
+    for (uint32_t id = c->lists[LMM_SLAB_LIST_PARTIAL].head; id != SLAB_NIL; id = s->slabs[id].lnext)
+        empty += s->slabs[id].inuse == 0;
     out[0] = c->nr_slabs;
     out[1] = c->lists[LMM_SLAB_LIST_PARTIAL].nr;
     out[2] = c->lists[LMM_SLAB_LIST_FULL].nr;
-    out[3] = c->lists[LMM_SLAB_LIST_EMPTY].nr;
+    out[3] = empty;
     out[4] = c->total_objects;
     out[5] = c->inuse;
     out[6] = c->slabs_created;
     out[7] = c->pages;
+    out[8] = c->lists[LMM_SLAB_LIST_CPU_PARTIAL].nr;
+    out[9] = c->lists[LMM_SLAB_LIST_CPU].nr;
+    out[10] = count_partial_free(s, c);
+    out[11] = c->cpu_partial_slabs;
 }
 
 void lmm_slab_counters(struct lmm_slab_sys *s, int64_t *out)
@@ -775,10 +1047,13 @@ void lmm_slab_counters(struct lmm_slab_sys *s, int64_t *out)
 int64_t lmm_slab_list(struct lmm_slab_sys *s, int cache, int which, int64_t *out, int64_t cap)
 {
     struct kmem_cache *c = get_cache(s, cache);
-    if (!c || (unsigned)which > 2)
+    if (!c || (unsigned)which > 4)
         return -LMM_EINVAL;
     int64_t n = 0;
-    for (uint32_t id = c->lists[which].head; id != SLAB_NIL; id = s->slabs[id].lnext) {
+    int l = which == LMM_SLAB_LIST_EMPTY ? LMM_SLAB_LIST_PARTIAL : which;
+    for (uint32_t id = c->lists[l].head; id != SLAB_NIL; id = s->slabs[id].lnext) {
+        if (which == LMM_SLAB_LIST_EMPTY && s->slabs[id].inuse)
+            continue;
         if (n < cap)
             out[n] = s->slabs[id].pfn;
         n++;
@@ -849,8 +1124,10 @@ int64_t lmm_slab_inuse_objects(struct lmm_slab_sys *s, int cache, uint64_t *out,
     if (!c)
         return -LMM_EINVAL;
     int64_t n = 0;
-    for (int which = 0; which < 2; which++)
-        for (uint32_t id = c->lists[which].head; id != SLAB_NIL; id = s->slabs[id].lnext) {
+    static const int order[4] = {LMM_SLAB_LIST_PARTIAL, LMM_SLAB_LIST_FULL, LMM_SLAB_LIST_CPU,
+                                 LMM_SLAB_LIST_CPU_PARTIAL};
+    for (int w = 0; w < 4; w++)
+        for (uint32_t id = c->lists[order[w]].head; id != SLAB_NIL; id = s->slabs[id].lnext) {
             const struct slab *sl = &s->slabs[id];
             for (uint32_t i = 0; i < sl->objects; i++)
                 if (sl->next[i] == OBJ_ALLOCATED) {
@@ -874,7 +1151,7 @@ int64_t lmm_slab_metadata_bytes(struct lmm_slab_sys *s)
 
 int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
 {
-    static const char *const names[3] = {"partial", "full", "empty"};
+    static const char *const names[5] = {"partial", "full", "empty", "cpu", "cpu_partial"};
     uint8_t *seen = calloc(s->nr_slab_ids + 1, 1);
     int64_t rec = 0, unrec = 0, slab_pages = 0;
     if (!seen) {
@@ -884,8 +1161,12 @@ int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
     for (int ci = 0; ci < s->nr_caches; ci++) {
         struct kmem_cache *c = s->caches[ci];
         int64_t nr_slabs = 0, total = 0, inuse = 0, pages = 0;
-        for (int w = 0; w < 3; w++) {
+        for (int w = 0; w < 5; w++) {
             int64_t n = 0;
+            if (w == LMM_SLAB_LIST_EMPTY) {
+                CHECK(c->lists[w].head == SLAB_NIL && c->lists[w].nr == 0, "cache %d: empty list used", ci);
+                continue;
+            }
             uint32_t prev = SLAB_NIL;
             for (uint32_t id = c->lists[w].head; id != SLAB_NIL; id = s->slabs[id].lnext) {
                 CHECK(id > 0 && id < s->nr_slab_ids, "cache %d %s list: bad slab id %u", ci, names[w], id);
@@ -915,10 +1196,11 @@ int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
                       (long long)sl->pfn, allocated, sl->inuse);
                 CHECK(nfree + allocated == sl->objects, "slab at pfn %lld: %u free + %u allocated != %u objects",
                       (long long)sl->pfn, nfree, allocated, sl->objects);
-                int want = sl->inuse == 0 ? LMM_SLAB_LIST_EMPTY :
-                           sl->inuse == sl->objects ? LMM_SLAB_LIST_FULL : LMM_SLAB_LIST_PARTIAL;
-                CHECK(want == w, "slab at pfn %lld with %u/%u in use is on the %s list",
+                CHECK(w == LMM_SLAB_LIST_CPU || (w == LMM_SLAB_LIST_FULL) == (sl->inuse == sl->objects),
+                      "slab at pfn %lld with %u/%u in use is on the %s list",
                       (long long)sl->pfn, sl->inuse, sl->objects, names[w]);
+                CHECK(!c->g.debug_lists || w == LMM_SLAB_LIST_PARTIAL || w == LMM_SLAB_LIST_FULL,
+                      "debug cache %d has a slab on the %s list", ci, names[w]);
                 for (int64_t p = 0; p < ((int64_t)1 << sl->order); p++)
                     CHECK(map_get(s, sl->pfn + p) == id, "pfn %lld of slab id %u is not mapped to it",
                           (long long)(sl->pfn + p), id);
@@ -933,9 +1215,16 @@ int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
             CHECK(c->lists[w].nr == n, "cache %d %s list: counted %lld, nr says %lld", ci, names[w],
                   (long long)n, (long long)c->lists[w].nr);
         }
-        CHECK(c->lists[LMM_SLAB_LIST_EMPTY].nr <= c->g.min_partial,
-              "cache %d keeps %lld empty slabs, min_partial is %d", ci,
-              (long long)c->lists[LMM_SLAB_LIST_EMPTY].nr, c->g.min_partial);
+        int64_t empty = 0;
+        for (uint32_t id = c->lists[LMM_SLAB_LIST_PARTIAL].head; id != SLAB_NIL; id = s->slabs[id].lnext)
+            empty += s->slabs[id].inuse == 0;
+        CHECK(empty <= c->g.min_partial, "cache %d keeps %lld empty node slabs, min_partial is %d", ci,
+              (long long)empty, c->g.min_partial);
+        CHECK(c->lists[LMM_SLAB_LIST_CPU].nr <= 1 &&
+              c->lists[LMM_SLAB_LIST_CPU_PARTIAL].nr <= (int64_t)c->cpu_partial_slabs,
+              "cache %d: %lld cpu slabs, %lld cpu partial slabs (cpu_partial_slabs %u)", ci,
+              (long long)c->lists[LMM_SLAB_LIST_CPU].nr, (long long)c->lists[LMM_SLAB_LIST_CPU_PARTIAL].nr,
+              c->cpu_partial_slabs);
         CHECK(nr_slabs == c->nr_slabs && total == c->total_objects && inuse == c->inuse && pages == c->pages,
               "cache %d counters: slabs %lld/%lld objects %lld/%lld inuse %lld/%lld pages %lld/%lld", ci,
               (long long)nr_slabs, (long long)c->nr_slabs, (long long)total, (long long)c->total_objects,

@@ -73,7 +73,13 @@ struct slab_list {
 struct kmem_cache {
     struct lmm_slab_geometry g;
     int alive;
-    struct slab_list lists[3];      /* partial, full, empty */
+    /*
+     * LMM_SLAB_LIST_*: [PARTIAL] the node partial list (n->partial, empty slabs included),
+     * [FULL] slabs with no free object on no SLUB list, [CPU] cpu 0's slab (c->slab, at most
+     * one), [CPU_PARTIAL] cpu 0's partial slabs (c->partial).  [EMPTY] is unused (a view).
+     */
+    struct slab_list lists[5];
+    uint32_t cpu_partial_slabs;     /* s->cpu_partial_slabs */
     int64_t nr_slabs;
     int64_t total_objects;
     int64_t inuse;

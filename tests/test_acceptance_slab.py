@@ -157,7 +157,10 @@ def test_geometry_by_hand(backend_name, case):
     assert c.object_size == size
     a = c.alloc()
     row = slabinfo_rows(k)[f"acc_geom{case}"]
-    assert row == (1, perslab, objsize, perslab, pages, 1, 1)
+    # the slab is the cpu slab (its free objects count as active), except for debug caches
+    # (kmem_cache_debug()), whose slab is on the node partial list
+    active = 1 if c.flags & linuxmm.slab.flags.SLAB_DEBUG_FLAGS else perslab
+    assert row == (active, perslab, objsize, perslab, pages, 1, 1)
     c.free(a)
 
 
@@ -280,14 +283,17 @@ def test_free_alloc_bulk_free_bulk_shrink(k):
     rows = slabinfo_rows(k)
     assert rows["acc_bulk"] == (640, 640, 64, 64, 1, 10, 10)
     assert vmstat(k)["nr_slab_unreclaimable"] == v0 + 10
-    one = c.alloc()
-    assert slabinfo_rows(k)["acc_bulk"] == (641, 704, 64, 64, 1, 11, 11)
+    one = c.alloc()                          # the exhausted cpu slab is left full: a new one
+    assert slabinfo_rows(k)["acc_bulk"] == (704, 704, 64, 64, 1, 11, 11)
     c.free(one)
     c.free_bulk(objs)
-    st = slabinfo_rows(k)["acc_bulk"]
-    assert st[0] == 0
-    # empty slabs are kept only while the node has fewer than min_partial (5) partial slabs
-    assert 1 <= st[6] <= c.min_partial == 5
+    # From the end: slabs 10..7 go to the cpu partial list (cpu_partial_slabs =
+    # DIV_ROUND_UP(120 * 2, 64) = 4); slab 6 drains them to the node partial tail (4 empty
+    # slabs); 5..3 join 6; slab 2 drains them: 3 makes the node's 5th (min_partial) partial
+    # slab, 4, 5, 6 are discarded; slab 1 joins 2.  Kept: the cpu slab 11, cpu partial 1, 2,
+    # node 7, 8, 9, 10, 3: 8 slabs, of which only the node's 5 * 64 free objects are inactive.
+    assert c.inuse == 0
+    assert slabinfo_rows(k)["acc_bulk"] == (192, 512, 64, 64, 1, 8, 8)
     assert c.shrink() == 0                                           # no slab left
     assert slabinfo_rows(k)["acc_bulk"] == (0, 0, 64, 64, 1, 0, 0)
     assert vmstat(k)["nr_slab_unreclaimable"] == v0
@@ -296,10 +302,17 @@ def test_free_alloc_bulk_free_bulk_shrink(k):
 
 def test_empty_slabs_kept_up_to_min_partial(k):
     c = k.kmem_cache_create("acc_minp", 64)
-    objs = c.alloc_bulk(64 * 20)                                     # 20 full slabs
+    objs = c.alloc_bulk(64 * 20)                    # slabs 1..19 full, 20 the (full) cpu slab
+    pfn = [None] + [k.virt_to_page(int(objs[64 * i])).pfn for i in range(20)]
     c.free_bulk(objs)
-    kept = slabinfo_rows(k)["acc_minp"][6]
-    assert 0 < kept <= c.min_partial
+    # 20: cpu slab; 19..16 to the cpu partial list; 15 drains 16..19 to the node (4 slabs);
+    # 14..12 join 15; 11 drains them: 12 is the node's 5th slab, 13..15 discarded; 10..8 join
+    # 11; 7 drains them (all discarded), 6..4 join 7; 3 drains them; 2, 1 join 3.
+    assert c.slab_list("cpu") == [pfn[20]]
+    assert c.slab_list("cpu_partial") == [pfn[1], pfn[2], pfn[3]]
+    assert c.slab_list("partial") == [pfn[16], pfn[17], pfn[18], pfn[19], pfn[12]]
+    assert c.slab_list("empty") == c.slab_list("partial")
+    assert slabinfo_rows(k)["acc_minp"] == (4 * 64, 9 * 64, 64, 64, 1, 9, 9)
     c.shrink()
     assert slabinfo_rows(k)["acc_minp"][6] == 0
 
@@ -364,13 +377,11 @@ def test_kmalloc_class_of_every_size(k):
     counts = {}
     for n in range(1, 8193):
         counts[kmalloc_class(n)] = counts.get(kmalloc_class(n), 0) + 1
-    rows = slabinfo_rows(k)
     for cls, count in counts.items():
-        assert rows[f"kmalloc-{class_name(cls)}"][0] == count, cls
+        assert k.slab.cache(f"kmalloc-{class_name(cls)}").inuse == count, cls
     for a in addrs:
         k.kfree(a)
-    rows = slabinfo_rows(k)
-    assert all(rows[f"kmalloc-{class_name(cls)}"][0] == 0 for cls in counts)
+    assert all(k.slab.cache(f"kmalloc-{class_name(cls)}").inuse == 0 for cls in counts)
     k.check()
 
 
@@ -417,9 +428,9 @@ def test_kmalloc_variants_by_gfp(k):
              (GFP_KERNEL | __GFP_DMA | __GFP_RECLAIMABLE, "dma-kmalloc-64"),     # DMA wins
              (GFP_KERNEL_ACCOUNT | __GFP_RECLAIMABLE, "kmalloc-rcl-64")]        # then RECLAIM
     for gfp, name in cases:
-        before = slabinfo_rows(k)[name][0]
+        before = k.slab.cache(name).inuse
         a = k.kmalloc(50, gfp)
-        assert slabinfo_rows(k)[name][0] == before + 1, name
+        assert k.slab.cache(name).inuse == before + 1, name
         assert k.virt_to_page(a).slab_cache.name == name
     m = meminfo(k)
     # one order-0 kmalloc-rcl-64 slab is reclaimable; kmalloc-cg-64 and dma-kmalloc-64 are not
@@ -433,12 +444,11 @@ def test_ksize_and_krealloc(k):
     assert k.krealloc(p, 120) == p            # still fits
     q = k.krealloc(p, 200)                    # kmalloc-256, the old object freed
     assert q != p and k.ksize(q) == 256
-    rows = slabinfo_rows(k)
-    assert rows["kmalloc-128"][0] == 0 and rows["kmalloc-256"][0] == 1
+    assert k.slab.cache("kmalloc-128").inuse == 0 and k.slab.cache("kmalloc-256").inuse == 1
     r = k.krealloc(0, 50)                     # krealloc(NULL) = kmalloc
     assert k.ksize(r) == 64
     assert k.krealloc(q, 0) == ZERO_SIZE_PTR  # frees
-    assert slabinfo_rows(k)["kmalloc-256"][0] == 0
+    assert k.slab.cache("kmalloc-256").inuse == 0
     k.kfree(r)
     k.check()
 
@@ -564,16 +574,18 @@ def test_proc_slabinfo_byte_for_byte(k):
     # 72: 4096 % 72 = 64 -> 56 objects, order 0
     x = longname.alloc()
     expected = HEADER
-    expected += _line("acc_a_rather_long_name", 1, 56, 72, 56, 1, 1)
-    expected += _line("acc_slabinfo", 20, 32, 256, 16, 1, 2)
+    # get_slabinfo(): active = num_objs - free objects on the node partial list; the free
+    # objects of cpu slabs count as active (20 of 16 a slab: slab 1 full, slab 2 the cpu slab)
+    expected += _line("acc_a_rather_long_name", 56, 56, 72, 56, 1, 1)
+    expected += _line("acc_slabinfo", 32, 32, 256, 16, 1, 2)
     for prefix in ("kmalloc-cg-", "dma-kmalloc-", "kmalloc-rcl-", "kmalloc-"):
         for size in reversed(CREATION):
             per, pages = KMALLOC_GEOM[size]
             expected += _line(prefix + class_name(size), 0, 0, size, per, pages, 0)
     # the two caches created after boot each hold one kmem_cache (256, 16 a slab) and one
     # kmem_cache_node (128, 32 a slab) object
-    expected += _line("kmem_cache_node", 2, 32, 128, 32, 1, 1)
-    expected += _line("kmem_cache", 2, 16, 256, 16, 1, 1)
+    expected += _line("kmem_cache_node", 32, 32, 128, 32, 1, 1)
+    expected += _line("kmem_cache", 16, 16, 256, 16, 1, 1)
     assert k.read("/proc/slabinfo") == expected
     for a in objs:
         c.free(a)
@@ -609,17 +621,17 @@ def test_slabtop_summary(k):
     c = k.kmem_cache_create("acc_top", 200, flags=linuxmm.SLAB_HWCACHE_ALIGN)
     objs = [c.alloc() for _ in range(20)]
     text = k.slabtop()
-    # objects: 20 of 32 here + kmem_cache 1 of 16 + kmem_cache_node 1 of 32 = 22 / 80 (27.5%);
-    # slabs 2 + 1 + 1; caches: 13 kmalloc sizes x 4 types + 2 boot + 1 = 55, 3 in use
-    assert "22 / 80 (27.5%)" in text
+    # objects: every slab is a cpu slab, so all count as active: 32 + 16 + 32 = 80 / 80;
+    # slabs 2 + 1 + 1; caches: 13 kmalloc sizes x 4 types + 2 boot + 1 = 55, 3 with objects
+    assert "80 / 80 (100.0%)" in text
     assert "4 / 4 (100.0%)" in text
     assert "3 / 55 (5.5%)" in text
-    # sizes: 20*256 + 256 + 128 = 5504 active of 32*256 + 16*256 + 32*128 = 16384 bytes;
+    # sizes: 32*256 + 16*256 + 32*128 = 16384 bytes, all active;
     # procps's average object is 16384 // 80 = 204 bytes; smallest 8 (kmalloc-8), largest 8192
-    assert " Active / Total Size (% used)       : 5.38K / 16.00K (33.6%)\n" in text
+    assert " Active / Total Size (% used)       : 16.00K / 16.00K (100.0%)\n" in text
     assert " Minimum / Average / Maximum Object : 0.01K / 0.20K / 8.00K\n" in text
-    # "%6u %6u %3u%% %7.2fK %6u %8u %9uK %-23s": 20 of 32 is 62% (truncated)
-    row = "    32     20  62%    0.25K      2       16         8K acc_top                \n"
+    # "%6u %6u %3u%% %7.2fK %6u %8u %9uK %-23s"
+    row = "    32     32 100%    0.25K      2       16         8K acc_top                \n"
     assert row in text
     for a in objs:
         c.free(a)

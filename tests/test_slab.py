@@ -18,7 +18,8 @@ def sa(backend):
 def snapshot(sa):
     return (sa.slabinfo(), sa.meminfo(), sa.page_source.nr_free,
             [(c.name, c.slab_list("partial"), c.slab_list("full"), c.slab_list("empty"),
-              c.objects_in_use()) for c in sa.caches])
+              c.slab_list("cpu"), c.slab_list("cpu_partial"), c.objects_in_use())
+             for c in sa.caches])
 
 
 # -- addresses and layout ------------------------------------------------------------------------
@@ -46,32 +47,46 @@ def test_virt_to_page_finds_cache(sa):
 def test_lists_and_counters(sa):
     c = sa.kmem_cache_create("c512", 512, flags=F.SLAB_NO_MERGE)   # 16 objects per order-1 slab
     assert (c.objperslab, c.pagesperslab) == (16, 2)
+    # cpu_partial 52 (256 <= size < 1024): cpu_partial_slabs = DIV_ROUND_UP(52 * 2, 16) = 7
+    assert c.stats()["cpu_partial_slabs"] == 7
     objs = c.alloc_bulk(40)
     st = c.stats()
-    assert (st["nr_slabs"], st["nr_full"], st["nr_partial"], st["nr_empty"]) == (3, 2, 1, 0)
-    assert (st["total_objects"], st["inuse"], st["pages"]) == (48, 40, 6)
+    # slabs 1 and 2 are full (on no list), slab 3 is the cpu slab with 8 objects left
+    assert (st["nr_slabs"], st["nr_full"], st["nr_partial"], st["nr_cpu_slab"],
+            st["nr_cpu_partial"]) == (3, 2, 0, 1, 0)
+    assert (st["total_objects"], st["inuse"], st["pages"], st["partial_free"]) == (48, 40, 6, 0)
+    # get_slabinfo(): the free objects of the cpu slab count as active
     line = [ln for ln in sa.slabinfo().splitlines() if ln.startswith("c512 ")][0]
-    assert line == ("c512                  40     48    512   16    2 : tunables    0    0    0"
+    assert line == ("c512                  48     48    512   16    2 : tunables    0    0    0"
                     " : slabdata      3      3      0")
+    pfns = [sa.object_info(int(objs[i]))["pfn"] for i in (0, 16, 32)]
     c.free_bulk(objs)
+    # from the end: slab 3 is the cpu slab; slabs 2 then 1 were full: put_cpu_partial()
     st = c.stats()
-    assert (st["nr_slabs"], st["nr_empty"], st["inuse"]) == (3, 3, 0)     # kept: min_partial 5
+    assert (st["nr_slabs"], st["nr_partial"], st["nr_cpu_partial"], st["inuse"]) == (3, 0, 2, 0)
+    assert c.slab_list("cpu") == [pfns[2]] and c.slab_list("cpu_partial") == pfns[:2]
     sa.check()
 
 
 def test_min_partial_releases_extra_empty_slabs(sa):
     c = sa.kmem_cache_create("big", 2048, flags=F.SLAB_NO_MERGE)
     assert c.min_partial == 5 and c.objperslab == 16
-    objs = c.alloc_bulk(16 * 8)
+    assert c.stats()["cpu_partial_slabs"] == 3          # DIV_ROUND_UP(24 * 2, 16)
+    objs = c.alloc_bulk(16 * 8)                         # slabs 1..7 full, 8 the cpu slab
+    pfns = [sa.object_info(int(objs[16 * i]))["pfn"] for i in range(8)]
     free_before = sa.page_source.free_pages
     c.free_bulk(objs)
+    # kmem_cache_free_bulk() from the end: 8 is the cpu slab; 7, 6, 5 go to the cpu partial
+    # list; at 4 it holds cpu_partial_slabs (3): 5, 6, 7 go to the node tail; 3, 2 join 4;
+    # at 1: 2, 3 go to the node (5 partial slabs: min_partial), 4 is discarded
     st = c.stats()
-    # __slab_free(): an emptied partial slab is released when nr_partial (counting itself)
-    # has reached min_partial, so 4 empty slabs stay
-    assert st["nr_empty"] == 4 and st["nr_slabs"] == 4
-    assert sa.page_source.free_pages == free_before + 4 * 8
-    assert c.shrink() == 0
+    assert (st["nr_slabs"], st["nr_partial"], st["nr_empty"], st["nr_cpu_partial"]) == (7, 5, 5, 1)
+    assert c.slab_list("partial") == [pfns[i] for i in (4, 5, 6, 1, 2)]
+    assert c.slab_list("cpu_partial") == [pfns[0]] and c.slab_list("cpu") == [pfns[7]]
+    assert sa.page_source.free_pages == free_before + 8
+    assert c.shrink() == 0                              # flush, then every empty slab goes
     assert c.stats()["nr_slabs"] == 0
+    assert sa.page_source.free_pages == free_before + 8 * 8
     sa.check()
 
 
@@ -462,6 +477,7 @@ def test_bad_input_same_errors_and_no_change():
         sa = mod.SlabAllocator(mod.BuddyAllocator(1 << 12))
         c = sa.kmem_cache_create("victim", 64, flags=F.SLAB_NO_MERGE)
         c.alloc_bulk(5)
+        c.shrink()              # flushes the cpu slab: a second shrink() changes nothing
         before = snapshot(sa)
         got = [outcome(getattr(c, name), *args) for name, args in BAD_CALLS]
         got += [outcome(getattr(sa, name), *args) for name, args in SA_BAD_CALLS]

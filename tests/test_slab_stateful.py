@@ -15,7 +15,8 @@ from linuxmm.slab import flags as F
 PAGE_OFFSET = 0xffff888000000000
 SIZES = st.sampled_from([8, 16, 24, 64, 96, 100, 192, 256, 500, 1000, 2048, 4096, 5000])
 FLAGS = st.sampled_from([0, F.SLAB_HWCACHE_ALIGN, F.SLAB_RECLAIM_ACCOUNT, F.SLAB_NO_MERGE,
-                         F.SLAB_ACCOUNT, F.SLAB_TYPESAFE_BY_RCU, F.SLAB_POISON | F.SLAB_RED_ZONE])
+                         F.SLAB_ACCOUNT, F.SLAB_TYPESAFE_BY_RCU, F.SLAB_POISON | F.SLAB_RED_ZONE,
+                         F.SLAB_STORE_USER, F.SLAB_CONSISTENCY_CHECKS])
 GFPS = st.sampled_from([F.GFP_KERNEL, F.GFP_ATOMIC, F.GFP_KERNEL | F.GFP_RECLAIMABLE,
                         F.GFP_KERNEL_ACCOUNT, F.GFP_KERNEL | F.GFP_DMA])
 KSIZES = st.one_of(st.integers(0, 300), st.sampled_from([1000, 4096, 8192, 8193, 20000, 70000,
@@ -166,8 +167,11 @@ class SlabMachine(RuleBasedStateMachine):
         assert c.meminfo() == r.meminfo() and c.large_kmalloc() == r.large_kmalloc()
         assert self.buddies[0].nr_free == self.buddies[1].nr_free
         for cc, rc in zip(c.caches, r.caches):
-            for which in ("partial", "full", "empty"):
-                assert cc.slab_list(which) == rc.slab_list(which)
+            for which in ("partial", "full", "empty", "cpu", "cpu_partial"):
+                pfns = cc.slab_list(which)
+                assert pfns == rc.slab_list(which), which
+                for pfn in pfns:            # every slab's freelist, in order
+                    assert cc._core_freelist(pfn) == rc._core_freelist(pfn)
             assert cc.objects_in_use() == rc.objects_in_use()
             assert cc.stats() == rc.stats()
 

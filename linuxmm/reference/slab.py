@@ -1,7 +1,8 @@
 """Pure-Python slab allocator: the same algorithm, API, results and errors as
-linuxmm.slab.SlabAllocator (csrc/slab.c).  Written for reading: each cache has its partial,
-full and empty lists (OrderedDicts used as lists with O(1) insertion at the head), each slab a
-LIFO freelist that starts in address order, and a dict maps every slab page to its slab.
+linuxmm.slab.SlabAllocator (csrc/slab.c), i.e. SLUB of Linux 6.12-6.17 for one node and cpu 0.
+Written for reading: each cache has its node partial list, full slabs, cpu slab and cpu partial
+list (OrderedDicts used as lists with O(1) insertion at the head), each slab a LIFO freelist
+that starts in address order, and a dict maps every slab page to its slab.
 """
 from collections import OrderedDict
 
@@ -18,7 +19,8 @@ from ..slab.debug import PAGE_OFFSET
 from ..slab.geometry import PAGE_SHIFT, PAGE_SIZE
 
 DIRECT_MAP_END = 0xffffc88000000000
-PARTIAL, FULL, EMPTY = 0, 1, 2
+PARTIAL, FULL, EMPTY, CPU, CPU_PARTIAL = 0, 1, 2, 3, 4
+MAX_PARTIAL_TO_SCAN = 10000
 GFP_RECLAIM_MASK = 0xc00 | 0x20 | 0x40 | 0x80 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x80000
 
 
@@ -59,11 +61,16 @@ class KmemCache(KmemCacheCommon):
 
     def __init__(self, allocator, name, geometry, ctor, cid):
         self._sa = allocator
-        self.lists = (OrderedDict(), OrderedDict(), OrderedDict())   # partial, full, empty
+        # node partial, full, (empty: a view), cpu slab, cpu partial; OrderedDicts, head first
+        self.lists = tuple(OrderedDict() for _ in range(5))
         self.nr_slabs = self.total_objects = self.inuse_count = self.pages = 0
         self.slabs_created = 0
         self.core_alive = True
         self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
+        self.debug_lists = bool(self.flags & F.SLAB_DEBUG_FLAGS)      # kmem_cache_debug()
+        self.cpu_partial = 0 if self.debug_lists else geometry.cpu_partial
+        # slub_set_cpu_partial(): DIV_ROUND_UP(cpu_partial * 2, oo_objects)
+        self.cpu_partial_slabs = -(-2 * self.cpu_partial // geometry.objects)
 
     # -- lists ----------------------------------------------------------------------------------
     def _add_head(self, slab, which):
@@ -72,47 +79,153 @@ class KmemCache(KmemCacheCommon):
         lst.move_to_end(slab, last=False)
         slab.list = which
 
+    def _add_tail(self, slab, which):
+        self.lists[which][slab] = None
+        slab.list = which
+
     def _del(self, slab):
         del self.lists[slab.list][slab]
+        slab.list = None
+
+    @property
+    def _cpu_slab(self):
+        cpu = self.lists[CPU]
+        return next(iter(cpu)) if cpu else None
+
+    # -- the per-cpu layer (mm/slub.c) -----------------------------------------------------------
+    def _put_partials(self, chain):
+        """__put_partials(): to the node partial tail in order; empty slabs beyond min_partial
+        are discarded afterwards, last found first."""
+        discard = []
+        for slab in chain:
+            if slab.inuse == 0 and len(self.lists[PARTIAL]) >= self.min_partial:
+                discard.append(slab)
+            else:
+                self._add_tail(slab, PARTIAL)
+        for slab in reversed(discard):
+            self._sa._discard_slab(self, slab)
+
+    def _put_cpu_partial(self, slab, drain):
+        cp = self.lists[CPU_PARTIAL]
+        old = []
+        if drain and cp and len(cp) >= self.cpu_partial_slabs:
+            old = list(cp)
+            for s in old:
+                self._del(s)
+        self._add_head(slab, CPU_PARTIAL)
+        if old:
+            self._put_partials(old)
+
+    def _get_partial_node(self):
+        partial = None
+        partial_slabs = 0
+        for slab in list(self.lists[PARTIAL]):
+            self._del(slab)
+            if partial is None:
+                partial = slab
+                if self.cpu_partial == 0:
+                    break
+            else:
+                self._put_cpu_partial(slab, False)
+                partial_slabs += 1
+                if partial_slabs > self.cpu_partial_slabs // 2:
+                    break
+        return partial
+
+    def _deactivate_slab(self):
+        slab = self._cpu_slab
+        if slab is None:
+            return
+        self._del(slab)
+        if slab.inuse == 0 and len(self.lists[PARTIAL]) >= self.min_partial:
+            self._sa._discard_slab(self, slab)
+        elif slab.freelist:
+            self._add_head(slab, PARTIAL)           # DEACTIVATE_TO_HEAD
+        else:
+            self._add_head(slab, FULL)
+
+    def _flush_cpu_slab(self):
+        self._deactivate_slab()
+        chain = list(self.lists[CPU_PARTIAL])
+        for slab in chain:
+            self._del(slab)
+        self._put_partials(chain)
 
     # -- operations -----------------------------------------------------------------------------
-    def _slab_alloc(self, gfp):
-        partial = self.lists[PARTIAL]
-        if partial:
-            slab = next(iter(partial))
-        else:
-            empty = self.lists[EMPTY]
-            if empty:
-                slab = next(iter(empty))
-                self._del(slab)
-            else:
-                slab = self._sa._allocate_slab(self, gfp)
-            self._add_head(slab, PARTIAL)
+    def _pop(self, slab):
         idx = slab.freelist.pop()
         slab.allocated.add(idx)
         slab.inuse += 1
         self.inuse_count += 1
-        if not slab.freelist:
-            self._del(slab)
-            self._add_head(slab, FULL)
         return slab.base + idx * self.size
 
-    def _slab_free(self, slab, idx):
-        was_full = not slab.freelist
-        slab.allocated.discard(idx)
-        slab.freelist.append(idx)
-        slab.inuse -= 1
-        self.inuse_count -= 1
-        if slab.inuse == 0:
-            nr_partial = len(self.lists[PARTIAL]) + len(self.lists[EMPTY])
-            self._del(slab)
-            if nr_partial >= self.min_partial:
-                self._sa._discard_slab(self, slab)
+    def _slab_alloc(self, gfp):
+        slab = self._cpu_slab
+        if slab is not None and slab.freelist:
+            return self._pop(slab)
+        if self.debug_lists:                        # alloc_single_from_partial / _new_slab
+            partial = self.lists[PARTIAL]
+            if partial:
+                slab = next(iter(partial))
             else:
-                self._add_head(slab, EMPTY)
-        elif was_full:
+                slab = self._sa._allocate_slab(self, gfp)
+                self._add_head(slab, PARTIAL)
+            addr = self._pop(slab)
+            if not slab.freelist:
+                self._del(slab)
+                self._add_head(slab, FULL)
+            return addr
+        if slab is not None:                        # exhausted: c->slab = NULL
             self._del(slab)
-            self._add_head(slab, PARTIAL)
+            self._add_head(slab, FULL)
+        cp = self.lists[CPU_PARTIAL]
+        if cp:
+            slab = next(iter(cp))
+            self._del(slab)
+        else:
+            slab = self._get_partial_node()
+            if slab is None:
+                slab = self._sa._allocate_slab(self, gfp)
+        self._add_head(slab, CPU)
+        return self._pop(slab)
+
+    def _free_lists(self, slab, prior):
+        """The list work of __slab_free() / free_to_partial_list() after objects were pushed."""
+        nr_partial = len(self.lists[PARTIAL])
+        if self.debug_lists:
+            slab_free = slab.inuse == 0 and nr_partial >= self.min_partial
+            if not prior:
+                self._del(slab)
+                if not slab_free:
+                    self._add_tail(slab, PARTIAL)
+            elif slab_free:
+                self._del(slab)
+            if slab_free:
+                self._sa._discard_slab(self, slab)
+            return
+        if slab.list in (CPU, CPU_PARTIAL):
+            return
+        if not prior:
+            self._del(slab)
+            self._put_cpu_partial(slab, True)
+            return
+        if slab.inuse == 0 and nr_partial >= self.min_partial:
+            self._del(slab)
+            self._sa._discard_slab(self, slab)
+
+    def _slab_free_group(self, slab, idxs):
+        """do_slab_free() of a detached freelist: idxs pushed in order (the last one heads it)."""
+        prior = bool(slab.freelist)
+        for idx in idxs:
+            slab.allocated.discard(idx)
+            slab.freelist.append(idx)
+        slab.inuse -= len(idxs)
+        self.inuse_count -= len(idxs)
+        if slab.list != CPU:
+            self._free_lists(slab, prior)
+
+    def _slab_free(self, slab, idx):
+        self._slab_free_group(slab, (idx,))
 
     def alloc(self, gfp=F.GFP_KERNEL):
         gfp = check_gfp(gfp)
@@ -142,9 +255,12 @@ class KmemCache(KmemCacheCommon):
             for _ in range(count):
                 out.append(self._slab_alloc(gfp))
         except _CoreError as e:
-            for addr in reversed(out):              # all or nothing
+            # all or nothing: kmem_cache_free_bulk() of what we got
+            located = []
+            for addr in out:
                 _, slab, idx = self._sa._locate(self, addr)
-                self._slab_free(slab, idx)
+                located.append((slab, idx))
+            self._sa._free_located(located)
             raise alloc_error(self, e.code, gfp) from None
         return np.array(out, dtype=np.uint64)
 
@@ -155,13 +271,31 @@ class KmemCache(KmemCacheCommon):
         self._sa._free_bulk(self, [int(a) for a in arr])
 
     # -- core primitives for the shared code -----------------------------------------------------
+    def _partial_free(self):
+        """count_partial_free_approx() (6.10+): exact up to MAX_PARTIAL_TO_SCAN slabs."""
+        partial = self.lists[PARTIAL]
+        if len(partial) <= MAX_PARTIAL_TO_SCAN:
+            return sum(s.objects - s.inuse for s in partial)
+        slabs = list(partial)
+        half = MAX_PARTIAL_TO_SCAN // 2
+        scanned = slabs[:half] + slabs[::-1][:MAX_PARTIAL_TO_SCAN - half]
+        x = sum(s.objects - s.inuse for s in scanned)
+        n = len(slabs)
+        x = (x // MAX_PARTIAL_TO_SCAN) * n + ((x % MAX_PARTIAL_TO_SCAN) * n) // MAX_PARTIAL_TO_SCAN
+        return min(x, self.total_objects)
+
     def _core_stats(self):
         return {"nr_slabs": self.nr_slabs, "nr_partial": len(self.lists[PARTIAL]),
-                "nr_full": len(self.lists[FULL]), "nr_empty": len(self.lists[EMPTY]),
+                "nr_full": len(self.lists[FULL]),
+                "nr_empty": sum(1 for s in self.lists[PARTIAL] if s.inuse == 0),
                 "total_objects": self.total_objects, "inuse": self.inuse_count,
-                "slabs_created": self.slabs_created, "pages": self.pages}
+                "slabs_created": self.slabs_created, "pages": self.pages,
+                "nr_cpu_partial": len(self.lists[CPU_PARTIAL]), "nr_cpu_slab": len(self.lists[CPU]),
+                "partial_free": self._partial_free(), "cpu_partial_slabs": self.cpu_partial_slabs}
 
     def _core_list(self, which):
+        if which == EMPTY:
+            return [s.pfn for s in self.lists[PARTIAL] if s.inuse == 0]
         return [s.pfn for s in self.lists[which]]
 
     def _core_freelist(self, pfn):
@@ -172,29 +306,38 @@ class KmemCache(KmemCacheCommon):
 
     def _core_inuse_objects(self):
         out = []
-        for which in (PARTIAL, FULL):
+        for which in (PARTIAL, FULL, CPU, CPU_PARTIAL):
             for slab in self.lists[which]:
                 out += [slab.base + i * self.size for i in sorted(slab.allocated)]
         return out
 
     def _core_shrink(self):
-        for slab in list(self.lists[EMPTY]):
-            self._del(slab)
-            self._sa._discard_slab(self, slab)
+        """__kmem_cache_shrink()."""
+        self._flush_cpu_slab()
         partial = self.lists[PARTIAL]
         buckets = [[] for _ in range(32)]
-        rest = []
-        for slab in partial:
+        discard = []
+        for slab in list(partial):
             nfree = slab.objects - slab.inuse
-            (buckets[nfree - 1] if nfree <= 32 else rest).append(slab)
-        partial.clear()
-        for slab in [s for b in buckets for s in b] + rest:
-            partial[slab] = None
+            if nfree == slab.objects:
+                self._del(slab)
+                discard.append(slab)
+            elif nfree <= 32:
+                self._del(slab)
+                buckets[nfree - 1].append(slab)
+        for bucket in reversed(buckets):            # list_splice of each list_move()d bucket
+            for slab in bucket:
+                self._add_head(slab, PARTIAL)
+        for slab in reversed(discard):
+            self._sa._discard_slab(self, slab)
         return 1 if self.nr_slabs else 0
 
     def _core_release(self):
-        for slab in list(self.lists[EMPTY]):
+        self._flush_cpu_slab()
+        discard = list(self.lists[PARTIAL])
+        for slab in discard:
             self._del(slab)
+        for slab in reversed(discard):
             self._sa._discard_slab(self, slab)
         self.core_alive = False
         for key, cid in list(self._sa._kmalloc_ids.items()):
@@ -330,7 +473,34 @@ class SlabAllocator(SlabAllocatorCommon):
         for slab, idx in marked:
             slab.pending.discard(idx)
             slab.allocated.add(idx)
-            slab.cache._slab_free(slab, idx)
+        self._free_located(marked)
+
+    @staticmethod
+    def _free_located(p):
+        """kmem_cache_free_bulk(): build_detached_freelist() from the end of the array (objects
+        of the last one's slab, looking ahead past at most 3 others, reordering p as the kernel
+        does), one do_slab_free() per group."""
+        p = list(p)
+        size = len(p)
+        while size:
+            size -= 1
+            slab, idx = p[size]
+            group = [idx]
+            same = size
+            lookahead = 3
+            while size:
+                size -= 1
+                if p[size][0] is slab:
+                    group.append(p[size][1])
+                    same -= 1
+                    if size != same:
+                        p[size], p[same] = p[same], p[size]
+                    continue
+                lookahead -= 1
+                if not lookahead:
+                    break
+            size = same
+            slab.cache._slab_free_group(slab, group)
 
     # -- kmalloc --------------------------------------------------------------------------------
     def _kmalloc_cache_id(self, size, gfp):
@@ -461,6 +631,8 @@ class SlabAllocator(SlabAllocatorCommon):
         for c in self._ids:
             pages = slabs = total = inuse = 0
             for which, lst in enumerate(c.lists):
+                if which == EMPTY and lst:
+                    raise InvariantError(f"{c.name}: empty list used")
                 for slab in lst:
                     where = f"{c.name}: slab at pfn {slab.pfn}"
                     if slab in listed:
@@ -477,9 +649,10 @@ class SlabAllocator(SlabAllocatorCommon):
                             len(slab.freelist) + slab.inuse != slab.objects or
                             not all(0 <= i < slab.objects for i in slab.freelist)):
                         raise InvariantError(f"{where}: freelist broken")
-                    want = EMPTY if slab.inuse == 0 else FULL if slab.inuse == slab.objects else PARTIAL
-                    if want != which:
+                    if which != CPU and (which == FULL) != (slab.inuse == slab.objects):
                         raise InvariantError(f"{where} with {slab.inuse}/{slab.objects} in use is on list {which}")
+                    if c.debug_lists and which not in (PARTIAL, FULL):
+                        raise InvariantError(f"{where}: debug cache slab on list {which}")
                     for p in range(slab.pfn, slab.pfn + (1 << slab.order)):
                         if self._map.get(p) is not slab:
                             raise InvariantError(f"pfn {p} of {where} is not mapped to it")
@@ -487,6 +660,8 @@ class SlabAllocator(SlabAllocatorCommon):
                     slabs += 1
                     total += slab.objects
                     inuse += slab.inuse
+            if len(c.lists[CPU]) > 1 or len(c.lists[CPU_PARTIAL]) > c.cpu_partial_slabs:
+                raise InvariantError(f"{c.name}: too many cpu (partial) slabs")
             if (slabs, total, inuse, pages) != (c.nr_slabs, c.total_objects, c.inuse_count, c.pages):
                 raise InvariantError(f"{c.name}: counters disagree with the lists")
             if c.flags & F.SLAB_RECLAIM_ACCOUNT:

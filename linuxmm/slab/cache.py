@@ -51,7 +51,7 @@ class KmemCache(KmemCacheCommon):
     def __init__(self, allocator, name, geometry, ctor, cid):
         self._sys = allocator._sys
         self._id = cid
-        self._stats_buf = ffi.new("int64_t[8]")
+        self._stats_buf = ffi.new("int64_t[12]")
         self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
         if type(self) is KmemCache:
             self.alloc, self.free = _fast_paths(self, self._sys, cid)
@@ -275,6 +275,8 @@ class SlabAllocator(SlabAllocatorCommon):
         p.allocflags = C.allocflags(g)
         p.reclaimable = 1 if g.flags & F.SLAB_RECLAIM_ACCOUNT else 0
         p.debug = 1 if g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON) else 0
+        p.debug_lists = 1 if g.flags & F.SLAB_DEBUG_FLAGS else 0
+        p.cpu_partial = 0 if p.debug_lists else g.cpu_partial
         cid = lib.lmm_slab_cache_create(self._sys, p)
         if cid < 0:
             raise ValueError(f"cannot create cache {name} (code {cid})")

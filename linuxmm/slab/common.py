@@ -14,7 +14,11 @@ from . import kmalloc as K
 from .geometry import PAGE_SHIFT, PAGE_SIZE, WORD, align_up, calculate_alignment, calculate_sizes
 from .slabinfo import render_slabinfo
 
-LIST_NAMES = ("partial", "full", "empty")
+# SLUB's lists for one node and cpu 0: the node partial list (empty slabs included), full slabs
+# (on no SLUB list), 'empty' (a view: the empty slabs of the node partial list), the cpu slab
+# (c->slab) and the cpu partial list (c->partial).
+LIST_NAMES = ("partial", "full", "empty", "cpu", "cpu_partial")
+REAL_LISTS = (0, 1, 3, 4)
 KMEM_CACHE_OBJECT_SIZE = 232            # sizeof(struct kmem_cache) with one node (6.18 x86_64)
 KMEM_CACHE_NODE_OBJECT_SIZE = 72        # sizeof(struct kmem_cache_node)
 
@@ -25,7 +29,8 @@ ENOTSLAB, EWRONGCACHE, EINTERIOR, EFREE, EDUP, EDEBUG, EDEAD, EBUSY, ETOOBIG, EN
 REASONS = {ENOTSLAB: "notslab", EWRONGCACHE: "wrong-cache", EINTERIOR: "interior", EFREE: "free",
            EDUP: "dup", EDEAD: "dead"}
 STATS = ("nr_slabs", "nr_partial", "nr_full", "nr_empty", "total_objects", "inuse",
-         "slabs_created", "pages")
+         "slabs_created", "pages", "nr_cpu_partial", "nr_cpu_slab", "partial_free",
+         "cpu_partial_slabs")
 
 
 def check_gfp(gfp):
@@ -140,13 +145,16 @@ class KmemCacheCommon:
         return self._core_stats()["inuse"]
 
     def slab_list(self, which):
-        """pfns of the slabs on one list ('partial', 'full' or 'empty'), head first."""
+        """pfns of the slabs on one list, head first: 'partial' (the node partial list, empty
+        slabs included), 'full', 'empty' (the empty slabs of the node partial list), 'cpu'
+        (cpu 0's slab) or 'cpu_partial' (cpu 0's partial slabs)."""
         if which not in LIST_NAMES:
             raise ValueError(f"list must be one of {LIST_NAMES}, got {which!r}")
         return self._core_list(LIST_NAMES.index(which))
 
     def objects_in_use(self):
-        """Addresses of every allocated object, slab by slab (partial list, then full)."""
+        """Addresses of every allocated object, slab by slab (node partial list, full slabs,
+        the cpu slab, the cpu partial list)."""
         return self._core_inuse_objects()
 
     def shrink(self):
@@ -191,7 +199,7 @@ class KmemCacheCommon:
 
     def _check_memory(self):
         slabs = []
-        for which in (0, 1, 2):
+        for which in REAL_LISTS:
             for pfn in self._core_list(which):
                 info = self.allocator.object_info(D.PAGE_OFFSET + pfn * PAGE_SIZE)
                 slabs.append((info, set(self._core_freelist(pfn))))
@@ -471,7 +479,9 @@ class SlabAllocatorCommon:
         rows = []
         for c in reversed(self.caches):                     # newest first
             st = c.stats()
-            rows.append((c.name, st["inuse"], st["total_objects"], c.size, c.objects,
+            # get_slabinfo(): free objects in cpu slabs count as active
+            rows.append((c.name, st["total_objects"] - st["partial_free"], st["total_objects"],
+                         c.size, c.objects,
                          c.pagesperslab, st["nr_slabs"], st["nr_slabs"]))
         return rows
 
@@ -489,7 +499,7 @@ class SlabAllocatorCommon:
         page_info = getattr(self.page_source, "page_info", None)
         for c in self.caches:
             if page_info is not None:           # every slab is an allocated block of its order
-                for which in (0, 1, 2):
+                for which in REAL_LISTS:
                     for pfn in c._core_list(which):
                         order = self.object_info(D.PAGE_OFFSET + pfn * PAGE_SIZE)["order"]
                         pi = page_info(pfn)
