@@ -154,7 +154,9 @@ def calculate_sizes(object_size, *, align=0, flags=0, ctor=False, cpus=2, freept
         raise ValueError(f"object size {object_size} is too large for a slab cache")
     min_order = get_order(size)
     min_partial = min(MAX_PARTIAL, max(MIN_PARTIAL, ilog2(size) // 2))
-    if size >= PAGE_SIZE:
+    if flags & F.SLAB_DEBUG_FLAGS:
+        cpu_partial = 0         # set_cpu_partial(): no cpu partial slabs for kmem_cache_debug()
+    elif size >= PAGE_SIZE:
         cpu_partial = 6
     elif size >= 1024:
         cpu_partial = 24
