@@ -2,6 +2,7 @@
 before sheaves): ___slab_alloc, get_partial_node, put_cpu_partial, __put_partials,
 deactivate_slab, __slab_free, free_to_partial_list, build_detached_freelist, __kmem_cache_shrink,
 get_slabinfo.  Both backends."""
+import numpy as np
 import pytest
 
 from linuxmm.slab import flags as F
@@ -129,3 +130,25 @@ def test_kmalloc_slabinfo_counts_cpu_slab_objects(backend):
     assert line[0].split()[1:3] == ["32", "32"]
     k.kfree(a)
     assert k.slab.cache("kmalloc-128").inuse == 0
+
+
+def test_slabinfo_approximates_partial_free_above_10000_slabs(backend):
+    """count_partial_free_approx(): above MAX_PARTIAL_TO_SCAN (10000) node partial slabs only
+    the first and last 5000 are counted, scaled by nr_partial / 10000."""
+    sa = backend.SlabAllocator(backend.BuddyAllocator(1 << 14), boot=False)
+    c = sa.kmem_cache_create("many", 64, flags=F.SLAB_NO_MERGE)       # 64 a slab
+    n_slabs = 10100
+    objs = c.alloc_bulk(64 * n_slabs).reshape(n_slabs, 64)
+    # 1, 2 or 3 free objects in each slab: every full slab goes through the cpu partial list
+    # to the node partial list
+    c.free_bulk(np.concatenate([objs[i, :1 + i % 3] for i in range(n_slabs)]))
+    st = c.stats()
+    partial = c.slab_list("partial")
+    assert st["nr_partial"] == len(partial) > 10000
+    free = [len(c._core_freelist(pfn)) for pfn in partial]
+    exact = sum(free)
+    scanned = sum(free[:5000]) + sum(free[-5000:])
+    approx = scanned * len(free) // 10000                               # mult_frac()
+    assert approx != exact
+    assert st["partial_free"] == approx
+    assert slabinfo_row(sa, "many") == (64 * n_slabs - approx, 64 * n_slabs, n_slabs)
