@@ -1,0 +1,732 @@
+"""Acceptance tests for issue 5 (processes, VMAs, the mmap family, exec, /proc/<pid>/maps),
+written from the issue text alone.  Expected values come from the host kernel (ctypes system
+calls in a private window of this process's address space, /proc/self/maps and smaps, and
+`setarch -R` runs of host binaries) or from the documented [C] observations of the reference
+doc, never from linuxmm itself."""
+import ctypes
+import errno
+import mmap as pymmap
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import linuxmm as L
+from linuxmm import Kernel
+
+P = 4096
+RW = L.PROT_READ | L.PROT_WRITE
+ANON = L.MAP_PRIVATE | L.MAP_ANONYMOUS
+SHANON = L.MAP_SHARED | L.MAP_ANONYMOUS
+NOREPLACE = L.MAP_FIXED_NOREPLACE
+ON_LINUX = sys.platform.startswith("linux") and os.path.exists("/proc/self/maps")
+needs_host = pytest.mark.skipif(not ON_LINUX, reason="needs a Linux host with /proc")
+
+# smaps VmFlags codes in bit order (doc section 1.3), to decode the host's flags
+VMFLAG_CODES = {
+    "rd": 0x1, "wr": 0x2, "ex": 0x4, "sh": 0x8, "mr": 0x10, "mw": 0x20, "me": 0x40,
+    "ms": 0x80, "gd": 0x100, "pf": 0x400, "lo": 0x2000, "io": 0x4000, "sr": 0x8000,
+    "rr": 0x10000, "dc": 0x20000, "de": 0x40000, "lf": 0x80000, "ac": 0x100000,
+    "nr": 0x200000, "ht": 0x400000, "sf": 0x800000, "wf": 0x2000000, "dd": 0x4000000,
+    "mm": 0x10000000, "hg": 0x20000000, "nh": 0x40000000, "mg": 0x80000000,
+}
+
+
+def kernel(**kw):
+    kw.setdefault("randomize_va_space", 0)
+    return Kernel(**kw)
+
+
+def sim_call(fn, *args, **kw):
+    """(result, errno) of a linuxmm syscall method; result -1 on OSError."""
+    try:
+        return fn(*args, **kw), 0
+    except OSError as err:
+        return -1, err.errno
+
+
+def maps_lines(k, p, lo=0, hi=1 << 64):
+    text = k.read(f"/proc/{p.pid}/maps")
+    assert text.endswith("\n") or text == ""
+    return [ln for ln in text.splitlines() if lo <= int(ln.split("-")[0], 16) < hi]
+
+
+# ------------------------------------------------------------------------------------------------
+# host oracle: raw system calls through ctypes in a private window of this process
+# ------------------------------------------------------------------------------------------------
+if ON_LINUX:
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _syscall = _libc.syscall
+    _syscall.restype = ctypes.c_long
+NR = {"mmap": 9, "mprotect": 10, "munmap": 11, "mremap": 25, "madvise": 28}
+WINDOW_PAGES = 256
+
+
+def host(name, *args):
+    ctypes.set_errno(0)
+    r = _syscall(ctypes.c_long(NR[name]), *[ctypes.c_long(a) for a in args])
+    if r == -1:
+        return -1, ctypes.get_errno()
+    return r, 0
+
+
+class Pair:
+    """The same syscalls on the host (this process, inside a free window) and on a simulated
+    process, both at the same addresses."""
+
+    def __init__(self, **kw):
+        self.k = kernel(**kw)
+        self.p = self.k.spawn(name="init")
+        self.host_fds = []
+        for base in range(0x3e0000000000, 0x3f0000000000, 0x1000000000):
+            r, e = host("mmap", base, WINDOW_PAGES * P, 0, ANON | NOREPLACE, -1, 0)
+            if r == base:
+                host("munmap", base, WINDOW_PAGES * P)
+                self.base = base
+                break
+            if r > 0:
+                host("munmap", r, WINDOW_PAGES * P)
+        else:
+            pytest.skip("no free window on the host")
+
+    def open(self, path, flags):
+        fd = os.open(path, flags)
+        self.host_fds.append(fd)
+        return fd, self.k.open(path, flags)
+
+    def step(self, name, *args, file=None):
+        """Run on both; host args take an fd where linuxmm takes a File (file=(fd, File))."""
+        if name == "mmap":
+            addr, length, prot, flags, offset = args
+            hr = host("mmap", addr, length, prot, flags, file[0] if file else -1, offset)
+            sr = sim_call(self.p.mmap, addr, length, prot, flags,
+                          file[1] if file else None, offset)
+        else:
+            hr = host(name, *args)
+            sr = sim_call(getattr(self.p, name), *args)
+            if name != "mremap" and sr[1] == 0:
+                assert sr[0] in (0, None), f"{name} returned {sr[0]!r}, expected 0"
+                sr = (0, 0)
+        assert sr == hr, f"{name}{tuple(hex(a) for a in args)}: linuxmm {sr} host {hr}"
+        return hr
+
+    def host_maps(self):
+        with open("/proc/self/maps") as f:
+            return [ln.rstrip("\n") for ln in f if self.base <= int(ln.split("-")[0], 16)
+                    < self.base + WINDOW_PAGES * P]
+
+    def host_vmflags(self):
+        out, cur = {}, None
+        with open("/proc/self/smaps") as f:
+            for ln in f:
+                m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", ln)
+                if m:
+                    cur = int(m.group(1), 16)
+                elif ln.startswith("VmFlags:") and self.base <= cur < self.base + WINDOW_PAGES * P:
+                    out[cur] = sum(VMFLAG_CODES[c] for c in ln.split()[1:])
+        return out
+
+    def compare(self):
+        """The window's maps lines byte for byte (shared-anon inode numbers differ between the
+        two kernels) and every VMA's vm_flags against the host's smaps VmFlags."""
+        hl = self.host_maps()
+        sl = maps_lines(self.k, self.p, self.base, self.base + WINDOW_PAGES * P)
+
+        def norm(lines):
+            return [re.sub(r" 00:01 \d+ +", " 00:01 INO ", ln) for ln in lines]
+        assert norm(sl) == norm(hl)
+        flags = {v.vm_start: v.vm_flags for v in self.p.mm
+                 if self.base <= v.vm_start < self.base + WINDOW_PAGES * P}
+        assert flags == self.host_vmflags()
+        return sl
+
+    def close(self):
+        host("munmap", self.base, WINDOW_PAGES * P)
+        for fd in self.host_fds:
+            os.close(fd)
+
+
+@pytest.fixture
+def pair():
+    if not ON_LINUX:
+        pytest.skip("needs Linux")
+    pr = Pair()
+    yield pr
+    pr.close()
+
+
+@pytest.fixture(scope="module")
+def datafile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("acc") / "data"
+    path.write_bytes(os.urandom(32 * P))
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------------------
+# processes, mm, VMAs, constants
+# ------------------------------------------------------------------------------------------------
+def test_spawn_process_and_processes():
+    k = kernel()
+    p = k.spawn(name="init")
+    assert isinstance(p, L.Process)
+    q = k.spawn(name="sh")
+    assert isinstance(p.pid, int) and isinstance(q.pid, int) and p.pid != q.pid
+    procs = k.processes
+    assert procs[p.pid] is p and procs[q.pid] is q and len(procs) == 2
+    assert list(p.mm) == [] and p.mm.map_count == 0
+    assert p.mm.find_vma(0) is None and p.mm.vma_lookup(0x1000) is None
+    assert k.read(f"/proc/{p.pid}/maps") == ""
+
+
+def test_constants_equal_python_mmap_and_linux():
+    for name in dir(pymmap):
+        if name.startswith(("PROT_", "MAP_", "MADV_", "MREMAP_")):
+            assert getattr(L, name) == getattr(pymmap, name), name
+    linux = {  # include/uapi/asm-generic/mman*.h, x86_64
+        "MAP_SHARED": 1, "MAP_PRIVATE": 2, "MAP_FIXED": 0x10, "MAP_ANONYMOUS": 0x20,
+        "MAP_GROWSDOWN": 0x100, "MAP_DENYWRITE": 0x800, "MAP_NORESERVE": 0x4000,
+        "MAP_POPULATE": 0x8000, "MAP_STACK": 0x20000, "MAP_FIXED_NOREPLACE": 0x100000,
+        "PROT_NONE": 0, "PROT_READ": 1, "PROT_WRITE": 2, "PROT_EXEC": 4,
+        "MREMAP_MAYMOVE": 1, "MREMAP_FIXED": 2, "MREMAP_DONTUNMAP": 4,
+        "MADV_NORMAL": 0, "MADV_RANDOM": 1, "MADV_SEQUENTIAL": 2, "MADV_WILLNEED": 3,
+        "MADV_DONTNEED": 4, "MADV_FREE": 8, "MADV_DONTFORK": 10, "MADV_DOFORK": 11,
+    }
+    for name, value in linux.items():
+        assert getattr(L, name) == value, name
+    vm = {"VM_READ": 1, "VM_WRITE": 2, "VM_EXEC": 4, "VM_SHARED": 8, "VM_MAYREAD": 0x10,
+          "VM_MAYWRITE": 0x20, "VM_MAYEXEC": 0x40, "VM_MAYSHARE": 0x80, "VM_GROWSDOWN": 0x100,
+          "VM_LOCKED": 0x2000, "VM_ACCOUNT": 0x100000, "VM_NORESERVE": 0x200000,
+          "VM_DONTCOPY": 0x20000, "VM_DONTEXPAND": 0x40000, "VM_NOHUGEPAGE": 0x40000000}
+    for name, value in vm.items():
+        assert getattr(L, name) == value, name
+
+
+def test_find_vma_family_and_vma_attributes():
+    k = kernel()
+    p = k.spawn(name="init")
+    b = 0x10000000
+    p.mmap(b, 2 * P, L.PROT_READ, ANON | L.MAP_FIXED)
+    p.mmap(b + 4 * P, 2 * P, RW, ANON | L.MAP_FIXED)
+    mm = p.mm
+    assert mm.map_count == 2
+    vmas = list(mm)
+    assert [(v.vm_start, v.vm_end) for v in vmas] == [(b, b + 2 * P), (b + 4 * P, b + 6 * P)]
+    lo, hi = vmas
+    assert mm.find_vma(0) is lo and mm.find_vma(b + P) is lo
+    assert mm.find_vma(b + 2 * P) is hi and mm.find_vma(b + 6 * P - 1) is hi
+    assert mm.find_vma(b + 6 * P) is None
+    assert mm.vma_lookup(b + 2 * P) is None and mm.vma_lookup(b + 5 * P) is hi
+    assert mm.vma_lookup(b) is lo
+    assert mm.find_vma_intersection(b + 2 * P, b + 4 * P) is None
+    assert mm.find_vma_intersection(b + 2 * P, b + 4 * P + 1) is hi
+    assert mm.find_vma_intersection(b + P, b + 5 * P) is lo
+    # attributes, Linux values
+    assert lo.vm_flags == L.VM_READ | L.VM_MAYREAD | L.VM_MAYWRITE | L.VM_MAYEXEC
+    assert hi.vm_flags == (L.VM_READ | L.VM_WRITE | L.VM_MAYREAD | L.VM_MAYWRITE
+                           | L.VM_MAYEXEC | L.VM_ACCOUNT)
+    assert lo.vm_pgoff == b >> 12 and hi.vm_pgoff == (b + 4 * P) >> 12
+    assert lo.vm_file is None and lo.anon_vma is None and lo.vm_ops is None
+    f = k.create_file("/acc/f", 8 * P)
+    a = p.mmap(0, 2 * P, L.PROT_READ, L.MAP_PRIVATE, f, 2 * P)
+    v = mm.vma_lookup(a)
+    assert v.vm_file is f and v.vm_pgoff == 2 and v.vm_ops is not None
+    s = p.mmap(0, P, RW, SHANON)
+    assert mm.vma_lookup(s).vm_ops is not None
+    assert mm.vma_lookup(s).vm_flags & (L.VM_SHARED | L.VM_MAYSHARE) == L.VM_SHARED | L.VM_MAYSHARE
+    assert mm.map_count == 4 and len(list(mm)) == 4
+    starts = [v.vm_start for v in mm]
+    assert starts == sorted(starts)
+
+
+# ------------------------------------------------------------------------------------------------
+# differential sequences against the host kernel
+# ------------------------------------------------------------------------------------------------
+@needs_host
+def test_merge_split_sequences_a_b_k_l(pair):
+    b = pair.base
+    for i in range(3):
+        pair.step("mmap", b + i * P, P, RW, ANON | NOREPLACE, 0)
+    assert len(pair.compare()) == 1
+    pair.step("mprotect", b + P, P, L.PROT_READ)
+    assert len(pair.compare()) == 3
+    pair.step("mprotect", b + P, P, RW)
+    assert len(pair.compare()) == 1
+    pair.step("munmap", b + P, P)
+    assert len(pair.compare()) == 2
+    pair.step("mmap", b + P, P, RW, ANON | NOREPLACE, 0)
+    assert len(pair.compare()) == 1
+    pair.step("munmap", b, 3 * P)
+    # B1-B4
+    pair.step("mmap", b, 2 * P, L.PROT_READ, ANON | NOREPLACE, 0)
+    pair.step("mmap", b + 2 * P, 2 * P, RW, ANON | NOREPLACE, 0)
+    assert len(pair.compare()) == 2
+    pair.step("mprotect", b, 2 * P, RW)
+    assert len(pair.compare()) == 1
+    pair.step("mprotect", b + P, 2 * P, L.PROT_READ)
+    assert len(pair.compare()) == 3
+    pair.step("mprotect", b, 4 * P, L.PROT_NONE)
+    assert len(pair.compare()) == 1
+    # K: R RW RX, munmap across
+    c = b + 16 * P
+    pair.step("mmap", c, 4 * P, L.PROT_READ, ANON | NOREPLACE, 0)
+    pair.step("mmap", c + 4 * P, 4 * P, RW, ANON | NOREPLACE, 0)
+    pair.step("mmap", c + 8 * P, 4 * P, L.PROT_READ | L.PROT_EXEC, ANON | NOREPLACE, 0)
+    pair.step("munmap", c + 2 * P, 8 * P)
+    pair.compare()
+    # L: MAP_FIXED replaces the middle of a VMA
+    d = b + 40 * P
+    pair.step("mmap", d, 8 * P, RW, ANON | NOREPLACE, 0)
+    assert pair.step("mmap", d + 2 * P, 2 * P, L.PROT_READ, ANON | L.MAP_FIXED, 0)[0] == d + 2 * P
+    pair.compare()
+    # MAP_FIXED_NOREPLACE: any overlap -> EEXIST, nothing changes
+    assert pair.step("mmap", d + 7 * P, 2 * P, RW, ANON | NOREPLACE, 0)[1] == errno.EEXIST
+    assert pair.step("mmap", d - P, 2 * P, RW, ANON | NOREPLACE, 0)[1] == errno.EEXIST
+    pair.compare()
+
+
+@needs_host
+def test_file_mappings_merge_per_open_file(pair, datafile):
+    b = pair.base
+    f = pair.open(datafile, os.O_RDONLY)
+    pair.step("mmap", b + 2 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, 2 * P, file=f)
+    pair.step("mmap", b, 2 * P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, 0, file=f)
+    pair.step("mmap", b + 4 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, 8 * P, file=f)
+    pair.step("mmap", b + 6 * P, 2 * P, L.PROT_READ, L.MAP_SHARED | NOREPLACE, 10 * P, file=f)
+    assert len(pair.compare()) == 3
+    pair.step("mprotect", b + P, P, RW)
+    assert len(pair.compare()) == 5
+    assert pair.step("mprotect", b + 6 * P, P, RW)[1] == errno.EACCES
+    g = pair.open(datafile, os.O_RDONLY)            # a second open(): never merges with f
+    pair.step("mmap", b + 20 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, 0, file=f)
+    pair.step("mmap", b + 22 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, 2 * P, file=g)
+    w = pair.open(datafile, os.O_RDWR)
+    pair.step("mmap", b + 30 * P, 2 * P, RW, L.MAP_SHARED | NOREPLACE, 0, file=w)
+    pair.step("mmap", b + 34 * P, 2 * P, RW | L.PROT_EXEC, L.MAP_PRIVATE | NOREPLACE, 4 * P, file=w)
+    # shared anonymous memory: /dev/zero (deleted), one VMA each
+    pair.step("mmap", b + 40 * P, 2 * P, RW, SHANON | NOREPLACE, 0)
+    pair.step("mmap", b + 42 * P, 2 * P, RW, SHANON | NOREPLACE, 0)
+    lines = pair.compare()
+    assert sum("/dev/zero (deleted)" in ln for ln in lines) == 2
+    # errors on files
+    assert pair.step("mmap", b + 50 * P, P, RW, L.MAP_SHARED | NOREPLACE, 0, file=f)[1] == errno.EACCES
+    assert pair.step("mmap", b + 50 * P, P, L.PROT_READ, L.MAP_PRIVATE, 100, file=f)[1] == errno.EINVAL
+    assert pair.step("mmap", b + 50 * P, P, L.PROT_READ,
+                     L.MAP_PRIVATE | L.MAP_GROWSDOWN, 0, file=f)[1] == errno.EINVAL
+    validate = 0x03
+    assert pair.step("mmap", b + 50 * P, P, L.PROT_READ, validate | 0x200000 | NOREPLACE,
+                     0, file=f)[1] == errno.EOPNOTSUPP
+    pair.compare()
+
+
+@needs_host
+def test_mmap_errors_and_flags(pair):
+    b = pair.base
+    assert pair.step("mmap", b, 0, RW, ANON, 0)[1] == errno.EINVAL
+    assert pair.step("mmap", b, P, RW, L.MAP_ANONYMOUS, 0)[1] == errno.EINVAL
+    assert pair.step("mmap", b + 1, P, RW, ANON | L.MAP_FIXED, 0)[1] == errno.EINVAL
+    assert pair.step("mmap", 0, 1 << 48, RW, ANON, 0)[1] == errno.ENOMEM
+    assert pair.step("mmap", 0, (1 << 64) - 100, RW, ANON, 0)[1] == errno.ENOMEM
+    assert pair.step("mmap", 0x7ffffffff000, P, RW, ANON | L.MAP_FIXED, 0)[1] == errno.ENOMEM
+    assert pair.step("mmap", b, P, RW, 0x03 | L.MAP_ANONYMOUS | 0x200000, 0)[1] == errno.EINVAL
+    # hints: free -> exact; unaligned -> rounded down
+    assert pair.step("mmap", b + 10 * P, P, RW, ANON, 0)[0] == b + 10 * P
+    assert pair.step("mmap", b + 20 * P + 123, P, L.PROT_READ, ANON, 0)[0] == b + 20 * P
+    # flag bits: NORESERVE, GROWSDOWN, STACK, POPULATE, DENYWRITE, LOCKED-free set
+    pair.step("mmap", b + 30 * P, 2 * P, RW, ANON | L.MAP_NORESERVE | NOREPLACE, 0)
+    pair.step("mmap", b + 34 * P, 2 * P, RW, ANON | L.MAP_GROWSDOWN | NOREPLACE, 0)
+    pair.step("mmap", b + 40 * P, 2 * P, RW, ANON | L.MAP_STACK | NOREPLACE, 0)
+    pair.step("mmap", b + 44 * P, 2 * P, RW, ANON | L.MAP_POPULATE | NOREPLACE, 0)
+    pair.step("mmap", b + 48 * P, 2 * P, L.PROT_READ, ANON | L.MAP_DENYWRITE | NOREPLACE, 0)
+    pair.step("mmap", b + 52 * P, 2 * P, L.PROT_NONE, ANON | NOREPLACE, 0)
+    pair.step("mmap", b + 56 * P, 2 * P, L.PROT_WRITE, ANON | NOREPLACE, 0)
+    pair.compare()
+    # MAP_FIXED over several VMAs replaces them all
+    assert pair.step("mmap", b + 29 * P, 30 * P, L.PROT_READ, ANON | L.MAP_FIXED, 0)[0] == b + 29 * P
+    pair.compare()
+
+
+@needs_host
+def test_munmap_mprotect_madvise_errors(pair):
+    b = pair.base
+    pair.step("mmap", b, 4 * P, RW, ANON | NOREPLACE, 0)
+    pair.step("mmap", b + 6 * P, 4 * P, RW, ANON | NOREPLACE, 0)
+    assert pair.step("munmap", b + 1, P)[1] == errno.EINVAL
+    assert pair.step("munmap", b, 0)[1] == errno.EINVAL
+    assert pair.step("munmap", b + 100 * P, 4 * P) == (0, 0)
+    assert pair.step("mprotect", b + 1, P, L.PROT_READ)[1] == errno.EINVAL
+    assert pair.step("mprotect", b, P, 0x100)[1] == errno.EINVAL
+    assert pair.step("mprotect", b + 100 * P, P, L.PROT_READ)[1] == errno.ENOMEM
+    # a hole: ENOMEM after the part before it was changed
+    assert pair.step("mprotect", b + 2 * P, 6 * P, L.PROT_READ)[1] == errno.ENOMEM
+    pair.compare()
+    pair.step("munmap", b + 3 * P, 1)                   # length rounded up to a page
+    pair.compare()
+    assert pair.step("madvise", b + 1, P, L.MADV_DONTNEED)[1] == errno.EINVAL
+    assert pair.step("madvise", b, P, 9999)[1] == errno.EINVAL
+    assert pair.step("madvise", b + 100 * P, P, L.MADV_DONTNEED)[1] == errno.ENOMEM
+    assert pair.step("madvise", b + 2 * P, 6 * P, L.MADV_NORMAL)[1] == errno.ENOMEM
+    pair.step("madvise", b + 7 * P, P, L.MADV_DONTFORK)
+    pair.step("madvise", b + 8 * P, P, L.MADV_RANDOM)
+    pair.step("madvise", b + 6 * P, P, L.MADV_SEQUENTIAL)
+    pair.compare()
+    pair.step("madvise", b + 7 * P, P, L.MADV_DOFORK)
+    pair.step("madvise", b + 6 * P, 4 * P, L.MADV_NORMAL)
+    pair.step("madvise", b + 6 * P, 4 * P, L.MADV_DONTNEED)
+    assert len(pair.compare()) == 3
+
+
+@needs_host
+def test_mremap_grow_move_shrink(pair):
+    b = pair.base
+    mm = L.MREMAP_MAYMOVE
+    assert pair.step("mremap", b + 100 * P, P, 2 * P, mm, 0)[1] == errno.EFAULT
+    pair.step("mmap", b, 2 * P, RW, ANON | NOREPLACE, 0)
+    assert pair.step("mremap", b + 1, P, 2 * P, 0, 0)[1] == errno.EINVAL
+    assert pair.step("mremap", b, 2 * P, 4 * P, 0, 0)[0] == b          # grow in place
+    pair.compare()
+    pair.step("mmap", b + 6 * P, 2 * P, L.PROT_READ, ANON | NOREPLACE, 0)
+    assert pair.step("mremap", b, 4 * P, 8 * P, 0, 0)[1] == errno.ENOMEM
+    assert pair.step("mremap", b, 4 * P, 3 * P, 0, 0)[0] == b          # shrink
+    pair.compare()
+    assert pair.step("mremap", b, 3 * P, 3 * P, mm | L.MREMAP_FIXED, b + 20 * P)[0] == b + 20 * P
+    pair.compare()
+    assert pair.step("mremap", b + 20 * P, 3 * P, 2 * P, mm | L.MREMAP_FIXED, b + 40 * P)[0] == \
+        b + 40 * P
+    pair.compare()
+    assert pair.step("mremap", b + 40 * P, 2 * P, 3 * P, L.MREMAP_FIXED, b + 60 * P)[1] == \
+        errno.EINVAL
+    # a range spanning two VMAs -> EFAULT
+    pair.step("mmap", b + 42 * P, P, L.PROT_READ, ANON | NOREPLACE, 0)
+    assert pair.step("mremap", b + 40 * P, 3 * P, 4 * P, mm, 0)[1] == errno.EFAULT
+    pair.compare()
+
+
+# ------------------------------------------------------------------------------------------------
+# placement, accounting, map_count, brk (documented [C] observations of Linux 6.18)
+# ------------------------------------------------------------------------------------------------
+def test_get_unmapped_area_top_down():
+    k = kernel()
+    p = k.spawn(name="init")
+    a = p.mmap(0, P, RW, ANON)
+    assert a == 0x7ffff7fff000 - P                       # mmap_base without ASLR
+    b = p.mmap(0, P, RW, ANON)
+    c = p.mmap(0, 2 * P, RW, ANON)
+    assert (b, c) == (a - P, b - 2 * P) and p.mm.map_count == 1
+    r = p.mmap(0, P, L.PROT_READ, ANON)
+    assert r == c - P and p.mm.map_count == 2
+    big = p.mmap(0, 2 << 20, RW, ANON)
+    assert big % (2 << 20) == 0
+    odd = p.mmap(0, 3 << 20, RW, ANON)
+    assert odd % (2 << 20) != 0
+    assert p.mmap(0x1000, P, RW, ANON) == 0x10000
+    h = p.mmap(1 << 47, P, RW, ANON)
+    assert h < 1 << 47
+    occupied = p.mmap(a, P, L.PROT_READ, ANON)
+    assert occupied != a
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, RW, ANON | L.MAP_FIXED)              # address 0, unprivileged
+    assert e.value.errno == errno.EPERM
+
+
+def test_vm_account_and_status_lines():
+    k = kernel()
+    p = k.spawn(name="init")
+
+    def status():
+        text = k.read(f"/proc/{p.pid}/status")
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r"^(Vm\w+):\t *(\d+) kB$", text, re.M)}
+
+    def committed():
+        return int(re.search(r"Committed_AS: +(\d+) kB", k.read("/proc/meminfo")).group(1))
+
+    s0, c0 = status(), committed()
+    mb = 1 << 20
+    a = p.mmap(0, mb, RW, ANON)
+    assert p.mm.vma_lookup(a).vm_flags & L.VM_ACCOUNT and committed() - c0 == 1024
+    s1 = status()
+    assert s1["VmData"] - s0["VmData"] == 1024 and s1["VmSize"] - s0["VmSize"] == 1024
+    r = p.mmap(0, mb, L.PROT_READ, ANON)
+    assert not p.mm.vma_lookup(r).vm_flags & L.VM_ACCOUNT and committed() - c0 == 1024
+    x = p.mmap(0, mb, L.PROT_READ | L.PROT_EXEC, ANON)
+    g = p.mmap(0, mb, RW, ANON | L.MAP_GROWSDOWN)
+    n = p.mmap(0, mb, RW, ANON | L.MAP_NORESERVE)
+    assert p.mm.vma_lookup(n).vm_flags & (L.VM_ACCOUNT | L.VM_NORESERVE) == L.VM_NORESERVE
+    s = p.mmap(0, mb, RW, SHANON)
+    assert not p.mm.vma_lookup(s).vm_flags & L.VM_ACCOUNT
+    assert committed() - c0 == 3 * 1024                   # a, g, shared anon (shmem charge)
+    s2 = status()
+    assert s2["VmLib"] - s1["VmLib"] == 1024 and s2["VmStk"] - s1["VmStk"] == 1024
+    assert s2["VmData"] - s1["VmData"] == 1024           # the NORESERVE one
+    assert s2["VmSize"] - s1["VmSize"] == 5 * 1024 and s2["VmPeak"] == s2["VmSize"]
+    # mprotect R drops VM_ACCOUNT of an untouched anonymous VMA, RW takes it again
+    p.mprotect(a, mb, L.PROT_READ)
+    assert not p.mm.vma_lookup(a).vm_flags & L.VM_ACCOUNT and committed() - c0 == 2 * 1024
+    p.mprotect(r, mb, RW)
+    assert p.mm.vma_lookup(r).vm_flags & L.VM_ACCOUNT and committed() - c0 == 3 * 1024
+    p.munmap(x, mb)
+    p.munmap(r, mb)
+    assert committed() - c0 == 2 * 1024
+    s3 = status()
+    assert s3["VmSize"] == s2["VmSize"] - 2048 and s3["VmPeak"] == s2["VmPeak"]
+    p.munmap(g, mb)
+    p.munmap(s, mb)
+    assert committed() == c0
+
+
+def test_max_map_count():
+    k = kernel()
+    k.max_map_count = 60
+    p = k.spawn(name="init")
+    b = 0x20000000
+    for i in range(61):                                  # may reach max + 1
+        p.mmap(b + 2 * i * P, P, RW, ANON | NOREPLACE)
+    assert p.mm.map_count == 61
+    with pytest.raises(OSError) as e:
+        p.mmap(b + 200 * P, P, RW, ANON | NOREPLACE)
+    assert e.value.errno == errno.ENOMEM
+    for i in range(3):
+        p.munmap(b + 2 * i * P, P)                       # 58 VMAs
+    c = b + 300 * P
+    p.mmap(c, 3 * P, RW, ANON | NOREPLACE)               # 59
+    with pytest.raises(OSError) as e:
+        p.mprotect(c + P, P, L.PROT_READ)                # first split done, second refused
+    assert e.value.errno == errno.ENOMEM
+    assert p.mm.map_count == 60
+    assert [ln.split()[1] for ln in maps_lines(k, p, c, c + 3 * P)] == ["rw-p", "rw-p"]
+    p.munmap(b + 100 * P, P)                             # 59: a middle-page munmap is allowed
+    p.mmap(b + 400 * P, 3 * P, RW, ANON | NOREPLACE)     # 60
+    with pytest.raises(OSError) as e:
+        p.munmap(b + 401 * P, P)
+    assert e.value.errno == errno.ENOMEM
+    p.munmap(b + 400 * P, P)                             # an edge: always allowed
+    assert p.mm.map_count == 60
+
+
+def test_max_map_count_default_65530():
+    k = kernel()
+    p = k.spawn(name="init")
+    b = 0x100000000
+    for i in range(65531):
+        p.mmap(b + 2 * i * P, P, L.PROT_READ, ANON | L.MAP_FIXED)
+    assert p.mm.map_count == 65531
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, L.PROT_READ, ANON)
+    assert e.value.errno == errno.ENOMEM
+
+
+# ------------------------------------------------------------------------------------------------
+# files
+# ------------------------------------------------------------------------------------------------
+def test_files_create_write_read_open(datafile):
+    k = kernel()
+    f = k.create_file("/acc/file", 8 * P)
+    assert isinstance(f, L.File)
+    assert f.read(0, 4) == b"\0\0\0\0"
+    f.write(10, b"hello")
+    assert f.read(8, 9) == b"\0\0hello\0\0"
+    f.write(100, 3)
+    assert f.read(0, 15) == b"\0" * 10 + b"hello"
+    g1, g2 = k.open("/acc/file"), k.open("/acc/file")
+    assert g1 is not g2 and g1.read(10, 5) == b"hello"
+    p = k.spawn(name="init")
+    a = p.mmap(0x30000000, 2 * P, L.PROT_READ, L.MAP_PRIVATE | L.MAP_FIXED, g1, 0)
+    p.mmap(a + 2 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | L.MAP_FIXED, g2, 2 * P)
+    assert p.mm.map_count == 2
+    p.mmap(a + 4 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | L.MAP_FIXED, g2, 4 * P)
+    assert p.mm.map_count == 2
+    # host files: imported read-only, real size, contents, device and inode
+    h = k.open(datafile)
+    with open(datafile, "rb") as fh:
+        data = fh.read()
+    assert h.read(0, 100) == data[:100] and h.read(5 * P, 10) == data[5 * P:5 * P + 10]
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, RW, L.MAP_SHARED, h, 0)
+    assert e.value.errno == errno.EACCES
+    m = p.mmap(0, P, L.PROT_READ, L.MAP_SHARED, h, P)
+    st = os.stat(datafile)
+    line = maps_lines(k, p, m, m + 1)[0]
+    expect = (f"{m:08x}-{m + P:08x} r--s 00001000 {os.major(st.st_dev):02x}:"
+              f"{os.minor(st.st_dev):02x} {st.st_ino} ")
+    assert line.startswith(expect) and line[73:] == os.path.realpath(datafile)
+    assert line[:73].endswith(" ") and len(line[:73].rstrip()) < 73
+    with open(datafile, "rb") as fh:
+        assert fh.read() == data                          # never written
+
+
+def test_shared_anon_maps_line():
+    k = kernel()
+    p = k.spawn(name="init")
+    a = p.mmap(0, 2 * P, RW, SHANON)
+    line = maps_lines(k, p)[0]
+    assert re.fullmatch(rf"{a:x}-{a + 2 * P:x} rw-s 00000000 00:01 \d+ +/dev/zero \(deleted\)",
+                        line)
+    assert line.index("/dev/zero") == 73
+    b = p.mmap(0, P, L.PROT_READ, ANON)
+    assert maps_lines(k, p)[0] == f"{b:x}-{b + P:x} r--p 00000000 00:00 0 "
+
+
+# ------------------------------------------------------------------------------------------------
+# exec against `setarch -R`
+# ------------------------------------------------------------------------------------------------
+NOLIBC = r"""
+static long sc(long n, long a, long b, long c)
+{ long r; __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)
+                           : "rcx", "r11", "memory"); return r; }
+static char buf[100000];
+long data[600] = {1};
+static void dump(const char *p)
+{ long fd = sc(2, (long)p, 0, 0), n;
+  while ((n = sc(0, fd, (long)buf, sizeof buf)) > 0) sc(1, 1, (long)buf, n);
+  sc(3, fd, 0, 0); }
+void _start(void)
+{ dump("/proc/self/maps"); sc(1, 1, (long)"====\n", 5); dump("/proc/self/status");
+  sc(60, data[0] - 1, 0, 0); for (;;) ; }
+"""
+
+
+@pytest.fixture(scope="module")
+def nolibc(tmp_path_factory):
+    if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
+        pytest.skip("needs gcc and setarch")
+    d = tmp_path_factory.mktemp("exe")
+    (d / "t.c").write_text(NOLIBC)
+    out = {}
+    for kind, opts in (("static", ["-static", "-no-pie"]), ("static-pie", ["-static-pie"])):
+        exe = d / f"maps-{kind}"
+        r = subprocess.run(["gcc", "-O2", "-nostdlib", "-fno-stack-protector", *opts,
+                            "-o", str(exe), str(d / "t.c")], capture_output=True)
+        if r.returncode:
+            pytest.skip(f"cannot build the test program: {r.stderr.decode()[:200]}")
+        out[kind] = str(exe)
+    return out
+
+
+def run_setarch(argv, env):
+    r = subprocess.run(["setarch", "-R", "env", "-i", *[f"{k}={v}" for k, v in env.items()],
+                        *argv], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"setarch -R failed: {r.stderr[:200]}")
+    return r.stdout
+
+
+VM_KEYS = ("VmPeak", "VmSize", "VmData", "VmStk", "VmExe", "VmLib")
+
+
+@pytest.mark.parametrize("kind", ["static", "static-pie"])
+@pytest.mark.parametrize("envsize", [0, 300000])
+def test_exec_static_equals_setarch(nolibc, kind, envsize):
+    exe = nolibc[kind]
+    env = {f"V{i}": "x" * (envsize // 4) for i in range(4)} if envsize else {}
+    out = run_setarch([exe], env)
+    host_maps, host_status = out.split("====\n")
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [f"{a}={b}" for a, b in env.items()])
+    assert k.read(f"/proc/{p.pid}/maps") == host_maps
+    sim_status = k.read(f"/proc/{p.pid}/status")
+    for key in VM_KEYS:
+        want = re.search(rf"^{key}:.*$", host_status, re.M).group(0)
+        assert re.search(rf"^{key}:.*$", sim_status, re.M).group(0) == want
+
+
+def _parse(line):
+    f = line.split(None, 5)
+    s, e = (int(x, 16) for x in f[0].split("-"))
+    return s, e, f[1], int(f[2], 16), f[3], f[4], f[5] if len(f) > 5 else ""
+
+
+@pytest.mark.parametrize("argv", [["/bin/cat", "/proc/self/maps"],
+                                  ["/usr/bin/python3", "-c",
+                                   "print(open('/proc/self/maps').read(), end='')"]])
+def test_exec_dynamic_vmas_created_at_exec(argv):
+    """A dynamic binary: every VMA the kernel creates at exec (the binary, ld.so, vvar/vdso,
+    stack, vsyscall) shows in setarch -R's maps; ld.so may have split file VMAs (RELRO) and
+    added mappings (libraries, heap) in the free space; the stack may have grown."""
+    if not ON_LINUX or shutil.which("setarch") is None or not os.path.exists(argv[0]):
+        pytest.skip("needs setarch and " + argv[0])
+    host = [_parse(ln) for ln in run_setarch(argv, {}).splitlines()]
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(argv[0], argv, [])
+    sim = [_parse(ln) for ln in k.read(f"/proc/{p.pid}/maps").splitlines()]
+    for s, e, perms, off, dev, ino, name in sim:
+        if name == "[stack]":
+            stack = [h for h in host if h[6] == "[stack]"]
+            assert len(stack) == 1 and stack[0][1] == e and stack[0][0] <= s
+            continue
+        pieces = [h for h in host if s <= h[0] < e]
+        assert pieces and pieces[0][0] == s and pieces[-1][1] == e, hex(s)
+        for a, b2 in zip(pieces, pieces[1:]):
+            assert a[1] == b2[0]
+        for hs, he, hperms, hoff, hdev, hino, hname in pieces:
+            assert (hdev, hino, hname) == (dev, ino, name)
+            if dev != "00:00":
+                assert hoff == off + (hs - s)
+            assert hperms == perms or (perms == "rw-p" and hperms == "r--p" and dev != "00:00")
+    covered = [(v[0], v[1]) for v in sim]
+    exe_name = os.path.realpath(argv[0])
+    for h in host:
+        if not any(s <= h[0] < e for s, e in covered):
+            assert h[6] not in (exe_name, "[stack]", "[vdso]", "[vvar]", "[vsyscall]"), h
+
+
+def test_exec_randomized_reproducible():
+    exe = "/bin/cat"
+    if not os.path.exists(exe):
+        pytest.skip("no /bin/cat")
+
+    def layout(seed):
+        k = Kernel(randomize_va_space=2, seed=seed)
+        p = k.spawn(name="init")
+        p.execve(exe, [exe], ["A=1"])
+        return k.read(f"/proc/{p.pid}/maps")
+
+    one, again, other = layout(7), layout(7), layout(8)
+    assert one == again and one != other
+    first = _parse(one.splitlines()[0])
+    assert first[0] != 0x555555554000 and first[0] % P == 0
+    stack = [_parse(ln) for ln in one.splitlines() if ln.endswith("[stack]")][0]
+    assert stack[1] < 0x7ffffffff000
+    assert one.splitlines()[-1].endswith("[vsyscall]")
+
+
+# ------------------------------------------------------------------------------------------------
+# brk and the [heap] VMA (doc 3.6 / 9.13)
+# ------------------------------------------------------------------------------------------------
+def test_brk_heap(nolibc):
+    exe = nolibc["static"]
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [])
+    cur = p.brk(0)
+    assert cur % P == 0 and not any(ln.endswith("[heap]") for ln in maps_lines(k, p))
+    assert p.brk(cur - P) == cur                         # below start_brk: ignored
+    assert p.brk(cur + 100) == cur + 100
+    heap = [ln for ln in maps_lines(k, p) if ln.endswith("[heap]")]
+    assert heap == [f"{cur:08x}-{cur + P:08x} rw-p 00000000 00:00 0".ljust(73) + "[heap]"]
+    v = p.mm.vma_lookup(cur)
+    assert v.vm_flags == (L.VM_READ | L.VM_WRITE | L.VM_MAYREAD | L.VM_MAYWRITE
+                          | L.VM_MAYEXEC | L.VM_ACCOUNT)
+    assert p.brk(cur + 4 * P + 1) == cur + 4 * P + 1
+    assert p.mm.vma_lookup(cur).vm_end == cur + 5 * P
+    assert p.brk(cur + P + 1) == cur + P + 1
+    assert p.mm.vma_lookup(cur).vm_end == cur + 2 * P
+    # the bss VMA just below stays separate
+    below = p.mm.find_vma(cur - 1)
+    assert below.vm_end == cur and below is not p.mm.vma_lookup(cur)
+    # growth that would end exactly at the next VMA is refused (one free page kept)
+    p.mmap(cur + 10 * P, P, L.PROT_READ, ANON | NOREPLACE)
+    assert p.brk(cur + 10 * P) == cur + P + 1
+    assert p.brk(cur + 9 * P) == cur + 9 * P
+    p.brk(cur + 2 * P)
+    # an RW anon mapping at the heap end merges into [heap]; brk can then no longer grow
+    p.mmap(cur + 2 * P, P, RW, ANON | NOREPLACE)
+    heap = [ln for ln in maps_lines(k, p) if ln.endswith("[heap]")]
+    assert heap and heap[0].startswith(f"{cur:08x}-{cur + 3 * P:08x} ")
+    assert p.brk(cur + 5 * P) == cur + 2 * P
+    assert p.brk(cur) == cur
+    assert p.mm.vma_lookup(cur) is None
