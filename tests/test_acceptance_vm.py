@@ -692,6 +692,20 @@ def test_exec_randomized_reproducible():
     stack = [_parse(ln) for ln in one.splitlines() if ln.endswith("[stack]")][0]
     assert stack[1] < 0x7ffffffff000
     assert one.splitlines()[-1].endswith("[vsyscall]")
+    # arch/x86: PIE bias ELF_ET_DYN_BASE + up to 2^28 pages, stack top TASK_SIZE minus up to
+    # 16 GiB, mmap_base below the stack gap, brk up to 1 GiB above the end of bss
+    for seed in range(5):
+        lines = [_parse(ln) for ln in layout(seed).splitlines()]
+        assert 0x555555554000 <= lines[0][0] < 0x555555554000 + (1 << 40)
+        stack = [v for v in lines if v[6] == "[stack]"][0]
+        assert 0x7ffffffff000 - (16 << 30) - P <= stack[1] <= 0x7ffffffff000
+        vdso = [v for v in lines if v[6] == "[vdso]"][0]
+        assert stack[0] - vdso[1] >= 8 << 20
+        exe_end = max(v[1] for v in lines if v[6] == os.path.realpath(exe))
+        k = Kernel(randomize_va_space=2, seed=seed)
+        p = k.spawn(name="init")
+        p.execve(exe, [exe], ["A=1"])
+        assert exe_end <= p.brk(0) < exe_end + (1 << 30) + 2 * P
 
 
 # ------------------------------------------------------------------------------------------------
@@ -730,3 +744,13 @@ def test_brk_heap(nolibc):
     assert p.brk(cur + 5 * P) == cur + 2 * P
     assert p.brk(cur) == cur
     assert p.mm.vma_lookup(cur) is None
+
+
+def test_brk_without_exec():
+    """A process that never ran execve has start_brk = brk = 0; growing from 0 fails in
+    check_brk_limits (address 0 is below mmap_min_addr) and brk returns the old break."""
+    k = kernel()
+    p = k.spawn(name="init")
+    assert p.brk(0) == 0
+    assert p.brk(0x10000000) == 0
+    assert k.read(f"/proc/{p.pid}/maps") == "" and p.mm.map_count == 0
