@@ -113,6 +113,17 @@ class Pair:
         assert sr == hr, f"{name}{tuple(hex(a) for a in args)}: linuxmm {sr} host {hr}"
         return hr
 
+    def step_placed(self, *args):
+        """mremap whose destination the top-down allocator picks (different mmap_base on the
+        two sides): same success or errno; the moved mapping is then removed on both sides."""
+        hr = host("mremap", *args)
+        sr = sim_call(self.p.mremap, *args)
+        assert (sr[0] == -1, sr[1]) == (hr[0] == -1, hr[1]), f"mremap{args}: {sr} host {hr}"
+        if hr[1] == 0:
+            host("munmap", hr[0], args[2])
+            self.p.munmap(sr[0], args[2])
+        return hr
+
     def host_maps(self):
         with open("/proc/self/maps") as f:
             return [ln.rstrip("\n") for ln in f if self.base <= int(ln.split("-")[0], 16)
@@ -754,3 +765,65 @@ def test_brk_without_exec():
     assert p.brk(0) == 0
     assert p.brk(0x10000000) == 0
     assert k.read(f"/proc/{p.pid}/maps") == "" and p.mm.map_count == 0
+
+
+@needs_host
+def test_edge_arguments_against_host(pair):
+    b = pair.base
+    mv = L.MREMAP_MAYMOVE
+    pair.step("mmap", b, 4 * P, RW, ANON | NOREPLACE, 0)
+    pair.step("mmap", b + 8 * P, 4 * P, RW, SHANON | NOREPLACE, 0)
+    assert pair.step("mprotect", b, 0, L.PROT_READ) == (0, 0)
+    assert pair.step("madvise", b, 0, L.MADV_DONTNEED) == (0, 0)
+    pair.step("munmap", b, 1 << 62)
+    pair.step("munmap", b + 100 * P, (1 << 64) - b)
+    pair.step("mprotect", b + 8 * P, (1 << 64) - P, L.PROT_READ)
+    pair.step("mprotect", b + 8 * P, P, L.PROT_READ | L.PROT_GROWSDOWN)
+    pair.step("mremap", b + 8 * P, P, 0, mv, 0)
+    pair.step("mremap", b + 8 * P, P, P, 8, 0)
+    pair.step_placed(b + 8 * P, 0, 2 * P, mv, 0)               # duplicate a shared mapping
+    pair.step_placed(b + 8 * P, 2 * P, 2 * P, mv | L.MREMAP_DONTUNMAP, 0)
+    pair.step("mremap", b + 8 * P, 2 * P, 2 * P, mv | L.MREMAP_FIXED, b + 9 * P)
+    pair.step("mremap", b + 8 * P, 2 * P, 2 * P, mv | L.MREMAP_FIXED, b + 31 * P + 1)
+    pair.compare()
+    pair.step("mmap", b + 40 * P, 4 * P, RW, ANON | NOREPLACE, 0)
+    pair.step_placed(b + 40 * P, 0, 2 * P, mv, 0)              # private: EINVAL
+    pair.step_placed(b + 40 * P, 2 * P, 2 * P, mv | L.MREMAP_DONTUNMAP, 0)
+    pair.step_placed(b + 40 * P, P, 2 * P, mv | L.MREMAP_DONTUNMAP, 0)
+    pair.step("mremap", b + 40 * P, 2 * P, 2 * P, mv | L.MREMAP_FIXED | L.MREMAP_DONTUNMAP,
+              b + 60 * P)
+    pair.step("mremap", b + 41 * P, P, P, mv | L.MREMAP_FIXED, b + 40 * P)
+    pair.step("mremap", b + 42 * P, 2 * P, 3 * P, mv | L.MREMAP_FIXED, b + 43 * P)
+    pair.step("mremap", b + 42 * P, 2 * P, 3 * P, mv | L.MREMAP_FIXED, b + 80 * P)
+    pair.compare()
+    pair.step("madvise", b + 80 * P, 3 * P, L.MADV_WILLNEED)
+    pair.step("madvise", b + 80 * P, 3 * P, L.MADV_FREE)
+    pair.step("madvise", b + 80 * P, 3 * P, L.MADV_REMOVE)
+    pair.step("madvise", b + 60 * P, 2 * P, L.MADV_HUGEPAGE)
+    pair.step("madvise", b + 60 * P, 2 * P, L.MADV_DONTDUMP)
+    pair.step("madvise", b + 60 * P, P, L.MADV_WIPEONFORK)
+    pair.compare()
+
+
+@needs_host
+def test_execve_errors_like_host(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("not a program\n")
+    script = tmp_path / "noexec-elf"
+    shutil.copyfile("/bin/cat", script)
+    os.chmod(script, 0o644)
+    notelf = tmp_path / "notelf"
+    notelf.write_bytes(b"\0" * 200)
+    os.chmod(notelf, 0o755)
+    for path in ["/nonexistent-program", str(tmp_path), str(plain), str(script), str(notelf)]:
+        r = subprocess.run([sys.executable, "-c", f"import os; os.execv({path!r}, ['x'])"],
+                           capture_output=True, text=True)
+        m = re.search(r"\[Errno (\d+)\]", r.stderr)
+        assert m, r.stderr
+        k = kernel()
+        p = k.spawn(name="init")
+        p.mmap(0x10000000, P, RW, ANON | L.MAP_FIXED)
+        with pytest.raises(OSError) as e:
+            p.execve(path, [path], [])
+        assert e.value.errno == int(m.group(1)), path
+        assert p.mm.vma_lookup(0x10000000) is not None       # the old mm survives a failure
