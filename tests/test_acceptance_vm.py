@@ -827,3 +827,59 @@ def test_execve_errors_like_host(tmp_path):
             p.execve(path, [path], [])
         assert e.value.errno == int(m.group(1)), path
         assert p.mm.vma_lookup(0x10000000) is not None       # the old mm survives a failure
+
+
+@needs_host
+@pytest.mark.parametrize("seed", range(int(os.environ.get("ACC_SEEDS", "6"))))
+def test_random_sequences_against_host(pair, datafile, seed):
+    """Random mmap/munmap/mprotect/mremap/madvise sequences at fixed addresses inside the
+    window (anonymous private and shared, one file through two open files): every result,
+    errno, maps line and VmFlags equal to the host's after every step."""
+    import random
+    rnd = random.Random(seed)
+    b = pair.base
+    n = 48                                          # pages used in the window
+    files = [pair.open(datafile, os.O_RDONLY), pair.open(datafile, os.O_RDWR)]
+    prots = [L.PROT_NONE, L.PROT_READ, RW, L.PROT_READ | L.PROT_EXEC, RW | L.PROT_EXEC]
+    advices = [L.MADV_NORMAL, L.MADV_RANDOM, L.MADV_SEQUENTIAL, L.MADV_DONTFORK,
+               L.MADV_DOFORK, L.MADV_DONTDUMP, L.MADV_DODUMP, L.MADV_DONTNEED,
+               L.MADV_WILLNEED, L.MADV_HUGEPAGE, L.MADV_NOHUGEPAGE, L.MADV_WIPEONFORK,
+               L.MADV_KEEPONFORK]
+
+    def rng():
+        start = rnd.randrange(n)
+        return b + start * P, rnd.randint(1, min(8, n - start)) * P
+
+    for _ in range(120):
+        op = rnd.choice(["mmap", "mmap", "munmap", "mprotect", "mremap", "madvise"])
+        addr, length = rng()
+        if op == "mmap":
+            kind = rnd.choice(["anon", "anon", "shared", "file"])
+            fixed = rnd.choice([L.MAP_FIXED, NOREPLACE])
+            prot = rnd.choice(prots)
+            if kind == "file":
+                f = rnd.choice(files)
+                typ = rnd.choice([L.MAP_PRIVATE, L.MAP_SHARED])
+                typ |= rnd.choice([0, L.MAP_POPULATE])
+                pair.step("mmap", addr, length, prot, typ | fixed, rnd.randrange(16) * P,
+                          file=f)
+            else:
+                flags = ANON if kind == "anon" else SHANON
+                extra = rnd.choice([0, 0, L.MAP_NORESERVE, L.MAP_STACK, L.MAP_GROWSDOWN,
+                                    L.MAP_POPULATE])
+                pair.step("mmap", addr, length, prot, flags | fixed | extra, 0)
+        elif op == "munmap":
+            pair.step("munmap", addr, length)
+        elif op == "mprotect":
+            pair.step("mprotect", addr, length, rnd.choice(prots))
+        elif op == "madvise":
+            pair.step("madvise", addr, length, rnd.choice(advices))
+        else:
+            new_len = rnd.randint(1, 8) * P
+            if rnd.random() < 0.5:
+                pair.step("mremap", addr, length, new_len, 0, 0)
+            else:
+                dest = b + rnd.randrange(n, 2 * n) * P
+                pair.step("mremap", addr, length, new_len,
+                          L.MREMAP_MAYMOVE | L.MREMAP_FIXED, dest)
+        pair.compare()
