@@ -628,15 +628,16 @@ VM_KEYS = ("VmPeak", "VmSize", "VmData", "VmStk", "VmExe", "VmLib")
 
 
 @pytest.mark.parametrize("kind", ["static", "static-pie"])
-@pytest.mark.parametrize("envsize", [0, 300000])
-def test_exec_static_equals_setarch(nolibc, kind, envsize):
+@pytest.mark.parametrize("envsize,nargs", [(0, 0), (300000, 0), (1000, 30000), (0, 9000)])
+def test_exec_static_equals_setarch(nolibc, kind, envsize, nargs):
     exe = nolibc[kind]
     env = {f"V{i}": "x" * (envsize // 4) for i in range(4)} if envsize else {}
-    out = run_setarch([exe], env)
+    argv = [exe] + [str(i % 10) for i in range(nargs)]
+    out = run_setarch(argv, env)
     host_maps, host_status = out.split("====\n")
     k = kernel()
     p = k.spawn(name="init")
-    p.execve(exe, [exe], [f"{a}={b}" for a, b in env.items()])
+    p.execve(exe, argv, [f"{a}={b}" for a, b in env.items()])
     assert k.read(f"/proc/{p.pid}/maps") == host_maps
     sim_status = k.read(f"/proc/{p.pid}/status")
     for key in VM_KEYS:
@@ -650,13 +651,47 @@ def _parse(line):
     return s, e, f[1], int(f[2], 16), f[3], f[4], f[5] if len(f) > 5 else ""
 
 
+LIBC_MAPS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+static char bss[200000];
+int main(void)
+{ char line[512]; FILE *f = fopen("/proc/self/maps", "r");
+  bss[0] = 1;
+  while (fgets(line, sizeof line, f)) fputs(line, stdout);
+  return bss[1]; }
+"""
+
+
+@pytest.fixture(scope="module")
+def libc_programs(tmp_path_factory):
+    if not ON_LINUX or shutil.which("gcc") is None:
+        pytest.skip("needs gcc")
+    d = tmp_path_factory.mktemp("libc")
+    (d / "m.c").write_text(LIBC_MAPS)
+    out = {}
+    for kind, opts in (("pie", ["-pie", "-fPIE"]), ("nopie", ["-no-pie"]),
+                       ("static", ["-static"])):
+        exe = d / f"maps-{kind}"
+        r = subprocess.run(["gcc", "-O2", *opts, "-o", str(exe), str(d / "m.c")],
+                           capture_output=True)
+        if r.returncode == 0:
+            out[kind] = str(exe)
+    return out
+
+
 @pytest.mark.parametrize("argv", [["/bin/cat", "/proc/self/maps"],
                                   ["/usr/bin/python3", "-c",
-                                   "print(open('/proc/self/maps').read(), end='')"]])
-def test_exec_dynamic_vmas_created_at_exec(argv):
+                                   "print(open('/proc/self/maps').read(), end='')"],
+                                  ["pie"], ["nopie"], ["static"]])
+def test_exec_dynamic_vmas_created_at_exec(argv, libc_programs):
     """A dynamic binary: every VMA the kernel creates at exec (the binary, ld.so, vvar/vdso,
     stack, vsyscall) shows in setarch -R's maps; ld.so may have split file VMAs (RELRO) and
     added mappings (libraries, heap) in the free space; the stack may have grown."""
+    if len(argv) == 1:
+        if argv[0] not in libc_programs:
+            pytest.skip("cannot build the libc program")
+        argv = [libc_programs[argv[0]]]
     if not ON_LINUX or shutil.which("setarch") is None or not os.path.exists(argv[0]):
         pytest.skip("needs setarch and " + argv[0])
     host = [_parse(ln) for ln in run_setarch(argv, {}).splitlines()]
@@ -683,6 +718,9 @@ def test_exec_dynamic_vmas_created_at_exec(argv):
     for h in host:
         if not any(s <= h[0] < e for s, e in covered):
             assert h[6] not in (exe_name, "[stack]", "[vdso]", "[vvar]", "[vsyscall]"), h
+    heap = [h for h in host if h[6] == "[heap]"]
+    if heap:                                         # malloc's brk starts at the exec break
+        assert heap[0][0] == p.brk(0)
 
 
 def test_exec_randomized_reproducible():
