@@ -882,7 +882,9 @@ def test_random_sequences_against_host(pair, datafile, seed):
     advices = [L.MADV_NORMAL, L.MADV_RANDOM, L.MADV_SEQUENTIAL, L.MADV_DONTFORK,
                L.MADV_DOFORK, L.MADV_DONTDUMP, L.MADV_DODUMP, L.MADV_DONTNEED,
                L.MADV_WILLNEED, L.MADV_HUGEPAGE, L.MADV_NOHUGEPAGE, L.MADV_WIPEONFORK,
-               L.MADV_KEEPONFORK]
+               L.MADV_KEEPONFORK, L.MADV_FREE, L.MADV_COLD, L.MADV_PAGEOUT, L.MADV_REMOVE,
+               L.MADV_POPULATE_READ, L.MADV_POPULATE_WRITE, L.MADV_MERGEABLE,
+               L.MADV_UNMERGEABLE, L.MADV_DODUMP]
 
     def rng():
         start = rnd.randrange(n)
@@ -909,7 +911,8 @@ def test_random_sequences_against_host(pair, datafile, seed):
         elif op == "munmap":
             pair.step("munmap", addr, length)
         elif op == "mprotect":
-            pair.step("mprotect", addr, length, rnd.choice(prots))
+            pair.step("mprotect", addr, length,
+                      rnd.choice(prots + [L.PROT_READ | L.PROT_GROWSDOWN, RW | L.PROT_GROWSUP]))
         elif op == "madvise":
             pair.step("madvise", addr, length, rnd.choice(advices))
         else:
@@ -921,3 +924,26 @@ def test_random_sequences_against_host(pair, datafile, seed):
                 pair.step("mremap", addr, length, new_len,
                           L.MREMAP_MAYMOVE | L.MREMAP_FIXED, dest)
         pair.compare()
+
+
+@needs_host
+def test_negative_and_huge_arguments(pair, datafile):
+    b = pair.base
+    f = pair.open(datafile, os.O_RDONLY)
+    pair.step("mmap", b, P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, -P, file=f)
+    pair.step("mmap", b, P, L.PROT_READ, L.MAP_PRIVATE | NOREPLACE, 1 << 62, file=f)
+    pair.step("mmap", b, -P, RW, ANON | NOREPLACE, 0)
+    pair.step("mmap", -P, P, RW, ANON | L.MAP_FIXED, 0)
+    pair.step("mmap", b, P, -1, ANON | NOREPLACE, 0)
+    pair.step("mmap", b, P, RW, ANON | NOREPLACE, 0)
+    pair.step("munmap", -P, P)
+    pair.step("munmap", b, -P)
+    pair.step("mprotect", b, -P, L.PROT_READ)
+    pair.step("mprotect", b, P, -1)
+    pair.step("madvise", b, -P, L.MADV_DONTNEED)
+    pair.step("madvise", b, P, -1)
+    pair.step("mremap", b, P, -P, L.MREMAP_MAYMOVE, 0)
+    pair.step("mremap", b, -P, P, 0, 0)
+    pair.step("mremap", b, P, 2 * P, -1, 0)
+    pair.step("mremap", b, P, P, L.MREMAP_MAYMOVE | L.MREMAP_FIXED, -P)
+    pair.compare()
