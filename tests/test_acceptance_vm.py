@@ -947,3 +947,25 @@ def test_negative_and_huge_arguments(pair, datafile):
     pair.step("mremap", b, P, 2 * P, -1, 0)
     pair.step("mremap", b, P, P, L.MREMAP_MAYMOVE | L.MREMAP_FIXED, -P)
     pair.compare()
+
+
+def test_mmap_null_hint_and_file_descriptors():
+    """C habits: NULL as None, fd -1 with MAP_ANONYMOUS, an fd from the descriptor table."""
+    k = kernel()
+    p = k.spawn(name="init")
+    a = p.mmap(None, P, RW, ANON)
+    assert a == 0x7ffff7fff000 - P
+    assert p.mmap(0, P, RW, ANON, -1, 0) == a - P
+    f = k.create_file("/acc/fd", 4 * P)
+    fd = p.install_fd(f)
+    m = p.mmap(0, P, L.PROT_READ, L.MAP_PRIVATE, fd, P)
+    assert p.mm.vma_lookup(m).vm_file is f and p.mm.vma_lookup(m).vm_pgoff == 1
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, L.PROT_READ, L.MAP_PRIVATE, fd + 1, 0)
+    assert e.value.errno == errno.EBADF
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, L.PROT_READ, L.MAP_PRIVATE, fd + 1, 5)   # offset checked first
+    assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, L.PROT_READ, L.MAP_PRIVATE)               # no file at all
+    assert e.value.errno == errno.EBADF
