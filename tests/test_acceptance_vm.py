@@ -113,6 +113,20 @@ class Pair:
         assert sr == hr, f"{name}{tuple(hex(a) for a in args)}: linuxmm {sr} host {hr}"
         return hr
 
+    def step_hint(self, addr, length, prot, flags, offset=0, file=None):
+        """mmap with a hint: a free hint is returned exactly on both sides; an occupied one
+        sends both elsewhere (removed again: the two mmap_bases differ)."""
+        hr = host("mmap", addr, length, prot, flags, file[0] if file else -1, offset)
+        sr = sim_call(self.p.mmap, addr, length, prot, flags, file[1] if file else None,
+                      offset)
+        assert (sr[0] == -1, sr[1]) == (hr[0] == -1, hr[1]), f"hint {addr:#x}: {sr} host {hr}"
+        if hr[1] == 0:
+            assert (sr[0] == addr) == (hr[0] == addr), f"hint {addr:#x}: {sr} host {hr}"
+            if hr[0] != addr:
+                host("munmap", hr[0], length)
+                self.p.munmap(sr[0], length)
+        return hr
+
     def step_placed(self, *args):
         """mremap whose destination the top-down allocator picks (different mmap_base on the
         two sides): same success or errno; the moved mapping is then removed on both sides."""
@@ -895,19 +909,25 @@ def test_random_sequences_against_host(pair, datafile, seed):
         addr, length = rng()
         if op == "mmap":
             kind = rnd.choice(["anon", "anon", "shared", "file"])
-            fixed = rnd.choice([L.MAP_FIXED, NOREPLACE])
+            fixed = rnd.choice([L.MAP_FIXED, NOREPLACE, 0])
             prot = rnd.choice(prots)
             if kind == "file":
                 f = rnd.choice(files)
                 typ = rnd.choice([L.MAP_PRIVATE, L.MAP_SHARED])
                 typ |= rnd.choice([0, L.MAP_POPULATE])
-                pair.step("mmap", addr, length, prot, typ | fixed, rnd.randrange(16) * P,
-                          file=f)
+                if fixed:
+                    pair.step("mmap", addr, length, prot, typ | fixed, rnd.randrange(16) * P,
+                              file=f)
+                else:
+                    pair.step_hint(addr, length, prot, typ, rnd.randrange(16) * P, file=f)
             else:
                 flags = ANON if kind == "anon" else SHANON
                 extra = rnd.choice([0, 0, L.MAP_NORESERVE, L.MAP_STACK, L.MAP_GROWSDOWN,
                                     L.MAP_POPULATE])
-                pair.step("mmap", addr, length, prot, flags | fixed | extra, 0)
+                if fixed:
+                    pair.step("mmap", addr, length, prot, flags | fixed | extra, 0)
+                else:
+                    pair.step_hint(addr, length, prot, flags | extra)
         elif op == "munmap":
             pair.step("munmap", addr, length)
         elif op == "mprotect":
