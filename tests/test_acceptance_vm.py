@@ -336,8 +336,10 @@ def test_file_mappings_merge_per_open_file(pair, datafile):
     lines = pair.compare()
     assert sum("/dev/zero (deleted)" in ln for ln in lines) == 2
     # errors on files
-    assert pair.step("mmap", b + 50 * P, P, RW, L.MAP_SHARED | NOREPLACE, 0, file=f)[1] == errno.EACCES
-    assert pair.step("mmap", b + 50 * P, P, L.PROT_READ, L.MAP_PRIVATE, 100, file=f)[1] == errno.EINVAL
+    r = pair.step("mmap", b + 50 * P, P, RW, L.MAP_SHARED | NOREPLACE, 0, file=f)
+    assert r[1] == errno.EACCES
+    r = pair.step("mmap", b + 50 * P, P, L.PROT_READ, L.MAP_PRIVATE, 100, file=f)
+    assert r[1] == errno.EINVAL
     assert pair.step("mmap", b + 50 * P, P, L.PROT_READ,
                      L.MAP_PRIVATE | L.MAP_GROWSDOWN, 0, file=f)[1] == errno.EINVAL
     validate = 0x03
@@ -369,7 +371,8 @@ def test_mmap_errors_and_flags(pair):
     pair.step("mmap", b + 56 * P, 2 * P, L.PROT_WRITE, ANON | NOREPLACE, 0)
     pair.compare()
     # MAP_FIXED over several VMAs replaces them all
-    assert pair.step("mmap", b + 29 * P, 30 * P, L.PROT_READ, ANON | L.MAP_FIXED, 0)[0] == b + 29 * P
+    r = pair.step("mmap", b + 29 * P, 30 * P, L.PROT_READ, ANON | L.MAP_FIXED, 0)
+    assert r[0] == b + 29 * P
     pair.compare()
 
 
@@ -989,3 +992,11 @@ def test_mmap_null_hint_and_file_descriptors():
     with pytest.raises(OSError) as e:
         p.mmap(0, P, L.PROT_READ, L.MAP_PRIVATE)               # no file at all
     assert e.value.errno == errno.EBADF
+
+
+def test_lookups_take_unsigned_addresses():
+    k = kernel()
+    p = k.spawn(name="init")
+    p.mmap(0x10000000, 2 * P, RW, ANON | L.MAP_FIXED)
+    assert p.mm.find_vma(-1) is None and p.mm.vma_lookup(-1) is None
+    assert p.mm.find_vma_intersection(-P, -1) is None
