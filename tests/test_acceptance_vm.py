@@ -201,6 +201,11 @@ def test_spawn_process_and_processes():
     assert isinstance(p.pid, int) and isinstance(q.pid, int) and p.pid != q.pid
     procs = k.processes
     assert procs[p.pid] is p and procs[q.pid] is q and len(procs) == 2
+    assert p in procs and p.pid in procs and set(procs.values()) == {p, q}
+    q.exit()
+    assert q not in k.processes and q.pid not in k.processes and len(k.processes) == 1
+    with pytest.raises(FileNotFoundError):
+        k.read(f"/proc/{q.pid}/maps")
     assert list(p.mm) == [] and p.mm.map_count == 0
     assert p.mm.find_vma(0) is None and p.mm.vma_lookup(0x1000) is None
     assert k.read(f"/proc/{p.pid}/maps") == ""

@@ -16,6 +16,15 @@ from .mremap import sys_mremap
 U64 = (1 << 64) - 1
 
 
+class ProcessTable(dict):
+    """Kernel.processes: the live processes by pid; `in` accepts a pid or a Process."""
+
+    def __contains__(self, key):
+        if isinstance(key, Process):
+            return self.get(key.pid) is key
+        return dict.__contains__(self, key)
+
+
 class Process:
     """A simulated task.  Syscalls take Linux's arguments and raise OSError(errno) on failure."""
 
