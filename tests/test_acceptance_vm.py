@@ -931,7 +931,7 @@ def test_random_sequences_against_host(pair, datafile, seed):
             else:
                 flags = ANON if kind == "anon" else SHANON
                 extra = rnd.choice([0, 0, L.MAP_NORESERVE, L.MAP_STACK, L.MAP_GROWSDOWN,
-                                    L.MAP_POPULATE])
+                                    L.MAP_POPULATE, L.MAP_LOCKED])
                 if fixed:
                     pair.step("mmap", addr, length, prot, flags | fixed | extra, 0)
                 else:
