@@ -586,6 +586,19 @@ def test_files_create_write_read_open(datafile):
               f"{os.minor(st.st_dev):02x} {st.st_ino} ")
     assert line.startswith(expect) and line[73:] == os.path.realpath(datafile)
     assert line[:73].endswith(" ") and len(line[:73].rstrip()) < 73
+    with pytest.raises(OSError) as e:
+        h.write(0, b"x")                                  # open(2) default: O_RDONLY
+    assert e.value.errno == errno.EBADF
+    w = k.open(datafile, os.O_WRONLY)
+    with pytest.raises(OSError) as e:
+        w.read(0, 1)
+    assert e.value.errno == errno.EBADF
+    with pytest.raises(OSError) as e:
+        p.mmap(0, P, L.PROT_READ, L.MAP_PRIVATE, w, 0)    # every mapping needs FMODE_READ
+    assert e.value.errno == errno.EACCES
+    with pytest.raises(OSError) as e:
+        k.open(datafile + ".missing")
+    assert e.value.errno == errno.ENOENT
     with open(datafile, "rb") as fh:
         assert fh.read() == data                          # never written
 
