@@ -1018,3 +1018,94 @@ def test_lookups_take_unsigned_addresses():
     p.mmap(0x10000000, 2 * P, RW, ANON | L.MAP_FIXED)
     assert p.mm.find_vma(-1) is None and p.mm.vma_lookup(-1) is None
     assert p.mm.find_vma_intersection(-P, -1) is None
+
+
+# ------------------------------------------------------------------------------------------------
+# placement and brk in a whole address space: a program run under setarch -R makes the calls,
+# the simulated process execs the same program and makes the same calls
+# ------------------------------------------------------------------------------------------------
+SEQ_PROGRAM = r"""
+static long sc6(long n, long a, long b, long c, long d, long e, long f)
+{ long r; register long r10 __asm__("r10") = d; register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                   "r"(r9) : "rcx", "r11", "memory"); return r; }
+static char buf[100000];
+static void out(const char *s, long n) { sc6(1, 1, (long)s, n, 0, 0, 0); }
+static void hex(long v)
+{ char t[20]; int i = 19; t[i] = '\n';
+  do { t[--i] = "0123456789abcdef"[v & 15]; v = (unsigned long)v >> 4; } while (v);
+  out(t + i, 20 - i); }
+static long call(long n, long a, long b, long c, long d, long e, long f)
+{ long r = sc6(n, a, b, c, d, e, f); hex(r); return r; }
+#define MM(a, l, p, f) call(9, a, l, p, f, -1, 0)
+void _start(void)
+{ long P = 4096, RW = 3, AN = 0x22, SH = 0x21, M = 1 << 20;
+  long a1 = MM(0, P, RW, AN); MM(0, P, RW, AN); long a3 = MM(0, 2 * P, RW, AN);
+  MM(0, P, 1, AN); MM(0, 2 * M, RW, AN); long a6 = MM(0, P, RW, AN); MM(0, 3 * M, RW, AN);
+  MM(0, 2 * M, RW, SH); MM(0x1000, P, RW, AN); MM(1L << 47, P, RW, AN); MM(a1, P, 1, AN);
+  call(11, a3, P, 0, 0, 0, 0); MM(0, P, 7, AN);
+  long b0 = call(12, 0, 0, 0, 0, 0, 0); call(12, b0 + 100, 0, 0, 0, 0, 0);
+  long b2 = call(12, b0 + 5 * P + 1, 0, 0, 0, 0, 0);
+  MM((b2 + P - 1) & ~(P - 1), P, RW, AN | 0x100000); call(12, b2 + 3 * P, 0, 0, 0, 0, 0);
+  MM(0, 4 * M, RW, AN); call(25, a6, P, 16 * P, 1, 0, 0);
+  MM(0, P, RW, AN | 0x100); MM(0, P, RW, AN); MM(0, 5 * P, 1, AN | 0x40);
+  call(12, b0 + 1000 * P, 0, 0, 0, 0, 0); call(12, b0 + 2 * P, 0, 0, 0, 0, 0);
+  out("====\n", 5);
+  long fd = sc6(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0), n;
+  while ((n = sc6(0, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) out(buf, n);
+  sc6(60, 0, 0, 0, 0, 0, 0); for (;;) ; }
+"""
+
+
+def test_placement_and_brk_equal_setarch(tmp_path):
+    if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
+        pytest.skip("needs gcc and setarch")
+    (tmp_path / "s.c").write_text(SEQ_PROGRAM)
+    exe = str(tmp_path / "seq")
+    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
+                        "-o", exe, str(tmp_path / "s.c")], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    results, host_maps = run_setarch([exe], {}).split("====\n")
+    results = [int(x, 16) for x in results.split()]
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [])
+    RW_, AN, SH, M = 3, 0x22, 0x21, 1 << 20
+    got = []
+
+    def mm(a, length, prot, flags):
+        got.append(sim_call(p.mmap, a, length, prot, flags)[0])
+        return got[-1]
+    a1 = mm(0, P, RW_, AN)
+    mm(0, P, RW_, AN)
+    a3 = mm(0, 2 * P, RW_, AN)
+    mm(0, P, 1, AN)
+    mm(0, 2 * M, RW_, AN)
+    a6 = mm(0, P, RW_, AN)
+    mm(0, 3 * M, RW_, AN)
+    mm(0, 2 * M, RW_, SH)
+    mm(0x1000, P, RW_, AN)
+    mm(1 << 47, P, RW_, AN)
+    mm(a1, P, 1, AN)
+    got.append(p.munmap(a3, P))
+    mm(0, P, 7, AN)
+    b0 = p.brk(0)
+    got += [b0, p.brk(b0 + 100)]
+    b2 = p.brk(b0 + 5 * P + 1)
+    got.append(b2)
+    mm((b2 + P - 1) & ~(P - 1), P, RW_, AN | 0x100000)
+    got.append(p.brk(b2 + 3 * P))
+    mm(0, 4 * M, RW_, AN)
+    got.append(p.mremap(a6, P, 16 * P, 1))
+    mm(0, P, RW_, AN | 0x100)
+    mm(0, P, RW_, AN)
+    mm(0, 5 * P, 1, AN | 0x40)
+    got.append(p.brk(b0 + 1000 * P))
+    got.append(p.brk(b0 + 2 * P))
+    assert [hex(g) for g in got] == [hex(x) for x in results]
+
+    def norm(text):                                  # shmem inode numbers differ
+        return re.sub(r" 00:01 \d+ +", " 00:01 INO ", text)
+    assert norm(k.read(f"/proc/{p.pid}/maps")) == norm(host_maps)
