@@ -655,7 +655,7 @@ def run_setarch(argv, env):
     r = subprocess.run(["setarch", "-R", "env", "-i", *[f"{k}={v}" for k, v in env.items()],
                         *argv], capture_output=True, text=True)
     if r.returncode:
-        pytest.skip(f"setarch -R failed: {r.stderr[:200]}")
+        pytest.skip(f"setarch -R failed ({r.returncode}): {r.stderr[:200]}")
     return r.stdout
 
 
@@ -1109,3 +1109,149 @@ def test_placement_and_brk_equal_setarch(tmp_path):
     def norm(text):                                  # shmem inode numbers differ
         return re.sub(r" 00:01 \d+ +", " 00:01 INO ", text)
     assert norm(k.read(f"/proc/{p.pid}/maps")) == norm(host_maps)
+
+
+RANDOM_PROGRAM = r"""
+static long sc6(long n, long a, long b, long c, long d, long e, long f)
+{ long r; register long r10 __asm__("r10") = d; register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                   "r"(r9) : "rcx", "r11", "memory"); return r; }
+static char buf[200000];
+static void out(const char *s, long n) { sc6(1, 1, (long)s, n, 0, 0, 0); }
+static void hex(long v)
+{ char t[20]; int i = 19; t[i] = '\n';
+  do { t[--i] = "0123456789abcdef"[v & 15]; v = (unsigned long)v >> 4; } while (v);
+  out(t + i, 20 - i); }
+/* nr, ref (index of an earlier result added to a0, or -1), a0 .. a5 */
+static const long ops[][8] = {
+OPS
+};
+static long res[sizeof ops / sizeof ops[0]];
+void _start(void)
+{ for (unsigned long i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    const long *o = ops[i];
+    long a0 = o[2] + (o[1] >= 0 ? res[o[1]] : 0);
+    res[i] = sc6(o[0], a0, o[3], o[4], o[5], o[6], o[7]); hex(res[i]); }
+  out("====\n", 5);
+  long fd = sc6(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0), n;
+  while ((n = sc6(0, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) out(buf, n);
+  sc6(60, 0, 0, 0, 0, 0, 0); for (;;) ; }
+"""
+
+
+def _random_ops(seed):
+    import random
+    rnd = random.Random(seed)
+    ops, maps_idx = [(12, -1, 0, 0, 0, 0, 0, 0)], []     # op 0: brk(0)
+    prots = [0, 1, 3, 5, 7]
+    for i in range(1, 90):
+        kind = rnd.choice(["mmap"] * 4 + ["munmap", "mprotect", "mremap", "brk", "hint"])
+        if not maps_idx and kind in ("munmap", "mprotect", "mremap", "hint"):
+            kind = "mmap"
+        pages = rnd.choice([1, 1, 2, 3, 16, 511, 512, 513, 1024])
+        if kind == "mmap":
+            flags = rnd.choice([0x22, 0x22, 0x22, 0x21, 0x22 | 0x100, 0x22 | 0x40, 0x22 | 0x20000])
+            ops.append((9, -1, 0, pages * P, rnd.choice(prots), flags, -1, 0))
+            maps_idx.append(i)
+        elif kind == "brk":
+            ops.append((12, 0, rnd.randrange(-3, 40) * P + rnd.randrange(P), 0, 0, 0, 0, 0))
+        else:
+            ref = rnd.choice(maps_idx)
+            off = rnd.randrange(-2, 4) * P
+            if kind == "munmap":
+                ops.append((11, ref, off, pages * P, 0, 0, 0, 0))
+            elif kind == "mprotect":
+                ops.append((10, ref, off, rnd.randint(1, 4) * P, rnd.choice(prots), 0, 0, 0))
+            elif kind == "mremap":
+                ops.append((25, ref, 0, rnd.randint(1, 3) * P, pages * P, rnd.choice([0, 1]), 0, 0))
+                maps_idx.append(i)
+            else:
+                ops.append((9, ref, rnd.randrange(-600, 600) * P, pages * P, 3, 0x22, -1, 0))
+                maps_idx.append(i)
+    return ops
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("ACC_SEEDS", "6"))))
+def test_random_whole_address_space_equal_setarch(tmp_path, seed):
+    if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
+        pytest.skip("needs gcc and setarch")
+    ops = _random_ops(seed)
+    body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op) for op in ops)
+    (tmp_path / "r.c").write_text(RANDOM_PROGRAM.replace("OPS", body))
+    exe = str(tmp_path / "rnd")
+    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
+                        "-o", exe, str(tmp_path / "r.c")], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    run = subprocess.run(["setarch", "-R", "env", "-i", exe], capture_output=True, text=True)
+    # a random munmap may remove the program's own text: then compare what it printed before
+    results, _, host_maps = run.stdout.partition("====\n")
+    results = [int(x, 16) for x in results.split()]
+    assert run.returncode == 0 or len(results) < len(ops)
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [])
+    res = []
+    ops = ops[:len(results)]
+    calls = {9: p.mmap, 10: p.mprotect, 11: p.munmap, 12: p.brk, 25: p.mremap}
+    nargs = {9: 4, 10: 3, 11: 2, 12: 1, 25: 4}
+    for i, (nr, ref, a0, *rest) in enumerate(ops):
+        a0 = (a0 + (res[ref] if ref >= 0 else 0)) & ((1 << 64) - 1)
+        try:
+            v = calls[nr](a0, *rest[:nargs[nr] - 1])
+            v = 0 if v is None else v
+        except OSError as err:
+            v = -err.errno
+        res.append(v)
+        assert hex(v & ((1 << 64) - 1)) == hex(results[i]), f"op {i} {ops[i]}"
+
+    def norm(text):
+        return re.sub(r" 00:01 \d+ +", " 00:01 INO ", text)
+    if run.returncode == 0:
+        assert norm(k.read(f"/proc/{p.pid}/maps")) == norm(host_maps)
+
+
+def test_special_mappings_refuse_splits_like_host(tmp_path):
+    """[vvar]/[vdso] (special_mapping_vmops.may_split): any split is EINVAL; whole-VMA
+    operations are allowed.  Same calls in a program under setarch -R and in linuxmm."""
+    if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
+        pytest.skip("needs gcc and setarch")
+    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", "{12, -1, 0, 0, 0, 0, 0, 0}"))
+    exe = str(tmp_path / "sp")
+    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
+                        "-o", exe, str(tmp_path / "s.c")], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [])
+    special = {ln.split()[-1]: _parse(ln) for ln in maps_lines(k, p) if ln.endswith("]")}
+    vvar, vdso = special["[vvar]"], special["[vdso]"]
+    ops = [(11, -1, vvar[0] + P, P, 0, 0, 0, 0), (10, -1, vvar[0], P, 1, 0, 0, 0),
+           (10, -1, vdso[0], vdso[1] - vdso[0], 1, 0, 0, 0), (28, -1, vdso[0], P, 10, 0, 0, 0),
+           (28, -1, vvar[0], vvar[1] - vvar[0], 10, 0, 0, 0),
+           (25, -1, vdso[0], vdso[1] - vdso[0], P, 0, 0, 0),
+           (11, -1, vvar[0] - P, 2 * P, 0, 0, 0, 0),
+           (11, -1, vdso[0], vdso[1] - vdso[0], 0, 0, 0, 0)]
+    body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op) for op in ops)
+    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", body))
+    subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
+                    "-o", exe, str(tmp_path / "s.c")], check=True)
+    results, _, host_maps = run_setarch([exe], {}).partition("====\n")
+    k = kernel()
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [])
+    calls = {10: p.mprotect, 11: p.munmap, 25: p.mremap, 28: p.madvise}
+    nargs = {10: 3, 11: 2, 25: 3, 28: 3}
+    got = []
+    for nr, _, a0, *rest in ops:
+        try:
+            v = calls[nr](a0, *rest[:nargs[nr] - 1])
+            v = 0 if v is None else v
+        except OSError as err:
+            v = -err.errno
+        got.append(v & ((1 << 64) - 1))
+    assert got == [int(x, 16) for x in results.split()]
+    assert -errno.EINVAL & ((1 << 64) - 1) in got
+    assert k.read(f"/proc/{p.pid}/maps") == host_maps
