@@ -1123,8 +1123,8 @@ static void hex(long v)
 { char t[20]; int i = 19; t[i] = '\n';
   do { t[--i] = "0123456789abcdef"[v & 15]; v = (unsigned long)v >> 4; } while (v);
   out(t + i, 20 - i); }
-/* nr, ref (index of an earlier result added to a0, or -1), a0 .. a5 */
-static const long ops[][8] = {
+/* nr, ref (index of an earlier result added to a0, or -1), a0 .. a5, ref for a4 */
+static const long ops[][9] = {
 OPS
 };
 static long res[sizeof ops / sizeof ops[0]];
@@ -1132,7 +1132,8 @@ void _start(void)
 { for (unsigned long i = 0; i < sizeof ops / sizeof ops[0]; i++) {
     const long *o = ops[i];
     long a0 = o[2] + (o[1] >= 0 ? res[o[1]] : 0);
-    res[i] = sc6(o[0], a0, o[3], o[4], o[5], o[6], o[7]); hex(res[i]); }
+    long a4 = o[6] + (o[8] >= 0 ? res[o[8]] : 0);
+    res[i] = sc6(o[0], a0, o[3], o[4], o[5], a4, o[7]); hex(res[i]); }
   out("====\n", 5);
   long fd = sc6(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0), n;
   while ((n = sc6(0, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) out(buf, n);
@@ -1146,8 +1147,9 @@ def _random_ops(seed):
     ops, maps_idx = [(12, -1, 0, 0, 0, 0, 0, 0)], []     # op 0: brk(0)
     prots = [0, 1, 3, 5, 7]
     for i in range(1, 90):
-        kind = rnd.choice(["mmap"] * 4 + ["munmap", "mprotect", "mremap", "brk", "hint"])
-        if not maps_idx and kind in ("munmap", "mprotect", "mremap", "hint"):
+        kind = rnd.choice(["mmap"] * 4 + ["munmap", "mprotect", "mremap", "brk", "hint",
+                                          "fixed", "madvise", "remap_fixed"])
+        if not maps_idx and kind != "brk":
             kind = "mmap"
         pages = rnd.choice([1, 1, 2, 3, 16, 511, 512, 513, 1024])
         if kind == "mmap":
@@ -1166,10 +1168,21 @@ def _random_ops(seed):
             elif kind == "mremap":
                 ops.append((25, ref, 0, rnd.randint(1, 3) * P, pages * P, rnd.choice([0, 1]), 0, 0))
                 maps_idx.append(i)
+            elif kind == "remap_fixed":
+                ops.append((25, ref, 0, rnd.randint(1, 3) * P, pages * P, 3,
+                            rnd.randrange(-8, 8) * P, 0, rnd.choice(maps_idx)))
+                maps_idx.append(i)
+            elif kind == "fixed":
+                flags = rnd.choice([0x32, 0x22 | 0x100000, 0x31, 0x32 | 0x100])
+                ops.append((9, ref, off, rnd.randint(1, 4) * P, rnd.choice(prots), flags, -1, 0))
+                maps_idx.append(i)
+            elif kind == "madvise":
+                advice = rnd.choice([0, 1, 2, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 9999])
+                ops.append((28, ref, off, rnd.randint(1, 4) * P, advice, 0, 0, 0))
             else:
                 ops.append((9, ref, rnd.randrange(-600, 600) * P, pages * P, 3, 0x22, -1, 0))
                 maps_idx.append(i)
-    return ops
+    return [op + (-1,) if len(op) == 8 else op for op in ops]
 
 
 @pytest.mark.parametrize("seed", range(int(os.environ.get("ACC_SEEDS", "6"))))
@@ -1194,12 +1207,14 @@ def test_random_whole_address_space_equal_setarch(tmp_path, seed):
     p.execve(exe, [exe], [])
     res = []
     ops = ops[:len(results)]
-    calls = {9: p.mmap, 10: p.mprotect, 11: p.munmap, 12: p.brk, 25: p.mremap}
-    nargs = {9: 4, 10: 3, 11: 2, 12: 1, 25: 4}
-    for i, (nr, ref, a0, *rest) in enumerate(ops):
+    calls = {9: p.mmap, 10: p.mprotect, 11: p.munmap, 12: p.brk, 25: p.mremap,
+             28: p.madvise}
+    nargs = {9: 4, 10: 3, 11: 2, 12: 1, 25: 5, 28: 3}
+    for i, (nr, ref, a0, a1, a2, a3, a4, a5, ref4) in enumerate(ops):
         a0 = (a0 + (res[ref] if ref >= 0 else 0)) & ((1 << 64) - 1)
+        a4 = (a4 + (res[ref4] if ref4 >= 0 else 0)) & ((1 << 64) - 1)
         try:
-            v = calls[nr](a0, *rest[:nargs[nr] - 1])
+            v = calls[nr](a0, *[a1, a2, a3, a4][:nargs[nr] - 1])
             v = 0 if v is None else v
         except OSError as err:
             v = -err.errno
@@ -1217,7 +1232,7 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
     operations are allowed.  Same calls in a program under setarch -R and in linuxmm."""
     if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
         pytest.skip("needs gcc and setarch")
-    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", "{12, -1, 0, 0, 0, 0, 0, 0}"))
+    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", "{12, -1, 0, 0, 0, 0, 0, 0, -1}"))
     exe = str(tmp_path / "sp")
     r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
                         "-o", exe, str(tmp_path / "s.c")], capture_output=True)
@@ -1234,7 +1249,7 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
            (25, -1, vdso[0], vdso[1] - vdso[0], P, 0, 0, 0),
            (11, -1, vvar[0] - P, 2 * P, 0, 0, 0, 0),
            (11, -1, vdso[0], vdso[1] - vdso[0], 0, 0, 0, 0)]
-    body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op) for op in ops)
+    body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op + (-1,)) for op in ops)
     (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", body))
     subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
                     "-o", exe, str(tmp_path / "s.c")], check=True)
