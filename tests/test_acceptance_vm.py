@@ -1129,7 +1129,8 @@ OPS
 };
 static long res[sizeof ops / sizeof ops[0]];
 void _start(void)
-{ for (unsigned long i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+{ sc6(2, (long)"DATAFILE", 2, 0, 0, 0, 0);      /* fd 3, O_RDWR */
+  for (unsigned long i = 0; i < sizeof ops / sizeof ops[0]; i++) {
     const long *o = ops[i];
     long a0 = o[2] + (o[1] >= 0 ? res[o[1]] : 0);
     long a4 = o[6] + (o[8] >= 0 ? res[o[8]] : 0);
@@ -1153,8 +1154,11 @@ def _random_ops(seed):
             kind = "mmap"
         pages = rnd.choice([1, 1, 2, 3, 16, 511, 512, 513, 1024])
         if kind == "mmap":
-            flags = rnd.choice([0x22, 0x22, 0x22, 0x21, 0x22 | 0x100, 0x22 | 0x40, 0x22 | 0x20000])
-            ops.append((9, -1, 0, pages * P, rnd.choice(prots), flags, -1, 0))
+            flags = rnd.choice([0x22, 0x22, 0x22, 0x21, 0x22 | 0x100, 0x22 | 0x40, 0x22 | 0x20000,
+                                1, 2, 2])
+            fd = -1 if flags & 0x20 else 3
+            ops.append((9, -1, 0, pages * P, rnd.choice(prots), flags, fd,
+                        0 if fd < 0 else rnd.randrange(64) * P))
             maps_idx.append(i)
         elif kind == "brk":
             ops.append((12, 0, rnd.randrange(-3, 40) * P + rnd.randrange(P), 0, 0, 0, 0, 0))
@@ -1173,8 +1177,11 @@ def _random_ops(seed):
                             rnd.randrange(-8, 8) * P, 0, rnd.choice(maps_idx)))
                 maps_idx.append(i)
             elif kind == "fixed":
-                flags = rnd.choice([0x32, 0x22 | 0x100000, 0x31, 0x32 | 0x100])
-                ops.append((9, ref, off, rnd.randint(1, 4) * P, rnd.choice(prots), flags, -1, 0))
+                flags = rnd.choice([0x32, 0x22 | 0x100000, 0x31, 0x32 | 0x100, 0x12, 0x11,
+                                    2 | 0x100000])
+                fd = -1 if flags & 0x20 else 3
+                ops.append((9, ref, off, rnd.randint(1, 4) * P, rnd.choice(prots), flags, fd,
+                            0 if fd < 0 else rnd.randrange(64) * P))
                 maps_idx.append(i)
             elif kind == "madvise":
                 advice = rnd.choice([0, 1, 2, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 9999])
@@ -1190,8 +1197,11 @@ def test_random_whole_address_space_equal_setarch(tmp_path, seed):
     if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
         pytest.skip("needs gcc and setarch")
     ops = _random_ops(seed)
+    data = tmp_path / "data"
+    data.write_bytes(b"d" * 64 * P)
     body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op) for op in ops)
-    (tmp_path / "r.c").write_text(RANDOM_PROGRAM.replace("OPS", body))
+    (tmp_path / "r.c").write_text(RANDOM_PROGRAM.replace("OPS", body)
+                                  .replace("DATAFILE", str(data)))
     exe = str(tmp_path / "rnd")
     r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
                         "-o", exe, str(tmp_path / "r.c")], capture_output=True)
@@ -1205,16 +1215,18 @@ def test_random_whole_address_space_equal_setarch(tmp_path, seed):
     k = kernel()
     p = k.spawn(name="init")
     p.execve(exe, [exe], [])
+    assert p.install_fd(k.open(str(data), os.O_RDWR)) == 3
     res = []
     ops = ops[:len(results)]
     calls = {9: p.mmap, 10: p.mprotect, 11: p.munmap, 12: p.brk, 25: p.mremap,
              28: p.madvise}
-    nargs = {9: 4, 10: 3, 11: 2, 12: 1, 25: 5, 28: 3}
+    nargs = {9: 6, 10: 3, 11: 2, 12: 1, 25: 5, 28: 3}
     for i, (nr, ref, a0, a1, a2, a3, a4, a5, ref4) in enumerate(ops):
         a0 = (a0 + (res[ref] if ref >= 0 else 0)) & ((1 << 64) - 1)
-        a4 = (a4 + (res[ref4] if ref4 >= 0 else 0)) & ((1 << 64) - 1)
+        if ref4 >= 0:
+            a4 = (a4 + res[ref4]) & ((1 << 64) - 1)
         try:
-            v = calls[nr](a0, *[a1, a2, a3, a4][:nargs[nr] - 1])
+            v = calls[nr](a0, *[a1, a2, a3, a4, a5][:nargs[nr] - 1])
             v = 0 if v is None else v
         except OSError as err:
             v = -err.errno
@@ -1232,7 +1244,8 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
     operations are allowed.  Same calls in a program under setarch -R and in linuxmm."""
     if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
         pytest.skip("needs gcc and setarch")
-    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", "{12, -1, 0, 0, 0, 0, 0, 0, -1}"))
+    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", "{12, -1, 0, 0, 0, 0, 0, 0, -1}")
+                                  .replace("DATAFILE", "/nonexistent"))
     exe = str(tmp_path / "sp")
     r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
                         "-o", exe, str(tmp_path / "s.c")], capture_output=True)
@@ -1250,7 +1263,8 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
            (11, -1, vvar[0] - P, 2 * P, 0, 0, 0, 0),
            (11, -1, vdso[0], vdso[1] - vdso[0], 0, 0, 0, 0)]
     body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op + (-1,)) for op in ops)
-    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", body))
+    (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", body)
+                                  .replace("DATAFILE", "/nonexistent"))
     subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
                     "-o", exe, str(tmp_path / "s.c")], check=True)
     results, _, host_maps = run_setarch([exe], {}).partition("====\n")
