@@ -1138,6 +1138,9 @@ void _start(void)
   out("====\n", 5);
   long fd = sc6(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0), n;
   while ((n = sc6(0, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) out(buf, n);
+  out("====\n", 5);
+  fd = sc6(2, (long)"/proc/self/status", 0, 0, 0, 0, 0);
+  while ((n = sc6(0, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) out(buf, n);
   sc6(60, 0, 0, 0, 0, 0, 0); for (;;) ; }
 """
 
@@ -1155,7 +1158,7 @@ def _random_ops(seed):
         pages = rnd.choice([1, 1, 2, 3, 16, 511, 512, 513, 1024])
         if kind == "mmap":
             flags = rnd.choice([0x22, 0x22, 0x22, 0x21, 0x22 | 0x100, 0x22 | 0x40, 0x22 | 0x20000,
-                                1, 2, 2])
+                                1, 2, 2, 0x22 | 0x2000, 0x22 | 0x8000, 0x22 | 0x4000])
             fd = -1 if flags & 0x20 else 3
             ops.append((9, -1, 0, pages * P, rnd.choice(prots), flags, fd,
                         0 if fd < 0 else rnd.randrange(64) * P))
@@ -1210,6 +1213,7 @@ def test_random_whole_address_space_equal_setarch(tmp_path, seed):
     run = subprocess.run(["setarch", "-R", "env", "-i", exe], capture_output=True, text=True)
     # a random munmap may remove the program's own text: then compare what it printed before
     results, _, host_maps = run.stdout.partition("====\n")
+    host_maps, _, host_status = host_maps.partition("====\n")
     results = [int(x, 16) for x in results.split()]
     assert run.returncode == 0 or len(results) < len(ops)
     k = kernel()
@@ -1237,6 +1241,10 @@ def test_random_whole_address_space_equal_setarch(tmp_path, seed):
         return re.sub(r" 00:01 \d+ +", " 00:01 INO ", text)
     if run.returncode == 0:
         assert norm(k.read(f"/proc/{p.pid}/maps")) == norm(host_maps)
+        status = k.read(f"/proc/{p.pid}/status")
+        for key in VM_KEYS + ("VmLck",):
+            want = re.search(rf"^{key}:.*$", host_status, re.M).group(0)
+            assert re.search(rf"^{key}:.*$", status, re.M).group(0) == want
 
 
 def test_special_mappings_refuse_splits_like_host(tmp_path):
@@ -1268,6 +1276,7 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
     subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
                     "-o", exe, str(tmp_path / "s.c")], check=True)
     results, _, host_maps = run_setarch([exe], {}).partition("====\n")
+    host_maps = host_maps.partition("====\n")[0]
     k = kernel()
     p = k.spawn(name="init")
     p.execve(exe, [exe], [])
