@@ -718,6 +718,7 @@ def libc_programs(tmp_path_factory):
 @pytest.mark.parametrize("argv", [["/bin/cat", "/proc/self/maps"],
                                   ["/usr/bin/python3", "-c",
                                    "print(open('/proc/self/maps').read(), end='')"],
+                                  ["/lib64/ld-linux-x86-64.so.2", "/bin/cat", "/proc/self/maps"],
                                   ["pie"], ["nopie"], ["static"]])
 def test_exec_dynamic_vmas_created_at_exec(argv, libc_programs):
     """A dynamic binary: every VMA the kernel creates at exec (the binary, ld.so, vvar/vdso,
@@ -1293,3 +1294,20 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
     assert got == [int(x, 16) for x in results.split()]
     assert -errno.EINVAL & ((1 << 64) - 1) in got
     assert k.read(f"/proc/{p.pid}/maps") == host_maps
+
+
+def test_execve_replaces_the_address_space(nolibc):
+    exe = nolibc["static"]
+    k = kernel()
+    fresh = k.spawn(name="init")
+    fresh.execve(exe, [exe], [])
+    p = k.spawn(name="init")
+    p.mmap(0x10000000, P, RW, ANON | L.MAP_FIXED)
+    p.execve("/bin/cat", ["cat"], [])
+    p.execve(exe, [exe], [])
+    assert k.read(f"/proc/{p.pid}/maps") == k.read(f"/proc/{fresh.pid}/maps")
+
+    def vm_lines(q):
+        return [ln for ln in k.read(f"/proc/{q.pid}/status").splitlines()
+                if ln.startswith(("Vm", "Name"))]
+    assert vm_lines(p) == vm_lines(fresh)
