@@ -1324,3 +1324,23 @@ def test_execve_replaces_the_address_space(nolibc):
         return [ln for ln in k.read(f"/proc/{q.pid}/status").splitlines()
                 if ln.startswith(("Vm", "Name"))]
     assert vm_lines(p) == vm_lines(fresh)
+
+
+def test_anon_vma_assigned_by_the_first_write_fault():
+    """MAP_POPULATE write-faults private writable mappings (anon_vma_prepare); read-only
+    populate maps the zero page and shared memory has no anon_vma."""
+    k = kernel()
+    p = k.spawn(name="init")
+    a = p.mmap(0, 2 * P, RW, ANON)
+    assert p.mm.vma_lookup(a).anon_vma is None
+    w = p.mmap(0x20000000, 2 * P, RW, ANON | L.MAP_POPULATE | L.MAP_FIXED)
+    r = p.mmap(0x30000000, 2 * P, L.PROT_READ, ANON | L.MAP_POPULATE | L.MAP_FIXED)
+    s = p.mmap(0x40000000, 2 * P, RW, SHANON | L.MAP_POPULATE | L.MAP_FIXED)
+    f = k.create_file("/acc/pop", 2 * P)
+    fp = p.mmap(0x50000000, 2 * P, RW, L.MAP_PRIVATE | L.MAP_POPULATE | L.MAP_FIXED, f, 0)
+    assert p.mm.vma_lookup(w).anon_vma is not None
+    assert p.mm.vma_lookup(r).anon_vma is None and p.mm.vma_lookup(s).anon_vma is None
+    assert p.mm.vma_lookup(fp).anon_vma is not None
+    # a fresh neighbour merges into the faulted VMA (one side without anon_vma)
+    p.mmap(w + 2 * P, P, RW, ANON | L.MAP_FIXED)
+    assert p.mm.vma_lookup(w).vm_end == w + 3 * P
