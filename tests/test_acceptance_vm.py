@@ -565,6 +565,7 @@ def test_files_create_write_read_open(datafile):
     assert f.read(0, 15) == b"\0" * 10 + b"hello"
     g1, g2 = k.open("/acc/file"), k.open("/acc/file")
     assert g1 is not g2 and g1.read(10, 5) == b"hello"
+    assert g1.f_inode is g2.f_inode is f.f_inode            # one inode, one page cache
     p = k.spawn(name="init")
     a = p.mmap(0x30000000, 2 * P, L.PROT_READ, L.MAP_PRIVATE | L.MAP_FIXED, g1, 0)
     p.mmap(a + 2 * P, 2 * P, L.PROT_READ, L.MAP_PRIVATE | L.MAP_FIXED, g2, 2 * P)
@@ -1344,3 +1345,88 @@ def test_anon_vma_assigned_by_the_first_write_fault():
     # a fresh neighbour merges into the faulted VMA (one side without anon_vma)
     p.mmap(w + 2 * P, P, RW, ANON | L.MAP_FIXED)
     assert p.mm.vma_lookup(w).vm_end == w + 3 * P
+
+
+LIMIT_PROGRAM = r"""
+static long sc6(long n, long a, long b, long c, long d, long e, long f)
+{ long r; register long r10 __asm__("r10") = d; register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                   "r"(r9) : "rcx", "r11", "memory"); return r; }
+static void out(const char *s, long n) { sc6(1, 1, (long)s, n, 0, 0, 0); }
+static void hex(long v)
+{ char t[20]; int i = 19; t[i] = '\n';
+  do { t[--i] = "0123456789abcdef"[v & 15]; v = (unsigned long)v >> 4; } while (v);
+  out(t + i, 20 - i); }
+#define P 4096L
+#define NR 0x100022L
+void _start(void)
+{ char buf[4096]; long base = 0x200000000000L, n = 0, r, fd;
+  long m1 = sc6(9, base - 64 * P, 3 * P, 3, NR, -1, 0);
+  long m2 = sc6(9, base - 32 * P, 3 * P, 3, NR, -1, 0);
+  for (;;) { r = sc6(9, base + 2 * n * P, P, (n & 1) ? 1 : 3, NR, -1, 0); if (r < 0) break; n++; }
+  hex(n); hex(r);
+  hex(sc6(9, base - 16 * P, P, 3, NR, -1, 0));          /* at max + 1: ENOMEM */
+  hex(sc6(11, m1 + P, P, 0, 0, 0, 0));                  /* middle: ENOMEM */
+  hex(sc6(10, m2 + P, P, 1, 0, 0, 0));                  /* split: ENOMEM */
+  hex(sc6(11, base, P, 0, 0, 0, 0));                    /* whole VMA: always */
+  hex(sc6(11, m1 + P, P, 0, 0, 0, 0));
+  hex(sc6(11, base + 2 * P, P, 0, 0, 0, 0));
+  hex(sc6(11, m1 + P, P, 0, 0, 0, 0));
+  hex(sc6(11, base + 4 * P, P, 0, 0, 0, 0));
+  hex(sc6(10, m2 + P, P, 1, 0, 0, 0));                  /* first split only */
+  hex(sc6(11, base + 6 * P, P, 0, 0, 0, 0)); hex(sc6(11, base + 8 * P, P, 0, 0, 0, 0));
+  hex(sc6(9, m2 + P, P, 5, 0x32, -1, 0));               /* MAP_FIXED over the middle */
+  hex(sc6(25, base + 20 * P, P, 3 * P, 1, 0, 0));       /* mremap move */
+  hex(sc6(25, base + 22 * P, P, P, 3, base - 8 * P, 0));
+  hex(sc6(28, base + 24 * P, 3 * P, 10, 0, 0, 0));      /* madvise over a hole */
+  out("====\n", 5);
+  fd = sc6(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0);
+  while ((n = sc6(0, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) out(buf, n);
+  sc6(60, 0, 0, 0, 0, 0, 0); for (;;) ; }
+"""
+
+
+def test_max_map_count_at_the_real_limit_equal_setarch(tmp_path):
+    if not ON_LINUX or shutil.which("gcc") is None or shutil.which("setarch") is None:
+        pytest.skip("needs gcc and setarch")
+    with open("/proc/sys/vm/max_map_count") as f:
+        limit = int(f.read())
+    (tmp_path / "l.c").write_text(LIMIT_PROGRAM)
+    exe = str(tmp_path / "limit")
+    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
+                        "-o", exe, str(tmp_path / "l.c")], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    results, host_maps = run_setarch([exe], {}).split("====\n")
+    k = kernel()
+    k.max_map_count = limit
+    p = k.spawn(name="init")
+    p.execve(exe, [exe], [])
+    NR_ = 0x100022
+    base = 0x200000000000
+
+    def c(fn, *args):
+        try:
+            v = fn(*args)
+            return 0 if v is None else v & ((1 << 64) - 1)
+        except OSError as err:
+            return (-err.errno) & ((1 << 64) - 1)
+    m1 = c(p.mmap, base - 64 * P, 3 * P, 3, NR_)
+    m2 = c(p.mmap, base - 32 * P, 3 * P, 3, NR_)
+    n = 0
+    while True:
+        v = c(p.mmap, base + 2 * n * P, P, 1 if n & 1 else 3, NR_)
+        if v >= 1 << 63:
+            break
+        n += 1
+    got = [n, v, c(p.mmap, base - 16 * P, P, 3, NR_), c(p.munmap, m1 + P, P),
+           c(p.mprotect, m2 + P, P, 1), c(p.munmap, base, P), c(p.munmap, m1 + P, P),
+           c(p.munmap, base + 2 * P, P), c(p.munmap, m1 + P, P), c(p.munmap, base + 4 * P, P),
+           c(p.mprotect, m2 + P, P, 1), c(p.munmap, base + 6 * P, P),
+           c(p.munmap, base + 8 * P, P), c(p.mmap, m2 + P, P, 5, 0x32),
+           c(p.mremap, base + 20 * P, P, 3 * P, 1), c(p.mremap, base + 22 * P, P, P, 3,
+                                                      base - 8 * P),
+           c(p.madvise, base + 24 * P, 3 * P, 10)]
+    assert [hex(g) for g in got] == [hex(int(x, 16)) for x in results.split()]
+    assert k.read(f"/proc/{p.pid}/maps") == host_maps
