@@ -193,8 +193,8 @@ def datafile(tmp_path_factory):
 # ------------------------------------------------------------------------------------------------
 # processes, mm, VMAs, constants
 # ------------------------------------------------------------------------------------------------
-def test_spawn_process_and_processes():
-    k = kernel()
+def test_spawn_process_and_processes(backend_name):
+    k = kernel(backend=backend_name)
     p = k.spawn(name="init")
     assert isinstance(p, L.Process)
     q = k.spawn(name="sh")
@@ -234,8 +234,8 @@ def test_constants_equal_python_mmap_and_linux():
         assert getattr(L, name) == value, name
 
 
-def test_find_vma_family_and_vma_attributes():
-    k = kernel()
+def test_find_vma_family_and_vma_attributes(backend_name):
+    k = kernel(backend=backend_name)
     p = k.spawn(name="init")
     b = 0x10000000
     p.mmap(b, 2 * P, L.PROT_READ, ANON | L.MAP_FIXED)
@@ -440,8 +440,8 @@ def test_mremap_grow_move_shrink(pair):
 # ------------------------------------------------------------------------------------------------
 # placement, accounting, map_count, brk (documented [C] observations of Linux 6.18)
 # ------------------------------------------------------------------------------------------------
-def test_get_unmapped_area_top_down():
-    k = kernel()
+def test_get_unmapped_area_top_down(backend_name):
+    k = kernel(backend=backend_name)
     p = k.spawn(name="init")
     a = p.mmap(0, P, RW, ANON)
     assert a == 0x7ffff7fff000 - P                       # mmap_base without ASLR
@@ -464,8 +464,8 @@ def test_get_unmapped_area_top_down():
     assert e.value.errno == errno.EPERM
 
 
-def test_vm_account_and_status_lines():
-    k = kernel()
+def test_vm_account_and_status_lines(backend_name):
+    k = kernel(backend=backend_name)
     p = k.spawn(name="init")
 
     def status():
@@ -510,8 +510,8 @@ def test_vm_account_and_status_lines():
     assert committed() == c0
 
 
-def test_max_map_count():
-    k = kernel()
+def test_max_map_count(backend_name):
+    k = kernel(backend=backend_name)
     k.max_map_count = 60
     p = k.spawn(name="init")
     b = 0x20000000
@@ -604,8 +604,8 @@ def test_files_create_write_read_open(datafile):
         assert fh.read() == data                          # never written
 
 
-def test_shared_anon_maps_line():
-    k = kernel()
+def test_shared_anon_maps_line(backend_name):
+    k = kernel(backend=backend_name)
     p = k.spawn(name="init")
     a = p.mmap(0, 2 * P, RW, SHANON)
     line = maps_lines(k, p)[0]
@@ -1430,3 +1430,20 @@ def test_max_map_count_at_the_real_limit_equal_setarch(tmp_path):
            c(p.madvise, base + 24 * P, 3 * P, 10)]
     assert [hex(g) for g in got] == [hex(int(x, 16)) for x in results.split()]
     assert k.read(f"/proc/{p.pid}/maps") == host_maps
+
+
+def test_bulk_lookups_agree_with_find_vma(backend_name):
+    import numpy as np
+    k = kernel(backend=backend_name)
+    p = k.spawn(name="init")
+    for i in range(0, 400, 3):
+        p.mmap(0x10000000 + i * P, (1 + i % 2) * P, L.PROT_READ if i % 6 else RW,
+               ANON | L.MAP_FIXED)
+    addrs = np.arange(0x10000000 - 2 * P, 0x10000000 + 410 * P, 1000, dtype=np.int64)
+    fv = p.mm.find_vma_bulk(addrs)
+    vl = p.mm.vma_lookup_bulk(addrs)
+    for a, f, v in zip(addrs.tolist(), fv.tolist(), vl.tolist()):
+        one = p.mm.find_vma(a)
+        assert f == (one.vm_start if one is not None else -1)
+        one = p.mm.vma_lookup(a)
+        assert v == (one.vm_start if one is not None else -1)
