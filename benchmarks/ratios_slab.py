@@ -20,7 +20,7 @@ MIX = [8, 24, 64, 100, 192, 256, 500, 1000, 2048, 4096, 8192, 16]
 
 def make(mod=linuxmm, pages=PAGES):
     sa = mod.SlabAllocator(mod.BuddyAllocator(pages))
-    cache = sa.kmem_cache_create("bench64", 64, flags=0x01000000)     # SLAB_NO_MERGE
+    cache = sa.kmem_cache_create("bench64", 64, flags=linuxmm.SLAB_NO_MERGE)
     return sa, cache
 
 

@@ -31,10 +31,23 @@ from .page_alloc import PageAllocator  # noqa: E402
 
 __all__ += ["PageAllocator", "gfp"]
 
+# -- rev3 (issue 3): the gfp flags and migratetypes importable from linuxmm directly --
+from .gfp import *  # noqa: E402,F401,F403
+
+__all__ += [_n for _n in gfp.__all__ if _n.startswith(("GFP_", "__GFP_", "MIGRATE_"))]
+
 # -- slab (linuxmm/slab) --
 from .slab import CacheInUse, KmemCache, SlabAllocator, SlabCorruption  # noqa: E402
+from .slab import flags as _slab_flags  # noqa: E402
 
 __all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]
+# SLAB_HWCACHE_ALIGN, SLAB_POISON, ...: the kmem_cache_create() flags
+for _n in dir(_slab_flags):
+    if _n.startswith("SLAB_") and _n not in ("SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE",
+                                             "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED"):
+        globals()[_n] = getattr(_slab_flags, _n)
+        __all__.append(_n)
+del _n
 
 # -- processes and address spaces (vm helper) --
 from .vm import AnonVma, File, Inode, MmStruct, Process, VmArea, VmOperations  # noqa: E402

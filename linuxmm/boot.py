@@ -86,16 +86,24 @@ def count(ranges):
 def parse_e820(e820):
     """[(start, end_inclusive, type)] from tuples or ``BIOS-e820: [mem 0x..-0x..] type`` lines.
 
-    A single string is split into lines; lines that are not e820 entries are ignored when they
-    came from a multi-line string (a dmesg dump), rejected when given one by one.
+    Text (one string, or a list of strings: lines of a dmesg dump) gives its ``BIOS-e820:``
+    lines; other lines are ignored (``e820: update/remove``, ``PCI: ECAM ... reserved as E820
+    entry`` ... describe the kernel's own later edits, which boot() models).  Text without any
+    ``BIOS-e820:`` line is read as bare ``[mem 0x..-0x..] type`` lines.
     """
+    if not isinstance(e820, str):
+        e820 = list(e820)
+        if e820 and all(isinstance(item, str) for item in e820):
+            e820 = "\n".join(e820)
     if isinstance(e820, str):
-        entries = [line for line in e820.splitlines() if "BIOS-e820:" in line or
-                   _E820_LINE.search(line)]
+        lines = e820.splitlines()
+        entries = [line for line in lines if "BIOS-e820:" in line]
+        if not entries:
+            entries = [line for line in lines if _E820_LINE.search(line)]
         if not entries:
             raise ValueError("no 'BIOS-e820: [mem 0x...-0x...] type' line in the e820 text")
     else:
-        entries = list(e820)
+        entries = e820
     out = []
     for item in entries:
         if isinstance(item, str):
@@ -189,7 +197,8 @@ def zone_spans(arch, memory):
         high = max(high, low)
         start = min(max(node_start, low), high)
         end = min(max(node_end, low), high)
-        spans.append((name, start, end - start))
+        # calculate_node_totalpages(): an empty zone's zone_start_pfn is 0
+        spans.append((name, start if end > start else 0, end - start))
         low = high
     for name in names[len(limits):]:          # Movable (no kernelcore=) and Device: empty
         spans.append((name, 0, 0))

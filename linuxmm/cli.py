@@ -76,9 +76,31 @@ def demo(args):
     print("\n".join(_meminfo(k, "MemTotal", "MemFree", "MemAvailable", "Slab", "SUnreclaim")))
     print("\n/proc/vmstat (excerpt):")
     print("\n".join(_vmstat(k, "pgalloc_", "pgfree", "nr_free_pages", "nr_slab_")))
+    _process_demo(k)
     k.check()
     print(f"\nall invariants checked; {(time.perf_counter() - start) * 1e3:.0f} ms in all")
     return 0
+
+
+def _process_demo(k):
+    """A process: a few mmaps and, where the host has one, execve of a real ELF binary."""
+    import os
+
+    from . import vm
+
+    p = k.spawn("demo")
+    rw = vm.PROT_READ | vm.PROT_WRITE
+    anon = vm.MAP_PRIVATE | vm.MAP_ANONYMOUS
+    binary = next((b for b in ("/usr/bin/cat", "/bin/cat") if os.path.exists(b)), None)
+    if binary:
+        p.execve(binary, ["cat"], ["PATH=/usr/bin:/bin"])
+        print(f"\nexecve({binary!r}) loaded the ELF file as binfmt_elf does; then mmap, "
+              f"mprotect, brk:")
+    a = p.mmap(0, 64 << 10, rw, anon)
+    p.mprotect(a + (16 << 10), 4096, vm.PROT_READ)    # splits the VMA in three
+    p.brk(p.brk(0) + (132 << 10))
+    print(f"/proc/{p.pid}/maps:")
+    print(k.read(f"/proc/{p.pid}/maps"), end="")
 
 
 def main(argv=None):

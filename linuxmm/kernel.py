@@ -15,8 +15,9 @@ from .errors import InvariantError
 from .gfp import GFP_KERNEL
 from .page import Page
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
+from .slab.debug import PAGE_OFFSET
 from .units import parse_size
-from .zone import Zone
+from .zone import Zone, ZoneList
 
 MAX_PAGE_ORDER = 10
 PAGEBLOCK_ORDER = 9
@@ -40,7 +41,7 @@ class Kernel:
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
-                 percpu_pagelist_high_fraction=0, boot_allocations=True):
+                 percpu_pagelist_high_fraction=0, boot_allocations=None):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -86,6 +87,8 @@ class Kernel:
             min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
             if min_free_kbytes < 0:
                 raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
+        if boot_allocations is None:        # reserved= alone describes memblock.reserved
+            boot_allocations = reserved is None
         layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
                             boot_allocations=bool(boot_allocations))
         if e820 is not None:
@@ -116,6 +119,9 @@ class Kernel:
         if min_free_kbytes is not None:                 # sysctl vm.min_free_kbytes written
             self.min_free_kbytes = min_free_kbytes
         _procfs.register(self)
+        # The hot entry points are the engine's own (same signatures and defaults): they shadow
+        # the documented methods below without a delegation frame.
+        self.alloc_pages, self.free_pages = self._pa.alloc_pages, self._pa.free_pages
 
     def _managed(self):
         pa = self._pa
@@ -219,9 +225,10 @@ class Kernel:
     def zones(self):
         """Every configured zone of node 0 in zone-index order (empty ones included)."""
         layout = self.layout
-        return [Zone(self._pa, i, name, start, spanned, self._present[i], self._reserve[i],
-                     self._pcp[i], self._thresholds[i], self.cpus, layout.offline_pageblocks[i])
-                for i, (name, start, spanned) in enumerate(layout.spans)]
+        return ZoneList(Zone(self._pa, i, name, start, spanned, self._present[i],
+                             self._reserve[i], self._pcp[i], self._thresholds[i], self.cpus,
+                             layout.offline_pageblocks[i])
+                        for i, (name, start, spanned) in enumerate(layout.spans))
 
     def zone(self, name):
         """The zone called name ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")."""
@@ -268,8 +275,11 @@ class Kernel:
         zone = info.get("zone")
         if zone is None:       # hole outside every zone span: memmap_init gives it the zone
             zone = self._hole_zone(pfn)     # of the memory that follows (or the last one)
-        return Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
+        page = Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
                     info.get("migratetype"))
+        if info["state"] in ("allocated", "tail"):
+            self._slab_page(page)
+        return page
 
     def _hole_zone(self, pfn):
         spans = self.layout.spans
@@ -406,17 +416,48 @@ class Kernel:
             return self.slab.kmalloc(size, gfp)
 
     def kfree(self, addr):
-        """kfree(addr); 0 and ZERO_SIZE_PTR (16) are no-ops."""
+        """kfree(addr); None (NULL), 0 and ZERO_SIZE_PTR (16) are no-ops."""
+        if addr is None:
+            return
         with self.lock:
             self.slab.kfree(addr)
 
     def ksize(self, addr):
+        """ksize(addr): the usable size of a kmalloc object (0 for None, 0, ZERO_SIZE_PTR)."""
+        if addr is None:
+            return 0
         with self.lock:
             return self.slab.ksize(addr)
 
     def krealloc(self, addr, new_size, gfp=GFP_KERNEL):
+        """krealloc(addr, new_size, gfp): addr itself while ksize(addr) holds new_size, else a
+        new object and the old one freed; krealloc(None or 0, n) is kmalloc(n)."""
         with self.lock:
-            return self.slab.krealloc(addr, new_size, gfp)
+            return self.slab.krealloc(0 if addr is None else addr, new_size, gfp)
+
+    def virt_to_page(self, addr):
+        """virt_to_page(): the struct page of a direct-map address (x86_64 PAGE_OFFSET
+        0xffff888000000000 + pfn * 4096): k.page(pfn).  Every page of a slab has page_type
+        'slab' and slab_cache (virt_to_slab()->slab_cache); a large kmalloc's 'large_kmalloc'."""
+        addr = _args.as_int(addr, "addr")
+        pfn = (addr - PAGE_OFFSET) >> 12
+        if addr < PAGE_OFFSET or pfn >= self.layout.max_pfn:
+            raise ValueError(f"0x{addr:x} is not a direct-map address of this machine")
+        return self.page(pfn)
+
+    def _slab_page(self, page):
+        """k.page() of an allocated page: page_type and slab_cache if the slab layer owns it."""
+        with self.lock:
+            info = self.slab.object_info(PAGE_OFFSET + (page.pfn << 12))
+        if info["kind"] == "slab":
+            page.page_type, page.slab_cache = "slab", info["cache"]
+        elif info["kind"] == "large":
+            page.page_type = "large_kmalloc"
+
+    def slabtop(self, sort="objs", limit=None):
+        """A `slabtop -o` summary of the slab caches (see SlabAllocator.slabtop)."""
+        with self.lock:
+            return self.slab.slabtop(sort=sort, limit=limit)
 
     # -- end slab -------------------------------------------------------------------------------
 

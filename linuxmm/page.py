@@ -18,7 +18,7 @@ class Page:
     """pfn, zone (name or None), flags (tuple of PG_* names), refcount, mapcount, order, state."""
 
     __slots__ = ("pfn", "zone", "flags", "refcount", "mapcount", "order", "state", "page_type",
-                 "migratetype")
+                 "migratetype", "slab_cache")
 
     def __init__(self, pfn, zone, state, order, migratetype):
         self.pfn = pfn
@@ -27,6 +27,7 @@ class Page:
         self.migratetype = migratetype
         self.mapcount = 0              # page_mapcount(): _mapcount + 1, nothing maps pages yet
         self.page_type = "buddy" if state == "free" else None
+        self.slab_cache = None         # the KmemCache of a slab page (k.virt_to_page())
         if state in ("reserved", "absent"):
             self.flags, self.refcount, self.order = ("PG_reserved",), 1, None
         elif state == "allocated":

@@ -130,7 +130,7 @@ class PageAllocator:
         keeps an allocator alive after its last user lets go."""
         ptr, errors, me = self._ptr, self._errors, weakref.ref(self)
 
-        def alloc_pages(gfp, order=0, cpu=0):
+        def alloc_pages(gfp=G.GFP_KERNEL, order=0, cpu=0):
             try:
                 pfn = _alloc(ptr, gfp, order, cpu)
             except (TypeError, OverflowError):
@@ -185,7 +185,7 @@ class PageAllocator:
         lib.lmm_pa_clear_boost(self._ptr, check_zone_index(i, self.nr_zones))
 
     # -- hot paths ------------------------------------------------------------------------------
-    def alloc_pages(self, gfp, order=0, cpu=0):
+    def alloc_pages(self, gfp=G.GFP_KERNEL, order=0, cpu=0):
         """pfn of 2**order pages; OutOfMemory when no zone of the zonelist may serve."""
         try:
             pfn = _alloc(self._ptr, gfp, order, cpu)
@@ -216,7 +216,7 @@ class PageAllocator:
         if err:
             raise self._errors.free_error(err, pfn, order, cpu)
 
-    def alloc_pages_bulk(self, gfp, count, cpu=0):
+    def alloc_pages_bulk(self, gfp=G.GFP_KERNEL, count=1, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array, one C call."""
         try:
             out = _empty(count, _int64_t)

@@ -4,9 +4,46 @@ Static numbers (span, present pages, the tunables computed at boot) are copied w
 made; live numbers (free pages, nr_free, watermarks with boost, pcp state) are read from the
 page allocator on each access.
 """
+from collections import namedtuple
+
 from . import fragmentation
 
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
+
+
+class Values(tuple):
+    """A tuple of per-order / per-zone numbers that also equals a list of the same items."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = tuple.__hash__
+
+
+class Watermark(Values, namedtuple("Watermark", "min low high")):
+    """(min, low, high) in pages; also readable as .min, .low, .high."""
+
+    __slots__ = ()
+
+
+class ZoneList(list):
+    """k.zones: the zones in zone-index order; also indexable by name (k.zones["DMA32"])."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for zone in self:
+                if zone.name == key:
+                    return zone
+            raise KeyError(f"no zone {key!r} (zones: {' '.join(z.name for z in self)})")
+        return list.__getitem__(self, key)
 
 
 class Zone:
@@ -22,7 +59,7 @@ class Zone:
         self.start_pfn = start_pfn
         self.spanned_pages = spanned
         self.present_pages = present
-        self.lowmem_reserve = tuple(lowmem_reserve)
+        self.lowmem_reserve = Values(lowmem_reserve)
         self.pcp_batch, self.pcp_high_min, self.pcp_high_max = pcp
         self.stat_threshold = threshold
         self._cpus = cpus
@@ -54,7 +91,7 @@ class Zone:
     @property
     def nr_free(self):
         """Free blocks per order (``free_area[order].nr_free``), as /proc/buddyinfo shows."""
-        return list(self._pa.nr_free(self.index))
+        return Values(self._pa.nr_free(self.index))
 
     def nr_free_type(self, migratetype):
         """Free blocks per order on one migratetype's lists (0 UNMOVABLE .. 4 ISOLATE)."""
@@ -63,7 +100,7 @@ class Zone:
     @property
     def watermark(self):
         """(min, low, high) in pages, boost included (min_wmark_pages() ...)."""
-        return tuple(self._pa.watermarks(self.index)[:3])
+        return Watermark(*self._pa.watermarks(self.index)[:3])
 
     @property
     def watermark_promo(self):
@@ -100,3 +137,8 @@ class Zone:
     def fragmentation_index(self, order):
         """External fragmentation index for order, in thousandths (-1000: would succeed)."""
         return fragmentation.fragmentation_index(self.nr_free, order)
+
+    # the names of the debugfs files (extfrag/unusable_index, extfrag/extfrag_index) and of
+    # mm/vmstat.c's unusable_free_index()
+    extfrag_index = fragmentation_index
+    unusable_free_index = unusable_index

@@ -25,6 +25,9 @@ def test_demo_prints_boot_burst_and_fragmented_state(capsys):
     assert int(dma32_boot.split()[4]) <= 1 and int(dma32_after.split()[4]) > 50  # fragmented
     assert "slabinfo - version: 2.1" in out and "demo_dentry" in out
     assert "invariants checked" in out
+    maps = out[out.index("/proc/1/maps:"):].splitlines()[1:]
+    assert any(ln.endswith("[stack]") or ln.endswith("[heap]") or " rw-p " in ln for ln in maps)
+    assert any(" r--p " in ln for ln in maps)          # the mprotect'ed page of the mmap
 
 
 def test_python_dash_m_entry_point():

@@ -722,7 +722,7 @@ class PageAllocator:
         return self._get_page_from_freelist(order, flags, highest, mt, cpu)
 
     # ==================================================================== public API ==
-    def alloc_pages(self, gfp, order=0, cpu=0):
+    def alloc_pages(self, gfp=G.GFP_KERNEL, order=0, cpu=0):
         """pfn of 2**order pages; OutOfMemory when no zone of the zonelist may serve."""
         gfp, order, cpu = self._check_alloc(gfp, order, cpu)
         pfn = self._alloc(gfp, order, cpu)
@@ -750,7 +750,7 @@ class PageAllocator:
             raise err
         self._free_frozen_pages(z, pfn, order, cpu)
 
-    def alloc_pages_bulk(self, gfp, count, cpu=0):
+    def alloc_pages_bulk(self, gfp=G.GFP_KERNEL, count=1, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array (may be short)."""
         gfp, _, cpu = self._check_alloc(gfp, 0, cpu)
         count = _args.check_count(count)

@@ -105,6 +105,11 @@ class KmemCacheCommon:
 
     # -- geometry as slabinfo shows it ----------------------------------------------------------
     @property
+    def objsize(self):
+        """slabinfo's <objsize>: the object stride with metadata and alignment (s->size)."""
+        return self.size
+
+    @property
     def objperslab(self):
         return self.objects
 
@@ -312,6 +317,7 @@ class SlabAllocatorCommon:
         cache = self._create("kmem_cache", KMEM_CACHE_OBJECT_SIZE, 0, F.SLAB_HWCACHE_ALIGN,
                              None, None, kmalloc=False)
         self.kmem_cache_node, self.kmem_cache = node, cache
+        node.refcount = cache.refcount = -1     # create_boot_cache(): "Exempt from merging"
         # bootstrap() list_add()s kmem_cache, then kmem_cache_node: the latter is listed first
         self.caches[:2] = [cache, node]
         if not boot_objects:
@@ -390,7 +396,7 @@ class SlabAllocatorCommon:
             return None
         for s in self.caches:               # list_for_each_entry_reverse: oldest first
             if (s.flags & F.SLAB_NEVER_MERGE or s.ctor is not None or s.usersize or
-                    not s.alive):
+                    s.refcount < 0 or not s.alive):
                 continue
             if size > s.size:
                 continue

@@ -22,8 +22,10 @@ RULE = "=" * 77
 DASH = "-" * 77
 
 
-class SlabCorruption(MMError):
-    """A debug check found overwritten poison, red zone or padding (the report is the message)."""
+class SlabCorruption(InvalidFree, InvariantError):
+    """A debug check on free found overwritten poison, red zone or padding (the report is the
+    message): the free is refused, as free_debug_processing() does (an InvalidFree with reason
+    'corrupt'), and it is a broken invariant of the cache (an InvariantError)."""
 
 
 class CacheInUse(MMError, RuntimeError):
@@ -73,6 +75,7 @@ class ObjectMemory:
     def __init__(self, cache):
         self.cache = cache
         self.slabs = {}          # pfn -> (serial, bytearray)
+        self.reports = []        # corruption found when a free object was allocated again
 
     # -- layout -------------------------------------------------------------------------------
     def _init_slab(self, info):
@@ -167,8 +170,15 @@ class ObjectMemory:
 
     # -- hooks driven by the cache ------------------------------------------------------------
     def on_alloc(self, info):
+        """alloc_consistency_checks(): a free object must still be poisoned and red-zoned when
+        it is handed out again; a write after free is reported (by the next check()) and the
+        bytes restored before the object is initialised as allocated."""
         mem = self.memory(info)
-        self.init_object(mem, info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE, SLUB_RED_ACTIVE)
+        off = info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE
+        problems = self.object_problems(mem, off, SLUB_RED_INACTIVE)
+        if problems:
+            self.reports.append(self.report(info, mem, off, problems, fix=True))
+        self.init_object(mem, off, SLUB_RED_ACTIVE)
 
     def before_free(self, info):
         """free_debug_processing(): red zones of the object must be intact, else the report is
@@ -178,7 +188,10 @@ class ObjectMemory:
         problems = self.object_problems(mem, off, SLUB_RED_ACTIVE)
         if problems:
             text = self.report(info, mem, off, problems, fix=True)
-            raise SlabCorruption(f"{text}\nFIX {self.cache.name}: Object at 0x{info['addr']:x} not freed")
+            err = SlabCorruption(f"{text}\nFIX {self.cache.name}: Object at "
+                                 f"0x{info['addr']:x} not freed")
+            err.reason, err.cache, err.addr = "corrupt", self.cache.name, info["addr"]
+            raise err
 
     def after_free(self, info):
         mem = self.memory(info)
@@ -188,6 +201,9 @@ class ObjectMemory:
         """validate_slab() over (info, free indices) of every slab; InvariantError on corruption."""
         c = self.cache
         g = c.geometry
+        if self.reports:                # found on allocation: reported once
+            text = self.reports.pop(0)
+            raise InvariantError(text)
         live = set()
         for info, free in slabs:
             live.add(info["pfn"])

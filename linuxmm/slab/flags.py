@@ -1,30 +1,50 @@
 """SLAB_* cache flags and the GFP bits the slab allocator looks at.
 
-Flag values are the classic ones of include/linux/slab.h (stable through 6.8; since 6.9 the
-kernel numbers them from an enum whose values depend on the configuration, so only the names
-are ABI).  GFP values are those of include/linux/gfp_types.h (6.3 to 6.18).
+Since 6.9 include/linux/slab.h numbers the flags from `enum _slab_flag_bits` (each flag is
+`1U << _SLAB_<NAME>`), and some bits exist only with a config option.  The values here are
+Linux 6.18's for the reference machine's x86_64 config (CONFIG_SLUB_DEBUG, CONFIG_MEMCG,
+CONFIG_SLAB_OBJ_EXT on; CONFIG_DEBUG_OBJECTS, CONFIG_FAILSLAB, CONFIG_KASAN_GENERIC,
+CONFIG_KFENCE, CONFIG_SLUB_TINY off), so SLAB_DEBUG_OBJECTS and SLAB_FAILSLAB are
+__SLAB_FLAG_UNUSED (0) as in that kernel.  (Up to 6.8 the values were fixed: SLAB_RED_ZONE
+0x400, SLAB_POISON 0x800, SLAB_HWCACHE_ALIGN 0x2000, ...; only the names are stable.)
+GFP values are those of include/linux/gfp_types.h (6.3 to 6.18).
 """
 
-# -- kmem_cache_create() flags ----------------------------------------------------------------
-SLAB_CONSISTENCY_CHECKS = 0x00000100
-SLAB_RED_ZONE = 0x00000400
-SLAB_POISON = 0x00000800
-SLAB_KMALLOC = 0x00001000
-SLAB_HWCACHE_ALIGN = 0x00002000
-SLAB_CACHE_DMA = 0x00004000
-SLAB_CACHE_DMA32 = 0x00008000
-SLAB_STORE_USER = 0x00010000
-SLAB_RECLAIM_ACCOUNT = 0x00020000
-SLAB_PANIC = 0x00040000
-SLAB_TYPESAFE_BY_RCU = 0x00080000
-SLAB_TRACE = 0x00200000
-SLAB_DEBUG_OBJECTS = 0x00400000
-SLAB_NOLEAKTRACE = 0x00800000
-SLAB_NO_MERGE = 0x01000000
-SLAB_FAILSLAB = 0x02000000
-SLAB_ACCOUNT = 0x04000000
-SLAB_NO_USER_FLAGS = 0x10000000
-OBJECT_POISON = 0x80000000          # __OBJECT_POISON: internal, set by calculate_sizes()
+# -- kmem_cache_create() flags: enum _slab_flag_bits order (6.18, reference config) -----------
+_SLAB_FLAG_BITS = ("CONSISTENCY_CHECKS", "RED_ZONE", "POISON", "KMALLOC", "HWCACHE_ALIGN",
+                   "CACHE_DMA", "CACHE_DMA32", "STORE_USER", "PANIC", "TYPESAFE_BY_RCU", "TRACE",
+                   # _SLAB_DEBUG_OBJECTS only with CONFIG_DEBUG_OBJECTS
+                   "NOLEAKTRACE", "NO_MERGE",
+                   # _SLAB_FAILSLAB only with CONFIG_FAILSLAB
+                   "ACCOUNT",            # CONFIG_MEMCG
+                   # _SLAB_KASAN only with CONFIG_KASAN_GENERIC
+                   "NO_USER_FLAGS",
+                   # _SLAB_SKIP_KFENCE only with CONFIG_KFENCE
+                   "RECLAIM_ACCOUNT",    # !CONFIG_SLUB_TINY
+                   "OBJECT_POISON", "CMPXCHG_DOUBLE", "NO_OBJ_EXT")
+_BIT = {name: 1 << nr for nr, name in enumerate(_SLAB_FLAG_BITS)}
+
+SLAB_CONSISTENCY_CHECKS = _BIT["CONSISTENCY_CHECKS"]     # 0x1
+SLAB_RED_ZONE = _BIT["RED_ZONE"]                         # 0x2
+SLAB_POISON = _BIT["POISON"]                             # 0x4
+SLAB_KMALLOC = _BIT["KMALLOC"]                           # 0x8
+SLAB_HWCACHE_ALIGN = _BIT["HWCACHE_ALIGN"]               # 0x10
+SLAB_CACHE_DMA = _BIT["CACHE_DMA"]                       # 0x20
+SLAB_CACHE_DMA32 = _BIT["CACHE_DMA32"]                   # 0x40
+SLAB_STORE_USER = _BIT["STORE_USER"]                     # 0x80
+SLAB_PANIC = _BIT["PANIC"]                               # 0x100
+SLAB_TYPESAFE_BY_RCU = _BIT["TYPESAFE_BY_RCU"]           # 0x200
+SLAB_TRACE = _BIT["TRACE"]                               # 0x400
+SLAB_DEBUG_OBJECTS = 0                                   # __SLAB_FLAG_UNUSED
+SLAB_NOLEAKTRACE = _BIT["NOLEAKTRACE"]                   # 0x800
+SLAB_NO_MERGE = _BIT["NO_MERGE"]                         # 0x1000
+SLAB_FAILSLAB = 0                                        # __SLAB_FLAG_UNUSED
+SLAB_ACCOUNT = _BIT["ACCOUNT"]                           # 0x2000
+SLAB_NO_USER_FLAGS = _BIT["NO_USER_FLAGS"]               # 0x4000
+SLAB_RECLAIM_ACCOUNT = _BIT["RECLAIM_ACCOUNT"]           # 0x8000
+SLAB_TEMPORARY = SLAB_RECLAIM_ACCOUNT
+OBJECT_POISON = _BIT["OBJECT_POISON"]   # __OBJECT_POISON 0x10000: internal (calculate_sizes())
+SLAB_NO_OBJ_EXT = _BIT["NO_OBJ_EXT"]                     # 0x40000
 
 SLAB_DEBUG_FLAGS = SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE | SLAB_CONSISTENCY_CHECKS
 SLAB_NEVER_MERGE = (SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE |
@@ -39,8 +59,9 @@ SLAB_FLAGS_PERMITTED = (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | 
                         SLAB_ACCOUNT | SLAB_NO_USER_FLAGS)
 
 FLAG_NAMES = {
-    v: k for k, v in globals().items() if k.startswith("SLAB_") and k not in (
-        "SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE", "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED")
+    v: k for k, v in globals().items() if k.startswith("SLAB_") and v and k not in (
+        "SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE", "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED",
+        "SLAB_TEMPORARY")
 }
 
 # -- GFP bits used here -----------------------------------------------------------------------

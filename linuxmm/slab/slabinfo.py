@@ -35,7 +35,9 @@ def _k(nbytes):
 
 
 def render_slabtop(rows, sort="objs", limit=None):
-    """slabtop -o: the summary header and the per-cache table (procps-ng layout)."""
+    """slabtop -o: the summary header and the per-cache table (procps-ng layout: the average
+    object is total size / total objects; a cache is active when it has objects; names are
+    padded to 23 columns)."""
     keys = {"objs": lambda r: r[2], "active": lambda r: r[1], "size": lambda r: r[3],
             "slabs": lambda r: r[7], "cache": lambda r: r[7] * r[5] * PAGE_SIZE,
             "name": lambda r: r[0]}
@@ -45,7 +47,7 @@ def render_slabtop(rows, sort="objs", limit=None):
     total_objs = sum(r[2] for r in rows)
     active_slabs = sum(r[6] for r in rows)
     total_slabs = sum(r[7] for r in rows)
-    active_caches = sum(1 for r in rows if r[1])
+    active_caches = sum(1 for r in rows if r[2])          # procps: caches with objects
     active_size = sum(r[1] * r[3] for r in rows)
     total_size = sum(r[2] * r[3] for r in rows)
     sizes = [r[3] for r in rows] or [0]
@@ -58,14 +60,15 @@ def render_slabtop(rows, sort="objs", limit=None):
         f" Active / Total Slabs (% used)      : {active_slabs} / {total_slabs} ({pct(active_slabs, total_slabs):.1f}%)",
         f" Active / Total Caches (% used)     : {active_caches} / {len(rows)} ({pct(active_caches, len(rows)):.1f}%)",
         f" Active / Total Size (% used)       : {_k(active_size)} / {_k(total_size)} ({pct(active_size, total_size):.1f}%)",
-        f" Minimum / Average / Maximum Object : {_k(min(sizes))} / {_k(sum(sizes) / len(sizes))} / {_k(max(sizes))}",
+        f" Minimum / Average / Maximum Object : {_k(min(sizes))} / "
+        f"{_k(total_size // total_objs if total_objs else 0)} / {_k(max(sizes))}",
         "",
-        "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME",
+        "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME" + " " * 19,
     ]
     ordered = sorted(rows, key=keys[sort], reverse=sort != "name")
     for r in ordered[:limit]:
         name, act, num, objsize, per, pages, _, slabs = r
         use = int(pct(act, num))
         out.append(f"{num:6d} {act:6d} {use:3d}% {objsize / 1024:7.2f}K {slabs:6d} {per:8d} "
-                   f"{slabs * pages * PAGE_SIZE // 1024:9d}K {name}")
+                   f"{slabs * pages * PAGE_SIZE // 1024:9d}K {name:<23}")
     return "\n".join(out) + "\n"

@@ -272,6 +272,10 @@ def _remap_move(mm, r):
     seen = False
     last_end = 0
     while True:
+        # for_each_vma_range() resumes after the last VMA it returned: when that VMA grew past
+        # the range (the destination merged with it), nothing is left to visit
+        if seen and last_end >= end:
+            break
         vma = mm.tree.intersection(start if not seen else last_end, end)
         if vma is None:
             break
