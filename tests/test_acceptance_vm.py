@@ -1185,7 +1185,8 @@ def _random_ops(seed):
                 prot = rnd.choice(prots + [0x1000001, 0x1000003])      # PROT_GROWSDOWN
                 ops.append((10, ref, off, rnd.randint(1, 4) * P, prot, 0, 0, 0))
             elif kind == "mremap":
-                ops.append((25, ref, 0, rnd.randint(1, 3) * P, pages * P, rnd.choice([0, 1]), 0, 0))
+                ops.append((25, ref, 0, rnd.randint(0, 3) * P, pages * P,
+                            rnd.choice([0, 1, 1, 5]), 0, 0))
                 maps_idx.append(i)
             elif kind == "remap_fixed":
                 ops.append((25, ref, 0, rnd.randint(1, 3) * P, pages * P, 3,
