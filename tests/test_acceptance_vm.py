@@ -1201,7 +1201,7 @@ def _random_ops(seed):
                 maps_idx.append(i)
             elif kind == "madvise":
                 advice = rnd.choice([0, 1, 2, 4, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                                     21, 22, 23, 9999])
+                                     21, 22, 23, 102, 103, 9999])
                 ops.append((28, ref, off, rnd.randint(1, 4) * P, advice, 0, 0, 0))
             else:
                 ops.append((9, ref, rnd.randrange(-600, 600) * P, pages * P, 3, 0x22, -1, 0))
