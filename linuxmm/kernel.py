@@ -523,8 +523,9 @@ class Kernel:
 
     @property
     def processes(self):
-        """The live processes, by pid."""
-        return dict(self._processes)
+        """The live processes, by pid (`p in k.processes` also works)."""
+        from .vm.process import ProcessTable
+        return ProcessTable(self._processes)
 
     def spawn(self, name="init"):
         """A new process with an empty address space."""

@@ -3,6 +3,7 @@ and fs/binfmt_elf.c (load_elf_binary, elf_load, elf_map, load_elf_interp), plus 
 (arch/x86/entry/vdso/vma.c: map_vdso) and the vsyscall gate VMA."""
 import errno
 import os
+import stat
 import struct
 
 from .brk import vm_brk_flags
@@ -258,10 +259,25 @@ def _install_special_mapping(mm, addr, length, flags, ops):
     return vma
 
 
+def may_exec_host(kernel, path):
+    """may_open/do_open_execat for a host file: a directory or other non-regular file, or a file
+    without any execute bit, gives EACCES (simulated files carry no mode)."""
+    inode = kernel.fs.inodes.get(path)
+    if inode is not None and inode.host_path is None:
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return                                   # open reports ENOENT & co.
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+        raise oserror(errno.EACCES)
+
+
 def execve(process, path, argv, envp):
     """Replace the process's address space with the ELF program at `path` (a simulated file or
     a host file).  Returns the entry point (the interpreter's when there is one)."""
     kernel = process.kernel
+    may_exec_host(kernel, path)
     file = kernel.open(path)
     image = ElfImage(file)
     interp_file = interp_image = None

@@ -30,6 +30,9 @@ def sys_brk(mm, brk):
             mm.brk = origbrk
             return origbrk
         return brk
+    # check_brk_limits: the range must be valid for a MAP_FIXED mapping (TASK_SIZE, mmap_min_addr)
+    if get_unmapped_area(mm, None, oldbrk, newbrk - oldbrk, 0, MAP_FIXED) < 0:
+        return origbrk
     nxt = tree.intersection(oldbrk, newbrk + PAGE_SIZE + STACK_GUARD_GAP)
     if nxt is not None and newbrk + PAGE_SIZE > nxt.start_gap():
         return origbrk

@@ -132,6 +132,14 @@ def _page_advice(mm, vma, start, end, advice):
         raise oserror(errno.EINVAL)
     if advice in (MADV_COLD, MADV_PAGEOUT) and flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB):
         raise oserror(errno.EINVAL)              # can_madv_lru_vma
+    if advice in (MADV_GUARD_INSTALL, MADV_GUARD_REMOVE):    # is_valid_guard_vma
+        disallowed = VM_SPECIAL | VM_HUGETLB
+        if advice == MADV_GUARD_INSTALL:
+            disallowed |= VM_LOCKED
+        if flags & disallowed:
+            raise oserror(errno.EINVAL)
+        if advice == MADV_GUARD_INSTALL and vma.vm_ops is None:
+            mm.anon_vma_prepare(vma)         # guard markers: page tables no longer empty
     if advice == MADV_REMOVE:
         if flags & VM_LOCKED or vma.vm_file is None:
             raise oserror(errno.EINVAL)

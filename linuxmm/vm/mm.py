@@ -21,6 +21,8 @@ _lmm_vma_find_bulk = lib.lmm_vma_find_bulk
 _lmm_vma_lookup_bulk = lib.lmm_vma_lookup_bulk
 _from_buffer = ffi.from_buffer
 
+_U64 = (1 << 64) - 1
+
 
 def find_vma_bulk_numpy(starts, ends, addrs):
     """The pure twin of lmm_vma_find_bulk."""
@@ -166,14 +168,15 @@ class MmStruct:
         self.committed -= pages
 
     # -- lookups -------------------------------------------------------------------------------
+    # addresses are unsigned long, as in the kernel: -1 is the top of the address space
     def find_vma(self, addr):
-        return self.tree.find(addr)
+        return self.tree.find(addr & _U64)
 
     def vma_lookup(self, addr):
-        return self.tree.lookup(addr)
+        return self.tree.lookup(addr & _U64)
 
     def find_vma_intersection(self, start, end):
-        return self.tree.intersection(start, end)
+        return self.tree.intersection(start & _U64, end & _U64)
 
     def find_vma_prev(self, addr):
         """(vma, prev): find_vma(addr) and the VMA before it."""

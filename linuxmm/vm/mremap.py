@@ -180,6 +180,12 @@ def _move_vma(mm, r):
     if mm.map_count >= mm.max_map_count - 3:
         raise oserror(errno.ENOMEM)
     vma = r.vma
+    ops = vma.vm_ops                      # prep_move_vma: the source must be splittable
+    if ops is not None and ops.may_split is not None:
+        if vma.vm_start != r.addr:
+            ops.may_split(vma, r.addr)
+        if vma.vm_end != r.addr + r.old_len:
+            ops.may_split(vma, r.addr + r.old_len)
     flags = vma.vm_flags
     charged = 0
     if flags & VM_ACCOUNT:

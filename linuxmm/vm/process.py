@@ -2,6 +2,7 @@
 import errno
 
 from .brk import sys_brk
+from .files import File
 from .constants import (MAP_ANONYMOUS, NR_brk as NR_BRK, NR_madvise as NR_MADVISE,
                         NR_mmap as NR_MMAP, NR_mprotect as NR_MPROTECT, NR_mremap as NR_MREMAP,
                         NR_munmap as NR_MUNMAP, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE)
@@ -13,6 +14,15 @@ from .mprotect import sys_mprotect
 from .mremap import sys_mremap
 
 U64 = (1 << 64) - 1
+
+
+class ProcessTable(dict):
+    """Kernel.processes: the live processes by pid; `in` accepts a pid or a Process."""
+
+    def __contains__(self, key):
+        if isinstance(key, Process):
+            return self.get(key.pid) is key
+        return dict.__contains__(self, key)
 
 
 class Process:
@@ -42,6 +52,14 @@ class Process:
 
     # -- system calls --------------------------------------------------------------------------
     def mmap(self, addr, length, prot, flags, file=None, offset=0):
+        """addr None is NULL; file is a File or a descriptor from install_fd() (fget: an
+        unknown one gives EBADF, and it is ignored with MAP_ANONYMOUS as the kernel does)."""
+        if addr is None:
+            addr = 0
+        if isinstance(file, int) and not isinstance(file, bool):
+            file = None if flags & MAP_ANONYMOUS else self.fds.get(file)
+        elif file is not None and not isinstance(file, File):
+            raise TypeError(f"file must be a File, a file descriptor or None, not {file!r}")
         with self.kernel.lock:
             return sys_mmap(self.mm, addr, length, prot, flags, file, offset)
 

@@ -12,6 +12,9 @@ from .constants import (DAC_MMAP_MIN_ADDR, DEFAULT_MAP_WINDOW, MAP_32BIT, MAP_AB
 from .layout import randomize_page
 
 
+MAX_ERRNO = 4095
+
+
 def unmapped_area_topdown(mm, length, low_limit, high_limit, align_mask=0, align_offset=0):
     """The highest gap in [low_limit, high_limit) that fits length (+ alignment slack)."""
     need = length + align_mask
@@ -186,6 +189,8 @@ def get_unmapped_area(mm, file, addr, length, pgoff, flags):
         addr = thp_get_unmapped_area(mm, None, addr, length, 0, flags)
     else:
         addr = mm_get_unmapped_area(mm, None, addr, length, 0, flags)
+    if addr >= (1 << 64) - MAX_ERRNO:      # IS_ERR_VALUE: a MAP_FIXED address of -errno
+        return addr - (1 << 64)
     if addr < 0:
         return addr
     if addr > TASK_SIZE - length:

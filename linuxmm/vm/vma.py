@@ -1,4 +1,7 @@
 """vm_area_struct, anon_vma and vm_operations_struct (include/linux/mm_types.h, include/linux/mm.h)."""
+import errno
+import os
+
 from .constants import PAGE_SHIFT, VM_GROWSDOWN, STACK_GUARD_GAP, vm_flags_string
 
 
@@ -53,9 +56,17 @@ FILE_VM_OPS = VmOperations("file", page_mkwrite=_noop)
 SHMEM_VM_OPS = VmOperations("shmem")
 
 
+def special_mapping_split(vma, addr):
+    """special_mapping_split: the kernel expects a fixed number of pages, splits are refused."""
+    raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
 def special_mapping_ops(label, mremap=False):
-    """_install_special_mapping's ops: fault, name and close (so it is never removed by a merge)."""
-    return VmOperations("special", label, close=_noop, mremap=_noop if mremap else None)
+    """_install_special_mapping's ops: fault, name, close (so it is never removed by a merge)
+    and may_split, which refuses every split."""
+    ops = VmOperations("special", label, close=_noop, mremap=_noop if mremap else None)
+    ops.may_split = special_mapping_split
+    return ops
 
 
 class VmArea:
