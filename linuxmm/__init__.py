@@ -42,12 +42,8 @@ from .slab import flags as _slab_flags  # noqa: E402
 
 __all__ += ["CacheInUse", "KmemCache", "SlabAllocator", "SlabCorruption"]
 # SLAB_HWCACHE_ALIGN, SLAB_POISON, ...: the kmem_cache_create() flags
-for _n in dir(_slab_flags):
-    if _n.startswith("SLAB_") and _n not in ("SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE",
-                                             "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED"):
-        globals()[_n] = getattr(_slab_flags, _n)
-        __all__.append(_n)
-del _n
+globals().update(_slab_flags.public_flags())
+__all__ += sorted(_slab_flags.public_flags())
 
 # -- processes and address spaces (vm helper) --
 from .vm import AnonVma, File, Inode, MmStruct, Process, VmArea, VmOperations  # noqa: E402

@@ -25,12 +25,12 @@ totalreserve: min(47 + 279, 3840) + min(0 + 878, 12032) + 0 = 1204.
 """
 import inspect
 import re
-import subprocess
 
 import numpy as np
 import pytest
 
 import linuxmm
+from host_physical import e820_lines, read as read_host
 import linuxmm.reference
 from linuxmm import OutOfMemory
 
@@ -580,23 +580,6 @@ def test_both_backends_agree():
 
 
 # -- this host ------------------------------------------------------------------------------------
-def _host(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _host_e820():
-    try:
-        out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = [line for line in out.splitlines() if "BIOS-e820: [mem" in line]
-    return lines or None
-
-
 def _zoneinfo(text):
     zones = []
     for block in re.split(r"(?m)^(?=Node \d+, zone)", text):
@@ -618,7 +601,7 @@ def _zoneinfo(text):
 
 def _stable_host_zones():
     for _ in range(5):                  # the host may grow managed pages while we read
-        a, b = _host("/proc/zoneinfo"), _host("/proc/zoneinfo")
+        a, b = read_host("/proc/zoneinfo"), read_host("/proc/zoneinfo")
         if a is None:
             return None
         za, zb = _zoneinfo(a), _zoneinfo(b)
@@ -630,7 +613,7 @@ def _stable_host_zones():
 def test_host_shapes_match(Kernel):
     k = Kernel("2G")
     for path in ("/proc/buddyinfo", "/proc/zoneinfo", "/proc/pagetypeinfo", "/proc/meminfo"):
-        host = _host(path)
+        host = read_host(path)
         if host is None:
             continue
         mine = k.read(path)
@@ -659,8 +642,8 @@ def test_host_shapes_match(Kernel):
 
 
 def test_host_e820_zones_and_watermarks(Kernel):
-    lines, zones = _host_e820(), _stable_host_zones()
-    ctl = {n: _host("/proc/sys/vm/" + n) for n in ("watermark_scale_factor",
+    lines, zones = e820_lines(), _stable_host_zones()
+    ctl = {n: read_host("/proc/sys/vm/" + n) for n in ("watermark_scale_factor",
                                                      "lowmem_reserve_ratio")}
     if not lines or not zones or None in ctl.values():
         pytest.skip("host e820 map or /proc/zoneinfo not readable")
@@ -671,7 +654,7 @@ def test_host_e820_zones_and_watermarks(Kernel):
     cpus = len(zones[0]["pcp"])          # one pageset per online CPU in a populated zone
     if not cpus:
         pytest.skip("host DMA zone has no pagesets")
-    thp = _host("/sys/kernel/mm/transparent_hugepage/enabled") or "[never]"
+    thp = read_host("/sys/kernel/mm/transparent_hugepage/enabled") or "[never]"
     if "[never]" in thp:
         pytest.skip("THP off on the host")
     # zone ranges and present pages from the e820 map alone
@@ -695,7 +678,7 @@ def test_host_e820_zones_and_watermarks(Kernel):
     reserved[0] = ((786432 - (zones[1]["present"] - zones[1]["managed"])) << 12,
                    (786432 << 12) - 1)
     k = Kernel(e820=lines, reserved=reserved, cpus=cpus)
-    assert k.min_free_kbytes == int(_host("/proc/sys/vm/min_free_kbytes"))
+    assert k.min_free_kbytes == int(read_host("/proc/sys/vm/min_free_kbytes"))
     for mine, host in zip(k.zones, zones):
         assert mine.managed_pages == host["managed"], host["name"]
         assert tuple(mine.watermark) == (host["min"], host["low"], host["high"]), host["name"]

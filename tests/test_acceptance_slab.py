@@ -5,12 +5,11 @@ include/linux/slab.h of Linux 6.18, x86_64, 2 CPUs) or read from this host's /pr
 printed by the code under test.  Each test runs on both backends.
 """
 import inspect
-import os
 
 import pytest
 
 import linuxmm
-from linuxmm import InvalidFree, InvariantError, Kernel, KmemCache, MMError
+from linuxmm import InvalidFree, InvariantError, Kernel, MMError
 from linuxmm.gfp import GFP_KERNEL, GFP_KERNEL_ACCOUNT, __GFP_DMA, __GFP_RECLAIMABLE
 
 PAGE_OFFSET = 0xffff888000000000

@@ -119,7 +119,6 @@ TestAddressSpace = AddressSpace.TestCase
 @given(st.lists(st.tuples(st.integers(0, 5000), st.booleans()), min_size=1, max_size=400))
 def test_tree_insert_remove_matches_sorted_list(ops):
     from linuxmm.vm import tree as tree_module
-    from linuxmm.vm.vma import VmArea
     saved = tree_module.LOAD
     tree_module.LOAD = 3               # tiny blocks: splits and empty blocks happen often
     try:

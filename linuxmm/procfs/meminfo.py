@@ -23,8 +23,6 @@ def fields(k):
     zones = k.zones
     totalram = sum(z.managed_pages for z in zones)
     free = sum(z.free_pages for z in zones)
-    file_lru = v.get("nr_active_file", 0) + v.get("nr_inactive_file", 0)
-    anon_lru = v.get("nr_active_anon", 0) + v.get("nr_inactive_anon", 0)
     sreclaimable = v.get("nr_slab_reclaimable", 0)
     sunreclaim = v.get("nr_slab_unreclaimable", 0)
     kreclaimable = sreclaimable + v.get("nr_kernel_misc_reclaimable", 0)

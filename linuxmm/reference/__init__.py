@@ -7,12 +7,8 @@ __all__ = ["BuddyAllocator", "PageAllocator"]
 # -- slab flags: the SLAB_* names, as linuxmm has them --
 from ..slab import flags as _slab_flags  # noqa: E402
 
-for _n in dir(_slab_flags):
-    if _n.startswith("SLAB_") and _n not in ("SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE",
-                                             "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED"):
-        globals()[_n] = getattr(_slab_flags, _n)
-        __all__.append(_n)
-del _n
+globals().update(_slab_flags.public_flags())
+__all__ += sorted(_slab_flags.public_flags())
 
 # -- slab (linuxmm/reference/slab.py) --
 from .slab import KmemCache, SlabAllocator  # noqa: E402

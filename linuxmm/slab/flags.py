@@ -81,3 +81,9 @@ GFP_ATOMIC = 0x820
 GFP_NOWAIT = 0x2800
 GFP_SLAB_BUG_MASK = GFP_DMA32 | GFP_HIGHMEM     # kmalloc_fix_flags() strips these
 GFP_MASK = (1 << 26) - 1                        # every defined bit
+
+
+def public_flags():
+    """The kmem_cache_create() flag names users import from linuxmm (SLAB_HWCACHE_ALIGN, ...)."""
+    private = ("SLAB_DEBUG_FLAGS", "SLAB_NEVER_MERGE", "SLAB_MERGE_SAME", "SLAB_FLAGS_PERMITTED")
+    return {n: v for n, v in globals().items() if n.startswith("SLAB_") and n not in private}

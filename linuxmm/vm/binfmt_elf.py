@@ -144,7 +144,6 @@ def elf_load(process, file, addr, ph, prot, type_, total_size):
 
 
 def load_elf_interp(process, image, file, no_base):
-    mm = process.mm
     load_addr = 0
     load_addr_set = False
     total_size = image.total_mapping_size()
