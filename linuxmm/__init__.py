@@ -5,12 +5,13 @@ classes live in ``linuxmm.reference``.
 """
 from ._ffi import ABI_VERSION
 from .buddy import BuddyAllocator
-from .errors import InvalidFree, InvariantError, MMError, OutOfMemory
+from .errors import ArgumentTypeError, InvalidFree, InvariantError, MMError, OutOfMemory
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ABI_VERSION",
+    "ArgumentTypeError",
     "BuddyAllocator",
     "InvalidFree",
     "InvariantError",

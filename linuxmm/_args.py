@@ -3,17 +3,19 @@ import operator
 
 import numpy as np
 
+from .errors import ArgumentTypeError
+
 MAX_ORDER_LIMIT = 20
 
 
 def as_int(value, name):
-    """An integer argument (bool refused), or TypeError."""
+    """An integer argument (bool refused), or ArgumentTypeError (a TypeError and a ValueError)."""
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not bool")
+        raise ArgumentTypeError(f"{name} must be an integer, not bool")
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+        raise ArgumentTypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 
 
 def buddy_geometry(nr_pages, start_pfn, max_order):
@@ -49,7 +51,7 @@ def pfn_array(pfns):
     arr = np.asarray(pfns)
     if arr.dtype != np.int64:
         if arr.size and arr.dtype.kind not in "iu":
-            raise TypeError(f"pfns must be integers, not {arr.dtype}")
+            raise ArgumentTypeError(f"pfns must be integers, not {arr.dtype}")
         if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
             raise ValueError("pfn out of range")
         arr = arr.astype(np.int64)

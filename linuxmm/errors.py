@@ -13,6 +13,11 @@ class InvalidFree(MMError, ValueError):
     """A free names something that is not an allocated block (or not of that order)."""
 
 
+class ArgumentTypeError(MMError, TypeError, ValueError):
+    """An argument of the wrong type (a float order, a string gfp): both a TypeError, as Python
+    code expects, and a ValueError, as the kernel-facing API documents for bad arguments."""
+
+
 class InvariantError(MMError, AssertionError):
     """check() found a broken invariant: the model's state is corrupt."""
 

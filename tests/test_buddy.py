@@ -248,3 +248,28 @@ def test_64gib_machine_boots_with_compact_metadata():
     assert b.nr_free[10] == 16 << 10
     assert b.metadata_bytes <= 16 * (16 << 20) + (1 << 20)
     assert b.alloc(0) == 0
+
+
+def test_arguments_beyond_64_bits_and_of_wrong_type(backend):
+    b = backend.BuddyAllocator(64)
+    before = snapshot(b)
+    for pfn, order, reason in [(2**70, 0, "range"), (-2**70, 0, "range"), (0, 2**40, "order")]:
+        with pytest.raises(linuxmm.InvalidFree) as exc:
+            b.free(pfn, order)
+        assert exc.value.reason == reason
+    for bad in (1.5, "0", None):
+        with pytest.raises(ValueError):         # a wrong type is a TypeError and a ValueError
+            b.alloc(bad)
+        with pytest.raises(TypeError):
+            b.alloc(bad)
+    assert snapshot(b) == before
+
+
+def test_kernel_bad_argument_types_raise_value_error(backend_name):
+    k = linuxmm.Kernel("256M", backend=backend_name)
+    from linuxmm import GFP_KERNEL
+    for args in [(GFP_KERNEL, 1.5), ("GFP_KERNEL", 0), (GFP_KERNEL, None)]:
+        with pytest.raises(ValueError):
+            k.alloc_pages(*args)
+    with pytest.raises(ValueError):
+        k.free_pages(1.5)

@@ -195,7 +195,7 @@ class BuddyAllocator:
         return pfn
 
     def free(self, pfn, order=0):
-        pfn, order = _check_int64(pfn, "pfn"), _check_int64(order, "order")
+        pfn, order = _args.as_int(pfn, "pfn"), _args.as_int(order, "order")
         err = self._validate_free(pfn, order)
         if err is not None:
             raise err
@@ -270,10 +270,3 @@ class BuddyAllocator:
 def _require(cond, text):
     if not cond:
         raise InvariantError(text)
-
-
-def _check_int64(value, name):
-    value = _args.as_int(value, name)
-    if not -(2**63) <= value < 2**63:
-        raise OverflowError(f"{name} does not fit in 64 bits")
-    return value

@@ -7,7 +7,7 @@ import operator
 import numpy as np
 
 from .. import _args
-from ..errors import InvariantError, OutOfMemory
+from ..errors import ArgumentTypeError, InvariantError, OutOfMemory
 from . import debug as D
 from . import flags as F
 from . import kmalloc as K
@@ -38,7 +38,7 @@ def check_gfp(gfp):
     try:
         gfp = operator.index(gfp)
     except TypeError:
-        raise TypeError(f"gfp must be an integer, not {type(gfp).__name__}") from None
+        raise ArgumentTypeError(f"gfp must be an integer, not {type(gfp).__name__}") from None
     if not 0 <= gfp < 2**32:
         raise ValueError(f"gfp {gfp} is not a 32-bit gfp mask")
     return gfp
@@ -74,7 +74,7 @@ def addr_array(addrs):
     arr = np.asarray(addrs)
     if arr.dtype != np.uint64:
         if arr.size and arr.dtype.kind not in "iu":
-            raise TypeError(f"addresses must be integers, not {arr.dtype}")
+            raise ArgumentTypeError(f"addresses must be integers, not {arr.dtype}")
         if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
             raise ValueError("negative address")
         arr = arr.astype(np.uint64)
