@@ -1113,7 +1113,8 @@ def test_placement_and_brk_equal_setarch(tmp_path):
     assert norm(k.read(f"/proc/{p.pid}/maps")) == norm(host_maps)
 
 
-RANDOM_PROGRAM = r"""
+# Programs built without libc: raw syscalls (sc6), write(1, ...) and a hex printer.
+NOLIBC_PRELUDE = r"""
 static long sc6(long n, long a, long b, long c, long d, long e, long f)
 { long r; register long r10 __asm__("r10") = d; register long r8 __asm__("r8") = e;
   register long r9 __asm__("r9") = f;
@@ -1124,6 +1125,9 @@ static void hex(long v)
 { char t[20]; int i = 19; t[i] = '\n';
   do { t[--i] = "0123456789abcdef"[v & 15]; v = (unsigned long)v >> 4; } while (v);
   out(t + i, 20 - i); }
+"""
+
+RANDOM_PROGRAM = NOLIBC_PRELUDE + r"""
 /* nr, ref (index of an earlier result added to a0, or -1), a0 .. a5, ref for a4 */
 static const long ops[][9] = {
 OPS
@@ -1349,17 +1353,7 @@ def test_anon_vma_assigned_by_the_first_write_fault():
     assert p.mm.vma_lookup(w).vm_end == w + 3 * P
 
 
-LIMIT_PROGRAM = r"""
-static long sc6(long n, long a, long b, long c, long d, long e, long f)
-{ long r; register long r10 __asm__("r10") = d; register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
-                   "r"(r9) : "rcx", "r11", "memory"); return r; }
-static void out(const char *s, long n) { sc6(1, 1, (long)s, n, 0, 0, 0); }
-static void hex(long v)
-{ char t[20]; int i = 19; t[i] = '\n';
-  do { t[--i] = "0123456789abcdef"[v & 15]; v = (unsigned long)v >> 4; } while (v);
-  out(t + i, 20 - i); }
+LIMIT_PROGRAM = NOLIBC_PRELUDE + r"""
 #define P 4096L
 #define NR 0x100022L
 void _start(void)
