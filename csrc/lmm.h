@@ -219,7 +219,7 @@ int lmm_pa_pageblock_mt(struct lmm_pa *pa, int64_t pfn);
 /* A buddy free list (cpu < 0: list = order, mt) or a pcp list (list = pindex) head to tail. */
 int64_t lmm_pa_list(struct lmm_pa *pa, int zone, int cpu, int order, int mt, int64_t *out,
                     int64_t cap);
-/* out: state (LMM_PAGE_*), zone, order (-1), migratetype (-1) */
+/* out[5]: state (LMM_PAGE_*), zone, order (-1), migratetype (-1), compound head (0/1) */
 int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out);
 /* gfp_zone(); zonelist into out (returns its length) */
 int lmm_pa_gfp_zone(struct lmm_pa *pa, uint32_t gfp);

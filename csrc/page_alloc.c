@@ -900,12 +900,23 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
     return get_page_from_freelist(pa, order, flags, highest, mt, cpu);
 }
 
+/* prep_compound_page(): a __GFP_COMP block of order > 0 is a compound page (PG_head on its
+ * head).  Recorded in the head's spare8 by every order > 0 allocation, so it is never stale. */
+static inline int64_t prep_compound(struct lmm_pa *pa, int64_t pfn, uint32_t gfp, int order)
+{
+    if (pfn >= 0 && order > 0) {
+        struct lmm_zone *z = pfn_to_zone(pa, pfn);
+        z->b.pages[pfn - z->start].spare8 = (gfp & LMM_GFP_COMP) != 0;
+    }
+    return pfn;
+}
+
 int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
 {
     int err = check_alloc_args(pa, gfp, order, cpu);
     if (err)
         return err;
-    return alloc_pages(pa, gfp, order, cpu, 0);
+    return prep_compound(pa, alloc_pages(pa, gfp, order, cpu, 0), gfp, order);
 }
 
 int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
@@ -913,7 +924,7 @@ int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cp
     int err = check_alloc_args(pa, gfp, order, cpu);
     if (err)
         return err;
-    return alloc_pages(pa, gfp, order, cpu, 1);
+    return prep_compound(pa, alloc_pages(pa, gfp, order, cpu, 1), gfp, order);
 }
 
 /* alloc_pages_bulk(): the first zone passing low + count serves from its pcp list. */
@@ -1076,7 +1087,7 @@ int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order)
     struct lmm_pa *p = pa;
     if (check_alloc_args(p, gfp, order, 0))
         return -LMM_EINVAL;
-    return alloc_pages(p, gfp, order, 0, 0);
+    return prep_compound(p, alloc_pages(p, gfp, order, 0, 0), gfp, order);
 }
 
 int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order)

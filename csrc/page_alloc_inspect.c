@@ -133,6 +133,7 @@ int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out)
     struct lmm_zone *z = pfn_to_zone(pa, pfn);
     out[0] = LMM_PAGE_ABSENT;
     out[1] = out[2] = out[3] = -1;
+    out[4] = 0;
     if (!z)
         return 0;
     const struct lmm_buddy *b = &z->b;
@@ -151,6 +152,7 @@ int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out)
                 out[0] = (p->flags & PB_BUDDY) ? LMM_PAGE_FREE
                          : (p->flags & PB_PCP) ? LMM_PAGE_PCP : LMM_PAGE_ALLOCATED;
                 out[2] = p->order;
+                out[4] = (p->flags & PB_HEAD) && p->order > 0 && p->spare8;
             }
             break;
         }

@@ -276,7 +276,7 @@ class Kernel:
         if zone is None:       # hole outside every zone span: memmap_init gives it the zone
             zone = self._hole_zone(pfn)     # of the memory that follows (or the last one)
         page = Page(pfn, self._zone_names[zone], info["state"], info.get("order"),
-                    info.get("migratetype"))
+                    info.get("migratetype"), compound=info.get("compound", False))
         if info["state"] in ("allocated", "tail"):
             self._slab_page(page)
         return page

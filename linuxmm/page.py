@@ -20,7 +20,7 @@ class Page:
     __slots__ = ("pfn", "zone", "flags", "refcount", "mapcount", "order", "state", "page_type",
                  "migratetype", "slab_cache")
 
-    def __init__(self, pfn, zone, state, order, migratetype):
+    def __init__(self, pfn, zone, state, order, migratetype, compound=False):
         self.pfn = pfn
         self.zone = zone
         self.state = state
@@ -30,8 +30,8 @@ class Page:
         self.slab_cache = None         # the KmemCache of a slab page (k.virt_to_page())
         if state in ("reserved", "absent"):
             self.flags, self.refcount, self.order = ("PG_reserved",), 1, None
-        elif state == "allocated":
-            self.flags, self.refcount, self.order = (), 1, order
+        elif state == "allocated":             # a __GFP_COMP head carries PG_head
+            self.flags, self.refcount, self.order = ("PG_head",) if compound else (), 1, order
         elif state in ("free", "pcp"):
             self.flags, self.refcount, self.order = (), 0, order
         else:                           # tail page of an allocated block: refcount 0

@@ -44,7 +44,7 @@ class _Errors:
     def __init__(self, ptr, max_order, cpus, min_pfn, max_pfn):
         self.ptr, self.max_order, self.cpus = ptr, max_order, cpus
         self.min_pfn, self.max_pfn = min_pfn, max_pfn
-        self.info = ffi.new("int64_t[4]")
+        self.info = ffi.new("int64_t[5]")
 
     def alloc_error(self, code, gfp, order, cpu):
         check_alloc(gfp, order, cpu, self.max_order, self.cpus)
@@ -116,7 +116,7 @@ class PageAllocator:
         self._min_pfn = min((a for a, _ in spans), default=0)
         self._max_pfn = max((b for _, b in spans), default=0)
         self._orders = ffi.new("int64_t[]", max_order + 1)
-        self._info = ffi.new("int64_t[4]")
+        self._info = ffi.new("int64_t[5]")
         self._zl = ffi.new("int[]", 8)
         self._msg = ffi.new("char[]", 512)
         self.reclaim_hook = None
@@ -397,9 +397,10 @@ class PageAllocator:
     def page_info(self, pfn):
         pfn = _int64(pfn, "pfn")
         lib.lmm_pa_page_info(self._ptr, pfn, self._info)
-        st, zone, order, mt = (self._info[k] for k in range(4))
+        st, zone, order, mt, compound = (self._info[k] for k in range(5))
         return {"zone": None if zone < 0 else zone, "state": _STATES[st],
-                "order": None if order < 0 else order, "migratetype": None if mt < 0 else mt}
+                "order": None if order < 0 else order, "migratetype": None if mt < 0 else mt,
+                "compound": bool(compound)}
 
     def check(self):
         """Walk every free list, pcp list and page; InvariantError on a broken invariant."""

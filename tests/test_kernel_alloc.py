@@ -222,3 +222,21 @@ def test_backends_agree():
         runs.append((pfns, k.read("/proc/buddyinfo"), k.read("/proc/zoneinfo"),
                      k.read("/proc/vmstat"), k.read("/proc/pagetypeinfo")))
     assert runs[0] == runs[1]
+
+
+def test_gfp_comp_makes_a_compound_page_with_pg_head(backend_name):
+    # prep_compound_page() runs for __GFP_COMP allocations of order > 0 only: the head page
+    # carries PG_head, its tail pages no flags; a plain order-2 block has no PG_head.
+    import linuxmm
+    from linuxmm import GFP_KERNEL, __GFP_COMP
+    k = linuxmm.Kernel("256M", backend=backend_name)
+    comp = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 2)
+    plain = k.alloc_pages(GFP_KERNEL, 2)
+    single = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 0)
+    assert k.page(comp).flags == ("PG_head",) and k.page(comp).order == 2
+    assert k.page(comp + 1).flags == () and k.page(comp + 1).refcount == 0
+    assert k.page(plain).flags == () and k.page(single).flags == ()
+    k.free_pages(comp, 2)
+    again = k.alloc_pages(GFP_KERNEL, 2)          # the same block, now without __GFP_COMP
+    assert again == comp and k.page(again).flags == ()
+    k.check()

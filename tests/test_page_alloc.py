@@ -43,8 +43,10 @@ def test_boot_release_and_zones(backend):
     assert vm["pgfree"] == 4095 + 8192 + 8192
     assert vm["nr_free_pages"] == 4095 + 8192 + 8192
     assert vm["nr_free_pages_blocks"] == 512 + 3 * 1024 + 16 * 1024
-    assert pa.page_info(0) == {"zone": None, "state": "absent", "order": None, "migratetype": None}
-    assert pa.page_info(1024) == {"zone": 0, "state": "free", "order": 10, "migratetype": MOVABLE}
+    assert pa.page_info(0) == {"zone": None, "state": "absent", "order": None, "migratetype": None,
+                               "compound": False}
+    assert pa.page_info(1024) == {"zone": 0, "state": "free", "order": 10, "migratetype": MOVABLE,
+                                  "compound": False}
     assert pa.page_info(1025)["state"] == "tail"
     with pytest.raises(ValueError):
         pa.free_boot_range(100, 200)                # released already

@@ -44,6 +44,7 @@ _GFP_HIGH = G.__GFP_HIGH
 _GFP_KSWAPD = G.__GFP_KSWAPD_RECLAIM
 _GFP_DIRECT = G.__GFP_DIRECT_RECLAIM
 _GFP_MEMALLOC = G.__GFP_MEMALLOC
+_GFP_COMP = G.__GFP_COMP
 _GFP_NOMEMALLOC = G.__GFP_NOMEMALLOC
 
 _FREE, _ALLOC, _PCP = 1, 2, 3           # kinds of block heads in _Zone.state
@@ -131,6 +132,7 @@ class PageAllocator:
         self.pgfree = 0
         self.kswapd_wakeups = 0
         self.reclaim_hook = None
+        self._compound = set()      # heads of allocated __GFP_COMP blocks of order > 0
 
     # ==================================================================== boot ==
     def free_boot_range(self, start, end):
@@ -698,6 +700,16 @@ class PageAllocator:
         return None
 
     def _alloc(self, gfp, order, cpu, slowpath_only=False):
+        """__alloc_pages(), then prep_compound_page() for __GFP_COMP blocks of order > 0."""
+        pfn = self._alloc_pages(gfp, order, cpu, slowpath_only)
+        if pfn is not None and order > 0:
+            if gfp & _GFP_COMP:
+                self._compound.add(pfn)
+            else:
+                self._compound.discard(pfn)
+        return pfn
+
+    def _alloc_pages(self, gfp, order, cpu, slowpath_only):
         """__alloc_pages(): fast path at the low watermark, then the slow path's flags."""
         highest = self._zone_table[gfp & G.GFP_ZONEMASK]
         mt = G.gfp_migratetype(gfp, self.mobility_disabled)
@@ -985,8 +997,10 @@ class PageAllocator:
         pfn = _int64(pfn, "pfn")
         z = self._zone_of(pfn)
         if z is None:
-            return {"zone": None, "state": "absent", "order": None, "migratetype": None}
-        info = {"zone": z.idx, "order": None, "migratetype": self._pageblock_mt(z, pfn)}
+            return {"zone": None, "state": "absent", "order": None, "migratetype": None,
+                    "compound": False}
+        info = {"zone": z.idx, "order": None, "migratetype": self._pageblock_mt(z, pfn),
+                "compound": False}
         head, st = self._covering_block(z, pfn)
         if st is None:
             info["state"] = "reserved"
@@ -995,6 +1009,7 @@ class PageAllocator:
         else:
             info["state"] = {_FREE: "free", _PCP: "pcp", _ALLOC: "allocated"}[st[0]]
             info["order"] = st[1]
+            info["compound"] = st[0] == _ALLOC and st[1] > 0 and pfn in self._compound
         return info
 
     def check(self):
