@@ -800,8 +800,10 @@ static void reserve_highatomic_pageblock(struct lmm_pa *pa, struct lmm_zone *z, 
     }
 }
 
+/* comp: a __GFP_COMP request of order > 0, whose head prep_compound_page() marks PG_head
+ * (kept in the head's spare8, written by every allocation so it is never stale). */
 static int64_t get_page_from_freelist(struct lmm_pa *pa, int order, int flags, int highest, int mt,
-                                      int cpu)
+                                      int cpu, int comp)
 {
     for (;;) {
         int no_fallback = flags & LMM_ALLOC_NOFRAGMENT;
@@ -825,6 +827,7 @@ static int64_t get_page_from_freelist(struct lmm_pa *pa, int order, int flags, i
                 p->flags = PB_HEAD;
                 p->order = (uint8_t)order;
                 p->mt = (uint8_t)mt;
+                p->spare8 = (uint8_t)comp;
                 int64_t pfn = idx_to_pfn(&z->b, idx);
                 if (flags & LMM_ALLOC_HIGHATOMIC)
                     reserve_highatomic_pageblock(pa, z, pfn, order);
@@ -876,6 +879,7 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
 {
     int highest = pa->zone_table[gfp & 0xf];
     int mt = gfp_migratetype(pa, gfp);
+    int comp = order > 0 && (gfp & LMM_GFP_COMP);
     int64_t pfn;
 
     if (pa->preferred[highest] >= pa->nr_zonelist)
@@ -884,7 +888,7 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
         int flags = LMM_ALLOC_WMARK_LOW | (int)(gfp & LMM_GFP_KSWAPD_RECLAIM);
         if (pa->zonelist[pa->preferred[highest]] == pa->normal_idx && pa->has_dma32)
             flags |= LMM_ALLOC_NOFRAGMENT;
-        pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu);
+        pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu, comp);
         if (pfn >= 0)
             return pfn;
     }
@@ -892,23 +896,12 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
      * pass, with ALLOC_NO_WATERMARKS for __GFP_MEMALLOC (__gfp_pfmemalloc_flags).  Direct
      * compaction and reclaim are not modelled (the Python layer's reclaim_hook stands in). */
     int flags = gfp_to_alloc_flags(gfp, order);
-    pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu);
+    pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu, comp);
     if (pfn >= 0)
         return pfn;
     if ((gfp & LMM_GFP_MEMALLOC) && !(gfp & LMM_GFP_NOMEMALLOC))
         flags = LMM_ALLOC_NO_WATERMARKS | (flags & LMM_ALLOC_KSWAPD);
-    return get_page_from_freelist(pa, order, flags, highest, mt, cpu);
-}
-
-/* prep_compound_page(): a __GFP_COMP block of order > 0 is a compound page (PG_head on its
- * head).  Recorded in the head's spare8 by every order > 0 allocation, so it is never stale. */
-static inline int64_t prep_compound(struct lmm_pa *pa, int64_t pfn, uint32_t gfp, int order)
-{
-    if (pfn >= 0 && order > 0) {
-        struct lmm_zone *z = pfn_to_zone(pa, pfn);
-        z->b.pages[pfn - z->start].spare8 = (gfp & LMM_GFP_COMP) != 0;
-    }
-    return pfn;
+    return get_page_from_freelist(pa, order, flags, highest, mt, cpu, comp);
 }
 
 int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
@@ -916,7 +909,7 @@ int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
     int err = check_alloc_args(pa, gfp, order, cpu);
     if (err)
         return err;
-    return prep_compound(pa, alloc_pages(pa, gfp, order, cpu, 0), gfp, order);
+    return alloc_pages(pa, gfp, order, cpu, 0);
 }
 
 int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
@@ -924,7 +917,7 @@ int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cp
     int err = check_alloc_args(pa, gfp, order, cpu);
     if (err)
         return err;
-    return prep_compound(pa, alloc_pages(pa, gfp, order, cpu, 1), gfp, order);
+    return alloc_pages(pa, gfp, order, cpu, 1);
 }
 
 /* alloc_pages_bulk(): the first zone passing low + count serves from its pcp list. */
@@ -1087,7 +1080,7 @@ int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order)
     struct lmm_pa *p = pa;
     if (check_alloc_args(p, gfp, order, 0))
         return -LMM_EINVAL;
-    return prep_compound(p, alloc_pages(p, gfp, order, 0, 0), gfp, order);
+    return alloc_pages(p, gfp, order, 0, 0);
 }
 
 int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order)
