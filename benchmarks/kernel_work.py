@@ -17,17 +17,6 @@ def kernel_pairs(k, pairs, order=0):
     return total
 
 
-def kernel_bulk_rounds(k, rounds, batch=1024):
-    alloc, free = k.alloc_pages_bulk, k.free_pages_bulk
-    total = 0
-    for _ in range(rounds):
-        pfns = alloc(GFP_KERNEL, batch)
-        assert len(pfns) == batch
-        total += int(pfns.sum())
-        free(pfns)
-    return total
-
-
 def free_total(k):
     """Free pages counting the per-CPU lists (what a round trip must leave unchanged)."""
     return sum(z.free_pages + sum(z.pcp_count(c) for c in range(k.cpus)) for z in k.zones)

@@ -39,6 +39,8 @@ def python_pairs(pa, pairs, order=0, gfp=GFP_KERNEL):
 
 
 def bulk_rounds(pa, rounds, batch=1024, gfp=GFP_KERNEL):
+    """alloc_pages_bulk + free_pages_bulk rounds on a PageAllocator or a Kernel (same API);
+    returns the sum of the pfns handed out."""
     total = 0
     alloc, free = pa.alloc_pages_bulk, pa.free_pages_bulk
     for _ in range(rounds):

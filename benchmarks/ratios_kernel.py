@@ -8,7 +8,8 @@ import os
 
 import linuxmm
 from heaps import clean, python_pairs, bulk_rounds
-from kernel_work import MEM, boot_in_subprocess, free_total, kernel_bulk_rounds, kernel_pairs
+from kernel_work import MEM, boot_in_subprocess, free_total, kernel_pairs
+from pa_machines import bulk_rounds as kernel_bulk_rounds
 from timing import ns_per_op
 
 PAIRS = 200_000

@@ -5,7 +5,8 @@ import os
 import pytest
 
 import linuxmm
-from kernel_work import MEM, boot_in_subprocess, free_total, kernel_bulk_rounds, kernel_pairs
+from kernel_work import MEM, boot_in_subprocess, free_total, kernel_pairs
+from pa_machines import bulk_rounds as kernel_bulk_rounds
 
 PAIRS = 20_000
 ROUNDS = 20

@@ -67,14 +67,16 @@ def parse_zoneinfo(text):
 
 
 def stable_zoneinfo(tries=5):
-    """/proc/zoneinfo parsed, read until two reads agree on managed pages (lazy init moves it)."""
+    """/proc/zoneinfo parsed, read until two reads agree on managed pages and min watermarks
+    (lazy init grows managed, then the watermarks are recomputed)."""
     prev = None
     for _ in range(tries):
         text = read("/proc/zoneinfo")
         if text is None:
             return None
         zones = parse_zoneinfo(text)
-        if prev is not None and [z["managed"] for z in zones] == [z["managed"] for z in prev]:
+        if prev is not None and [(z["managed"], z["min"]) for z in zones] == \
+                [(z["managed"], z["min"]) for z in prev]:
             return zones
         prev = zones
     return prev

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import linuxmm
-from host_physical import e820_lines, read as read_host
+from host_physical import e820_lines, parse_zoneinfo, read as read_host, stable_zoneinfo
 import linuxmm.reference
 from linuxmm import OutOfMemory
 
@@ -580,36 +580,6 @@ def test_both_backends_agree():
 
 
 # -- this host ------------------------------------------------------------------------------------
-def _zoneinfo(text):
-    zones = []
-    for block in re.split(r"(?m)^(?=Node \d+, zone)", text):
-        m = re.match(r"Node (\d+), zone\s+(\S+)", block)
-        if not m:
-            continue
-        z = {"node": int(m.group(1)), "name": m.group(2)}
-        for key in ("min", "low", "high", "spanned", "present", "managed"):
-            z[key] = int(re.search(r"\n\s+(?:pages )?%s\s+(\d+)" % key, block).group(1))
-        z["protection"] = tuple(int(x) for x in
-                                re.search(r"protection: \(([^)]*)\)", block).group(1).split(","))
-        z["pcp"] = [tuple(int(v) for v in t) for t in re.findall(
-            r"batch:\s+(\d+)\n\s+high_min:\s+(\d+)\n\s+high_max:\s+(\d+)", block)]
-        mm = re.search(r"start_pfn:\s+(\d+)", block)
-        z["start_pfn"] = int(mm.group(1)) if mm else None
-        zones.append(z)
-    return zones
-
-
-def _stable_host_zones():
-    for _ in range(5):                  # the host may grow managed pages while we read
-        a, b = read_host("/proc/zoneinfo"), read_host("/proc/zoneinfo")
-        if a is None:
-            return None
-        za, zb = _zoneinfo(a), _zoneinfo(b)
-        if [(z["managed"], z["min"]) for z in za] == [(z["managed"], z["min"]) for z in zb]:
-            return za
-    return None
-
-
 def test_host_shapes_match(Kernel):
     k = Kernel("2G")
     for path in ("/proc/buddyinfo", "/proc/zoneinfo", "/proc/pagetypeinfo", "/proc/meminfo"):
@@ -642,7 +612,7 @@ def test_host_shapes_match(Kernel):
 
 
 def test_host_e820_zones_and_watermarks(Kernel):
-    lines, zones = e820_lines(), _stable_host_zones()
+    lines, zones = e820_lines(), stable_zoneinfo()
     ctl = {n: read_host("/proc/sys/vm/" + n) for n in ("watermark_scale_factor",
                                                      "lowmem_reserve_ratio")}
     if not lines or not zones or None in ctl.values():
@@ -682,9 +652,9 @@ def test_host_e820_zones_and_watermarks(Kernel):
     for mine, host in zip(k.zones, zones):
         assert mine.managed_pages == host["managed"], host["name"]
         assert tuple(mine.watermark) == (host["min"], host["low"], host["high"]), host["name"]
-        assert tuple(mine.lowmem_reserve) == host["protection"], host["name"]
+        assert tuple(mine.lowmem_reserve) == tuple(host["protection"]), host["name"]
     # pcp batch / high_min / high_max of every CPU, as zoneinfo prints them
-    mine = _zoneinfo(k.read("/proc/zoneinfo"))
+    mine = parse_zoneinfo(k.read("/proc/zoneinfo"))
     assert [z["pcp"] for z in mine] == [z["pcp"] for z in zones]
 
 

@@ -1065,10 +1065,7 @@ def test_placement_and_brk_equal_setarch(tmp_path):
         pytest.skip("needs gcc and setarch")
     (tmp_path / "s.c").write_text(SEQ_PROGRAM)
     exe = str(tmp_path / "seq")
-    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
-                        "-o", exe, str(tmp_path / "s.c")], capture_output=True)
-    if r.returncode:
-        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    build_nolibc(tmp_path / "s.c", exe)
     results, host_maps = run_setarch([exe], {}).split("====\n")
     results = [int(x, 16) for x in results.split()]
     k = kernel()
@@ -1111,6 +1108,14 @@ def test_placement_and_brk_equal_setarch(tmp_path):
     def norm(text):                                  # shmem inode numbers differ
         return re.sub(r" 00:01 \d+ +", " 00:01 INO ", text)
     assert norm(k.read(f"/proc/{p.pid}/maps")) == norm(host_maps)
+
+
+def build_nolibc(source, exe):
+    """Compile a no-libc test program (static, non-PIE); skip the test when gcc cannot."""
+    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
+                        "-o", exe, str(source)], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot build: " + r.stderr.decode()[:200])
 
 
 # Programs built without libc: raw syscalls (sc6), write(1, ...) and a hex printer.
@@ -1224,10 +1229,7 @@ def test_random_whole_address_space_equal_setarch(tmp_path, seed):
     (tmp_path / "r.c").write_text(RANDOM_PROGRAM.replace("OPS", body)
                                   .replace("DATAFILE", str(data)))
     exe = str(tmp_path / "rnd")
-    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
-                        "-o", exe, str(tmp_path / "r.c")], capture_output=True)
-    if r.returncode:
-        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    build_nolibc(tmp_path / "r.c", exe)
     run = subprocess.run(["setarch", "-R", "env", "-i", exe], capture_output=True, text=True)
     # a random munmap may remove the program's own text: then compare what it printed before
     results, _, host_maps = run.stdout.partition("====\n")
@@ -1276,10 +1278,7 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
     (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", "{12, -1, 0, 0, 0, 0, 0, 0, -1}")
                                   .replace("DATAFILE", "/nonexistent"))
     exe = str(tmp_path / "sp")
-    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
-                        "-o", exe, str(tmp_path / "s.c")], capture_output=True)
-    if r.returncode:
-        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    build_nolibc(tmp_path / "s.c", exe)
     k = kernel()
     p = k.spawn(name="init")
     p.execve(exe, [exe], [])
@@ -1294,8 +1293,7 @@ def test_special_mappings_refuse_splits_like_host(tmp_path):
     body = ",\n".join("{%s}" % ", ".join(f"{v}L" for v in op + (-1,)) for op in ops)
     (tmp_path / "s.c").write_text(RANDOM_PROGRAM.replace("OPS", body)
                                   .replace("DATAFILE", "/nonexistent"))
-    subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
-                    "-o", exe, str(tmp_path / "s.c")], check=True)
+    build_nolibc(tmp_path / "s.c", exe)
     results, _, host_maps = run_setarch([exe], {}).partition("====\n")
     host_maps = host_maps.partition("====\n")[0]
     k = kernel()
@@ -1390,10 +1388,7 @@ def test_max_map_count_at_the_real_limit_equal_setarch(tmp_path):
         limit = int(f.read())
     (tmp_path / "l.c").write_text(LIMIT_PROGRAM)
     exe = str(tmp_path / "limit")
-    r = subprocess.run(["gcc", "-O1", "-nostdlib", "-static", "-no-pie", "-fno-stack-protector",
-                        "-o", exe, str(tmp_path / "l.c")], capture_output=True)
-    if r.returncode:
-        pytest.skip("cannot build: " + r.stderr.decode()[:200])
+    build_nolibc(tmp_path / "l.c", exe)
     results, host_maps = run_setarch([exe], {}).split("====\n")
     k = kernel()
     k.max_map_count = limit
