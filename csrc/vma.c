@@ -25,8 +25,10 @@ static int64_t upper_bound(const int64_t *ends, int64_t n, int64_t addr)
 	return base - ends;
 }
 
-int64_t lmm_vma_find_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
-			  const int64_t *addrs, int64_t *out, int64_t count)
+/* find_vma() (first VMA ending above addr) for each address, or vma_lookup() when exact (that
+ * VMA must also contain addr): its vm_start, or -1. */
+static int64_t lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
+			   const int64_t *addrs, int64_t *out, int64_t count, int exact)
 {
 	int64_t i;
 
@@ -35,22 +37,19 @@ int64_t lmm_vma_find_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
 	for (i = 0; i < count; i++) {
 		int64_t idx = upper_bound(ends, n, addrs[i]);
 
-		out[i] = idx < n ? starts[idx] : -1;
+		out[i] = idx < n && (!exact || starts[idx] <= addrs[i]) ? starts[idx] : -1;
 	}
 	return count;
+}
+
+int64_t lmm_vma_find_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
+			  const int64_t *addrs, int64_t *out, int64_t count)
+{
+	return lookup_bulk(starts, ends, n, addrs, out, count, 0);
 }
 
 int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
 			    const int64_t *addrs, int64_t *out, int64_t count)
 {
-	int64_t i;
-
-	if (n < 0 || count < 0)
-		return -LMM_EINVAL;
-	for (i = 0; i < count; i++) {
-		int64_t idx = upper_bound(ends, n, addrs[i]);
-
-		out[i] = idx < n && starts[idx] <= addrs[i] ? starts[idx] : -1;
-	}
-	return count;
+	return lookup_bulk(starts, ends, n, addrs, out, count, 1);
 }

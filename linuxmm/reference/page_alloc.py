@@ -319,31 +319,18 @@ class PageAllocator:
         if not (z.spans(start) and z.spans(end - 1)):
             return None
         free = movable = 0
-        p = start
-        while p < end:
-            st = z.state.get(p)
-            if st is None:
-                p += 1
-                continue
+        for _, st in _block_heads(z, start, end):
             if st[0] == _FREE:
                 free += 1 << st[1]
             elif st[0] == _ALLOC and st[2] == MOVABLE:      # PageLRU: a movable allocation
                 movable += 1 << st[1]
-            p += 1 << st[1]
         return start, free, movable
 
     def _move_freepages_block_pages(self, z, start, new_mt):
         """__move_freepages_block(): every free block of the pageblock to new_mt's list tail."""
-        end = start + (1 << self.pageblock_order)
-        p = start
-        while p < end:
-            st = z.state.get(p)
-            if st is None:
-                p += 1
-                continue
+        for p, st in _block_heads(z, start, start + (1 << self.pageblock_order)):
             if st[0] == _FREE:
                 self._move_to_free_list(z, p, new_mt)
-            p += 1 << st[1]
 
     def _change_pageblock_range(self, z, pfn, order, mt):
         nr = 1 << self.pageblock_order
@@ -1212,3 +1199,16 @@ def _int64(value, name):
 def _require(cond, text):
     if not cond:
         raise InvariantError(text)
+
+
+def _block_heads(z, start, end):
+    """(pfn, state) of every block head in [start, end), stepping over each block's pages (a
+    pfn_valid() walk of the pageblock, as __move_freepages_block() does it)."""
+    p = start
+    while p < end:
+        st = z.state.get(p)
+        if st is None:
+            p += 1
+            continue
+        yield p, st
+        p += 1 << st[1]
