@@ -46,13 +46,20 @@ def check_count(count):
     return count
 
 
-def pfn_array(pfns):
-    """Any buffer or sequence of integers as a contiguous int64 array (no copy when it is one)."""
-    arr = np.asarray(pfns)
-    if arr.dtype != np.int64:
+def int_array(values, dtype, name):
+    """Any buffer or sequence of integers as a contiguous 1-D array of dtype (no copy when it is
+    one already); ArgumentTypeError for non-integers, ValueError for values dtype cannot hold."""
+    arr = np.asarray(values)
+    if arr.dtype != dtype:
         if arr.size and arr.dtype.kind not in "iu":
-            raise ArgumentTypeError(f"pfns must be integers, not {arr.dtype}")
-        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
-            raise ValueError("pfn out of range")
-        arr = arr.astype(np.int64)
+            raise ArgumentTypeError(f"{name} must be integers, not {arr.dtype}")
+        info = np.iinfo(dtype)
+        if arr.size and (int(arr.min()) < info.min or int(arr.max()) > info.max):
+            raise ValueError(f"{name} out of range: {np.dtype(dtype).name} cannot hold them")
+        arr = arr.astype(dtype)
     return np.ascontiguousarray(arr.reshape(-1))
+
+
+def pfn_array(pfns):
+    """pfns as a contiguous int64 array (see int_array)."""
+    return int_array(pfns, np.int64, "pfns")

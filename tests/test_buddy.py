@@ -273,3 +273,12 @@ def test_kernel_bad_argument_types_raise_value_error(backend_name):
             k.alloc_pages(*args)
     with pytest.raises(ValueError):
         k.free_pages(1.5)
+
+
+def test_bulk_free_refuses_values_int64_cannot_hold(backend):
+    b = backend.BuddyAllocator(64)
+    got = b.alloc_bulk(4)
+    before = snapshot(b)
+    with pytest.raises(ValueError, match="out of range"):
+        b.free_bulk(np.array([int(got[0]), 2**64 - 1], dtype=np.uint64))
+    assert snapshot(b) == before

@@ -498,3 +498,15 @@ def test_kernel_cache_wrappers(backend_name):
     assert k.kmem_cache_shrink(c) == 0
     k.kmem_cache_destroy(c)
     assert "\nw " not in k.read("/proc/slabinfo")
+
+
+def test_free_bulk_refuses_negative_addresses(backend_name):
+    import linuxmm
+    k = linuxmm.Kernel("256M", backend=backend_name)
+    c = k.kmem_cache_create("neg_addr", 64)
+    objs = c.alloc_bulk(3)
+    before = k.read("/proc/slabinfo")
+    with pytest.raises(ValueError, match="out of range"):
+        c.free_bulk(np.array([int(objs[0]) & 0x7fffffffffffffff, -8], dtype=np.int64))
+    assert k.read("/proc/slabinfo") == before
+    c.free_bulk(objs)

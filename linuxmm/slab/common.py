@@ -71,14 +71,8 @@ def check_addr(addr):
 
 
 def addr_array(addrs):
-    arr = np.asarray(addrs)
-    if arr.dtype != np.uint64:
-        if arr.size and arr.dtype.kind not in "iu":
-            raise ArgumentTypeError(f"addresses must be integers, not {arr.dtype}")
-        if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
-            raise ValueError("negative address")
-        arr = arr.astype(np.uint64)
-    return np.ascontiguousarray(arr.reshape(-1))
+    """Object addresses as a contiguous uint64 array (see _args.int_array)."""
+    return _args.int_array(addrs, np.uint64, "addresses")
 
 
 class KmemCacheCommon:
