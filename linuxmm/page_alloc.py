@@ -125,7 +125,7 @@ class PageAllocator:
 
     def _bind_fast_paths(self):
         """Per-instance closures for the hot calls: no attribute lookups on the way to C.  They
-        shadow the methods of the same names below, which document them and do the same.  They
+        shadow the methods of the same names below, which document them.  They
         hold the C allocator (self._ptr) and a weak reference to self, so no reference cycle
         keeps an allocator alive after its last user lets go."""
         ptr, errors, me = self._ptr, self._errors, weakref.ref(self)
@@ -187,13 +187,7 @@ class PageAllocator:
     # -- hot paths ------------------------------------------------------------------------------
     def alloc_pages(self, gfp=G.GFP_KERNEL, order=0, cpu=0):
         """pfn of 2**order pages; OutOfMemory when no zone of the zonelist may serve."""
-        try:
-            pfn = _alloc(self._ptr, gfp, order, cpu)
-        except (TypeError, OverflowError):
-            pfn = -lib.LMM_EINVAL
-        if pfn >= 0:
-            return pfn
-        return self._alloc_failed(pfn, gfp, order, cpu)
+        return self.alloc_pages(gfp, order, cpu)    # the instance's fast path (_bind_fast_paths)
 
     def _alloc_failed(self, code, gfp, order, cpu):
         if code != -lib.LMM_ENOMEM:
@@ -209,12 +203,7 @@ class PageAllocator:
 
     def free_pages(self, pfn, order=0, cpu=0):
         """Free a block from alloc_pages; InvalidFree (state unchanged) when it is not one."""
-        try:
-            err = _free(self._ptr, pfn, order, cpu)
-        except (TypeError, OverflowError):
-            err = self._errors.bad_free_args(pfn, order, cpu)
-        if err:
-            raise self._errors.free_error(err, pfn, order, cpu)
+        return self.free_pages(pfn, order, cpu)     # the instance's fast path
 
     def alloc_pages_bulk(self, gfp=G.GFP_KERNEL, count=1, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array, one C call."""

@@ -53,29 +53,18 @@ class KmemCache(KmemCacheCommon):
         self._id = cid
         self._stats_buf = ffi.new("int64_t[12]")
         self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
-        if type(self) is KmemCache:
-            self.alloc, self.free = _fast_paths(self, self._sys, cid)
+        self._fast = _fast_paths(self, self._sys, cid)
+        if type(self) is KmemCache:         # no Python work around the core call: bind them
+            self.alloc, self.free = self._fast
 
     # -- hot paths ------------------------------------------------------------------------------
     def alloc(self, gfp=F.GFP_KERNEL):
         """kmem_cache_alloc(): the address of a free object; OutOfMemory when no page is left."""
-        try:
-            addr = _alloc(self._sys, self._id, gfp)
-        except (TypeError, OverflowError):
-            check_gfp(gfp)
-            raise
-        if addr < _MIN_ADDR:
-            raise self._alloc_error(addr, gfp)
-        return addr
+        return self._fast[0](gfp)
 
     def free(self, addr):
         """kmem_cache_free(); InvalidFree (nothing changed) unless addr is an allocated object here."""
-        try:
-            err = _free(self._sys, self._id, addr)
-        except (TypeError, OverflowError):
-            err = -lib.LMM_SLAB_ENOTSLAB if check_addr(addr) is not None else 0
-        if err:
-            raise self.allocator._free_error(-err, addr, self)
+        return self._fast[1](addr)
 
     def alloc_bulk(self, count, gfp=F.GFP_KERNEL):
         """kmem_cache_alloc_bulk(): `count` objects as a uint64 array, all or nothing."""
@@ -149,8 +138,9 @@ class KmemCache(KmemCacheCommon):
 
 
 def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
-    """alloc() and free() as closures over the core handles: the same behaviour as the methods,
-    without a bound-method call and attribute or global loads per call."""
+    """alloc() and free() as closures over the core handles, without a bound-method call and
+    attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
+    with Python work around the core call (SlowKmemCache) calls them from its methods."""
     c_alloc, c_free = _alloc, _free
 
     def alloc(gfp=GFP_KERNEL):
