@@ -28,7 +28,7 @@ Simplifications, all deliberate:
   the end of the async window down to a multiple of 4 pages for every mapping.  Filesystems that
   do use large folios (ext4 in 6.16+, xfs) get different windows for sequential streams: on the
   reference machine 8 MiB of 4 KiB reads leave 0..3071 cached, where an order-0 mapping leaves
-  0..3923 (both worked by hand in tests/test_readahead.py).
+  0..5971 (both worked by hand in tests/test_readahead.py).
 * I/O completes at once and never fails: no locked or !uptodate folios, no writeback (the
   PG_reclaim alias check of page_cache_async_ra), no EIO shrinking of ra_pages, no
   IOCB_NOWAIT/NOIO/DONTCACHE, no blk-cgroup congestion, no fsnotify pre-content watches, no DAX or
