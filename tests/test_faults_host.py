@@ -47,7 +47,7 @@ SCENARIOS = {
     "file_shared_read": cached("f") + [fmap("a", "f", flags=MAP_SHARED, align=5),
                                        ("read", "a", 0, N, OBS)],
     "file_every_16th_then_all": cached("f") + [
-        fmap("a", "f"), ("read", "a", 0, N, 16, OBS), ("read", "a", 0, N, OBS)],
+        fmap("a", "f", align=5), ("read", "a", 0, N, 16, OBS), ("read", "a", 0, N, OBS)],
     "file_private_rw_write": cached("f") + [fmap("a", "f", prot=RW, align=5),
                                             ("write", "a", 0, N, OBS)],
     "file_private_rw_read_then_write": cached("f") + [
@@ -145,3 +145,6 @@ def test_harness_reproduces_doc_tables():
     assert [r[i]["smaps"][0]["Rss"] for i in (1, 2)] == [0, 128]
     if _sysfs("/sys/block/vda/queue/read_ahead_kb") == "8192" and os.path.exists("/dev/vda"):
         assert _faults(host_results("uncached_madv_random_64"), 3) == (0, 64)
+        r = host_results("uncached_fault_page_100")
+        assert _faults(r, 2) == (0, 1) and r[2]["mincore"] == [(0, 2048)]     # read-around
+        assert r[2]["smaps"][0]["Rss"] == 64                                  # PTEs 96-111
