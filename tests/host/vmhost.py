@@ -29,13 +29,14 @@ def host_available():
 _BUILT = {}
 
 
-def build_helper(tmpdir):
-    if "path" not in _BUILT:
-        out = os.path.join(str(tmpdir), "vmhelper")
-        subprocess.run(["gcc", "-O2", "-Wall", "-o", out, os.path.join(HERE, "vmhelper.c")],
+def build_helper(tmpdir, name="vmhelper", extra=()):
+    """Compile tests/host/<name>.c into tmpdir once per session; returns the binary's path."""
+    if name not in _BUILT:
+        out = os.path.join(str(tmpdir), name)
+        subprocess.run(["gcc", "-O2", "-Wall", *extra, "-o", out, os.path.join(HERE, name + ".c")],
                        check=True, capture_output=True)
-        _BUILT["path"] = out
-    return _BUILT["path"]
+        _BUILT[name] = out
+    return _BUILT[name]
 
 
 class HostVM:
