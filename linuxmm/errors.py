@@ -43,3 +43,25 @@ def invalid_free(reason, pfn, order, *, start_pfn=0, end_pfn=0, allocated_order=
     err.pfn = pfn
     err.order = order
     return err
+
+
+class SegmentationFault(MMError):
+    """SIGSEGV delivered to a simulated process: `.addr` is the faulting address, `.code`
+    "SEGV_MAPERR" (nothing mapped there) or "SEGV_ACCERR" (the VMA forbids the access)."""
+
+    def __init__(self, addr, code):
+        super().__init__(f"SIGSEGV ({code}) at 0x{addr:x}")
+        self.addr = addr
+        self.code = code
+        self.signal = 11
+
+
+class BusError(MMError):
+    """SIGBUS delivered to a simulated process (BUS_ADRERR: a file page beyond EOF inside the
+    mapping, or a fault handler that returned VM_FAULT_SIGBUS)."""
+
+    def __init__(self, addr, code="BUS_ADRERR"):
+        super().__init__(f"SIGBUS ({code}) at 0x{addr:x}")
+        self.addr = addr
+        self.code = code
+        self.signal = 7

@@ -41,7 +41,8 @@ class Kernel:
                  min_free_kbytes=None, watermark_scale_factor=10, swap=0,
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
-                 percpu_pagelist_high_fraction=0, boot_allocations=None):
+                 percpu_pagelist_high_fraction=0, boot_allocations=None, read_ahead_kb=128,
+                 max_sectors_kb=1280):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -65,6 +66,8 @@ class Kernel:
         # -- slab (linuxmm/slab) --
         self._slab_init()
         # -- end slab --
+        # -- page frames, page tables, page cache (linuxmm/mmu, linuxmm/vm/memory) --
+        self._mmu_init(read_ahead_kb, max_sectors_kb)
         # -- processes and address spaces (linuxmm/vm) --
         self._vm_init()
 
@@ -478,12 +481,44 @@ class Kernel:
                 return render(int(parts[2]))
         raise FileNotFoundError(2, "No such file or directory", path)
 
+    # -- page frames, page tables and the page cache ------------------------------------------
+    def _mmu_init(self, read_ahead_kb, max_sectors_kb):
+        """The MMU (backend "c": linuxmm.mmu, "reference": linuxmm.reference.mmu): per-frame
+        state, page contents and page tables; the backing disk's queue (read_ahead_kb,
+        max_sectors_kb); the zero page (in the kernel image: never allocated)."""
+        from .vm import readahead
+        from .vm.mmu_defs import NODE_STAT_NAMES, VM_EVENT_NAMES
+        read_ahead_kb = _args.as_int(read_ahead_kb, "read_ahead_kb")
+        max_sectors_kb = _args.as_int(max_sectors_kb, "max_sectors_kb")
+        if read_ahead_kb < 0 or max_sectors_kb < 4:
+            raise ValueError("read_ahead_kb must be >= 0 and max_sectors_kb >= 4")
+        self.bdi = readahead.Bdi(read_ahead_kb=read_ahead_kb, max_sectors_kb=max_sectors_kb)
+        module = importlib.import_module(
+            "linuxmm.mmu" if self.backend == "c" else "linuxmm.reference.mmu")
+        image = _boot.KERNEL_START_PFN
+        self.zero_pfn = image if image < self.layout.max_pfn else 0
+        self.huge_zero_pfn = None
+        self.rlimit_stack = 8 << 20               # RLIMIT_STACK soft limit
+        self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn)
+        mmu = self.mmu
+
+        def counters():
+            values = {name: int(mmu.node[i]) for i, name in NODE_STAT_NAMES.items()}
+            values.update({name: int(mmu.events[i]) for i, name in VM_EVENT_NAMES.items()})
+            return values
+        self.register_stats(counters)
+
+    def alloc_user_page(self, gfp):
+        """One order-0 page for user memory or the page cache (cpu 0), through the slow path's
+        reclaim hook when the allocator refuses; OutOfMemory when nothing helps."""
+        return self._pa.alloc_pages(gfp, 0, 0)
+
     # -- processes and address spaces (linuxmm/vm) ------------------------------------------------
     def _vm_init(self):
         from .vm.files import FileSystem
         from .vm.layout import KernelRandom
         from .vm.procfs import render_maps, render_status
-        self.fs = FileSystem()
+        self.fs = FileSystem(self)
         self.vm_random = KernelRandom(self.seed)
         self.max_map_count = 65530            # vm.max_map_count
         self.overcommit_memory = 0            # vm.overcommit_memory
@@ -506,6 +541,17 @@ class Kernel:
                 return render_status(self._process(pid))
         self.register_proc("/proc/<pid>/maps", maps)
         self.register_proc("/proc/<pid>/status", status)
+        from .vm import smaps as _smaps
+        for name, render in (("smaps", _smaps.render_smaps),
+                             ("smaps_rollup", _smaps.render_smaps_rollup),
+                             ("statm", _smaps.render_statm)):
+            self.register_proc(f"/proc/<pid>/{name}", self._mm_renderer(render))
+
+    def _mm_renderer(self, render):
+        def show(pid):
+            with self.lock:
+                return render(self._process(pid).mm)
+        return show
 
     def _vm_check(self):
         """check() of every process's address space and of the global commit charge."""
@@ -529,18 +575,25 @@ class Kernel:
 
     def spawn(self, name="init"):
         """A new process with an empty address space."""
+        return self._new_process(name)
+
+    def _new_process(self, name, ppid=0, mm=True):
         from .vm.process import Process
         with self.lock:
             pid = self._next_pid
             self._next_pid += 1
-            process = Process(self, pid, name)
+            process = Process(self, pid, name, ppid=ppid, mm=mm)
             self._processes[pid] = process
             return process
 
     def exit_process(self, process):
         """The process exits: its address space is torn down and the pid is released."""
         with self.lock:
-            process.mm.exit_mmap()
+            if not process.alive:
+                return
+            if process.mm is not None:
+                process.mm.exit_mmap()
+            process.alive = False
             self._processes.pop(process.pid, None)
 
     def create_file(self, path, size=0):

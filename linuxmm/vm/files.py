@@ -8,33 +8,14 @@ import errno
 import os
 
 from .constants import PAGE_SIZE
+from .filemap import AddressSpace
+from .mmu_defs import PG_DIRTY
 
 # Device numbers printed in /proc/pid/maps.
 SIMFS_DEV = (0xfe, 0x01)    # simulated ext4 disk holding files made by create_file
 SHM_DEV = (0x00, 0x01)      # shm_mnt: shared anonymous memory ("/dev/zero (deleted)")
 
 O_ACCMODE = 3
-
-
-class PageCache:
-    """The inode's address_space: which file pages are cached (index -> bytearray of one page).
-    The page-cache issue replaces this placeholder with the real LRU-managed cache."""
-    __slots__ = ("host", "pages")
-
-    def __init__(self, host):
-        self.host = host
-        self.pages = {}
-
-    def get_page(self, index):
-        page = self.pages.get(index)
-        if page is None:
-            page = bytearray(self.host.read_backing(index * PAGE_SIZE, PAGE_SIZE))
-            page.extend(bytes(PAGE_SIZE - len(page)))
-            self.pages[index] = page
-        return page
-
-    def __len__(self):
-        return len(self.pages)
 
 
 class Inode:
@@ -44,7 +25,7 @@ class Inode:
     __slots__ = ("i_ino", "dev", "i_size", "path", "deleted", "i_mapping", "host_path",
                  "_backing", "kind", "charged")
 
-    def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4"):
+    def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4", kernel=None):
         self.i_ino = ino
         self.dev = dev
         self.i_size = size
@@ -53,18 +34,51 @@ class Inode:
         self.host_path = host_path
         self.kind = kind              # 'ext4' (thp_get_unmapped_area) or 'shmem'
         self.charged = 0              # shmem_acct_size: pages charged to vm_committed_as
-        self._backing = None if host_path is not None else bytearray()
-        self.i_mapping = PageCache(self)
+        self._backing = {}            # the disk: page index -> 4096 bytes (absent: zeros
+        #                               or, for a host file, the host file's bytes)
+        self.i_mapping = AddressSpace(self, kernel)
 
     def read_backing(self, offset, length):
-        """Bytes of the file's stored contents (what a read from disk returns)."""
+        """Bytes of the file's stored contents (what a read from disk returns), short at EOF."""
         end = min(offset + length, self.i_size)
         if end <= offset:
             return b""
-        if self._backing is None:
-            with open(self.host_path, "rb") as f:
-                self._backing = bytearray(f.read())
-        return bytes(self._backing[offset:end])
+        out = bytearray()
+        pos = offset
+        while pos < end:
+            index, within = divmod(pos, PAGE_SIZE)
+            take = min(PAGE_SIZE - within, end - pos)
+            page = self._backing.get(index)
+            if page is None:
+                page = self._host_page(index)
+            out += page[within:within + take]
+            pos += take
+        return bytes(out)
+
+    def _host_page(self, index):
+        if self.host_path is None:
+            return bytes(PAGE_SIZE)
+        with open(self.host_path, "rb") as f:
+            f.seek(index * PAGE_SIZE)
+            data = f.read(PAGE_SIZE)
+        return data + bytes(PAGE_SIZE - len(data))
+
+    def write_backing(self, offset, data):
+        """Writeback: bytes reach the disk (never the host file, which stays read-only)."""
+        pos = offset
+        view = memoryview(bytes(data))
+        while view:
+            index, within = divmod(pos, PAGE_SIZE)
+            take = min(PAGE_SIZE - within, len(view))
+            page = self._backing.get(index)
+            if page is None:
+                page = bytearray(self._host_page(index))
+            elif not isinstance(page, bytearray):
+                page = bytearray(page)
+            page[within:within + take] = view[:take]
+            self._backing[index] = page
+            view = view[take:]
+            pos += take
 
     def __repr__(self):
         return f"<inode {self.dev[0]:02x}:{self.dev[1]:02x} {self.i_ino} {self.path}>"
@@ -72,11 +86,15 @@ class Inode:
 
 class File:
     """An open file description (struct file)."""
-    __slots__ = ("f_inode", "f_flags", "f_count", "readable", "writable", "__weakref__")
+    __slots__ = ("f_inode", "f_flags", "f_count", "readable", "writable", "f_ra",
+                 "__weakref__")
 
     def __init__(self, inode, flags=os.O_RDWR):
         self.f_inode = inode
         self.f_flags = flags
+        kernel = inode.i_mapping.kernel
+        from .readahead import FileRaState
+        self.f_ra = FileRaState(kernel.bdi if kernel is not None else None)
         acc = flags & O_ACCMODE
         self.readable = acc in (os.O_RDONLY, os.O_RDWR)
         self.writable = acc in (os.O_WRONLY, os.O_RDWR)
@@ -95,26 +113,42 @@ class File:
         inode = self.f_inode
         return inode.path + " (deleted)" if inode.deleted else inode.path
 
+    def _kernel(self):
+        return self.f_inode.i_mapping.kernel
+
     def read(self, offset, length):
-        """pread(2) through the page cache; returns bytes (short at end of file)."""
+        """pread(2) through the page cache with the kernel's readahead (file_ra_state per open
+        file); returns bytes, short at end of file."""
         if not self.readable:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         if offset < 0 or length < 0:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         inode = self.f_inode
-        end = min(offset + length, inode.i_size)
-        out = bytearray()
-        pos = offset
-        while pos < end:
-            index, within = divmod(pos, PAGE_SIZE)
-            take = min(PAGE_SIZE - within, end - pos)
-            page = inode.i_mapping.get_page(index)
-            out += page[within:within + take]
-            pos += take
-        return bytes(out)
+        kernel = self._kernel()
+        if kernel is None:
+            return inode.read_backing(offset, length)
+        from . import readahead
+        with kernel.lock:
+            mapping = inode.i_mapping
+            end = min(offset + length, inode.i_size)
+            if end <= offset:
+                return b""
+            readahead.file_read(mapping, self.f_ra, kernel.bdi, offset, end - offset,
+                                random=self.f_ra.random)
+            out = bytearray()
+            pos = offset
+            mmu = kernel.mmu
+            while pos < end:
+                index, within = divmod(pos, PAGE_SIZE)
+                take = min(PAGE_SIZE - within, end - pos)
+                pfn, _ = mapping.find_or_create(index)
+                out += mmu.page_read(pfn, within, take)
+                pos += take
+            return bytes(out)
 
     def write(self, offset, data):
-        """pwrite(2) of `data` (bytes) or of that many zero bytes (int) through the page cache;
+        """pwrite(2) of `data` (bytes) or of that many zero bytes (int) through the page cache:
+        the pages become dirty (Dirty in meminfo) until written back (fsync, fadvise DONTNEED);
         the file grows when written past its end.  Returns the number of bytes written."""
         if not self.writable:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
@@ -123,18 +157,60 @@ class File:
         if offset < 0:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         inode = self.f_inode
-        pos = offset
-        view = memoryview(bytes(data))
-        while view:
-            index, within = divmod(pos, PAGE_SIZE)
-            take = min(PAGE_SIZE - within, len(view))
-            page = inode.i_mapping.get_page(index)
-            page[within:within + take] = view[:take]
-            view = view[take:]
-            pos += take
-        if pos > inode.i_size:
-            inode.i_size = pos
-        return len(data)
+        kernel = self._kernel()
+        data = bytes(data)
+        if kernel is None:
+            inode.write_backing(offset, data)
+            inode.i_size = max(inode.i_size, offset + len(data))
+            return len(data)
+        with kernel.lock:
+            mapping = inode.i_mapping
+            mmu = kernel.mmu
+            pos = offset
+            view = memoryview(data)
+            while view:
+                index, within = divmod(pos, PAGE_SIZE)
+                take = min(PAGE_SIZE - within, len(view))
+                pfn = mapping.pages.get(index)
+                if pfn is None:                  # write_begin: read unless the page is whole
+                    whole = take == PAGE_SIZE or (within == 0 and pos + take >= inode.i_size)
+                    pfn = mapping.add_page(index, read=not whole)
+                mmu.page_write(pfn, within, bytes(view[:take]))
+                mapping.set_dirty(pfn)
+                view = view[take:]
+                pos += take
+            if pos > inode.i_size:
+                inode.i_size = pos
+            return len(data)
+
+    def fsync(self):
+        """fsync(2): write every dirty page back; they stay cached, clean."""
+        kernel = self._kernel()
+        if kernel is None:
+            return 0
+        with kernel.lock:
+            self.f_inode.i_mapping.writeback()
+        return 0
+
+    def fadvise(self, offset, length, advice):
+        """posix_fadvise(2): POSIX_FADV_NORMAL/RANDOM/SEQUENTIAL set this file's readahead,
+        WILLNEED reads ahead, DONTNEED starts writeback and drops the clean, unmapped pages
+        of the range (pages that were dirty are under writeback then, and stay)."""
+        from . import readahead
+        kernel = self._kernel()
+        with kernel.lock:
+            mapping = self.f_inode.i_mapping
+            result = readahead.fadvise(mapping, self.f_ra, kernel.bdi, offset, length, advice)
+            if advice == readahead.POSIX_FADV_DONTNEED and result is not None:
+                start, end = result
+                if end >= start:
+                    dirty = {i for i, pfn in mapping.pages.items()
+                             if start <= i <= end and kernel.mmu.flags[pfn] & PG_DIRTY}
+                    mapping.writeback(start, end)
+                    for index in sorted(i for i in mapping.pages if start <= i <= end):
+                        if index not in dirty and not kernel.mmu.mapcount[mapping.pages[index]]:
+                            mapping.remove_page(index)
+        return 0
 
     def __repr__(self):
         return f"<File {self.path} flags={self.f_flags:#o}>"
@@ -145,7 +221,8 @@ class FileSystem:
     imported on first open (one inode per host path, as the page cache is per inode).  The host
     file is only read; writes through the simulation never reach it."""
 
-    def __init__(self):
+    def __init__(self, kernel=None):
+        self.kernel = kernel
         self.inodes = {}
         self._next_ino = 12           # ext4: first inode after lost+found
         self._next_shm_ino = 1024
@@ -158,14 +235,13 @@ class FileSystem:
         old = self.inodes.get(path)
         if old is not None and old.host_path is None:
             inode = old                      # creat(2) truncates an existing file
-            inode.i_mapping.pages.clear()
-            inode._backing = bytearray()
+            inode.i_mapping.truncate()
         else:
-            inode = Inode(self._next_ino, SIMFS_DEV, 0, path)
+            inode = Inode(self._next_ino, SIMFS_DEV, 0, path, kernel=self.kernel)
             self._next_ino += 1
             self.inodes[path] = inode
         inode.i_size = size
-        inode._backing = bytearray(size)
+        inode._backing = {}
         return File(inode, os.O_RDWR)
 
     def open(self, path, flags=os.O_RDONLY):
@@ -193,13 +269,15 @@ class FileSystem:
             raise OSError(errno.ENODEV, "only regular host files can be imported", path)
         dev = (os.major(st.st_dev), os.minor(st.st_dev))
         # the name d_path prints is the file's own path, symbolic links resolved
-        inode = Inode(st.st_ino, dev, st.st_size, os.path.realpath(path), host_path=path)
+        inode = Inode(st.st_ino, dev, st.st_size, os.path.realpath(path), host_path=path,
+                      kernel=self.kernel)
         self.inodes[path] = inode
         return inode
 
     def shmem_zero_file(self, size):
         """shmem_zero_setup: the unlinked shmem file behind one shared anonymous mapping."""
-        inode = Inode(self._next_shm_ino, SHM_DEV, size, "/dev/zero", kind="shmem")
+        inode = Inode(self._next_shm_ino, SHM_DEV, size, "/dev/zero", kind="shmem",
+                      kernel=self.kernel)
         self._next_shm_ino += 1
         inode.deleted = True
         return File(inode, os.O_RDWR)

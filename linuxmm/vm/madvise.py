@@ -161,7 +161,7 @@ def _populate(mm, start, end, write):
         flags = vma.vm_flags
         if flags & (VM_IO | VM_PFNMAP) or not flags & (VM_WRITE if write else VM_READ):
             raise oserror(errno.EINVAL)
-        if write and not flags & VM_SHARED:
+        if write and not flags & VM_SHARED and mm.pgd is None:
             mm.anon_vma_prepare(vma)
         file = vma.vm_file
         if file is not None:

@@ -13,6 +13,7 @@ from ..errors import InvariantError
 from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
                         VM_ACCESS_FLAGS, VM_ACCOUNT, VM_EXEC, VM_LOCKED, VM_SHARED,
                         VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_WRITE)
+from .mmu_defs import NR_MM_COUNTERS
 from .tree import VmaTree
 from .vma import AnonVma
 
@@ -113,6 +114,19 @@ class MmStruct:
         self.advise_hooks = []        # called as hook(mm, vma, start, end, advice) by madvise
         self.move_hooks = []          # called as hook(mm, old_addr, new_addr, length) by mremap
         self.capable_sys_rawio = False
+        # page tables and fault-path state (linuxmm/vm/memory.py); none without a Kernel
+        self.pgd = None
+        self.counters = np.zeros(NR_MM_COUNTERS, dtype=np.int64)   # rss_stat, faults, VmPTE
+        self.deposited = {}           # huge PMD address -> its deposited PTE table
+        self.snap_epoch = 0           # bumped when a VMA change needs a new fault snapshot
+        self.snap_cache = None
+        mmu = getattr(kernel, "mmu", None)
+        if mmu is not None:
+            from .memory import advise_hook, move_hook, protect_hook
+            self.pgd = mmu.pgd_alloc(self.counters)
+            self.protect_hooks.append(protect_hook)
+            self.move_hooks.append(move_hook)
+            self.advise_hooks.append(advise_hook)
 
     # -- limits & accounting -------------------------------------------------------------------
     @property
@@ -369,6 +383,8 @@ class MmStruct:
                     and not self.unmap_hooks:
                 # exactly one whole anonymous VMA: vms_complete_munmap_vmas inlined
                 tree.remove_at(*pos)
+                if self.pgd is not None:
+                    self.unmap_pages([vma], start, end)
                 if self.hiwater_vm < self.total_vm:
                     self.hiwater_vm = self.total_vm
                 flags = vma.vm_flags
@@ -405,9 +421,12 @@ class MmStruct:
         return detached, prev, nxt
 
     def complete_munmap(self, detached, start, end, *, keep_accounted=False):
-        """vms_complete_munmap_vmas: counters, commit charge, vm_ops->close, fput."""
+        """vms_complete_munmap_vmas: PTEs and page tables, counters, commit charge,
+        vm_ops->close, fput."""
         if not detached:
             return
+        if self.pgd is not None:
+            self.unmap_pages(detached, start, end)
         self.update_hiwater_vm()
         accounted = 0
         for vma in detached:
@@ -451,6 +470,7 @@ class MmStruct:
         vma.anon_vma = anon
         vma.anon_vma_chain = 1
         anon.degree += 1
+        self.snap_epoch += 1
         return anon
 
     @staticmethod
@@ -462,14 +482,30 @@ class MmStruct:
             return old.anon_vma
         return None
 
+    def unmap_pages(self, detached, start, end):
+        """vms_clear_ptes: zap the detached VMAs' PTEs, free the page tables between the
+        neighbours left around [start, end)."""
+        from .memory import unmap_region
+        prev = self.tree.prev_of_addr(start)
+        nxt = self.tree.find(end)
+        unmap_region(self, detached, prev.vm_end if prev is not None else 0,
+                     nxt.vm_start if nxt is not None else 0)
+        self.snap_epoch += 1
+
     def exit_mmap(self):
-        """exit_mmap: unmap everything (commit charge returned, vm_ops->close called)."""
+        """exit_mmap: unmap everything (commit charge returned, vm_ops->close called), free
+        every page table and the PGD."""
         detached = list(self.tree)
         for vma in detached:
             self.tree.remove(vma)
         if detached:
             self.complete_munmap(detached, 0, TASK_SIZE)
         self.gate_vma = None
+        if self.pgd is not None:
+            mmu = self.kernel.mmu
+            mmu.free_pgtables(self.pgd, 0, TASK_SIZE, 0, 0, self.counters)
+            mmu.pgd_free(self.pgd, self.counters)
+            self.pgd = None
 
     # -- invariants ----------------------------------------------------------------------------
     def check(self):

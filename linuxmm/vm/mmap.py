@@ -239,8 +239,11 @@ def _standalone_shmem(length):
 
 
 def mm_populate(mm, start, length):
-    """__mm_populate: fault the range in.  Until page tables exist this only does what the faults
-    do to VMAs: a write fault in a private writable VMA gives it an anon_vma."""
+    """__mm_populate: fault the range in (MAP_POPULATE, VM_LOCKED)."""
+    if mm.pgd is not None:
+        from .memory import mm_populate as populate
+        populate(mm, start, length)
+        return
     end = start + length
     for vma in list(mm.tree.iter_range(start, end)):
         if (vma.vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE:

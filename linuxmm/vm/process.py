@@ -1,11 +1,19 @@
 """A process: pid, name and address space, with the memory system calls as methods."""
 import errno
 
+import numpy as np
+
+from .. import _args
+from .memory import access_bulk, access_range, user_access
+from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, MM_ANONPAGES, MM_FILEPAGES,
+                       MM_HIWATER_RSS, MM_MAJ_FLT, MM_MIN_FLT, MM_PGTABLES_BYTES, MM_SHMEMPAGES,
+                       MM_SWAPENTS, PTE_FLAGS_MASK, pte_pfn)
+
 from .brk import sys_brk
 from .files import File
 from .constants import (MAP_ANONYMOUS, NR_brk as NR_BRK, NR_madvise as NR_MADVISE,
                         NR_mmap as NR_MMAP, NR_mprotect as NR_MPROTECT, NR_mremap as NR_MREMAP,
-                        NR_munmap as NR_MUNMAP, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE)
+                        NR_munmap as NR_MUNMAP, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE)
 from .layout import arch_pick_mmap_layout
 from .madvise import sys_madvise
 from .mm import MmStruct, oserror
@@ -28,15 +36,18 @@ class ProcessTable(dict):
 class Process:
     """A simulated task.  Syscalls take Linux's arguments and raise OSError(errno) on failure."""
 
-    def __init__(self, kernel, pid, name, ppid=0):
+    def __init__(self, kernel, pid, name, ppid=0, mm=True):
         self.kernel = kernel
         self.pid = pid
         self.ppid = ppid
         self.comm = name[:15]
         self.mm = None
         self.exe = None
+        self.alive = True
+        self.exit_signal = None
         self.fds = {}                 # the file descriptor table: fd -> File
-        self.new_mm()
+        if mm:
+            self.new_mm()
 
     def new_mm(self, pick_layout=True):
         """A fresh, empty address space with the kernel's layout (mmap_base, randomization)."""
@@ -47,6 +58,8 @@ class Process:
         old = self.mm
         self.mm = mm
         if old is not None:
+            mm.counters[MM_MIN_FLT] = old.counters[MM_MIN_FLT]     # the task's, not the mm's
+            mm.counters[MM_MAJ_FLT] = old.counters[MM_MAJ_FLT]
             old.exit_mmap()
         return mm
 
@@ -84,7 +97,8 @@ class Process:
             return sys_madvise(self.mm, addr, length, advice)
 
     def exit(self):
-        """exit(2): the address space is torn down and the pid released."""
+        """exit(2): the address space is torn down (every page, page table and count
+        returns) and the pid released; `alive` becomes False."""
         self.kernel.exit_process(self)
 
     def execve(self, path, argv, envp):
@@ -126,28 +140,142 @@ class Process:
         except OSError as err:
             return -err.errno
 
-    # -- faults, until the page-fault issue ----------------------------------------------------
-    def touch(self, addr, write=True):
-        """Simulate the first access to addr as far as VMAs are concerned: a write fault in a
-        private VMA assigns its anon_vma (anon_vma_prepare); a read fault of anonymous memory
-        maps the zero page and assigns nothing.  Raises OSError(EFAULT) where the access would
-        get SIGSEGV."""
+    # -- user accesses (linuxmm/vm/memory.py) ------------------------------------------------
+    def _live_mm(self):
+        if not self.alive:
+            raise ProcessLookupError(f"process {self.pid} has exited")
+        return self.mm
+
+    def touch(self, addr, write=False):
+        """One user access to addr (a read, or a write): completes it, taking the page fault
+        the kernel would take.  SegmentationFault (SEGV_MAPERR / SEGV_ACCERR) or BusError
+        when the process would get the signal."""
+        addr = _args.as_int(addr, "addr") & U64
         with self.kernel.lock:
-            mm = self.mm
-            vma = mm.vma_lookup(addr)
-            if vma is None:
-                raise oserror(errno.EFAULT)
-            flags = vma.vm_flags
-            if write and not flags & VM_WRITE:
-                raise oserror(errno.EFAULT)
-            if not flags & (VM_READ | VM_WRITE | VM_EXEC):     # x86: any other prot reads
-                raise oserror(errno.EFAULT)
-            if write and not flags & VM_SHARED:
-                mm.anon_vma_prepare(vma)
-            return vma
+            user_access(self._live_mm(), addr, bool(write))
+
+    def touch_range(self, addr, length, write=False):
+        """One access to every page of [addr, addr + length) in address order, replayed in one
+        MMU loop (faults that need Python are handled as they come)."""
+        addr = _args.as_int(addr, "addr") & U64
+        length = _args.as_int(length, "length")
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        if not length:
+            return
+        first = addr & PAGE_MASK
+        npages = (addr + length - first + PAGE_SIZE - 1) >> PAGE_SHIFT
+        with self.kernel.lock:
+            access_range(self._live_mm(), first, npages, 1 if write else 0)
+
+    def access(self, addrs, writes=None):
+        """Replay user accesses: addrs an int64 array (or sequence), writes a same-length
+        bool/uint8 array, a single bool, or None (all reads).  Stops at the first access that
+        gets a signal, raising it; every access before it has completed."""
+        addrs = _args.int_array(addrs, np.int64, "addrs").reshape(-1)
+        if writes is None or isinstance(writes, (bool, int, np.bool_)):
+            writes = np.full(len(addrs), 1 if writes else 0, dtype=np.uint8)
+        else:
+            writes = np.ascontiguousarray(writes).astype(np.uint8).reshape(-1)
+            if len(writes) != len(addrs):
+                raise ValueError(f"writes has {len(writes)} entries, addrs {len(addrs)}")
+        with self.kernel.lock:
+            access_bulk(self._live_mm(), addrs, writes)
+
+    def read(self, addr, length):
+        """Read user memory as the process would (faulting pages in): bytes."""
+        return self._copy(addr, length, None)
+
+    def write(self, addr, data):
+        """Write user memory as the process would (faulting pages in, COW as needed)."""
+        data = bytes(data)
+        self._copy(addr, len(data), data)
+        return len(data)
+
+    def _copy(self, addr, length, data):
+        addr = _args.as_int(addr, "addr") & U64
+        length = _args.as_int(length, "length")
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        out = bytearray()
+        with self.kernel.lock:
+            mm = self._live_mm()
+            mmu = self.kernel.mmu
+            pos = 0
+            while pos < length:
+                cur = addr + pos
+                within = cur & ~PAGE_MASK
+                take = min(PAGE_SIZE - within, length - pos)
+                user_access(mm, cur, data is not None)
+                entry = mmu.pte_get(mm.pgd, cur)
+                pfn = pte_pfn(entry)
+                if entry & _PAGE_PSE:
+                    pfn += (cur >> PAGE_SHIFT) & 511
+                if data is None:
+                    out += mmu.page_read(pfn, within, take)
+                else:
+                    mmu.page_write(pfn, within, data[pos:pos + take])
+                pos += take
+        return bytes(out) if data is None else None
+
+    def translate(self, addr):
+        """(pfn, pte flags) of the page mapping addr, or None: the flags are the PTE's low
+        bits and NX (linuxmm.PTE_PRESENT, PTE_RW, PTE_USER, PTE_ACCESSED, PTE_DIRTY, PTE_NX,
+        PTE_SPECIAL, PTE_PSE for a huge page)."""
+        addr = _args.as_int(addr, "addr") & U64
+        with self.kernel.lock:
+            mm = self._live_mm()
+            if addr >= TASK_SIZE:
+                return None
+            entry = self.kernel.mmu.pte_get(mm.pgd, addr)
+        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
+            return None
+        pfn = pte_pfn(entry)
+        if entry & _PAGE_PSE:
+            pfn += (addr >> PAGE_SHIFT) & 511
+        return pfn, entry & PTE_FLAGS_MASK
+
+    def mincore(self, addr, length):
+        """mincore(2): one byte per page, 1 when the page is resident (a present PTE, or a
+        cached page of the mapped file).  OSError EINVAL / ENOMEM as the kernel."""
+        from .mincore import sys_mincore
+        with self.kernel.lock:
+            return sys_mincore(self._live_mm(), addr, length)
+
+    def fork(self):
+        """fork(2): a child with a copy of this address space (dup_mmap: COW)."""
+        from .fork import dup_mmap
+        kernel = self.kernel
+        with kernel.lock:
+            parent = self._live_mm()
+            child = kernel._new_process(self.comm, ppid=self.pid, mm=False)
+            mm = MmStruct(kernel)
+            child.mm = mm
+            try:
+                dup_mmap(mm, parent)
+            except OSError:
+                kernel.exit_process(child)
+                raise
+            child.fds = dict(self.fds)
+            return child
+
+    @property
+    def min_flt(self):
+        """Minor faults (getrusage ru_minflt of the task)."""
+        return int(self.mm.counters[MM_MIN_FLT])
+
+    @property
+    def maj_flt(self):
+        """Major faults (getrusage ru_majflt)."""
+        return int(self.mm.counters[MM_MAJ_FLT])
 
     def rss_counters(self):
-        return {}
+        """The mm's counters as task_mem wants them (pages; page-table bytes)."""
+        c = self.mm.counters
+        return {"rss_anon": int(c[MM_ANONPAGES]), "rss_file": int(c[MM_FILEPAGES]),
+                "rss_shmem": int(c[MM_SHMEMPAGES]), "swap": int(c[MM_SWAPENTS]),
+                "pgtables_bytes": int(c[MM_PGTABLES_BYTES]),
+                "hiwater_rss": int(c[MM_HIWATER_RSS])}
 
     # -- views ---------------------------------------------------------------------------------
     @property

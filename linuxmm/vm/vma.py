@@ -2,18 +2,20 @@
 import errno
 import os
 
+from . import memory as _memory
 from .constants import PAGE_SHIFT, VM_GROWSDOWN, STACK_GUARD_GAP, vm_flags_string
 
 
 class AnonVma:
     """The reverse-map root of anonymous pages (mm/rmap.c).  Identity is what matters for merges."""
-    __slots__ = ("id", "degree")
+    __slots__ = ("id", "degree", "parent")
     _next_id = 0
 
     def __init__(self):
         AnonVma._next_id += 1
         self.id = AnonVma._next_id
         self.degree = 0
+        self.parent = None            # the parent process's anon_vma (anon_vma_fork)
 
     def __repr__(self):
         return f"<anon_vma #{self.id}>"
@@ -51,9 +53,13 @@ def _noop(vma):
 
 
 # ext4/generic file mappings: filemap_fault, filemap_map_pages, page_mkwrite (write-notify).
-FILE_VM_OPS = VmOperations("file", page_mkwrite=_noop)
+FILE_VM_OPS = VmOperations("file", page_mkwrite=_memory.filemap_page_mkwrite)
+FILE_VM_OPS.fault = _memory.filemap_fault
+FILE_VM_OPS.map_pages = _memory.filemap_map_pages
 # shmem (shared anonymous memory, tmpfs): no page_mkwrite, no close.
 SHMEM_VM_OPS = VmOperations("shmem")
+SHMEM_VM_OPS.fault = _memory.shmem_fault
+SHMEM_VM_OPS.map_pages = _memory.filemap_map_pages
 
 
 def special_mapping_split(vma, addr):
@@ -66,6 +72,7 @@ def special_mapping_ops(label, mremap=False):
     and may_split, which refuses every split."""
     ops = VmOperations("special", label, close=_noop, mremap=_noop if mremap else None)
     ops.may_split = special_mapping_split
+    ops.fault = _memory.special_mapping_fault
     return ops
 
 
