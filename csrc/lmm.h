@@ -340,3 +340,144 @@ int64_t lmm_vma_find_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
                           const int64_t *addrs, int64_t *out, int64_t count);
 int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t n,
                             const int64_t *addrs, int64_t *out, int64_t count);
+
+/* ---- MMU: page frames, page tables, bulk access (csrc/mmu.c) ---- */
+/*
+ * Per-frame state (flags, refcount, mapcount, mapping, index: calloc'ed arrays of max_pfn the
+ * Python layer views with numpy), sparse page contents (one malloc'ed 4 KiB buffer per frame
+ * that has data; a page-table page's buffer holds its 512 entries), x86_64 4-level page tables
+ * (PGD -> PUD -> PMD -> PTE, P4D folded) in frames from a struct lmm_pa, and the bulk access
+ * loop.  Every value repeats linuxmm/vm/mmu_defs.py (tests/test_mmu_defs.py checks them).
+ * Table pages come from lmm_pa_alloc(GFP_PGTABLE_USER, 0, cpu 0), anonymous pages from
+ * lmm_pa_alloc(GFP_HIGHUSER_MOVABLE, 0, cpu 0): never a reclaim hook.
+ */
+#define LMM_PAGE_SHIFT       12
+#define LMM_PAGE_SIZE        4096
+#define LMM_PTRS_PER_TABLE   512
+#define LMM_PMD_SHIFT        21
+#define LMM_PUD_SHIFT        30
+#define LMM_PGDIR_SHIFT      39
+#define LMM_TASK_SIZE        0x7ffffffff000
+#define LMM_USER_TOP         0x800000000000
+#define LMM_GFP_PGTABLE_USER 0x400dc0
+#define LMM_GFP_ANON_PAGE    0x100cca
+
+#define LMM_PTE_PRESENT   0x1
+#define LMM_PTE_RW        0x2
+#define LMM_PTE_USER      0x4
+#define LMM_PTE_ACCESSED  0x20
+#define LMM_PTE_DIRTY     0x40
+#define LMM_PTE_PSE       0x80
+#define LMM_PTE_PROTNONE  0x100
+#define LMM_PTE_SPECIAL   0x200
+#define LMM_PTE_TABLE     0x67
+#define LMM_PTE_NX        0x8000000000000000
+#define LMM_PTE_PFN_MASK  0xffffffffff000
+
+#define LMM_PG_ANON           0x1
+#define LMM_PG_ANON_EXCLUSIVE 0x2
+#define LMM_PG_PGTABLE        0x8
+#define LMM_PG_UPTODATE       0x20
+#define LMM_PG_ACTIVE         0x200
+#define LMM_PG_LRU            0x400
+#define LMM_PG_SWAPBACKED     0x800
+
+#define LMM_MM_ANONPAGES      1
+#define LMM_MM_MIN_FLT        4
+#define LMM_MM_PGTABLES_BYTES 6
+#define LMM_NR_MM_COUNTERS    16
+#define LMM_EV_PGFAULT        0
+#define LMM_EV_PGREUSE        2
+#define LMM_NR_VM_EVENTS      16
+#define LMM_NR_INACTIVE_ANON  0
+#define LMM_NR_ACTIVE_ANON    1
+#define LMM_NR_ANON_MAPPED    5
+#define LMM_NR_PAGETABLE      12
+#define LMM_NR_NODE_ITEMS     16
+
+#define LMM_VM_READ   0x1
+#define LMM_VM_WRITE  0x2
+#define LMM_VM_EXEC   0x4
+#define LMM_SNAP_START     0
+#define LMM_SNAP_END       1
+#define LMM_SNAP_FLAGS     2
+#define LMM_SNAP_PGOFF     3
+#define LMM_SNAP_ANON_VMA  4
+#define LMM_SNAP_KIND      5
+#define LMM_SNAP_COLUMNS   6
+#define LMM_SNAPK_ANON         1
+#define LMM_SNAPK_NO_ZERO_PAGE 2
+#define LMM_ACCESS_DONE   0
+#define LMM_ACCESS_FAULT  1
+#define LMM_ACCESS_NOMEM  2
+
+#define LMM_LEVEL_PTE 1
+#define LMM_LEVEL_PMD 2
+#define LMM_LEVEL_PUD 3
+#define LMM_LEVEL_PGD 4
+
+/* the arrays lmm_mmu_array() returns */
+#define LMM_MMU_FLAGS     0   /* uint32_t[max_pfn] */
+#define LMM_MMU_REFCOUNT  1   /* int32_t[max_pfn] */
+#define LMM_MMU_MAPCOUNT  2   /* int32_t[max_pfn] */
+#define LMM_MMU_MAPPING   3   /* int64_t[max_pfn] */
+#define LMM_MMU_INDEX     4   /* int64_t[max_pfn] */
+#define LMM_MMU_EVENTS    5   /* int64_t[LMM_NR_VM_EVENTS] */
+#define LMM_MMU_NODE      6   /* int64_t[LMM_NR_NODE_ITEMS] */
+
+#define LMM_ELEAF  40   /* free_pgtables: a table it would free still holds an entry */
+#define LMM_EHUGE  41   /* the PMD slot holds a huge leaf (pte_set) or a PTE table (pmd_set) */
+
+struct lmm_mmu;
+
+/* NULL when memory runs out or the arguments are bad (zero_pfn must be < max_pfn). */
+struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_pfn);
+void lmm_mmu_destroy(struct lmm_mmu *m);
+void *lmm_mmu_array(struct lmm_mmu *m, int which);
+int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m);
+
+/* Page contents.  read: length bytes at offset into out (zeros without a buffer); returns 1 if
+ * the frame has a buffer, 0 if not.  write/copy/clear refuse page-table pages (-LMM_EINVAL). */
+int lmm_mmu_page_read(struct lmm_mmu *m, int64_t pfn, int64_t offset, int64_t length, uint8_t *out);
+int lmm_mmu_page_write(struct lmm_mmu *m, int64_t pfn, int64_t offset, const uint8_t *src,
+                       int64_t length);
+int lmm_mmu_page_copy(struct lmm_mmu *m, int64_t dst, int64_t src);
+int lmm_mmu_page_clear(struct lmm_mmu *m, int64_t pfn);
+int lmm_mmu_page_has_data(struct lmm_mmu *m, int64_t pfn);
+int64_t lmm_mmu_nr_data_pages(struct lmm_mmu *m);
+
+/* Page tables.  counters: the mm's int64_t[LMM_NR_MM_COUNTERS].  Level of a table page (0: not
+ * one). */
+int lmm_mmu_table_level(struct lmm_mmu *m, int64_t pfn);
+int64_t lmm_mmu_pgd_alloc(struct lmm_mmu *m, int64_t *counters);
+int lmm_mmu_pgd_free(struct lmm_mmu *m, int64_t pgd, int64_t *counters);
+uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
+uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
+int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters);
+int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters);
+/* pte_set of each in order: n, or a negative code with lmm_mmu_error_index() the entry that
+ * failed (those before it are done). */
+int64_t lmm_mmu_set_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
+                         const uint64_t *entries, int64_t n, int64_t *counters);
+int64_t lmm_mmu_clear_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs, int64_t n);
+int64_t lmm_mmu_error_index(struct lmm_mmu *m);
+/* Leaves intersecting [start, end) in address order: their number (the first cap written). */
+int64_t lmm_mmu_walk(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end, int64_t *addrs,
+                     uint64_t *entries, int64_t cap);
+/* free_pgd_range(); -LMM_ELEAF (nothing freed) with leaf[0] = address, leaf[1] = entry of the
+ * first entry a freed table would lose. */
+int lmm_mmu_free_pgtables(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end,
+                          uint64_t floor, uint64_t ceiling, int64_t *counters, uint64_t *leaf);
+/* Table pages: PGD first, then depth-first in address order; their number (first cap written). */
+int64_t lmm_mmu_table_pages(struct lmm_mmu *m, int64_t pgd, int64_t *out, int64_t cap);
+
+/* The bulk access loop: index of the first access not completed (n when all are) and *reason
+ * LMM_ACCESS_*; snap is int64_t[nvma][LMM_SNAP_COLUMNS] sorted by start.  Negative on bad
+ * arguments. */
+int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
+                       int64_t nvma, const int64_t *addrs, const uint8_t *writes, int64_t n,
+                       int64_t start, int *reason);
+/* The same for addr + k * 4096, k in [start, npages). */
+int64_t lmm_mmu_access_range(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
+                             int64_t nvma, int64_t addr, int64_t npages, int write, int64_t start,
+                             int *reason);

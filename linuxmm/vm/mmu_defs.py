@@ -145,3 +145,18 @@ SNAPK_NO_ZERO_PAGE = 2    # read faults must not map the zero page (e.g. THP-eli
 ACCESS_DONE = 0           # every access completed
 ACCESS_FAULT = 1          # a fault the loop does not handle: Python's handle_mm_fault does it
 ACCESS_NOMEM = 2          # the page allocator refused a page: Python retries with reclaim
+
+# -- address space and allocation (x86_64, 4-level) ------------------------------------------
+TASK_SIZE = 0x7FFFFFFFF000            # TASK_SIZE_MAX: user addresses are below it
+USER_TOP = 1 << 47                    # what the lower half of the PGD maps (walk/free ranges)
+GFP_PGTABLE_USER = 0xCC0 | 0x400000 | 0x100      # GFP_KERNEL | __GFP_ACCOUNT | __GFP_ZERO
+GFP_ANON_PAGE = 0x100CCA              # GFP_HIGHUSER_MOVABLE, the anonymous fault's page
+VM_READ = 0x1
+VM_WRITE = 0x2
+VM_EXEC = 0x4
+
+# table levels as the MMU engines number them
+LEVEL_PTE = 1
+LEVEL_PMD = 2
+LEVEL_PUD = 3
+LEVEL_PGD = 4

@@ -1,0 +1,848 @@
+/*
+ * mmu.c - page frames, x86_64 4-level page tables and the bulk access loop (the fault paths of
+ * do_anonymous_page() and do_wp_page() for private anonymous VMAs).  linuxmm/reference/mmu.py is
+ * the pure-Python twin; both must give identical results.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmm.h"
+
+#define IDX(addr, shift) ((unsigned)(((addr) >> (shift)) & 511))
+#define PFN_OF(e) ((int64_t)(((e) & LMM_PTE_PFN_MASK) >> LMM_PAGE_SHIFT))
+#define PMD_SIZE (1ULL << LMM_PMD_SHIFT)
+#define PUD_SIZE (1ULL << LMM_PUD_SHIFT)
+#define PGDIR_SIZE (1ULL << LMM_PGDIR_SHIFT)
+#define PMD_MASK (~(PMD_SIZE - 1))
+#define PUD_MASK (~(PUD_SIZE - 1))
+#define PGDIR_MASK (~(PGDIR_SIZE - 1))
+#define ANON_FLAGS (LMM_PG_ANON | LMM_PG_ANON_EXCLUSIVE | LMM_PG_SWAPBACKED | LMM_PG_UPTODATE | \
+                    LMM_PG_LRU)
+#define ANON_PTE (LMM_PTE_PRESENT | LMM_PTE_RW | LMM_PTE_USER | LMM_PTE_ACCESSED | LMM_PTE_DIRTY)
+#define ZERO_PTE (LMM_PTE_PRESENT | LMM_PTE_USER | LMM_PTE_ACCESSED | LMM_PTE_SPECIAL)
+
+struct lmm_mmu {
+    struct lmm_pa *pa;
+    int64_t max_pfn, zero_pfn;
+    uint32_t *flags;
+    int32_t *refcount, *mapcount;
+    int64_t *mapping, *index;
+    uint8_t *level;             /* LMM_LEVEL_* of a table page, 0 otherwise */
+    uint8_t **data;             /* page contents; a table page's entries */
+    int64_t nr_data;
+    int64_t error_index;
+    int64_t events[LMM_NR_VM_EVENTS];
+    int64_t node[LMM_NR_NODE_ITEMS];
+};
+
+struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_pfn)
+{
+    if (!pa || max_pfn <= 0 || zero_pfn < 0 || zero_pfn >= max_pfn)
+        return NULL;
+    struct lmm_mmu *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    size_t n = (size_t)max_pfn;
+    m->pa = pa;
+    m->max_pfn = max_pfn;
+    m->zero_pfn = zero_pfn;
+    m->flags = calloc(n, sizeof(*m->flags));
+    m->refcount = calloc(n, sizeof(*m->refcount));
+    m->mapcount = calloc(n, sizeof(*m->mapcount));
+    m->mapping = calloc(n, sizeof(*m->mapping));
+    m->index = calloc(n, sizeof(*m->index));
+    m->level = calloc(n, sizeof(*m->level));
+    m->data = calloc(n, sizeof(*m->data));
+    if (!m->flags || !m->refcount || !m->mapcount || !m->mapping || !m->index || !m->level ||
+        !m->data) {
+        lmm_mmu_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+void lmm_mmu_destroy(struct lmm_mmu *m)
+{
+    if (!m)
+        return;
+    if (m->data)
+        for (int64_t i = 0; i < m->max_pfn && m->nr_data; i++)
+            if (m->data[i]) {
+                free(m->data[i]);
+                m->nr_data--;
+            }
+    free(m->data);
+    free(m->level);
+    free(m->index);
+    free(m->mapping);
+    free(m->mapcount);
+    free(m->refcount);
+    free(m->flags);
+    free(m);
+}
+
+void *lmm_mmu_array(struct lmm_mmu *m, int which)
+{
+    switch (which) {
+    case LMM_MMU_FLAGS: return m->flags;
+    case LMM_MMU_REFCOUNT: return m->refcount;
+    case LMM_MMU_MAPCOUNT: return m->mapcount;
+    case LMM_MMU_MAPPING: return m->mapping;
+    case LMM_MMU_INDEX: return m->index;
+    case LMM_MMU_EVENTS: return m->events;
+    case LMM_MMU_NODE: return m->node;
+    default: return NULL;
+    }
+}
+
+int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m)
+{
+    return (int64_t)sizeof(*m) + m->max_pfn * (int64_t)(4 + 4 + 4 + 8 + 8 + 1 + sizeof(void *)) +
+           m->nr_data * LMM_PAGE_SIZE;
+}
+
+/* ---- frames and contents ------------------------------------------------------------------ */
+static inline int bad_pfn(const struct lmm_mmu *m, int64_t pfn)
+{
+    return pfn < 0 || pfn >= m->max_pfn;
+}
+
+static void drop_data(struct lmm_mmu *m, int64_t pfn)
+{
+    if (m->data[pfn]) {
+        free(m->data[pfn]);
+        m->data[pfn] = NULL;
+        m->nr_data--;
+    }
+}
+
+static void zero_frame(struct lmm_mmu *m, int64_t pfn)
+{
+    m->flags[pfn] = 0;
+    m->refcount[pfn] = 0;
+    m->mapcount[pfn] = 0;
+    m->mapping[pfn] = 0;
+    m->index[pfn] = 0;
+}
+
+/* One order-0 page, cpu 0, no reclaim hook; -1 when the allocator refuses. */
+static int64_t frame_alloc(struct lmm_mmu *m, uint32_t gfp)
+{
+    int64_t pfn = lmm_pa_alloc(m->pa, gfp, 0, 0);
+    if (pfn < 0)
+        return -1;
+    if (pfn >= m->max_pfn) {            /* the Python layer refuses such allocators */
+        lmm_pa_free(m->pa, pfn, 0, 0);
+        return -1;
+    }
+    return pfn;
+}
+
+int lmm_mmu_page_read(struct lmm_mmu *m, int64_t pfn, int64_t offset, int64_t length, uint8_t *out)
+{
+    if (bad_pfn(m, pfn) || offset < 0 || length < 0 || offset + length > LMM_PAGE_SIZE)
+        return -LMM_EINVAL;
+    if (!m->data[pfn]) {
+        memset(out, 0, (size_t)length);
+        return 0;
+    }
+    memcpy(out, m->data[pfn] + offset, (size_t)length);
+    return 1;
+}
+
+int lmm_mmu_page_write(struct lmm_mmu *m, int64_t pfn, int64_t offset, const uint8_t *src,
+                       int64_t length)
+{
+    if (bad_pfn(m, pfn) || m->level[pfn] || offset < 0 || length < 0 ||
+        offset + length > LMM_PAGE_SIZE)
+        return -LMM_EINVAL;
+    if (!m->data[pfn]) {
+        m->data[pfn] = calloc(1, LMM_PAGE_SIZE);
+        if (!m->data[pfn])
+            return -LMM_ENOMEM;
+        m->nr_data++;
+    }
+    memcpy(m->data[pfn] + offset, src, (size_t)length);
+    return 0;
+}
+
+static int page_copy(struct lmm_mmu *m, int64_t dst, int64_t src)
+{
+    if (!m->data[src]) {
+        drop_data(m, dst);
+        return 0;
+    }
+    if (dst == src)
+        return 0;
+    if (!m->data[dst]) {
+        m->data[dst] = malloc(LMM_PAGE_SIZE);
+        if (!m->data[dst])
+            return -LMM_ENOMEM;
+        m->nr_data++;
+    }
+    memcpy(m->data[dst], m->data[src], LMM_PAGE_SIZE);
+    return 0;
+}
+
+int lmm_mmu_page_copy(struct lmm_mmu *m, int64_t dst, int64_t src)
+{
+    if (bad_pfn(m, dst) || bad_pfn(m, src) || m->level[dst] || m->level[src])
+        return -LMM_EINVAL;
+    return page_copy(m, dst, src);
+}
+
+int lmm_mmu_page_clear(struct lmm_mmu *m, int64_t pfn)
+{
+    if (bad_pfn(m, pfn) || m->level[pfn])
+        return -LMM_EINVAL;
+    drop_data(m, pfn);
+    return 0;
+}
+
+int lmm_mmu_page_has_data(struct lmm_mmu *m, int64_t pfn)
+{
+    if (bad_pfn(m, pfn))
+        return -LMM_EINVAL;
+    return m->data[pfn] != NULL;
+}
+
+int64_t lmm_mmu_nr_data_pages(struct lmm_mmu *m)
+{
+    return m->nr_data;
+}
+
+/* ---- page-table pages --------------------------------------------------------------------- */
+static inline uint64_t *table(const struct lmm_mmu *m, uint64_t entry)
+{
+    return (uint64_t *)m->data[PFN_OF(entry)];
+}
+
+static int64_t table_alloc(struct lmm_mmu *m, int level, int64_t *counters)
+{
+    int64_t pfn = frame_alloc(m, LMM_GFP_PGTABLE_USER);
+    if (pfn < 0)
+        return -LMM_ENOMEM;
+    uint8_t *buf = calloc(LMM_PTRS_PER_TABLE, sizeof(uint64_t));
+    if (!buf) {
+        lmm_pa_free(m->pa, pfn, 0, 0);
+        return -LMM_ENOMEM;
+    }
+    drop_data(m, pfn);
+    m->data[pfn] = buf;
+    m->nr_data++;
+    m->level[pfn] = (uint8_t)level;
+    zero_frame(m, pfn);
+    m->flags[pfn] = LMM_PG_PGTABLE;
+    m->refcount[pfn] = 1;
+    m->node[LMM_NR_PAGETABLE]++;
+    if (level != LMM_LEVEL_PGD)
+        counters[LMM_MM_PGTABLES_BYTES] += LMM_PAGE_SIZE;
+    return pfn;
+}
+
+static void table_free(struct lmm_mmu *m, int64_t pfn, int64_t *counters)
+{
+    if (m->level[pfn] != LMM_LEVEL_PGD)
+        counters[LMM_MM_PGTABLES_BYTES] -= LMM_PAGE_SIZE;
+    m->level[pfn] = 0;
+    drop_data(m, pfn);
+    zero_frame(m, pfn);
+    m->node[LMM_NR_PAGETABLE]--;
+    lmm_pa_free(m->pa, pfn, 0, 0);
+}
+
+int lmm_mmu_table_level(struct lmm_mmu *m, int64_t pfn)
+{
+    return bad_pfn(m, pfn) ? 0 : m->level[pfn];
+}
+
+static inline int bad_pgd(const struct lmm_mmu *m, int64_t pgd)
+{
+    return bad_pfn(m, pgd) || m->level[pgd] != LMM_LEVEL_PGD;
+}
+
+int64_t lmm_mmu_pgd_alloc(struct lmm_mmu *m, int64_t *counters)
+{
+    return table_alloc(m, LMM_LEVEL_PGD, counters);
+}
+
+int lmm_mmu_pgd_free(struct lmm_mmu *m, int64_t pgd, int64_t *counters)
+{
+    if (bad_pgd(m, pgd))
+        return -LMM_EINVAL;
+    const uint64_t *t = (const uint64_t *)m->data[pgd];
+    for (int i = 0; i < LMM_PTRS_PER_TABLE; i++)
+        if (t[i])
+            return -LMM_EINVAL;
+    table_free(m, pgd, counters);
+    return 0;
+}
+
+/* The table entry i of t points to; allocated (with counters) when absent.  NULL when absent
+ * and counters is NULL, or when the allocation fails (*err = -LMM_ENOMEM). */
+static uint64_t *child(struct lmm_mmu *m, uint64_t *t, unsigned i, int level, int64_t *counters,
+                       int *err)
+{
+    if (!t[i]) {
+        if (!counters)
+            return NULL;
+        int64_t pfn = table_alloc(m, level, counters);
+        if (pfn < 0) {
+            *err = -LMM_ENOMEM;
+            return NULL;
+        }
+        t[i] = ((uint64_t)pfn << LMM_PAGE_SHIFT) | LMM_PTE_TABLE;
+    }
+    return table(m, t[i]);
+}
+
+/* The PMD slot of addr (NULL when the tables are absent and counters is NULL, or on ENOMEM). */
+static uint64_t *pmd_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters,
+                          int *err)
+{
+    uint64_t *t = (uint64_t *)m->data[pgd];
+    t = child(m, t, IDX(addr, LMM_PGDIR_SHIFT), LMM_LEVEL_PUD, counters, err);
+    if (!t)
+        return NULL;
+    t = child(m, t, IDX(addr, LMM_PUD_SHIFT), LMM_LEVEL_PMD, counters, err);
+    return t ? &t[IDX(addr, LMM_PMD_SHIFT)] : NULL;
+}
+
+/* The PTE slot of addr, allocating PUD, PMD and PTE tables: 0, -LMM_ENOMEM or -LMM_EHUGE. */
+static int pte_slot_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters,
+                          uint64_t **slot)
+{
+    int err = 0;
+    uint64_t *pmd = pmd_slot(m, pgd, addr, counters, &err);
+    if (!pmd)
+        return err;
+    if (*pmd & LMM_PTE_PSE)
+        return -LMM_EHUGE;
+    uint64_t *pte = child(m, pmd, 0, LMM_LEVEL_PTE, counters, &err);
+    if (!pte)
+        return err;
+    *slot = &pte[IDX(addr, LMM_PAGE_SHIFT)];
+    return 0;
+}
+
+/* The leaf slot of addr: the PTE, or the PMD slot of a huge leaf; NULL when absent. */
+static inline uint64_t *leaf_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    int err = 0;
+    uint64_t *pmd = pmd_slot(m, pgd, addr, NULL, &err);
+    if (!pmd || !*pmd)
+        return NULL;
+    if (*pmd & LMM_PTE_PSE)
+        return pmd;
+    return &table(m, *pmd)[IDX(addr, LMM_PAGE_SHIFT)];
+}
+
+uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE)
+        return 0;
+    uint64_t *slot = leaf_slot(m, pgd, addr);
+    return slot ? *slot : 0;
+}
+
+uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    int err = 0;
+    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE)
+        return 0;
+    uint64_t *pmd = pmd_slot(m, pgd, addr, NULL, &err);
+    return pmd ? *pmd : 0;
+}
+
+int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
+{
+    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE)
+        return -LMM_EINVAL;
+    uint64_t *slot;
+    int err = pte_slot_alloc(m, pgd, addr, counters, &slot);
+    if (err)
+        return err;
+    *slot = entry;
+    return 0;
+}
+
+int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
+{
+    int err = 0;
+    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE || (addr & (PMD_SIZE - 1)) ||
+        !(entry & LMM_PTE_PSE))
+        return -LMM_EINVAL;
+    uint64_t *pmd = pmd_slot(m, pgd, addr, counters, &err);
+    if (!pmd)
+        return err;
+    if (*pmd && !(*pmd & LMM_PTE_PSE))
+        return -LMM_EHUGE;
+    *pmd = entry;
+    return 0;
+}
+
+int64_t lmm_mmu_set_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
+                         const uint64_t *entries, int64_t n, int64_t *counters)
+{
+    if (bad_pgd(m, pgd) || n < 0)
+        return -LMM_EINVAL;
+    for (int64_t i = 0; i < n; i++) {
+        int err = lmm_mmu_pte_set(m, pgd, (uint64_t)addrs[i], entries[i], counters);
+        if (err) {
+            m->error_index = i;
+            return err;
+        }
+    }
+    return n;
+}
+
+int64_t lmm_mmu_clear_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs, int64_t n)
+{
+    if (bad_pgd(m, pgd) || n < 0)
+        return -LMM_EINVAL;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t addr = (uint64_t)addrs[i];
+        if (addr >= LMM_TASK_SIZE)
+            continue;
+        uint64_t *slot = leaf_slot(m, pgd, addr);
+        if (slot && (!(*slot & LMM_PTE_PSE) || !(addr & (PMD_SIZE - 1))))
+            *slot = 0;
+    }
+    return n;
+}
+
+int64_t lmm_mmu_error_index(struct lmm_mmu *m)
+{
+    return m->error_index;
+}
+
+/* ---- walks ---------------------------------------------------------------------------------- */
+static const int level_shift[5] = {0, LMM_PAGE_SHIFT, LMM_PMD_SHIFT, LMM_PUD_SHIFT, LMM_PGDIR_SHIFT};
+
+struct walk_out {
+    int64_t *addrs;
+    uint64_t *entries;
+    int64_t n, cap;
+};
+
+static void walk_table(const struct lmm_mmu *m, const uint64_t *t, int level, uint64_t base,
+                       uint64_t start, uint64_t end, struct walk_out *o)
+{
+    int shift = level_shift[level];
+    int64_t lo = start > base ? (int64_t)((start - base) >> shift) : 0;
+    int64_t hi = (int64_t)((end - 1 - base) >> shift);
+    if (end - 1 < base)
+        return;
+    if (hi > 511)
+        hi = 511;
+    for (int64_t i = lo; i <= hi; i++) {
+        uint64_t e = t[i];
+        if (!e)
+            continue;
+        uint64_t a = base + ((uint64_t)i << shift);
+        if (level == LMM_LEVEL_PTE || (level == LMM_LEVEL_PMD && (e & LMM_PTE_PSE))) {
+            if (o->n < o->cap) {
+                o->addrs[o->n] = (int64_t)a;
+                o->entries[o->n] = e;
+            }
+            o->n++;
+        } else {
+            walk_table(m, table(m, e), level - 1, a, start, end, o);
+        }
+    }
+}
+
+int64_t lmm_mmu_walk(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end, int64_t *addrs,
+                     uint64_t *entries, int64_t cap)
+{
+    if (bad_pgd(m, pgd) || start > end || end > LMM_USER_TOP || cap < 0)
+        return -LMM_EINVAL;
+    struct walk_out o = {addrs, entries, 0, cap};
+    if (start < end)
+        walk_table(m, (const uint64_t *)m->data[pgd], LMM_LEVEL_PGD, 0, start, end, &o);
+    return o.n;
+}
+
+static void table_pages(const struct lmm_mmu *m, int64_t pfn, int level, int64_t *out, int64_t cap,
+                        int64_t *n)
+{
+    if (*n < cap)
+        out[*n] = pfn;
+    (*n)++;
+    if (level == LMM_LEVEL_PTE)
+        return;
+    const uint64_t *t = (const uint64_t *)m->data[pfn];
+    for (int i = 0; i < LMM_PTRS_PER_TABLE; i++)
+        if (t[i] && !(level == LMM_LEVEL_PMD && (t[i] & LMM_PTE_PSE)))
+            table_pages(m, PFN_OF(t[i]), level - 1, out, cap, n);
+}
+
+int64_t lmm_mmu_table_pages(struct lmm_mmu *m, int64_t pgd, int64_t *out, int64_t cap)
+{
+    if (bad_pgd(m, pgd) || cap < 0)
+        return -LMM_EINVAL;
+    int64_t n = 0;
+    table_pages(m, pgd, LMM_LEVEL_PGD, out, cap, &n);
+    return n;
+}
+
+/* ---- free_pgd_range() (mm/memory.c), 4-level x86_64 ------------------------------------------ */
+struct free_ctx {
+    int64_t *counters;          /* NULL: the dry run that only checks */
+    uint64_t leaf[2];           /* the first entry a freed table would lose */
+};
+
+static inline uint64_t addr_end(uint64_t addr, uint64_t end, uint64_t size)
+{
+    uint64_t boundary = (addr + size) & ~(size - 1);
+    return boundary - 1 < end - 1 ? boundary : end;
+}
+
+static int may_free(uint64_t start, uint64_t end, uint64_t floor, uint64_t ceiling, uint64_t mask)
+{
+    start &= mask;
+    if (start < floor)
+        return 0;
+    if (ceiling) {
+        ceiling &= mask;
+        if (!ceiling)
+            return 0;
+    }
+    return !(end - 1 > ceiling - 1);
+}
+
+/* -LMM_ELEAF for the first entry of table t (about to be freed) outside lo..hi. */
+static int left_over(struct free_ctx *c, const uint64_t *t, int level, uint64_t base, int lo, int hi)
+{
+    for (int i = 0; i < LMM_PTRS_PER_TABLE; i++)
+        if (t[i] && !(lo <= i && i <= hi)) {
+            c->leaf[0] = base + ((uint64_t)i << level_shift[level]);
+            c->leaf[1] = t[i];
+            return -LMM_ELEAF;
+        }
+    return 0;
+}
+
+static int free_pmd_range(struct lmm_mmu *m, struct free_ctx *c, uint64_t *pud, unsigned ui,
+                          uint64_t addr, uint64_t end, uint64_t floor, uint64_t ceiling)
+{
+    uint64_t start = addr, next;
+    int64_t pmd_pfn = PFN_OF(pud[ui]);
+    uint64_t *pmd = (uint64_t *)m->data[pmd_pfn];
+    int lo = (int)IDX(addr, LMM_PMD_SHIFT), hi = lo, err;
+    do {
+        next = addr_end(addr, end, PMD_SIZE);
+        unsigned i = IDX(addr, LMM_PMD_SHIFT);
+        uint64_t e = pmd[i];
+        hi = (int)i;
+        if (e & LMM_PTE_PSE) {
+            c->leaf[0] = addr;
+            c->leaf[1] = e;
+            return -LMM_ELEAF;
+        }
+        if (!e)
+            continue;
+        int64_t pte_pfn = PFN_OF(e);                /* free_pte_range() */
+        err = left_over(c, (const uint64_t *)m->data[pte_pfn], LMM_LEVEL_PTE, addr & PMD_MASK, 1, 0);
+        if (err)
+            return err;
+        if (c->counters) {
+            pmd[i] = 0;
+            table_free(m, pte_pfn, c->counters);
+        }
+    } while (addr = next, addr != end);
+    if (may_free(start, end, floor, ceiling, PUD_MASK)) {
+        err = left_over(c, pmd, LMM_LEVEL_PMD, start & PUD_MASK, lo, hi);
+        if (err)
+            return err;
+        if (c->counters) {
+            pud[ui] = 0;
+            table_free(m, pmd_pfn, c->counters);
+        }
+    }
+    return 0;
+}
+
+static int free_pud_range(struct lmm_mmu *m, struct free_ctx *c, uint64_t *pgdt, unsigned gi,
+                          uint64_t addr, uint64_t end, uint64_t floor, uint64_t ceiling)
+{
+    uint64_t start = addr, next;
+    int64_t pud_pfn = PFN_OF(pgdt[gi]);
+    uint64_t *pud = (uint64_t *)m->data[pud_pfn];
+    int lo = (int)IDX(addr, LMM_PUD_SHIFT), hi = lo, err;
+    do {
+        next = addr_end(addr, end, PUD_SIZE);
+        unsigned i = IDX(addr, LMM_PUD_SHIFT);
+        hi = (int)i;
+        if (pud[i]) {
+            err = free_pmd_range(m, c, pud, i, addr, next, floor, ceiling);
+            if (err)
+                return err;
+        }
+    } while (addr = next, addr != end);
+    if (may_free(start, end, floor, ceiling, PGDIR_MASK)) {
+        err = left_over(c, pud, LMM_LEVEL_PUD, start & PGDIR_MASK, lo, hi);
+        if (err)
+            return err;
+        if (c->counters) {
+            pgdt[gi] = 0;
+            table_free(m, pud_pfn, c->counters);
+        }
+    }
+    return 0;
+}
+
+static int free_pgd_range(struct lmm_mmu *m, struct free_ctx *c, int64_t pgd, uint64_t addr,
+                          uint64_t end, uint64_t floor, uint64_t ceiling)
+{
+    uint64_t next;
+    addr &= PMD_MASK;
+    if (addr < floor) {
+        addr += PMD_SIZE;
+        if (!addr)
+            return 0;
+    }
+    if (ceiling) {
+        ceiling &= PMD_MASK;
+        if (!ceiling)
+            return 0;
+    }
+    if (end - 1 > ceiling - 1)
+        end -= PMD_SIZE;
+    if (addr > end - 1)
+        return 0;
+    uint64_t *pgdt = (uint64_t *)m->data[pgd];
+    do {
+        next = addr_end(addr, end, PGDIR_SIZE);
+        unsigned i = IDX(addr, LMM_PGDIR_SHIFT);
+        if (pgdt[i]) {
+            int err = free_pud_range(m, c, pgdt, i, addr, next, floor, ceiling);
+            if (err)
+                return err;
+        }
+    } while (addr = next, addr != end);
+    return 0;
+}
+
+int lmm_mmu_free_pgtables(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end,
+                          uint64_t floor, uint64_t ceiling, int64_t *counters, uint64_t *leaf)
+{
+    if (bad_pgd(m, pgd) || start >= end || end > LMM_USER_TOP || floor > LMM_USER_TOP ||
+        ceiling > LMM_USER_TOP)
+        return -LMM_EINVAL;
+    struct free_ctx c = {NULL, {0, 0}};
+    int err = free_pgd_range(m, &c, pgd, start, end, floor, ceiling);      /* check only */
+    if (err) {
+        leaf[0] = c.leaf[0];
+        leaf[1] = c.leaf[1];
+        return err;
+    }
+    c.counters = counters;
+    return free_pgd_range(m, &c, pgd, start, end, floor, ceiling);
+}
+
+/* ---- the bulk access loop ------------------------------------------------------------------ */
+struct access_ctx {
+    struct lmm_mmu *m;
+    int64_t pgd;
+    int64_t *counters;
+    const int64_t *snap;
+    int64_t nvma;
+    uint64_t region;            /* addr >> PMD_SHIFT of the cached PTE table, ~0: none */
+    uint64_t *pte;
+};
+
+static void new_anon_page(struct lmm_mmu *m, int64_t pfn, int64_t anon_vma, int64_t index)
+{
+    drop_data(m, pfn);
+    m->flags[pfn] = ANON_FLAGS;
+    m->refcount[pfn] = 1;
+    m->mapcount[pfn] = 1;
+    m->mapping[pfn] = anon_vma;
+    m->index[pfn] = index;
+    m->node[LMM_NR_ANON_MAPPED]++;
+    m->node[LMM_NR_INACTIVE_ANON]++;
+}
+
+static void release_page(struct lmm_mmu *m, int64_t pfn)
+{
+    uint32_t fl = m->flags[pfn];
+    if (fl & LMM_PG_LRU)
+        m->node[(fl & LMM_PG_ACTIVE) ? LMM_NR_ACTIVE_ANON : LMM_NR_INACTIVE_ANON]--;
+    drop_data(m, pfn);
+    zero_frame(m, pfn);
+    lmm_pa_free(m->pa, pfn, 0, 0);              /* a refused free changes nothing */
+}
+
+/* Allocate, set up and map an anonymous page at *slot; LMM_ACCESS_NOMEM when refused. */
+static int install_anon(struct access_ctx *c, uint64_t *slot, int64_t anon_vma, int64_t index,
+                        uint64_t nx, int64_t copy_from)
+{
+    struct lmm_mmu *m = c->m;
+    int64_t pfn = frame_alloc(m, LMM_GFP_ANON_PAGE);
+    if (pfn < 0)
+        return LMM_ACCESS_NOMEM;
+    new_anon_page(m, pfn, anon_vma, index);
+    if (copy_from >= 0 && page_copy(m, pfn, copy_from)) {
+        zero_frame(m, pfn);                     /* host memory ran out: undo, as NOMEM */
+        m->node[LMM_NR_ANON_MAPPED]--;
+        m->node[LMM_NR_INACTIVE_ANON]--;
+        lmm_pa_free(m->pa, pfn, 0, 0);
+        return LMM_ACCESS_NOMEM;
+    }
+    *slot = ((uint64_t)pfn << LMM_PAGE_SHIFT) | ANON_PTE | nx;
+    c->counters[LMM_MM_ANONPAGES]++;
+    return LMM_ACCESS_DONE;
+}
+
+/* do_wp_page() of a present, write-protected PTE in a writable anonymous VMA. */
+static int wp_page(struct access_ctx *c, uint64_t *slot, uint64_t entry, int64_t anon_vma,
+                   int64_t index, uint64_t nx)
+{
+    struct lmm_mmu *m = c->m;
+    int64_t old = PFN_OF(entry);
+    if (entry & LMM_PTE_SPECIAL) {
+        if (old != m->zero_pfn || !anon_vma)
+            return LMM_ACCESS_FAULT;
+        return install_anon(c, slot, anon_vma, index, nx, -1);
+    }
+    if (old >= m->max_pfn || !(m->flags[old] & LMM_PG_ANON))
+        return LMM_ACCESS_FAULT;
+    if ((m->flags[old] & LMM_PG_ANON_EXCLUSIVE) || m->refcount[old] == 1) {
+        m->flags[old] |= LMM_PG_ANON_EXCLUSIVE;
+        *slot = entry | LMM_PTE_RW | LMM_PTE_DIRTY | LMM_PTE_ACCESSED;
+        m->events[LMM_EV_PGREUSE]++;
+        return LMM_ACCESS_DONE;
+    }
+    int r = install_anon(c, slot, anon_vma, index, nx, old);
+    if (r != LMM_ACCESS_DONE)
+        return r;
+    c->counters[LMM_MM_ANONPAGES]--;            /* the copy replaces a page this mm counted */
+    if (--m->mapcount[old] == 0)
+        m->node[LMM_NR_ANON_MAPPED]--;
+    if (--m->refcount[old] == 0)
+        release_page(m, old);
+    return LMM_ACCESS_DONE;
+}
+
+static int fault(struct access_ctx *c, uint64_t addr, int write, uint64_t entry, uint64_t *slot)
+{
+    struct lmm_mmu *m = c->m;
+    int64_t lo = 0, hi = c->nvma;               /* find_vma(): first VMA with end > addr */
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (c->snap[mid * LMM_SNAP_COLUMNS + LMM_SNAP_END] > (int64_t)addr)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo == c->nvma)
+        return LMM_ACCESS_FAULT;
+    const int64_t *row = c->snap + lo * LMM_SNAP_COLUMNS;
+    if (row[LMM_SNAP_START] > (int64_t)addr || !(row[LMM_SNAP_KIND] & LMM_SNAPK_ANON))
+        return LMM_ACCESS_FAULT;
+    int64_t vm_flags = row[LMM_SNAP_FLAGS];
+    if ((write && !(vm_flags & LMM_VM_WRITE)) ||
+        !(vm_flags & (LMM_VM_READ | LMM_VM_WRITE | LMM_VM_EXEC)))
+        return LMM_ACCESS_FAULT;
+    if ((entry & LMM_PTE_PSE) || (entry && !(entry & LMM_PTE_PRESENT)))
+        return LMM_ACCESS_FAULT;
+    uint64_t nx = (vm_flags & LMM_VM_EXEC) ? 0 : LMM_PTE_NX;
+    int64_t anon_vma = row[LMM_SNAP_ANON_VMA];
+    int64_t index = row[LMM_SNAP_PGOFF] + (int64_t)((addr - (uint64_t)row[LMM_SNAP_START]) >>
+                                                    LMM_PAGE_SHIFT);
+    if (entry)
+        return wp_page(c, slot, entry, anon_vma, index, nx);
+    /* do_anonymous_page() */
+    if (!write && (row[LMM_SNAP_KIND] & LMM_SNAPK_NO_ZERO_PAGE))
+        return LMM_ACCESS_FAULT;
+    if (write && !anon_vma)
+        return LMM_ACCESS_FAULT;
+    if (pte_slot_alloc(m, c->pgd, addr, c->counters, &slot))
+        return LMM_ACCESS_NOMEM;                /* (not EHUGE: entry 0 means no huge leaf) */
+    if (!write) {
+        *slot = ((uint64_t)m->zero_pfn << LMM_PAGE_SHIFT) | ZERO_PTE | nx;
+        return LMM_ACCESS_DONE;
+    }
+    return install_anon(c, slot, anon_vma, index, nx, -1);
+}
+
+/* One access: LMM_ACCESS_DONE when it completed. */
+static inline int access_one(struct access_ctx *c, uint64_t addr, int write)
+{
+    uint64_t *slot, region = addr >> LMM_PMD_SHIFT;
+    if (addr >= LMM_TASK_SIZE)
+        return LMM_ACCESS_FAULT;
+    if (region == c->region) {
+        slot = &c->pte[IDX(addr, LMM_PAGE_SHIFT)];
+    } else {
+        int err = 0;
+        uint64_t *pmd = pmd_slot(c->m, c->pgd, addr, NULL, &err);
+        slot = NULL;
+        if (pmd && *pmd) {
+            if (*pmd & LMM_PTE_PSE) {
+                slot = pmd;
+            } else {
+                c->pte = table(c->m, *pmd);
+                c->region = region;
+                slot = &c->pte[IDX(addr, LMM_PAGE_SHIFT)];
+            }
+        }
+    }
+    uint64_t e = slot ? *slot : 0;
+    if ((e & LMM_PTE_PRESENT) && (!write || (e & LMM_PTE_RW))) {
+        *slot = e | LMM_PTE_ACCESSED | (write ? LMM_PTE_DIRTY : 0);
+        return LMM_ACCESS_DONE;
+    }
+    int r = fault(c, addr, write, e, slot);
+    c->region = ~(uint64_t)0;
+    if (r == LMM_ACCESS_DONE) {
+        c->counters[LMM_MM_MIN_FLT]++;
+        c->m->events[LMM_EV_PGFAULT]++;
+    }
+    return r;
+}
+
+static int access_args_bad(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
+                           int64_t nvma)
+{
+    return bad_pgd(m, pgd) || !counters || nvma < 0 || (nvma && !snap);
+}
+
+int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
+                       int64_t nvma, const int64_t *addrs, const uint8_t *writes, int64_t n,
+                       int64_t start, int *reason)
+{
+    if (access_args_bad(m, pgd, counters, snap, nvma) || n < 0 || start < 0 || start > n)
+        return -LMM_EINVAL;
+    struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL};
+    for (int64_t i = start; i < n; i++) {
+        int r = access_one(&c, (uint64_t)addrs[i], writes[i] != 0);
+        if (r != LMM_ACCESS_DONE) {
+            *reason = r;
+            return i;
+        }
+    }
+    *reason = LMM_ACCESS_DONE;
+    return n;
+}
+
+int64_t lmm_mmu_access_range(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
+                             int64_t nvma, int64_t addr, int64_t npages, int write, int64_t start,
+                             int *reason)
+{
+    if (access_args_bad(m, pgd, counters, snap, nvma) || addr < 0 || npages < 0 ||
+        npages > (1LL << 40) || start < 0 || start > npages)
+        return -LMM_EINVAL;
+    struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL};
+    for (int64_t k = start; k < npages; k++) {
+        int r = access_one(&c, (uint64_t)addr + ((uint64_t)k << LMM_PAGE_SHIFT), write != 0);
+        if (r != LMM_ACCESS_DONE) {
+            *reason = r;
+            return k;
+        }
+    }
+    *reason = LMM_ACCESS_DONE;
+    return npages;
+}

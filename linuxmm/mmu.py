@@ -1,0 +1,228 @@
+"""The MMU engine in C (csrc/mmu.c): per-frame state, sparse page contents, x86_64 4-level page
+tables and the bulk access loop.  linuxmm.reference.mmu.Mmu is the pure-Python twin (same API,
+same results).
+
+    m = Mmu(pa, max_pfn, zero_pfn)               # pa: a linuxmm.PageAllocator
+    counters = np.zeros(NR_MM_COUNTERS, np.int64) # one per mm
+    pgd = m.pgd_alloc(counters)
+    m.access(pgd, counters, snapshot, addrs, writes)   # -> (index, ACCESS_*)
+
+The numpy arrays flags, refcount, mapcount, mapping, index (one entry per frame), events and node
+are views of the C engine's memory: writes from Python are what the C loop sees.
+"""
+import numpy as np
+
+from ._ffi import ffi, lib
+from .errors import InvariantError, OutOfMemory
+from .vm import mmu_args as A
+from .vm import mmu_defs as D
+
+_from_buffer = ffi.from_buffer
+_access = lib.lmm_mmu_access
+_ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
+           ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
+           ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
+           ("mapping", lib.LMM_MMU_MAPPING, np.int64, None),
+           ("index", lib.LMM_MMU_INDEX, np.int64, None),
+           ("events", lib.LMM_MMU_EVENTS, np.int64, D.NR_VM_EVENTS),
+           ("node", lib.LMM_MMU_NODE, np.int64, D.NR_NODE_ITEMS))
+
+
+def _c_array(arr, ctype):
+    return _from_buffer(ctype, arr, require_writable=ctype.startswith("int64_t[]"))
+
+
+class Mmu:
+    """Page frames, page tables and the bulk access loop over one PageAllocator."""
+
+    backend = "c"
+
+    def __init__(self, pa, max_pfn, zero_pfn):
+        self.max_pfn, self.zero_pfn = A.check_geometry(pa, max_pfn, zero_pfn)
+        raw = lib.lmm_mmu_create(pa._ptr, self.max_pfn, self.zero_pfn)
+        if raw == ffi.NULL:
+            raise MemoryError("cannot allocate the MMU's per-frame state")
+        self.pa = pa
+        self._pa_ptr = pa._ptr                  # the C engine holds the allocator: keep it
+        self._ptr = ptr = ffi.gc(raw, lib.lmm_mmu_destroy)
+        for name, which, dtype, n in _ARRAYS:
+            count = self.max_pfn if n is None else n
+            # a cdata that keeps the engine alive as long as any view of its memory lives
+            keep = ffi.gc(ffi.cast("char *", lib.lmm_mmu_array(raw, which)),
+                          lambda _p, owner=ptr: None)
+            buf = ffi.buffer(keep, count * np.dtype(dtype).itemsize)
+            setattr(self, name, np.frombuffer(buf, dtype=dtype))
+        self._reason = ffi.new("int *")
+        self._leaf = ffi.new("uint64_t[2]")
+
+    # -- page contents ----------------------------------------------------------------------
+    def _data_pfn(self, pfn, name="pfn"):
+        pfn = A.check_pfn(pfn, self.max_pfn, name)
+        if lib.lmm_mmu_table_level(self._ptr, pfn):
+            raise ValueError(f"{name} {pfn} is a page-table page")
+        return pfn
+
+    def page_read(self, pfn, offset=0, length=D.PAGE_SIZE):
+        pfn = A.check_pfn(pfn, self.max_pfn)
+        offset, length = A.check_span(offset, length)
+        out = bytearray(length)
+        lib.lmm_mmu_page_read(self._ptr, pfn, offset, length, _from_buffer("uint8_t[]", out))
+        return bytes(out)
+
+    def page_write(self, pfn, offset, data):
+        pfn = self._data_pfn(pfn)
+        data = A.check_bytes(data)
+        offset, length = A.check_span(offset, len(data))
+        if lib.lmm_mmu_page_write(self._ptr, pfn, offset, data, length):
+            raise MemoryError("no host memory for a page buffer")
+
+    def page_copy(self, dst, src):
+        dst, src = self._data_pfn(dst, "dst"), self._data_pfn(src, "src")
+        if lib.lmm_mmu_page_copy(self._ptr, dst, src):
+            raise MemoryError("no host memory for a page buffer")
+
+    def page_clear(self, pfn):
+        lib.lmm_mmu_page_clear(self._ptr, self._data_pfn(pfn))
+
+    def page_has_data(self, pfn):
+        return bool(lib.lmm_mmu_page_has_data(self._ptr, A.check_pfn(pfn, self.max_pfn)))
+
+    def nr_data_pages(self):
+        return lib.lmm_mmu_nr_data_pages(self._ptr)
+
+    # -- page tables --------------------------------------------------------------------------
+    def _check_pgd(self, pgd):
+        pgd = A.check_pfn(pgd, self.max_pfn, "pgd")
+        if lib.lmm_mmu_table_level(self._ptr, pgd) != D.LEVEL_PGD:
+            raise ValueError(f"pfn {pgd} is not a PGD of this MMU")
+        return pgd
+
+    def pgd_alloc(self, counters):
+        pgd = lib.lmm_mmu_pgd_alloc(self._ptr, _c_array(A.check_counters(counters), "int64_t[]"))
+        if pgd < 0:
+            raise OutOfMemory("no page for a PGD")
+        return pgd
+
+    def pgd_free(self, pgd, counters):
+        pgd = self._check_pgd(pgd)
+        if lib.lmm_mmu_pgd_free(self._ptr, pgd, _c_array(A.check_counters(counters), "int64_t[]")):
+            raise ValueError(f"pgd {pgd} still has lower tables")
+
+    def pte_get(self, pgd, addr):
+        return lib.lmm_mmu_pte_get(self._ptr, self._check_pgd(pgd), A.check_addr(addr))
+
+    def pmd_get(self, pgd, addr):
+        return lib.lmm_mmu_pmd_get(self._ptr, self._check_pgd(pgd), A.check_addr(addr))
+
+    @staticmethod
+    def _set_error(err, addr):
+        if err == -lib.LMM_ENOMEM:
+            raise OutOfMemory(f"no page for a page table at {addr:#x}")
+        if err == -lib.LMM_EHUGE:
+            raise ValueError(f"addr {addr:#x} lies in a huge PMD leaf")
+        raise AssertionError(f"C refused arguments the checks accept: {err}")  # pragma: no cover
+
+    def pte_set(self, pgd, addr, entry, counters):
+        pgd, addr, entry = self._check_pgd(pgd), A.check_addr(addr), A.check_entry(entry)
+        c = _c_array(A.check_counters(counters), "int64_t[]")
+        err = lib.lmm_mmu_pte_set(self._ptr, pgd, addr, entry, c)
+        if err:
+            self._set_error(err, addr)
+
+    def pmd_set(self, pgd, addr, entry, counters):
+        pgd = self._check_pgd(pgd)
+        addr, entry = A.check_huge(addr, entry)
+        c = _c_array(A.check_counters(counters), "int64_t[]")
+        err = lib.lmm_mmu_pmd_set(self._ptr, pgd, addr, entry, c)
+        if err == -lib.LMM_EHUGE:
+            raise ValueError(f"the PMD slot of {addr:#x} points to a PTE table")
+        if err:
+            self._set_error(err, addr)
+
+    def set_bulk(self, pgd, addrs, entries, counters):
+        pgd = self._check_pgd(pgd)
+        addrs = A.addr_array(addrs)
+        entries = A.entry_array(entries, len(addrs))
+        c = _c_array(A.check_counters(counters), "int64_t[]")
+        n = lib.lmm_mmu_set_bulk(self._ptr, pgd, _from_buffer("int64_t[]", addrs),
+                                 _from_buffer("uint64_t[]", entries), len(addrs), c)
+        if n < 0:
+            self._set_error(n, int(addrs[lib.lmm_mmu_error_index(self._ptr)]))
+
+    def clear_bulk(self, pgd, addrs):
+        pgd = self._check_pgd(pgd)
+        addrs = A.addr_array(addrs)
+        lib.lmm_mmu_clear_bulk(self._ptr, pgd, _from_buffer("int64_t[]", addrs), len(addrs))
+
+    def walk(self, pgd, start, end):
+        pgd = self._check_pgd(pgd)
+        start, end = A.check_range(start, end)
+        n = lib.lmm_mmu_walk(self._ptr, pgd, start, end, ffi.NULL, ffi.NULL, 0)
+        addrs = np.empty(n, np.int64)
+        entries = np.empty(n, np.uint64)
+        lib.lmm_mmu_walk(self._ptr, pgd, start, end, _from_buffer("int64_t[]", addrs),
+                         _from_buffer("uint64_t[]", entries), n)
+        return addrs, entries
+
+    def table_pages(self, pgd):
+        pgd = self._check_pgd(pgd)
+        n = lib.lmm_mmu_table_pages(self._ptr, pgd, ffi.NULL, 0)
+        out = np.empty(n, np.int64)
+        lib.lmm_mmu_table_pages(self._ptr, pgd, _from_buffer("int64_t[]", out), n)
+        return out.tolist()
+
+    def free_pgtables(self, pgd, start, end, floor, ceiling, counters):
+        """free_pgd_range(tlb, start, end, floor, ceiling) of 4-level x86_64; InvariantError
+        (and nothing freed) when a table it would free still holds an entry."""
+        pgd = self._check_pgd(pgd)
+        start, end, floor, ceiling = A.check_free_range(start, end, floor, ceiling)
+        c = _c_array(A.check_counters(counters), "int64_t[]")
+        err = lib.lmm_mmu_free_pgtables(self._ptr, pgd, start, end, floor, ceiling, c, self._leaf)
+        if err == -lib.LMM_ELEAF:
+            raise InvariantError(A.leaf_left_message(self._leaf[0], self._leaf[1]))
+        if err:                                                     # pragma: no cover
+            raise AssertionError(f"C refused arguments the checks accept: {err}")
+
+    # -- the bulk access loop ---------------------------------------------------------------
+    def access(self, pgd, counters, snapshot, addrs, writes, start=0):
+        pgd = self._check_pgd(pgd)
+        A.check_counters(counters)
+        A.check_snapshot(snapshot)
+        start = A.check_access(addrs, writes, start)
+        i = _access(self._ptr, pgd, _from_buffer("int64_t[]", counters),
+                    _from_buffer("int64_t[]", snapshot), len(snapshot),
+                    _from_buffer("int64_t[]", addrs), _from_buffer("uint8_t[]", writes),
+                    len(addrs), start, self._reason)
+        if i < 0:                                                   # pragma: no cover
+            raise AssertionError(f"C refused arguments the checks accept: {i}")
+        return i, self._reason[0]
+
+    def access_range(self, pgd, counters, snapshot, addr, npages, write, start=0):
+        pgd = self._check_pgd(pgd)
+        A.check_counters(counters)
+        A.check_snapshot(snapshot)
+        addr, npages, write, start = A.check_access_range(addr, npages, write, start)
+        i = lib.lmm_mmu_access_range(self._ptr, pgd, _from_buffer("int64_t[]", counters),
+                                     _from_buffer("int64_t[]", snapshot), len(snapshot), addr,
+                                     npages, write, start, self._reason)
+        if i < 0:                                                   # pragma: no cover
+            raise AssertionError(f"C refused arguments the checks accept: {i}")
+        return i, self._reason[0]
+
+    # -- invariants -------------------------------------------------------------------------
+    def check(self, pgd_list):
+        problems = []
+        for pgd in pgd_list:
+            pgd = self._check_pgd(pgd)
+            tables = np.array(self.table_pages(pgd), np.int64)
+            for pfn in tables[(self.flags[tables] & D.PG_PGTABLE) == 0].tolist():
+                problems.append(A.not_table_message(pgd, pfn))
+            addrs, entries = self.walk(pgd, 0, D.USER_TOP)
+            bad = ((entries & np.uint64(D._PAGE_PRESENT | D._PAGE_PROTNONE)) != 0) \
+                & ((entries & np.uint64(D._PAGE_SPECIAL)) == 0) \
+                & (((entries & np.uint64(D.PTE_PFN_MASK)) >> np.uint64(D.PAGE_SHIFT))
+                   >= np.uint64(self.max_pfn))
+            for a, e in zip(addrs[bad].tolist(), entries[bad].tolist()):
+                problems.append(A.bad_leaf_message(pgd, a, e, self.max_pfn))
+        if problems:
+            raise InvariantError("; ".join(problems))

@@ -1,0 +1,528 @@
+"""The MMU engine in pure Python + numpy: the twin of linuxmm.mmu.Mmu (same API, same results).
+
+Per-frame state lives in numpy arrays (flags, refcount, mapcount, mapping, index), page contents
+in a dict pfn -> bytearray, page tables in a dict pfn -> list of 512 ints (x86_64 4-level, P4D
+folded).  `access()` replays user accesses as the MMU and do_anonymous_page()/do_wp_page() would.
+"""
+import bisect
+
+import numpy as np
+
+from ..errors import InvariantError, OutOfMemory
+from ..vm import mmu_args as A
+from ..vm import mmu_defs as D
+
+_M64 = (1 << 64) - 1
+_PFN = D.PTE_PFN_MASK
+_PSE = D._PAGE_PSE
+_PMD_MASK = _M64 & ~(D.PMD_SIZE - 1)
+_PUD_MASK = _M64 & ~(D.PUD_SIZE - 1)
+_PGDIR_MASK = _M64 & ~(D.PGDIR_SIZE - 1)
+_SHIFT = {D.LEVEL_PGD: D.PGDIR_SHIFT, D.LEVEL_PUD: D.PUD_SHIFT, D.LEVEL_PMD: D.PMD_SHIFT,
+          D.LEVEL_PTE: D.PAGE_SHIFT}
+_ANON_FLAGS = D.PG_ANON | D.PG_ANON_EXCLUSIVE | D.PG_SWAPBACKED | D.PG_UPTODATE | D.PG_LRU
+_ANON_PTE = D._PAGE_PRESENT | D._PAGE_RW | D._PAGE_USER | D._PAGE_ACCESSED | D._PAGE_DIRTY
+_ZERO_PTE = D._PAGE_PRESENT | D._PAGE_USER | D._PAGE_ACCESSED | D._PAGE_SPECIAL
+_VM_ACCESS = D.VM_READ | D.VM_WRITE | D.VM_EXEC
+
+
+class _NoMem(Exception):
+    """The page allocator refused a page inside an operation."""
+
+
+class _Leaf(Exception):
+    """free_pgtables found a table to free that still holds an entry."""
+
+
+def _addr_end(addr, end, size):
+    boundary = (addr + size) & _M64 & ~(size - 1)
+    return boundary if (boundary - 1) & _M64 < (end - 1) & _M64 else end
+
+
+def _may_free(start, end, floor, ceiling, mask):
+    """The floor/ceiling test after a free_p?d_range() loop."""
+    if start & mask < floor:
+        return False
+    if ceiling:
+        ceiling &= mask
+        if not ceiling:
+            return False
+    return (end - 1) & _M64 <= (ceiling - 1) & _M64
+
+
+class Mmu:
+    """Page frames, page tables and the bulk access loop over one PageAllocator."""
+
+    backend = "reference"
+
+    def __init__(self, pa, max_pfn, zero_pfn):
+        self.max_pfn, self.zero_pfn = A.check_geometry(pa, max_pfn, zero_pfn)
+        self.pa = pa
+        n = self.max_pfn
+        self.flags = np.zeros(n, np.uint32)
+        self.refcount = np.zeros(n, np.int32)
+        self.mapcount = np.zeros(n, np.int32)
+        self.mapping = np.zeros(n, np.int64)
+        self.index = np.zeros(n, np.int64)
+        self.events = np.zeros(D.NR_VM_EVENTS, np.int64)
+        self.node = np.zeros(D.NR_NODE_ITEMS, np.int64)
+        self._data = {}
+        self._tables = {}
+        self._level = {}
+
+    # -- frames ---------------------------------------------------------------------------
+    def _alloc(self, gfp):
+        """One order-0 page without the reclaim hook (the access loop's contract)."""
+        pfn = self.pa._alloc(gfp, 0, 0)
+        if pfn is None:
+            raise _NoMem
+        return pfn
+
+    def _zero_frame(self, pfn):
+        self.flags[pfn] = 0
+        self.refcount[pfn] = 0
+        self.mapcount[pfn] = 0
+        self.mapping[pfn] = 0
+        self.index[pfn] = 0
+
+    def _new_anon_page(self, pfn, anon_vma, index):
+        self._data.pop(pfn, None)
+        self.flags[pfn] = _ANON_FLAGS
+        self.refcount[pfn] = 1
+        self.mapcount[pfn] = 1
+        self.mapping[pfn] = anon_vma
+        self.index[pfn] = index
+        self.node[D.NR_ANON_MAPPED] += 1
+        self.node[D.NR_INACTIVE_ANON] += 1
+
+    def _release_page(self, pfn):
+        fl = int(self.flags[pfn])
+        if fl & D.PG_LRU:
+            self.node[D.NR_ACTIVE_ANON if fl & D.PG_ACTIVE else D.NR_INACTIVE_ANON] -= 1
+        self._data.pop(pfn, None)
+        self._zero_frame(pfn)
+        try:
+            self.pa.free_pages(pfn, 0, 0)
+        except ValueError:
+            pass                # the C engine ignores a refused free the same way
+
+    # -- page contents ----------------------------------------------------------------------
+    def _data_pfn(self, pfn, name="pfn"):
+        pfn = A.check_pfn(pfn, self.max_pfn, name)
+        if pfn in self._tables:
+            raise ValueError(f"{name} {pfn} is a page-table page")
+        return pfn
+
+    def page_read(self, pfn, offset=0, length=D.PAGE_SIZE):
+        pfn = A.check_pfn(pfn, self.max_pfn)
+        offset, length = A.check_span(offset, length)
+        t = self._tables.get(pfn)
+        if t is not None:
+            return np.array(t, dtype="<u8").tobytes()[offset:offset + length]
+        buf = self._data.get(pfn)
+        if buf is None:
+            return bytes(length)
+        return bytes(buf[offset:offset + length])
+
+    def page_write(self, pfn, offset, data):
+        pfn = self._data_pfn(pfn)
+        data = A.check_bytes(data)
+        offset, length = A.check_span(offset, len(data))
+        buf = self._data.get(pfn)
+        if buf is None:
+            buf = self._data[pfn] = bytearray(D.PAGE_SIZE)
+        buf[offset:offset + length] = data
+
+    def page_copy(self, dst, src):
+        dst, src = self._data_pfn(dst, "dst"), self._data_pfn(src, "src")
+        buf = self._data.get(src)
+        if buf is None:
+            self._data.pop(dst, None)
+        elif dst != src:
+            self._data[dst] = bytearray(buf)
+
+    def page_clear(self, pfn):
+        self._data.pop(self._data_pfn(pfn), None)
+
+    def page_has_data(self, pfn):
+        pfn = A.check_pfn(pfn, self.max_pfn)
+        return pfn in self._data or pfn in self._tables
+
+    def nr_data_pages(self):
+        return len(self._data) + len(self._tables)
+
+    # -- page-table pages -------------------------------------------------------------------
+    def _table_alloc(self, level, counters):
+        pfn = self._alloc(D.GFP_PGTABLE_USER)
+        self._data.pop(pfn, None)
+        self._tables[pfn] = [0] * D.PTRS_PER_TABLE
+        self._level[pfn] = level
+        self._zero_frame(pfn)
+        self.flags[pfn] = D.PG_PGTABLE
+        self.refcount[pfn] = 1
+        self.node[D.NR_PAGETABLE] += 1
+        if level != D.LEVEL_PGD:
+            counters[D.MM_PGTABLES_BYTES] += D.PAGE_SIZE
+        return pfn
+
+    def _table_free(self, pfn, counters):
+        level = self._level.pop(pfn)
+        del self._tables[pfn]
+        self._zero_frame(pfn)
+        self.node[D.NR_PAGETABLE] -= 1
+        if level != D.LEVEL_PGD:
+            counters[D.MM_PGTABLES_BYTES] -= D.PAGE_SIZE
+        self.pa.free_pages(pfn, 0, 0)
+
+    def _check_pgd(self, pgd):
+        pgd = A.check_pfn(pgd, self.max_pfn, "pgd")
+        if self._level.get(pgd) != D.LEVEL_PGD:
+            raise ValueError(f"pfn {pgd} is not a PGD of this MMU")
+        return pgd
+
+    def pgd_alloc(self, counters):
+        A.check_counters(counters)
+        try:
+            return self._table_alloc(D.LEVEL_PGD, counters)
+        except _NoMem:
+            raise OutOfMemory("no page for a PGD") from None
+
+    def pgd_free(self, pgd, counters):
+        pgd = self._check_pgd(pgd)
+        A.check_counters(counters)
+        if any(self._tables[pgd]):
+            raise ValueError(f"pgd {pgd} still has lower tables")
+        self._table_free(pgd, counters)
+
+    def _child(self, table, i, level, counters):
+        """The table that entry i of `table` points to, allocated when absent and counters is
+        given (None: absent)."""
+        e = table[i]
+        if not e:
+            if counters is None:
+                return None
+            pfn = self._table_alloc(level, counters)
+            table[i] = e = (pfn << D.PAGE_SHIFT) | D._PAGE_TABLE
+        return self._tables[(e & _PFN) >> D.PAGE_SHIFT]
+
+    def _pmd_table(self, pgd, addr, counters=None):
+        pud = self._child(self._tables[pgd], (addr >> D.PGDIR_SHIFT) & 511, D.LEVEL_PUD, counters)
+        if pud is None:
+            return None
+        return self._child(pud, (addr >> D.PUD_SHIFT) & 511, D.LEVEL_PMD, counters)
+
+    def _pte_table(self, pgd, addr, counters):
+        """The PTE table for addr, allocating PUD, PMD, PTE; ValueError under a huge leaf."""
+        pmd = self._pmd_table(pgd, addr, counters)
+        i = (addr >> D.PMD_SHIFT) & 511
+        if pmd[i] & _PSE:
+            raise ValueError(f"addr {addr:#x} lies in a huge PMD leaf")
+        return self._child(pmd, i, D.LEVEL_PTE, counters)
+
+    def _leaf(self, pgd, addr):
+        """(entry, table holding it, index)"""
+        pmd = self._pmd_table(pgd, addr)
+        if pmd is None:
+            return 0, None, 0
+        i = (addr >> D.PMD_SHIFT) & 511
+        e = pmd[i]
+        if not e:
+            return 0, None, 0
+        if e & _PSE:
+            return e, pmd, i
+        pte = self._tables[(e & _PFN) >> D.PAGE_SHIFT]
+        j = (addr >> D.PAGE_SHIFT) & 511
+        return pte[j], pte, j
+
+    def pte_get(self, pgd, addr):
+        return self._leaf(self._check_pgd(pgd), A.check_addr(addr))[0]
+
+    def pmd_get(self, pgd, addr):
+        pgd, addr = self._check_pgd(pgd), A.check_addr(addr)
+        pmd = self._pmd_table(pgd, addr)
+        return 0 if pmd is None else pmd[(addr >> D.PMD_SHIFT) & 511]
+
+    def _set(self, pgd, addr, entry, counters):
+        try:
+            self._pte_table(pgd, addr, counters)[(addr >> D.PAGE_SHIFT) & 511] = entry
+        except _NoMem:
+            raise OutOfMemory(f"no page for a page table at {addr:#x}") from None
+
+    def pte_set(self, pgd, addr, entry, counters):
+        pgd, addr, entry = self._check_pgd(pgd), A.check_addr(addr), A.check_entry(entry)
+        self._set(pgd, addr, entry, A.check_counters(counters))
+
+    def pmd_set(self, pgd, addr, entry, counters):
+        pgd = self._check_pgd(pgd)
+        addr, entry = A.check_huge(addr, entry)
+        A.check_counters(counters)
+        try:
+            pmd = self._pmd_table(pgd, addr, counters)
+        except _NoMem:
+            raise OutOfMemory(f"no page for a page table at {addr:#x}") from None
+        i = (addr >> D.PMD_SHIFT) & 511
+        if pmd[i] and not pmd[i] & _PSE:
+            raise ValueError(f"the PMD slot of {addr:#x} points to a PTE table")
+        pmd[i] = entry
+
+    def set_bulk(self, pgd, addrs, entries, counters):
+        pgd = self._check_pgd(pgd)
+        addrs = A.addr_array(addrs)
+        entries = A.entry_array(entries, len(addrs))
+        A.check_counters(counters)
+        for a, e in zip(addrs.tolist(), entries.tolist()):
+            self._set(pgd, a, e, counters)
+
+    def clear_bulk(self, pgd, addrs):
+        pgd = self._check_pgd(pgd)
+        for a in A.addr_array(addrs).tolist():
+            e, table, i = self._leaf(pgd, a)
+            if e and (not e & _PSE or not a & (D.PMD_SIZE - 1)):
+                table[i] = 0
+
+    def _walk(self, pfn, level, base, start, end, out):
+        shift = _SHIFT[level]
+        t = self._tables[pfn]
+        lo = max(0, (start - base) >> shift)
+        hi = min(511, (end - 1 - base) >> shift)
+        for i in range(lo, hi + 1):
+            e = t[i]
+            if not e:
+                continue
+            a = base + (i << shift)
+            if level == D.LEVEL_PTE or (level == D.LEVEL_PMD and e & _PSE):
+                out.append((a, e))
+            else:
+                self._walk((e & _PFN) >> D.PAGE_SHIFT, level - 1, a, start, end, out)
+
+    def walk(self, pgd, start, end):
+        pgd = self._check_pgd(pgd)
+        start, end = A.check_range(start, end)
+        out = []
+        if start < end:
+            self._walk(pgd, D.LEVEL_PGD, 0, start, end, out)
+        return (np.array([a for a, _ in out], dtype=np.int64),
+                np.array([e for _, e in out], dtype=np.uint64))
+
+    def table_pages(self, pgd):
+        out = []
+
+        def visit(pfn, level):
+            out.append(pfn)
+            if level == D.LEVEL_PTE:
+                return
+            for e in self._tables[pfn]:
+                if e and not (level == D.LEVEL_PMD and e & _PSE):
+                    visit((e & _PFN) >> D.PAGE_SHIFT, level - 1)
+
+        visit(self._check_pgd(pgd), D.LEVEL_PGD)
+        return out
+
+    # -- free_pgd_range (mm/memory.c) -------------------------------------------------------
+    def _left_over(self, t, level, base, lo, hi):
+        """Raise _Leaf for the first entry of a table about to be freed that no one cleared
+        (entries lo..hi are cleared by the loop that just ran over them)."""
+        for i, e in enumerate(t):
+            if e and not lo <= i <= hi:
+                raise _Leaf(base + (i << _SHIFT[level]), e)
+
+    def _free_pmd_range(self, pud, ui, addr, end, floor, ceiling, counters):
+        start = addr
+        pmd_pfn = (pud[ui] & _PFN) >> D.PAGE_SHIFT
+        pmd = self._tables[pmd_pfn]
+        lo = (addr >> D.PMD_SHIFT) & 511
+        while True:
+            nxt = _addr_end(addr, end, D.PMD_SIZE)
+            i = (addr >> D.PMD_SHIFT) & 511
+            e = pmd[i]
+            if e & _PSE:
+                raise _Leaf(addr, e)
+            if e:                                   # free_pte_range()
+                pte_pfn = (e & _PFN) >> D.PAGE_SHIFT
+                self._left_over(self._tables[pte_pfn], D.LEVEL_PTE, addr & _PMD_MASK, 1, 0)
+                if counters is not None:
+                    pmd[i] = 0
+                    self._table_free(pte_pfn, counters)
+            hi = i
+            addr = nxt
+            if addr == end:
+                break
+        if _may_free(start, end, floor, ceiling, _PUD_MASK):
+            self._left_over(pmd, D.LEVEL_PMD, start & _PUD_MASK, lo, hi)
+            if counters is not None:
+                pud[ui] = 0
+                self._table_free(pmd_pfn, counters)
+
+    def _free_pud_range(self, pgdt, gi, addr, end, floor, ceiling, counters):
+        start = addr
+        pud_pfn = (pgdt[gi] & _PFN) >> D.PAGE_SHIFT
+        pud = self._tables[pud_pfn]
+        lo = (addr >> D.PUD_SHIFT) & 511
+        while True:
+            nxt = _addr_end(addr, end, D.PUD_SIZE)
+            i = (addr >> D.PUD_SHIFT) & 511
+            if pud[i]:
+                self._free_pmd_range(pud, i, addr, nxt, floor, ceiling, counters)
+            hi = i
+            addr = nxt
+            if addr == end:
+                break
+        if _may_free(start, end, floor, ceiling, _PGDIR_MASK):
+            self._left_over(pud, D.LEVEL_PUD, start & _PGDIR_MASK, lo, hi)
+            if counters is not None:
+                pgdt[gi] = 0
+                self._table_free(pud_pfn, counters)
+
+    def _free_pgd_range(self, pgd, addr, end, floor, ceiling, counters):
+        addr &= _PMD_MASK
+        if addr < floor:
+            addr = (addr + D.PMD_SIZE) & _M64
+            if not addr:
+                return
+        if ceiling:
+            ceiling &= _PMD_MASK
+            if not ceiling:
+                return
+        if (end - 1) & _M64 > (ceiling - 1) & _M64:
+            end = (end - D.PMD_SIZE) & _M64
+        if addr > (end - 1) & _M64:
+            return
+        pgdt = self._tables[pgd]
+        while True:
+            nxt = _addr_end(addr, end, D.PGDIR_SIZE)
+            i = (addr >> D.PGDIR_SHIFT) & 511
+            if pgdt[i]:
+                self._free_pud_range(pgdt, i, addr, nxt, floor, ceiling, counters)
+            addr = nxt
+            if addr == end:
+                break
+
+    def free_pgtables(self, pgd, start, end, floor, ceiling, counters):
+        """free_pgd_range(tlb, start, end, floor, ceiling) of 4-level x86_64; InvariantError
+        (and nothing freed) when a table it would free still holds an entry."""
+        pgd = self._check_pgd(pgd)
+        start, end, floor, ceiling = A.check_free_range(start, end, floor, ceiling)
+        A.check_counters(counters)
+        try:
+            self._free_pgd_range(pgd, start, end, floor, ceiling, None)      # dry run: check
+        except _Leaf as e:
+            raise InvariantError(A.leaf_left_message(*e.args)) from None
+        self._free_pgd_range(pgd, start, end, floor, ceiling, counters)
+
+    # -- the bulk access loop ---------------------------------------------------------------
+    def access(self, pgd, counters, snapshot, addrs, writes, start=0):
+        pgd = self._check_pgd(pgd)
+        A.check_counters(counters)
+        A.check_snapshot(snapshot)
+        start = A.check_access(addrs, writes, start)
+        return self._access(pgd, counters, snapshot.tolist(),
+                            zip(range(start, len(addrs)), addrs[start:].tolist(),
+                                writes[start:].tolist()), len(addrs))
+
+    def access_range(self, pgd, counters, snapshot, addr, npages, write, start=0):
+        pgd = self._check_pgd(pgd)
+        A.check_counters(counters)
+        A.check_snapshot(snapshot)
+        addr, npages, write, start = A.check_access_range(addr, npages, write, start)
+        seq = ((k, addr + (k << D.PAGE_SHIFT), write) for k in range(start, npages))
+        return self._access(pgd, counters, snapshot.tolist(), seq, npages)
+
+    def _access(self, pgd, counters, rows, seq, n):
+        ends = [r[D.SNAP_END] for r in rows]
+        for k, addr, write in seq:
+            if not 0 <= addr < D.TASK_SIZE:
+                return k, D.ACCESS_FAULT
+            entry, table, i = self._leaf(pgd, addr)
+            if entry & D._PAGE_PRESENT and (not write or entry & D._PAGE_RW):
+                entry |= D._PAGE_ACCESSED | (D._PAGE_DIRTY if write else 0)
+                table[i] = entry
+                continue
+            reason = self._fault(pgd, counters, rows, ends, addr, write, entry, table, i)
+            if reason != D.ACCESS_DONE:
+                return k, reason
+            counters[D.MM_MIN_FLT] += 1
+            self.events[D.EV_PGFAULT] += 1
+        return n, D.ACCESS_DONE
+
+    def _fault(self, pgd, counters, rows, ends, addr, write, entry, table, i):
+        v = bisect.bisect_right(ends, addr)             # find_vma(): first VMA with end > addr
+        if v == len(rows) or rows[v][D.SNAP_START] > addr:
+            return D.ACCESS_FAULT
+        row = rows[v]
+        vm_flags = row[D.SNAP_FLAGS]
+        if not row[D.SNAP_KIND] & D.SNAPK_ANON:
+            return D.ACCESS_FAULT
+        if (write and not vm_flags & D.VM_WRITE) or not vm_flags & _VM_ACCESS:
+            return D.ACCESS_FAULT
+        if entry & _PSE or (entry and not entry & D._PAGE_PRESENT):
+            return D.ACCESS_FAULT
+        nx = 0 if vm_flags & D.VM_EXEC else D._PAGE_NX
+        anon_vma = row[D.SNAP_ANON_VMA]
+        index = row[D.SNAP_PGOFF] + ((addr - row[D.SNAP_START]) >> D.PAGE_SHIFT)
+        try:
+            if not entry:                               # do_anonymous_page()
+                if not write:
+                    if row[D.SNAP_KIND] & D.SNAPK_NO_ZERO_PAGE:
+                        return D.ACCESS_FAULT
+                    pte = self._pte_table(pgd, addr, counters)
+                    pte[(addr >> D.PAGE_SHIFT) & 511] = \
+                        (self.zero_pfn << D.PAGE_SHIFT) | _ZERO_PTE | nx
+                    return D.ACCESS_DONE
+                if not anon_vma:
+                    return D.ACCESS_FAULT
+                pte = self._pte_table(pgd, addr, counters)
+                self._install_anon(pte, (addr >> D.PAGE_SHIFT) & 511, anon_vma, index, nx,
+                                   counters)
+                return D.ACCESS_DONE
+            return self._wp_page(counters, entry, table, i, anon_vma, index, nx)
+        except _NoMem:
+            return D.ACCESS_NOMEM
+
+    def _install_anon(self, table, i, anon_vma, index, nx, counters, copy_from=None):
+        pfn = self._alloc(D.GFP_ANON_PAGE)
+        self._new_anon_page(pfn, anon_vma, index)
+        if copy_from is not None:
+            self.page_copy(pfn, copy_from)
+        table[i] = (pfn << D.PAGE_SHIFT) | _ANON_PTE | nx
+        counters[D.MM_ANONPAGES] += 1
+
+    def _wp_page(self, counters, entry, table, i, anon_vma, index, nx):
+        """do_wp_page() of a present, write-protected PTE in a writable anonymous VMA."""
+        old = (entry & _PFN) >> D.PAGE_SHIFT
+        if entry & D._PAGE_SPECIAL:
+            if old != self.zero_pfn or not anon_vma:
+                return D.ACCESS_FAULT
+            self._install_anon(table, i, anon_vma, index, nx, counters)
+            return D.ACCESS_DONE
+        if old >= self.max_pfn or not self.flags[old] & D.PG_ANON:
+            return D.ACCESS_FAULT
+        if self.flags[old] & D.PG_ANON_EXCLUSIVE or self.refcount[old] == 1:
+            self.flags[old] |= D.PG_ANON_EXCLUSIVE
+            table[i] = entry | D._PAGE_RW | D._PAGE_DIRTY | D._PAGE_ACCESSED
+            self.events[D.EV_PGREUSE] += 1
+            return D.ACCESS_DONE
+        self._install_anon(table, i, anon_vma, index, nx, counters, copy_from=old)
+        counters[D.MM_ANONPAGES] -= 1       # the copy replaces a page this mm counted
+        self.mapcount[old] -= 1
+        if self.mapcount[old] == 0:
+            self.node[D.NR_ANON_MAPPED] -= 1
+        self.refcount[old] -= 1
+        if self.refcount[old] == 0:
+            self._release_page(old)
+        return D.ACCESS_DONE
+
+    # -- invariants -------------------------------------------------------------------------
+    def check(self, pgd_list):
+        problems = []
+        for pgd in pgd_list:
+            pgd = self._check_pgd(pgd)
+            for pfn in self.table_pages(pgd):
+                if not self.flags[pfn] & D.PG_PGTABLE:
+                    problems.append(A.not_table_message(pgd, pfn))
+            addrs, entries = self.walk(pgd, 0, D.USER_TOP)
+            for a, e in zip(addrs.tolist(), entries.tolist()):
+                if (e & (D._PAGE_PRESENT | D._PAGE_PROTNONE) and not e & D._PAGE_SPECIAL
+                        and (e & _PFN) >> D.PAGE_SHIFT >= self.max_pfn):
+                    problems.append(A.bad_leaf_message(pgd, a, e, self.max_pfn))
+        if problems:
+            raise InvariantError("; ".join(problems))
