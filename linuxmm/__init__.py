@@ -5,7 +5,8 @@ classes live in ``linuxmm.reference``.
 """
 from ._ffi import ABI_VERSION
 from .buddy import BuddyAllocator
-from .errors import ArgumentTypeError, InvalidFree, InvariantError, MMError, OutOfMemory
+from .errors import (ArgumentTypeError, BusError, InvalidFree, InvariantError, MMError,
+                     OutOfMemory, SegmentationFault)
 
 __version__ = "0.1.0"
 
@@ -13,6 +14,8 @@ __all__ = [
     "ABI_VERSION",
     "ArgumentTypeError",
     "BuddyAllocator",
+    "BusError",
+    "SegmentationFault",
     "InvalidFree",
     "InvariantError",
     "MMError",
@@ -54,3 +57,22 @@ from .vm import constants as _vm_constants  # noqa: E402
 __all__ += ["AnonVma", "File", "Inode", "MmStruct", "Process", "VmArea", "VmOperations"]
 __all__ += [_n for _n in _vm_constants.__all__
             if _n.startswith(("PROT_", "MAP_", "MREMAP_", "MADV_", "VM_", "PAGE_", "NR_"))]
+
+# -- page tables and faults (linuxmm/vm/memory.py): PTE bits for Process.translate(), fadvise --
+from .vm import mmu_defs as _mmu_defs  # noqa: E402
+from .vm.readahead import (POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE,  # noqa: E402,F401
+                           POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL,
+                           POSIX_FADV_WILLNEED)
+
+PTE_PRESENT = _mmu_defs._PAGE_PRESENT
+PTE_RW = _mmu_defs._PAGE_RW
+PTE_USER = _mmu_defs._PAGE_USER
+PTE_ACCESSED = _mmu_defs._PAGE_ACCESSED
+PTE_DIRTY = _mmu_defs._PAGE_DIRTY
+PTE_PSE = _mmu_defs._PAGE_PSE
+PTE_SPECIAL = _mmu_defs._PAGE_SPECIAL
+PTE_NX = _mmu_defs._PAGE_NX
+__all__ += ["PTE_PRESENT", "PTE_RW", "PTE_USER", "PTE_ACCESSED", "PTE_DIRTY", "PTE_PSE",
+            "PTE_SPECIAL", "PTE_NX", "POSIX_FADV_NORMAL", "POSIX_FADV_RANDOM",
+            "POSIX_FADV_SEQUENTIAL", "POSIX_FADV_WILLNEED", "POSIX_FADV_DONTNEED",
+            "POSIX_FADV_NOREUSE"]

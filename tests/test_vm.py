@@ -90,7 +90,7 @@ def test_vma_fields(proc, kernel):
     assert vma.vm_ops.kind == "file" and vma.anon_vma is None
     anon = proc.mm.vma_lookup(fixed(proc, 10, 1))
     assert anon.vm_ops is None and anon.vm_pgoff == (B >> 12) + 10
-    proc.touch(B + 10 * P)
+    proc.touch(B + 10 * P, write=True)
     assert anon.anon_vma is not None
 
 
@@ -235,16 +235,16 @@ def test_munmap_k_and_mremap_v1(proc):
     assert ranges(proc) == [(0, 2, "r--p"), (10, 12, "r-xp")]
     proc.munmap(B, 12 * P)
     fixed(proc, 0, 2)
-    proc.touch(B)
+    proc.touch(B, write=True)
     other = proc.mmap(B + 40 * P, 2 * P, RW, ANON)
-    proc.touch(other)
+    proc.touch(other, write=True)
     proc.mremap(other, 2 * P, 2 * P, L.MREMAP_MAYMOVE | L.MREMAP_FIXED, B + 2 * P)
     assert ranges(proc) == [(0, 2, "rw-p"), (2, 4, "rw-p")]
 
 
 def test_untouched_vma_moved_next_to_its_neighbour_merges(proc):
     fixed(proc, 0, 2)
-    proc.touch(B)
+    proc.touch(B, write=True)
     fixed(proc, 10, 2)
     proc.mremap(B + 10 * P, 2 * P, 2 * P, L.MREMAP_MAYMOVE | L.MREMAP_FIXED, B + 2 * P)
     assert ranges(proc) == [(0, 4, "rw-p")]
@@ -252,7 +252,7 @@ def test_untouched_vma_moved_next_to_its_neighbour_merges(proc):
 
 def test_fork_like_chain_blocks_merge(proc):
     fixed(proc, 0, 2)
-    proc.touch(B)
+    proc.touch(B, write=True)
     proc.mm.vma_lookup(B).anon_vma_chain = 2          # what anon_vma_fork leaves in a child
     fixed(proc, 2, 2)
     assert ranges(proc) == [(0, 2, "rw-p"), (2, 4, "rw-p")]
@@ -381,7 +381,7 @@ def test_commit_accounting_sequence(proc, kernel):
     proc.mprotect(a, mb10, L.PROT_READ)
     assert kernel.vm_committed_as == c0 and not proc.mm.vma_lookup(a).vm_flags & L.VM_ACCOUNT
     proc.mprotect(a, mb10, RW)
-    proc.touch(a)
+    proc.touch(a, write=True)
     proc.mprotect(a, mb10, L.PROT_READ)
     assert kernel.vm_committed_as == c0 + pages and proc.mm.vma_lookup(a).vm_flags & L.VM_ACCOUNT
     proc.munmap(a, mb10)
@@ -506,9 +506,11 @@ def test_touch_permissions(proc):
     none = fixed(proc, 0, 1, 0)
     wo = fixed(proc, 2, 1, L.PROT_WRITE)
     xo = fixed(proc, 4, 1, L.PROT_EXEC)
-    assert errno_of(proc.touch, none, False) == errno.EFAULT
-    assert errno_of(proc.touch, xo, True) == errno.EFAULT
-    assert errno_of(proc.touch, B + 10 * P, False) == errno.EFAULT
+    for addr, write, code in ((none, False, "SEGV_ACCERR"), (xo, True, "SEGV_ACCERR"),
+                              (B + 10 * P, False, "SEGV_MAPERR")):
+        with pytest.raises(L.SegmentationFault) as info:
+            proc.touch(addr, write)
+        assert (info.value.addr, info.value.code) == (addr, code)
     proc.touch(wo, False)                              # PROT_WRITE-only pages are readable
     proc.touch(xo, False)
     assert proc.mm.vma_lookup(wo).anon_vma is None     # read faults use the zero page

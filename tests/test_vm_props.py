@@ -75,7 +75,7 @@ class AddressSpace(RuleBasedStateMachine):
     def touch(self, start):
         vma = self.p.mm.vma_lookup(B + start * P)
         if vma is not None and vma.vm_flags & L.VM_WRITE:
-            self.p.touch(B + start * P)
+            self.p.touch(B + start * P, write=True)
             self.exact = False
 
     @precondition(lambda self: self.exact)

@@ -48,7 +48,7 @@ class AddressSpace:
             return False
         flags = self.kernel.mmu.flags
         if flags[pfn] & PG_READAHEAD:
-            flags[pfn] &= ~PG_READAHEAD
+            flags[pfn] = int(flags[pfn]) & ~PG_READAHEAD
             return True
         return False
 

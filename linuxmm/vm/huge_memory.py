@@ -67,13 +67,6 @@ def _withdraw(mm, pfn):
     kernel.free_pages(pfn, 0)
 
 
-def _pmd_alloc(mm, haddr):
-    """pud_alloc + pmd_alloc for haddr (the tables above the PMD slot)."""
-    mmu = mm.kernel.mmu
-    if mmu.pmd_get(mm.pgd, haddr) == 0:
-        mmu.pmd_alloc(mm.pgd, haddr, mm.counters)
-
-
 def huge_zero_pfn(kernel):
     """mm_get_huge_zero_folio: allocated on first use, kept."""
     if kernel.huge_zero_pfn is None:
@@ -129,7 +122,6 @@ def do_huge_pmd_anonymous_page(mm, vma, addr, flags):
     haddr = addr & ~(PMD_SIZE - 1)
     write = flags & FAULT_FLAG_WRITE
     try:
-        _pmd_alloc(mm, haddr)
         if not write:
             zero = huge_zero_pfn(mm.kernel)
             table = _deposit(mm)
@@ -196,7 +188,7 @@ def _put_thp(mm, head):
             mmu.page_clear(p)
             mmu.flags[p] = 0
             mmu.mapping[p] = 0
-        mmu.flags[head] &= ~PG_HEAD
+        mmu.flags[head] = int(mmu.flags[head]) & ~PG_HEAD
         mmu.page_clear(head)
         from .filemap import lru_del
         lru_del(mmu, head, int(mmu.flags[head]))
@@ -224,11 +216,10 @@ def zap_huge_pmd(mm, haddr):
 def copy_huge_pmd(dst, src, vma, haddr, entry):
     """copy_huge_pmd: both sides map the THP read-only; the child deposits its own table."""
     mmu = src.kernel.mmu
-    _pmd_alloc(dst, haddr)
     dst.deposited[haddr] = _deposit(dst)
     if not entry & _PAGE_SPECIAL:
         head = pte_pfn(entry)
-        mmu.flags[head] &= ~PG_ANON_EXCLUSIVE
+        mmu.flags[head] = int(mmu.flags[head]) & ~PG_ANON_EXCLUSIVE
         mmu.mapcount[head] += 1
         mmu.refcount[head] += 1
         dst.counters[MM_ANONPAGES] += HPAGE_PMD_NR

@@ -26,7 +26,8 @@ from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PA
                        EV_PGFAULT, EV_PGMAJFAULT, EV_PGREUSE, MM_ANONPAGES, MM_FILEPAGES,
                        MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED, NR_FILE_MAPPED,
                        NR_INACTIVE_ANON, PAGE_SHIFT, PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE,
-                       PG_DIRTY, PG_FILE, PG_LRU, PG_SHMEM, PG_SWAPBACKED, PG_UPTODATE,
+                       PG_DIRTY, PG_FILE, PG_LRU, PG_READAHEAD, PG_SHMEM, PG_SWAPBACKED,
+                       PG_UPTODATE,
                        PMD_SIZE, PTE_PFN_MASK, PTRS_PER_TABLE, SNAP_COLUMNS, SNAPK_ANON,
                        SNAPK_NO_ZERO_PAGE, pte_pfn)
 
@@ -735,7 +736,7 @@ def copy_page_range(dst, src, vma):
         if not entry & _PAGE_SPECIAL:
             pfn = pte_pfn(entry)
             if mmu.flags[pfn] & PG_ANON:
-                mmu.flags[pfn] &= ~PG_ANON_EXCLUSIVE
+                mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_ANON_EXCLUSIVE
             page_add_rmap(mmu, pfn)
             dst.counters[mm_counter_of(mmu, pfn)] += 1
         if cow and entry & _PAGE_RW:
