@@ -500,6 +500,7 @@ class Kernel:
         self.huge_zero_pfn = None
         self.rlimit_stack = 8 << 20               # RLIMIT_STACK soft limit
         self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn)
+        self.address_spaces = {}                  # every page cache that ever held a page
         mmu = self.mmu
 
         def counters():
@@ -507,6 +508,12 @@ class Kernel:
             values.update({name: int(mmu.events[i]) for i, name in VM_EVENT_NAMES.items()})
             return values
         self.register_stats(counters)
+        self._checkers.append(self._frames_check)
+
+    def _frames_check(self):
+        from .vm.check import check_frames
+        with self.lock:
+            check_frames(self)
 
     def alloc_user_page(self, gfp):
         """One order-0 page for user memory or the page cache (cpu 0), through the slow path's

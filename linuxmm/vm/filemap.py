@@ -102,6 +102,7 @@ class AddressSpace:
                 mmu.page_write(pfn, 0, data)
             mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
         self.pages[index] = pfn
+        kernel.address_spaces[self.id] = self
         return pfn
 
     def find_or_create(self, index):
