@@ -15,8 +15,6 @@
 #define PUD_SIZE (1ULL << LMM_PUD_SHIFT)
 #define PGDIR_SIZE (1ULL << LMM_PGDIR_SHIFT)
 #define PMD_MASK (~(PMD_SIZE - 1))
-#define PUD_MASK (~(PUD_SIZE - 1))
-#define PGDIR_MASK (~(PGDIR_SIZE - 1))
 #define ANON_FLAGS (LMM_PG_ANON | LMM_PG_ANON_EXCLUSIVE | LMM_PG_SWAPBACKED | LMM_PG_UPTODATE | \
                     LMM_PG_LRU)
 #define ANON_PTE (LMM_PTE_PRESENT | LMM_PTE_RW | LMM_PTE_USER | LMM_PTE_ACCESSED | LMM_PTE_DIRTY)
@@ -524,72 +522,51 @@ static int left_over(struct free_ctx *c, const uint64_t *t, int level, uint64_t 
     return 0;
 }
 
-static int free_pmd_range(struct lmm_mmu *m, struct free_ctx *c, uint64_t *pud, unsigned ui,
-                          uint64_t addr, uint64_t end, uint64_t floor, uint64_t ceiling)
+/* Free the table (of `level`, mapping from base) parent[i] points to, after the loop that
+ * cleared its entries lo..hi; the dry run (no counters) only checks. */
+static int free_lower(struct lmm_mmu *m, struct free_ctx *c, uint64_t *parent, unsigned i,
+                      int level, uint64_t base, int lo, int hi)
 {
-    uint64_t start = addr, next;
-    int64_t pmd_pfn = PFN_OF(pud[ui]);
-    uint64_t *pmd = (uint64_t *)m->data[pmd_pfn];
-    int lo = (int)IDX(addr, LMM_PMD_SHIFT), hi = lo, err;
-    do {
-        next = addr_end(addr, end, PMD_SIZE);
-        unsigned i = IDX(addr, LMM_PMD_SHIFT);
-        uint64_t e = pmd[i];
-        hi = (int)i;
-        if (e & LMM_PTE_PSE) {
-            c->leaf[0] = addr;
-            c->leaf[1] = e;
-            return -LMM_ELEAF;
-        }
-        if (!e)
-            continue;
-        int64_t pte_pfn = PFN_OF(e);                /* free_pte_range() */
-        err = left_over(c, (const uint64_t *)m->data[pte_pfn], LMM_LEVEL_PTE, addr & PMD_MASK, 1, 0);
-        if (err)
-            return err;
-        if (c->counters) {
-            pmd[i] = 0;
-            table_free(m, pte_pfn, c->counters);
-        }
-    } while (addr = next, addr != end);
-    if (may_free(start, end, floor, ceiling, PUD_MASK)) {
-        err = left_over(c, pmd, LMM_LEVEL_PMD, start & PUD_MASK, lo, hi);
-        if (err)
-            return err;
-        if (c->counters) {
-            pud[ui] = 0;
-            table_free(m, pmd_pfn, c->counters);
-        }
-    }
+    int64_t pfn = PFN_OF(parent[i]);
+    int err = left_over(c, (const uint64_t *)m->data[pfn], level, base, lo, hi);
+    if (err || !c->counters)
+        return err;
+    parent[i] = 0;
+    table_free(m, pfn, c->counters);
     return 0;
 }
 
-static int free_pud_range(struct lmm_mmu *m, struct free_ctx *c, uint64_t *pgdt, unsigned gi,
-                          uint64_t addr, uint64_t end, uint64_t floor, uint64_t ceiling)
+/* free_pmd_range() (level PMD) and free_pud_range() (level PUD) of the table parent[pi] points
+ * to, over [addr, end); a PTE table under a non-none PMD entry is always freed
+ * (free_pte_range()), a huge leaf in range is an error. */
+static int free_level(struct lmm_mmu *m, struct free_ctx *c, uint64_t *parent, unsigned pi,
+                      int level, uint64_t addr, uint64_t end, uint64_t floor, uint64_t ceiling)
 {
-    uint64_t start = addr, next;
-    int64_t pud_pfn = PFN_OF(pgdt[gi]);
-    uint64_t *pud = (uint64_t *)m->data[pud_pfn];
-    int lo = (int)IDX(addr, LMM_PUD_SHIFT), hi = lo, err;
+    int shift = level_shift[level], err = 0;
+    uint64_t size = 1ULL << shift, mask = ~((size << 9) - 1), start = addr, next;
+    uint64_t *t = table(m, parent[pi]);
+    int lo = (int)IDX(addr, shift), hi = lo;
     do {
-        next = addr_end(addr, end, PUD_SIZE);
-        unsigned i = IDX(addr, LMM_PUD_SHIFT);
+        next = addr_end(addr, end, size);
+        unsigned i = IDX(addr, shift);
+        uint64_t e = t[i];
         hi = (int)i;
-        if (pud[i]) {
-            err = free_pmd_range(m, c, pud, i, addr, next, floor, ceiling);
-            if (err)
-                return err;
+        if (!e)
+            continue;
+        if (level == LMM_LEVEL_PUD) {
+            err = free_level(m, c, t, i, LMM_LEVEL_PMD, addr, next, floor, ceiling);
+        } else if (e & LMM_PTE_PSE) {
+            c->leaf[0] = addr;
+            c->leaf[1] = e;
+            err = -LMM_ELEAF;
+        } else {
+            err = free_lower(m, c, t, i, LMM_LEVEL_PTE, addr & PMD_MASK, 1, 0);
         }
-    } while (addr = next, addr != end);
-    if (may_free(start, end, floor, ceiling, PGDIR_MASK)) {
-        err = left_over(c, pud, LMM_LEVEL_PUD, start & PGDIR_MASK, lo, hi);
         if (err)
             return err;
-        if (c->counters) {
-            pgdt[gi] = 0;
-            table_free(m, pud_pfn, c->counters);
-        }
-    }
+    } while (addr = next, addr != end);
+    if (may_free(start, end, floor, ceiling, mask))
+        return free_lower(m, c, parent, pi, level, start & mask, lo, hi);
     return 0;
 }
 
@@ -617,7 +594,7 @@ static int free_pgd_range(struct lmm_mmu *m, struct free_ctx *c, int64_t pgd, ui
         next = addr_end(addr, end, PGDIR_SIZE);
         unsigned i = IDX(addr, LMM_PGDIR_SHIFT);
         if (pgdt[i]) {
-            int err = free_pud_range(m, c, pgdt, i, addr, next, floor, ceiling);
+            int err = free_level(m, c, pgdt, i, LMM_LEVEL_PUD, addr, next, floor, ceiling);
             if (err)
                 return err;
         }

@@ -393,3 +393,199 @@ def test_bad_arguments(env):
             f()
     assert m.access(pgd, counters, s, a, w, 2) == (2, D.ACCESS_DONE)
     assert counters.sum() == 0
+
+
+# ---- the C engine and the reference side by side ---------------------------------------------
+from hypothesis import settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
+
+from linuxmm.errors import MMError  # noqa: E402
+
+SMALL = 4096
+SNAPSHOT = snap(anon(0x400000, 0x600000, pgoff=5, anon_vma=1),
+                anon(0x600000, 0x700000, flags=D.VM_READ, anon_vma=2),
+                anon(0x700000, 0x800000, anon_vma=0),
+                anon(0x800000, 0x900000, kind=0),
+                anon(0x3fe00000, 0x40400000, flags=RW | D.VM_EXEC, anon_vma=3,
+                     kind=D.SNAPK_ANON | D.SNAPK_NO_ZERO_PAGE),
+                anon(0x7fffff000000, D.TASK_SIZE, anon_vma=4))
+BASES = [0x3ff000, 0x400000, 0x5fe000, 0x6ff000, 0x7ff000, 0x8ff000, 0x3ffff000,
+         0x7fffff000000, 0x7ffffffee000, 0x40200000]
+addresses = st.builds(lambda b, k: b + k * 4096, st.sampled_from(BASES), st.integers(0, 40))
+user_addresses = addresses.filter(lambda a: a < D.TASK_SIZE)
+edges = st.sampled_from([0, 0x200000, 0x3ff000, 0x400000, 0x401000, 0x600000, 0x800000,
+                         0x3fe00000, 0x40000000, 0x40400000, 0x80000000, 0x7fffff000000,
+                         0x7fffffe00000, D.TASK_SIZE, D.USER_TOP])
+FLAG_BITS = [0, D._PAGE_PRESENT, D._PAGE_PRESENT | D._PAGE_RW, D._PAGE_PROTNONE,
+             D._PAGE_PRESENT | D._PAGE_SPECIAL, D._PAGE_PRESENT | D._PAGE_USER | D._PAGE_NX]
+entries = st.builds(lambda pfn, f: (pfn << 12) | f, st.integers(0, SMALL + 8),
+                    st.sampled_from(FLAG_BITS))
+
+
+def outcome(f):
+    try:
+        r = f()
+    except (MMError, ValueError, TypeError) as e:
+        return ("error", type(e).__name__, str(e))
+    if isinstance(r, tuple) and r and isinstance(r[0], np.ndarray):
+        return ("ok", [a.tolist() for a in r])
+    return ("ok", r)
+
+
+class Side:
+    def __init__(self, name):
+        pa_mod, mmu_mod = (importlib.import_module(m) for m in BACKENDS[name])
+        self.pa = pa_mod.PageAllocator([("Normal", 0, SMALL)], cpus=1)
+        self.pa.free_boot_range(1, SMALL)
+        self.m = mmu_mod.Mmu(self.pa, SMALL, ZERO_PFN)
+        self.counters = [np.zeros(D.NR_MM_COUNTERS, np.int64) for _ in range(2)]
+        self.pgds = [self.m.pgd_alloc(c) for c in self.counters]
+        self.held = []
+
+    def state(self):
+        m = self.m
+        out = [getattr(m, a).tolist() for a in ("flags", "refcount", "mapcount", "mapping",
+                                                "index", "events", "node")]
+        out += [c.tolist() for c in self.counters]
+        out += [self.pa.nr_free(0), self.pa.pcp_count(0, 0), m.nr_data_pages(), self.held]
+        for pgd in self.pgds:
+            out.append(m.table_pages(pgd))
+            addrs, ents = m.walk(pgd, 0, D.USER_TOP)
+            out += [addrs.tolist(), ents.tolist()]
+            for e in ents.tolist()[:40]:
+                pfn = D.pte_pfn(e)
+                if pfn < SMALL:
+                    out.append(m.page_read(pfn, 0, 8))
+        return out
+
+
+class MmuParity(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.c, self.r = Side("c"), Side("reference")
+
+    def both(self, f):
+        got = [outcome(lambda s=s: f(s)) for s in (self.c, self.r)]
+        assert got[0] == got[1]
+        return got[0]
+
+    @rule(mm=st.integers(0, 1), ops=st.lists(st.tuples(addresses, st.booleans()), max_size=30),
+          start=st.integers(0, 3))
+    def access(self, mm, ops, start):
+        addrs = np.array([a for a, _ in ops], np.int64)
+        writes = np.array([w for _, w in ops], np.uint8)
+        start = min(start, len(ops))
+        self.both(lambda s: s.m.access(s.pgds[mm], s.counters[mm], SNAPSHOT, addrs, writes, start))
+
+    @rule(mm=st.integers(0, 1), addr=addresses, npages=st.integers(0, 700), write=st.booleans(),
+          start=st.integers(0, 5))
+    def access_range(self, mm, addr, npages, write, start):
+        self.both(lambda s: s.m.access_range(s.pgds[mm], s.counters[mm], SNAPSHOT, addr, npages,
+                                             write, start))
+
+    @rule(mm=st.integers(0, 1), sets=st.lists(st.tuples(addresses, entries), max_size=6))
+    def set_bulk(self, mm, sets):
+        self.both(lambda s: s.m.set_bulk(s.pgds[mm], [a for a, _ in sets],
+                                         np.array([e for _, e in sets], np.uint64), s.counters[mm]))
+
+    @rule(mm=st.integers(0, 1), addr=addresses, entry=entries)
+    def pte_set_and_get(self, mm, addr, entry):
+        self.both(lambda s: s.m.pte_set(s.pgds[mm], addr, entry, s.counters[mm]))
+        self.both(lambda s: (s.m.pte_get(s.pgds[mm], addr), s.m.pmd_get(s.pgds[mm], addr)))
+
+    @rule(mm=st.integers(0, 1), addr=addresses, pfn=st.integers(0, SMALL - 1))
+    def pmd_set(self, mm, addr, pfn):
+        entry = (pfn << 12) | D._PAGE_PRESENT | D._PAGE_PSE | D._PAGE_USER
+        self.both(lambda s: s.m.pmd_set(s.pgds[mm], addr & ~(D.PMD_SIZE - 1), entry,
+                                         s.counters[mm]))
+
+    @rule(mm=st.integers(0, 1), addrs=st.lists(addresses, max_size=8), everything=st.booleans())
+    def clear_bulk(self, mm, addrs, everything):
+        if everything:
+            addrs = self.c.m.walk(self.c.pgds[mm], 0, D.USER_TOP)[0]
+        self.both(lambda s: s.m.clear_bulk(s.pgds[mm], addrs))
+
+    @rule(mm=st.integers(0, 1), a=st.one_of(edges, addresses), b=st.one_of(edges, addresses))
+    def walk(self, mm, a, b):
+        self.both(lambda s: s.m.walk(s.pgds[mm], min(a, b), max(a, b)))
+
+    @rule(mm=st.integers(0, 1), pts=st.lists(st.one_of(edges, addresses), min_size=4,
+                                             max_size=4))
+    def free_pgtables(self, mm, pts):
+        floor, start, end, ceiling = sorted(pts)
+        if ceiling == D.USER_TOP or pts[3] == 0:
+            ceiling = 0
+        self.both(lambda s: s.m.free_pgtables(s.pgds[mm], start, end, floor, ceiling,
+                                              s.counters[mm]))
+
+    @rule(mm=st.integers(0, 1))
+    def recycle_mm(self, mm):
+        def recycle(s):
+            pgd = s.pgds[mm]
+            s.m.clear_bulk(pgd, s.m.walk(pgd, 0, D.USER_TOP)[0])
+            s.m.free_pgtables(pgd, 0, D.USER_TOP, 0, 0, s.counters[mm])
+            s.m.pgd_free(pgd, s.counters[mm])
+            s.pgds[mm] = s.m.pgd_alloc(s.counters[mm])
+            return s.pgds[mm]
+        self.both(recycle)
+
+    @rule(data=st.data())
+    def fork_share(self, data):
+        """Write-protect an anonymous page of mm 0 and map it into mm 1 too, as fork() does."""
+        addrs, ents = self.c.m.walk(self.c.pgds[0], 0, D.USER_TOP)
+        anon_leaves = [(a, e) for a, e in zip(addrs.tolist(), ents.tolist())
+                       if not e & (D._PAGE_PSE | D._PAGE_SPECIAL) and e & D._PAGE_PRESENT
+                       and D.pte_pfn(e) < SMALL and self.c.m.flags[D.pte_pfn(e)] & D.PG_ANON]
+        if not anon_leaves:
+            return
+        a, e = data.draw(st.sampled_from(anon_leaves))
+        ro, pfn = e & ~D._PAGE_RW, D.pte_pfn(e)
+
+        def share(s):
+            s.m.pte_set(s.pgds[0], a, ro, s.counters[0])
+            s.m.pte_set(s.pgds[1], a, ro, s.counters[1])
+            s.m.refcount[pfn] += 1
+            s.m.mapcount[pfn] += 1
+            s.m.flags[pfn] &= NOT_EXCLUSIVE
+        self.both(share)
+
+    @rule(pfn=st.integers(0, SMALL), offset=st.integers(0, 4096), data=st.binary(max_size=64))
+    def page_write(self, pfn, offset, data):
+        self.both(lambda s: s.m.page_write(pfn, offset, data))
+
+    @rule(dst=st.integers(0, SMALL - 1), src=st.integers(0, SMALL - 1), clear=st.booleans())
+    def page_copy_or_clear(self, dst, src, clear):
+        if clear:
+            self.both(lambda s: s.m.page_clear(dst))
+        else:
+            self.both(lambda s: s.m.page_copy(dst, src))
+
+    @rule(n=st.integers(1, SMALL))
+    def hold_pages(self, n):
+        def hold(s):
+            for _ in range(n):
+                try:
+                    s.held.append(s.pa.alloc_pages(D.GFP_ANON_PAGE, 0, 0))
+                except OutOfMemory:
+                    break
+        self.both(hold)
+
+    @rule(n=st.integers(1, 64))
+    def release_pages(self, n):
+        def release(s):
+            for _ in range(min(n, len(s.held))):
+                s.pa.free_pages(s.held.pop(), 0, 0)
+        self.both(release)
+
+    @invariant()
+    def same_state(self):
+        assert self.c.state() == self.r.state()
+
+    @invariant()
+    def check(self):
+        self.both(lambda s: s.m.check(s.pgds))
+
+
+MmuParity.TestCase.settings = settings(settings(), stateful_step_count=30)
+test_mmu_parity = MmuParity.TestCase

@@ -16,8 +16,6 @@ _M64 = (1 << 64) - 1
 _PFN = D.PTE_PFN_MASK
 _PSE = D._PAGE_PSE
 _PMD_MASK = _M64 & ~(D.PMD_SIZE - 1)
-_PUD_MASK = _M64 & ~(D.PUD_SIZE - 1)
-_PGDIR_MASK = _M64 & ~(D.PGDIR_SIZE - 1)
 _SHIFT = {D.LEVEL_PGD: D.PGDIR_SHIFT, D.LEVEL_PUD: D.PUD_SHIFT, D.LEVEL_PMD: D.PMD_SHIFT,
           D.LEVEL_PTE: D.PAGE_SHIFT}
 _ANON_FLAGS = D.PG_ANON | D.PG_ANON_EXCLUSIVE | D.PG_SWAPBACKED | D.PG_UPTODATE | D.PG_LRU
@@ -326,52 +324,40 @@ class Mmu:
             if e and not lo <= i <= hi:
                 raise _Leaf(base + (i << _SHIFT[level]), e)
 
-    def _free_pmd_range(self, pud, ui, addr, end, floor, ceiling, counters):
-        start = addr
-        pmd_pfn = (pud[ui] & _PFN) >> D.PAGE_SHIFT
-        pmd = self._tables[pmd_pfn]
-        lo = (addr >> D.PMD_SHIFT) & 511
-        while True:
-            nxt = _addr_end(addr, end, D.PMD_SIZE)
-            i = (addr >> D.PMD_SHIFT) & 511
-            e = pmd[i]
-            if e & _PSE:
-                raise _Leaf(addr, e)
-            if e:                                   # free_pte_range()
-                pte_pfn = (e & _PFN) >> D.PAGE_SHIFT
-                self._left_over(self._tables[pte_pfn], D.LEVEL_PTE, addr & _PMD_MASK, 1, 0)
-                if counters is not None:
-                    pmd[i] = 0
-                    self._table_free(pte_pfn, counters)
-            hi = i
-            addr = nxt
-            if addr == end:
-                break
-        if _may_free(start, end, floor, ceiling, _PUD_MASK):
-            self._left_over(pmd, D.LEVEL_PMD, start & _PUD_MASK, lo, hi)
-            if counters is not None:
-                pud[ui] = 0
-                self._table_free(pmd_pfn, counters)
+    def _free_lower(self, parent, i, level, base, lo, hi, counters):
+        """Free the table (of `level`, mapping from base) that parent[i] points to, after the
+        loop that cleared its entries lo..hi (counters None: check only)."""
+        pfn = (parent[i] & _PFN) >> D.PAGE_SHIFT
+        self._left_over(self._tables[pfn], level, base, lo, hi)
+        if counters is not None:
+            parent[i] = 0
+            self._table_free(pfn, counters)
 
-    def _free_pud_range(self, pgdt, gi, addr, end, floor, ceiling, counters):
+    def _free_level(self, parent, pi, level, addr, end, floor, ceiling, counters):
+        """free_pmd_range() (level PMD) and free_pud_range() (level PUD) of the table parent[pi]
+        points to, over [addr, end); a PTE table under a non-none PMD entry is always freed
+        (free_pte_range()), a huge leaf in range is an error."""
+        shift = _SHIFT[level]
+        size = 1 << shift
+        mask = _M64 & ~((size << 9) - 1)
         start = addr
-        pud_pfn = (pgdt[gi] & _PFN) >> D.PAGE_SHIFT
-        pud = self._tables[pud_pfn]
-        lo = (addr >> D.PUD_SHIFT) & 511
+        t = self._tables[(parent[pi] & _PFN) >> D.PAGE_SHIFT]
+        lo = hi = (addr >> shift) & 511
         while True:
-            nxt = _addr_end(addr, end, D.PUD_SIZE)
-            i = (addr >> D.PUD_SHIFT) & 511
-            if pud[i]:
-                self._free_pmd_range(pud, i, addr, nxt, floor, ceiling, counters)
-            hi = i
+            nxt = _addr_end(addr, end, size)
+            i = hi = (addr >> shift) & 511
+            e = t[i]
+            if e and level == D.LEVEL_PUD:
+                self._free_level(t, i, D.LEVEL_PMD, addr, nxt, floor, ceiling, counters)
+            elif e & _PSE:
+                raise _Leaf(addr, e)
+            elif e:
+                self._free_lower(t, i, D.LEVEL_PTE, addr & _PMD_MASK, 1, 0, counters)
             addr = nxt
             if addr == end:
                 break
-        if _may_free(start, end, floor, ceiling, _PGDIR_MASK):
-            self._left_over(pud, D.LEVEL_PUD, start & _PGDIR_MASK, lo, hi)
-            if counters is not None:
-                pgdt[gi] = 0
-                self._table_free(pud_pfn, counters)
+        if _may_free(start, end, floor, ceiling, mask):
+            self._free_lower(parent, pi, level, start & mask, lo, hi, counters)
 
     def _free_pgd_range(self, pgd, addr, end, floor, ceiling, counters):
         addr &= _PMD_MASK
@@ -392,7 +378,7 @@ class Mmu:
             nxt = _addr_end(addr, end, D.PGDIR_SIZE)
             i = (addr >> D.PGDIR_SHIFT) & 511
             if pgdt[i]:
-                self._free_pud_range(pgdt, i, addr, nxt, floor, ceiling, counters)
+                self._free_level(pgdt, i, D.LEVEL_PUD, addr, nxt, floor, ceiling, counters)
             addr = nxt
             if addr == end:
                 break
