@@ -29,7 +29,7 @@ from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PA
                        PG_DIRTY, PG_FILE, PG_LRU, PG_READAHEAD, PG_SHMEM, PG_SWAPBACKED,
                        PG_UPTODATE,
                        PMD_SIZE, PTE_PFN_MASK, PTRS_PER_TABLE, SNAP_COLUMNS, SNAPK_ANON,
-                       SNAPK_NO_ZERO_PAGE, pte_pfn)
+                       pte_pfn)
 
 # vm_fault_t (include/linux/mm_types.h)
 VM_FAULT_OOM = 0x1
@@ -468,7 +468,7 @@ def finish_fault(vmf, pfn):
 
 
 def do_wp_page(vmf):
-    mm, vma, addr = vmf.mm, vmf.vma, vmf.address
+    mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
     mmu = kernel.mmu
     entry = vmf.orig_pte
@@ -820,10 +820,9 @@ def fault_snapshot(mm):
     for i, vma in enumerate(vmas):
         kind = 0
         if vma.vm_ops is None and not vma.vm_flags & VM_SHARED:
-            kind = SNAPK_ANON
             from .huge_memory import thp_vma_suitable_mode
-            if thp_vma_suitable_mode(mm, vma):
-                kind |= SNAPK_NO_ZERO_PAGE
+            # THP-eligible VMAs fault in Python (do_huge_pmd_anonymous_page)
+            kind = 0 if thp_vma_suitable_mode(mm, vma) else SNAPK_ANON
         anon = vma.anon_vma
         table[i] = (vma.vm_start, vma.vm_end, vma.vm_flags & 0x7fffffffffffffff, vma.vm_pgoff,
                     anon.id if anon is not None else 0, kind)
