@@ -154,21 +154,22 @@ def replay_hits(pages, accesses, repeat=5):
     before = page_table(p, sample)
     addrs, writes = random_accesses(a, pages, accesses)
     t = ns_per_op(lambda: p.access(addrs, writes), accesses, repeat=repeat)
-    out.append((f"replay {accesses // 10**6}M random hits, {pages >> 10}k pages", t,
-                "ns/access (goal <= 25)"))
+    label = f"replay {accesses // 10**6}M random hits (half writes), {pages >> 10}k pages"
+    out.append((label, t, "ns/access (goal <= 25)"))
     t = ns_per_op(lambda: bare_access(p, addrs, writes), accesses, repeat=repeat)
     out.append(("  same, bare Mmu.access C call", t, "ns/access"))
     seq, seqw = sequential_accesses(a, pages, accesses)
     t = ns_per_op(lambda: p.access(seq, seqw), accesses, repeat=repeat)
-    out.append(("replay sequential hits, access array in address order", t,
+    out.append(("replay sequential hits, one access array in address order", t,
                 "ns/access (goal <= 5)"))
-    passes = max(1, accesses // pages)
+    passes = max(1, round(accesses / pages))
 
     def touch_passes():
         for _ in range(passes):
             p.touch_range(a, pages * P)
     t = ns_per_op(touch_passes, passes * pages, repeat=repeat)
-    out.append((f"replay sequential hits, touch_range x{passes}", t, "ns/access (goal <= 5)"))
+    out.append((f"replay sequential hits, {passes} touch_range passes", t,
+                "ns/access (goal <= 5)"))
     check_hits(p, pages, sample, before)
     return out
 
@@ -206,8 +207,8 @@ def file_faults(pages, repeat=5):
         return runs[-1][0]
     t = ns_per_op(touch_file, pages // FAULT_AROUND_PAGES, repeat=repeat, setup=setup)
     check_file_faults(*runs[-1])
-    return [(f"file fault-around faults (Python filemap_map_pages), {pages} pages",
-             1e9 / t / 1e3, "k faults/s (16 pages each)"),
+    return [(f"file fault-around faults in Python, {pages >> 10}k pages",
+             1e9 / t / 1e3, "k faults/s (16 pages each; no goal)"),
             ("  per page mapped", t / FAULT_AROUND_PAGES / 1e3, "us/page")]
 
 
