@@ -13,7 +13,7 @@ from ..errors import InvariantError
 from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
                         VM_ACCESS_FLAGS, VM_ACCOUNT, VM_EXEC, VM_LOCKED, VM_SHARED,
                         VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_WRITE)
-from .mmu_defs import NR_MM_COUNTERS
+from .mmu_defs import MM_PGTABLES_BYTES, NR_MM_COUNTERS
 from .tree import VmaTree
 from .vma import AnonVma
 
@@ -485,6 +485,8 @@ class MmStruct:
     def unmap_pages(self, detached, start, end):
         """vms_clear_ptes: zap the detached VMAs' PTEs, free the page tables between the
         neighbours left around [start, end)."""
+        if not self.counters[MM_PGTABLES_BYTES]:
+            return                    # nothing below the PGD: no PTE to zap, no table to free
         from .memory import unmap_region
         prev = self.tree.prev_of_addr(start)
         nxt = self.tree.find(end)
