@@ -282,7 +282,29 @@ class Kernel:
                     info.get("migratetype"), compound=info.get("compound", False))
         if info["state"] in ("allocated", "tail"):
             self._slab_page(page)
+            self._user_page(page)
         return page
+
+    def _user_page(self, page):
+        """k.page() of a frame the fault path owns: its refcount, mapcount, flags, kind."""
+        from .vm.mmu_defs import (PG_ACTIVE, PG_ANON, PG_DIRTY, PG_FILE, PG_LRU, PG_PGTABLE,
+                                  PG_READAHEAD, PG_REFERENCED, PG_SWAPBACKED, PG_UPTODATE)
+        mmu = self.mmu
+        pfn = page.pfn
+        flags = int(mmu.flags[pfn])
+        if not flags & (PG_ANON | PG_FILE | PG_PGTABLE):
+            return
+        page.refcount = int(mmu.refcount[pfn])
+        page.mapcount = int(mmu.mapcount[pfn])
+        if flags & PG_PGTABLE:
+            page.page_type = "table"
+            return
+        page.page_type = "anon" if flags & PG_ANON else "file"
+        names = [("PG_referenced", PG_REFERENCED), ("PG_uptodate", PG_UPTODATE),
+                 ("PG_dirty", PG_DIRTY), ("PG_lru", PG_LRU), ("PG_active", PG_ACTIVE),
+                 ("PG_swapbacked", PG_SWAPBACKED), ("PG_readahead", PG_READAHEAD)]
+        page.flags = tuple(page.flags) + tuple(n for n, bit in names if flags & bit)
+        page.index = int(mmu.index[pfn])
 
     def _hole_zone(self, pfn):
         spans = self.layout.spans
@@ -515,6 +537,15 @@ class Kernel:
         with self.lock:
             check_frames(self)
 
+    def rmap(self, pfn):
+        """[(pid, address)] of every user mapping of frame pfn (rmap_walk), in pid order."""
+        from .vm.rmap import rmap_walk
+        pfn = _args.as_int(pfn, "pfn")
+        if not 0 <= pfn < self.layout.max_pfn:
+            raise ValueError(f"pfn {pfn} is beyond the end of memory")
+        with self.lock:
+            return sorted((p.pid, addr) for p, _, addr in rmap_walk(self, pfn))
+
     def alloc_user_page(self, gfp):
         """One order-0 page for user memory or the page cache (cpu 0), through the slow path's
         reclaim hook when the allocator refuses; OutOfMemory when nothing helps."""
@@ -608,6 +639,14 @@ class Kernel:
         from .units import parse_size
         with self.lock:
             return self.fs.create(path, parse_size(size))
+
+    def create_device(self, path, ops, vm_flags=None):
+        """A character device at path whose mmap installs `ops`, a Python vm_operations_struct
+        (fault(vmf) and optionally map_pages, page_mkwrite, open, close, name): see
+        docs/faults.md.  vm_flags: what the driver's ->mmap adds (default VM_DONTEXPAND |
+        VM_DONTDUMP).  Returns the device opened O_RDWR."""
+        with self.lock:
+            return self.fs.create_device(path, ops, vm_flags)
 
     def open(self, path, flags=0):
         """open(2): a new open file (struct file) on the path's inode; host files are imported

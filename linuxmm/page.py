@@ -11,14 +11,16 @@ PAGEFLAGS = ("PG_locked", "PG_writeback", "PG_referenced", "PG_uptodate", "PG_di
              "PG_owner_priv_1", "PG_owner_2", "PG_arch_1", "PG_reserved", "PG_private",
              "PG_private_2", "PG_reclaim", "PG_swapbacked", "PG_unevictable",
              "PG_dropbehind", "PG_mlocked")
+PG_readahead = "PG_readahead"      # PG_reclaim's alias on page-cache pages
 PG = {name: bit for bit, name in enumerate(PAGEFLAGS)}
+PG[PG_readahead] = PG["PG_reclaim"]
 
 
 class Page:
     """pfn, zone (name or None), flags (tuple of PG_* names), refcount, mapcount, order, state."""
 
     __slots__ = ("pfn", "zone", "flags", "refcount", "mapcount", "order", "state", "page_type",
-                 "migratetype", "slab_cache")
+                 "migratetype", "slab_cache", "index")
 
     def __init__(self, pfn, zone, state, order, migratetype, compound=False):
         self.pfn = pfn
@@ -28,6 +30,7 @@ class Page:
         self.mapcount = 0              # page_mapcount(): _mapcount + 1, nothing maps pages yet
         self.page_type = "buddy" if state == "free" else None
         self.slab_cache = None         # the KmemCache of a slab page (k.virt_to_page())
+        self.index = None              # page->index of an anon or page-cache page
         if state in ("reserved", "absent"):
             self.flags, self.refcount, self.order = ("PG_reserved",), 1, None
         elif state == "allocated":             # a __GFP_COMP head carries PG_head

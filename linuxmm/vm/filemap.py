@@ -29,7 +29,6 @@ class AddressSpace:
         self.id = next(_mapping_ids)
         self.pages = {}
         self.shmem = inode.kind == "shmem"
-        self.i_mmap = []          # the VMAs mapping this file (weak by convention: rmap)
 
     # -- the readahead protocol -------------------------------------------------------------
     def nr_pages(self):

@@ -23,7 +23,7 @@ class Inode:
     host: its size and contents are read (lazily) from the host file, which is never written;
     writes stay in the simulation."""
     __slots__ = ("i_ino", "dev", "i_size", "path", "deleted", "i_mapping", "host_path",
-                 "_backing", "kind", "charged")
+                 "_backing", "kind", "charged", "device")
 
     def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4", kernel=None):
         self.i_ino = ino
@@ -34,6 +34,7 @@ class Inode:
         self.host_path = host_path
         self.kind = kind              # 'ext4' (thp_get_unmapped_area) or 'shmem'
         self.charged = 0              # shmem_acct_size: pages charged to vm_committed_as
+        self.device = None            # a character device's mmap (linuxmm/vm/device.py)
         self._backing = {}            # the disk: page index -> 4096 bytes (absent: zeros
         #                               or, for a host file, the host file's bytes)
         self.i_mapping = AddressSpace(self, kernel)
@@ -226,6 +227,7 @@ class FileSystem:
         self.inodes = {}
         self._next_ino = 12           # ext4: first inode after lost+found
         self._next_shm_ino = 1024
+        self._next_dev_ino = 4
 
     def create(self, path, size):
         if not isinstance(path, str) or not path.startswith("/"):
@@ -273,6 +275,19 @@ class FileSystem:
                       kernel=self.kernel)
         self.inodes[path] = inode
         return inode
+
+    def create_device(self, path, user_ops, vm_flags=None):
+        """mknod of a character device whose mmap installs user_ops (see vm/device.py)."""
+        from .device import DEFAULT_VM_FLAGS, DEVTMPFS_DEV, Device
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path must be an absolute path string, got {path!r}")
+        device = Device(user_ops, DEFAULT_VM_FLAGS if vm_flags is None else vm_flags)
+        inode = Inode(self._next_dev_ino, DEVTMPFS_DEV, 0, path, kind="device",
+                      kernel=self.kernel)
+        self._next_dev_ino += 1
+        inode.device = device
+        self.inodes[path] = inode
+        return File(inode, os.O_RDWR)
 
     def shmem_zero_file(self, size):
         """shmem_zero_setup: the unlinked shmem file behind one shared anonymous mapping."""

@@ -48,7 +48,5 @@ def dup_mmap(mm, oldmm):
         ops = tmp.vm_ops
         if ops is not None and ops.open is not None:
             ops.open(tmp)
-        if tmp.vm_file is not None:
-            tmp.vm_file.f_inode.i_mapping.i_mmap.append(tmp)
         if not flags & VM_WIPEONFORK and vma_needs_copy(vma):
             copy_page_range(mm, oldmm, vma)

@@ -165,6 +165,15 @@ class VmFault:
     def write(self):
         return bool(self.flags & FAULT_FLAG_WRITE)
 
+    def grab_page(self, pgoff=None):
+        """A frame of the mapped file's (a device's) page cache at pgoff (default: the
+        faulting one), created zeroed when absent; the caller gets one reference, to hand
+        over as vmf.page."""
+        mapping = self.vma.vm_file.f_inode.i_mapping
+        pfn, _ = mapping.find_or_create(self.pgoff if pgoff is None else pgoff)
+        self.kernel.mmu.refcount[pfn] += 1
+        return pfn
+
     def insert_pfn(self, pfn, write=False):
         """vmf_insert_pfn: a special PTE (no struct page counted) for a device's frame."""
         prot = vm_page_prot(self.vma) | _PAGE_SPECIAL
@@ -383,7 +392,18 @@ def do_read_fault(vmf):
     ret = vmf.vma.vm_ops.fault(vmf)
     if ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY):
         return ret
-    return finish_fault(vmf, vmf.page) | ret
+    return finish_fault(vmf, _handed_page(vmf)) | ret
+
+
+def _handed_page(vmf):
+    """The page a fault handler returned: a page-cache frame it holds a reference to."""
+    pfn = vmf.page
+    mmu = vmf.kernel.mmu
+    if not isinstance(pfn, int) or not 0 <= pfn < len(mmu.flags) \
+            or not mmu.flags[pfn] & PG_FILE or mmu.refcount[pfn] < 2:
+        raise ValueError(f"vm_ops.fault returned without a page it holds (vmf.page={pfn!r}); "
+                         "use vmf.grab_page() or vmf.insert_pfn()")
+    return pfn
 
 
 def do_cow_fault(vmf):
@@ -398,6 +418,7 @@ def do_cow_fault(vmf):
     if ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY):
         kernel.free_pages(cow, 0)
         return ret
+    _handed_page(vmf)
     mmu = kernel.mmu
     new_anon_page(mmu, cow, vma, vmf.address)
     mmu.page_copy(cow, vmf.page)
@@ -425,6 +446,7 @@ def do_shared_fault(vmf):
     ret = vma.vm_ops.fault(vmf)
     if ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY):
         return ret
+    _handed_page(vmf)
     if vma.vm_ops.page_mkwrite is not None:
         tmp = vma.vm_ops.page_mkwrite(vmf)
         if tmp & VM_FAULT_ERROR:

@@ -217,10 +217,15 @@ def mmap_region(mm, file, addr, length, vm_flags, pgoff):
         vma = VmArea(mm, addr, end, vm_flags, 0, shm_file, SHMEM_VM_OPS)
         tree.insert(vma)
     else:
+        device = file.f_inode.device
+        if device is not None:                # the driver's ->mmap: its flags and vm_ops
+            vm_flags |= device.vm_flags
         if prev is not None or nxt is not None:
             vma = mm.merge_new_range(prev, nxt, addr, end, vm_flags, file, pgoff, None)
         if vma is None:
             ops = SHMEM_VM_OPS if file.f_inode.kind == "shmem" else FILE_VM_OPS
+            if device is not None:
+                ops = device.ops
             file.f_count += 1
             vma = VmArea(mm, addr, end, vm_flags, pgoff, file, ops)
             tree.insert(vma)

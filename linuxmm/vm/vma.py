@@ -25,7 +25,7 @@ class VmOperations:
     """A vm_operations_struct.  `kind` tells the fault code which handlers apply ('file', 'shmem',
     'special'); the handler slots are filled in by the page-fault subsystem."""
     __slots__ = ("kind", "label", "open", "close", "may_split", "mremap", "fault", "huge_fault",
-                 "map_pages", "page_mkwrite", "pfn_mkwrite", "access")
+                 "map_pages", "page_mkwrite", "pfn_mkwrite", "access", "name_fn", "user")
 
     def __init__(self, kind, label=None, *, close=None, mremap=None, page_mkwrite=None):
         self.kind = kind
@@ -40,8 +40,12 @@ class VmOperations:
         self.page_mkwrite = page_mkwrite
         self.pfn_mkwrite = None
         self.access = None
+        self.user = None          # a device's own vm_ops object (linuxmm/vm/device.py)
+        self.name_fn = None       # a device's name(vma)
 
     def name(self, vma):
+        if self.name_fn is not None:
+            return self.name_fn(vma)
         return self.label
 
     def __repr__(self):
