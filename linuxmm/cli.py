@@ -101,6 +101,34 @@ def _process_demo(k):
     p.brk(p.brk(0) + (132 << 10))
     print(f"/proc/{p.pid}/maps:")
     print(k.read(f"/proc/{p.pid}/maps"), end="")
+    _fault_demo(k, p)
+
+
+def _fault_demo(k, p):
+    """Demand paging, a file through the page cache, fork with COW, exit."""
+    import numpy as np
+
+    from . import vm
+    size = 16 << 20
+    a = p.mmap(0, size, vm.PROT_READ | vm.PROT_WRITE, vm.MAP_PRIVATE | vm.MAP_ANONYMOUS)
+    p.touch_range(a, size // 2)                       # reads: the zero page
+    p.touch_range(a, size, write=True)                # writes: zeroed pages, zero-page COW
+    f = k.create_file("/data/demo.log", 4 << 20)
+    m = p.mmap(0, 4 << 20, vm.PROT_READ, vm.MAP_PRIVATE, f, 0)
+    p.touch_range(m, 4 << 20)                         # read-around, fault-around
+    child = p.fork()
+    rng = np.random.default_rng(0)
+    addrs = rng.integers(a, a + size, 200_000)
+    child.access(addrs, writes=rng.random(len(addrs)) < 0.3)   # COW copies in the child
+    print(f"\nfaults: parent {p.min_flt} minor / {p.maj_flt} major, child {child.min_flt} "
+          f"minor after 200k replayed accesses")
+    print(f"/proc/{child.pid}/smaps_rollup:")
+    print("\n".join(k.read(f"/proc/{child.pid}/smaps_rollup").splitlines()[:8]))
+    print("/proc/meminfo (excerpt):")
+    print("\n".join(_meminfo(k, "MemFree", "Cached", "AnonPages", "Mapped", "PageTables")))
+    child.exit()
+    print("/proc/vmstat (excerpt):")
+    print("\n".join(_vmstat(k, "pgfault", "pgmajfault", "pgreuse")))
 
 
 def main(argv=None):

@@ -100,7 +100,8 @@ def _alloc_thp(mm, vma, haddr):
                       | PG_HEAD)
     mmu.refcount[pfn] = 1
     mmu.mapcount[pfn] = 1
-    mmu.index[pfn] = vma.vm_pgoff + ((haddr - vma.vm_start) >> PAGE_SHIFT)
+    from .memory import linear_page_index
+    mmu.index[pfn] = linear_page_index(vma, haddr)
     node = mmu.node
     node[NR_ANON_MAPPED] += HPAGE_PMD_NR
     node[NR_INACTIVE_ANON] += HPAGE_PMD_NR

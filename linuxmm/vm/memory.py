@@ -138,7 +138,14 @@ def new_anon_page(mmu, pfn, vma, addr):
 
 
 def linear_page_index(vma, addr):
-    return vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT)
+    """vm_pgoff + page offset, as the kernel's unsigned long (a stack moved by exec wraps)."""
+    return _s64(vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT))
+
+
+def _s64(value):
+    """An unsigned long as the int64 the MMU's arrays hold (two's complement)."""
+    value &= _U64
+    return value - (1 << 64) if value >> 63 else value
 
 
 # -- the fault descriptor ---------------------------------------------------------------------
@@ -295,7 +302,7 @@ def expand_stack(mm, vma, addr):
     if vma.vm_flags & VM_LOCKED:
         mm.locked_vm += grow
     mm.vm_stat_account(vma.vm_flags, grow)
-    vma.vm_pgoff -= grow
+    vma.vm_pgoff = (vma.vm_pgoff - grow) & _U64
     mm.tree.set_start(vma, address)
     return True
 
@@ -846,7 +853,7 @@ def fault_snapshot(mm):
             # THP-eligible VMAs fault in Python (do_huge_pmd_anonymous_page)
             kind = 0 if thp_vma_suitable_mode(mm, vma) else SNAPK_ANON
         anon = vma.anon_vma
-        table[i] = (vma.vm_start, vma.vm_end, vma.vm_flags & 0x7fffffffffffffff, vma.vm_pgoff,
+        table[i] = (vma.vm_start, vma.vm_end, vma.vm_flags & 0x7fffffffffffffff, _s64(vma.vm_pgoff),
                     anon.id if anon is not None else 0, kind)
     mm.snap_cache = (key, table)
     return table

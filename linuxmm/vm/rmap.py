@@ -36,9 +36,10 @@ def rmap_walk(kernel, pfn):
                     continue
             elif vma.vm_file is None or vma.vm_file.f_inode.i_mapping.id != mapping_id:
                 continue
-            addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
-            if not vma.vm_start <= addr < vma.vm_end:
+            delta = (index - vma.vm_pgoff) & ((1 << 64) - 1)    # unsigned long arithmetic
+            if delta >= vma.pages:
                 continue
+            addr = vma.vm_start + (delta << PAGE_SHIFT)
             entry = mmu.pte_get(mm.pgd, addr)
             if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
                 continue
