@@ -232,3 +232,56 @@ def copy_huge_pmd(dst, src, vma, haddr, entry):
 
 __all__ = ["thp_vma_allowable", "do_huge_pmd_anonymous_page", "huge_pmd_fault",
            "zap_huge_pmd", "copy_huge_pmd", "release_page"]
+
+
+def split_huge_pmd(mm, haddr):
+    """__split_huge_pmd: the PMD at haddr becomes 512 PTEs.  The huge zero page becomes 512
+    zero-page PTEs; a THP's pages are copied into 512 base pages of this mm (simplification:
+    the kernel keeps the frames and splits the folio later), whose PTEs keep the PMD's bits."""
+    from .memory import new_anon_page, mk_pte
+    kernel = mm.kernel
+    mmu = kernel.mmu
+    entry = mmu.pmd_get(mm.pgd, haddr)
+    if not entry & _PAGE_PSE:
+        return
+    vma = mm.vma_lookup(haddr)
+    bits = entry & ~(_PAGE_PSE | ((1 << 52) - 1) & ~((1 << PAGE_SHIFT) - 1))
+    old = pte_pfn(entry)
+    special = bool(entry & _PAGE_SPECIAL)
+    new = []
+    if not special:
+        try:
+            for _ in range(HPAGE_PMD_NR):
+                new.append(kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE))
+        except OutOfMemory:
+            for pfn in new:
+                kernel.free_pages(pfn, 0)
+            raise
+    mmu.clear_bulk(mm.pgd, np.array([haddr], dtype=np.int64))
+    table = mm.deposited.pop(haddr, None)
+    if table is not None:
+        _withdraw(mm, table)
+    addrs = np.arange(haddr, haddr + PMD_SIZE, 1 << PAGE_SHIFT, dtype=np.int64)
+    if special:
+        entries = [mk_pte(kernel.zero_pfn, bits) for _ in range(HPAGE_PMD_NR)]
+    else:
+        entries = []
+        for i, pfn in enumerate(new):
+            new_anon_page(mmu, pfn, vma, haddr + (i << PAGE_SHIFT))
+            mmu.page_copy(pfn, old + i)
+            entries.append(mk_pte(pfn, bits))
+        mm.counters[MM_ANONPAGES] -= HPAGE_PMD_NR          # _put_thp's view; re-added below
+        _put_thp(mm, old)
+        mm.counters[MM_ANONPAGES] += HPAGE_PMD_NR
+    mmu.set_bulk(mm.pgd, addrs, np.array(entries, dtype=np.uint64), mm.counters)
+    mm.snap_epoch += 1
+
+
+def split_huge_pmds_in(mm, start, end):
+    """Split the huge PMDs that [start, end) covers only partly."""
+    mmu = mm.kernel.mmu
+    for addr in (start, end):
+        if addr & (PMD_SIZE - 1) and addr < (1 << 47):
+            haddr = addr & ~(PMD_SIZE - 1)
+            if mmu.pmd_get(mm.pgd, haddr) & _PAGE_PSE:
+                split_huge_pmd(mm, haddr)

@@ -664,6 +664,9 @@ def zap_page_range(mm, start, end, vma=None):
     young ones mark it accessed; frames whose last reference goes are freed (address order)."""
     kernel = mm.kernel
     mmu = kernel.mmu
+    if mm.deposited:
+        from .huge_memory import split_huge_pmds_in
+        split_huge_pmds_in(mm, start, end)
     addrs, entries = mmu.walk(mm.pgd, start, end)
     if not len(addrs):
         return 0
@@ -815,13 +818,27 @@ def change_protection(mm, vma, start, end, newflags):
 
 
 def move_page_tables(mm, old_addr, new_addr, length):
-    """move_ptes: the entries of [old_addr, +length) move to new_addr unchanged."""
+    """move_ptes / move_huge_pmd: the entries of [old_addr, +length) move to new_addr
+    unchanged; a huge PMD moves whole when both sides are PMD-aligned, else it is split."""
     mmu = mm.kernel.mmu
+    if mm.deposited:
+        from .huge_memory import split_huge_pmd, split_huge_pmds_in
+        split_huge_pmds_in(mm, old_addr, old_addr + length)
+        if (new_addr - old_addr) & (PMD_SIZE - 1):
+            for haddr in list(mm.deposited):
+                if old_addr <= haddr < old_addr + length:
+                    split_huge_pmd(mm, haddr)
     addrs, entries = mmu.walk(mm.pgd, old_addr, old_addr + length)
     if not len(addrs):
         return
+    huge = (entries & np.uint64(_PAGE_PSE)) != 0
     mmu.clear_bulk(mm.pgd, addrs)
-    mmu.set_bulk(mm.pgd, addrs - old_addr + new_addr, entries, mm.counters)
+    small = ~huge
+    if small.any():
+        mmu.set_bulk(mm.pgd, addrs[small] - old_addr + new_addr, entries[small], mm.counters)
+    for addr, entry in zip(addrs[huge].tolist(), entries[huge].tolist()):
+        mmu.pmd_set(mm.pgd, addr - old_addr + new_addr, entry, mm.counters)
+        mm.deposited[addr - old_addr + new_addr] = mm.deposited.pop(addr)
 
 
 def populate_range(mm, start, end, write):
@@ -930,6 +947,9 @@ def madvise_free(mm, start, end):
     """madvise_free_pte_range: exclusive anonymous pages become lazily freeable (clean, old,
     no longer swap-backed: the file LRU), to be dropped by reclaim unless written again."""
     mmu = mm.kernel.mmu
+    if mm.deposited:
+        from .huge_memory import split_huge_pmds_in
+        split_huge_pmds_in(mm, start, end)
     addrs, entries = mmu.walk(mm.pgd, start, end)
     out_a, out_e = [], []
     node = mmu.node

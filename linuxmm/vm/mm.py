@@ -245,6 +245,9 @@ class MmStruct:
         """split_vma / __split_vma: the copy gets [vm_start, addr) if new_below, else the top."""
         if check_count and self.map_count >= self.max_map_count:
             raise oserror(errno.ENOMEM)
+        if self.pgd is not None and self.counters[MM_PGTABLES_BYTES]:
+            from .huge_memory import split_huge_pmds_in        # vma_adjust_trans_huge
+            split_huge_pmds_in(self, addr, addr)
         ops = vma.vm_ops
         if ops is not None and ops.may_split is not None:
             ops.may_split(vma, addr)
