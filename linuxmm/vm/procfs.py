@@ -35,17 +35,19 @@ def vma_name(mm, vma):
     return ""
 
 
+def vma_header(mm, vma):
+    """show_map_vma: the maps line of one VMA (also the header of its smaps entry)."""
+    file = vma.vm_file
+    if file is not None:
+        inode = file.f_inode
+        pgoff, dev, ino = vma.vm_pgoff << PAGE_SHIFT, inode.dev, inode.i_ino
+    else:
+        pgoff, dev, ino = 0, (0, 0), 0
+    return vma_line(vma.vm_start, vma.vm_end, vma.vm_flags, pgoff, dev, ino, vma_name(mm, vma))
+
+
 def render_maps(mm):
-    lines = []
-    for vma in mm.tree:
-        file = vma.vm_file
-        if file is not None:
-            inode = file.f_inode
-            pgoff, dev, ino = vma.vm_pgoff << PAGE_SHIFT, inode.dev, inode.i_ino
-        else:
-            pgoff, dev, ino = 0, (0, 0), 0
-        lines.append(vma_line(vma.vm_start, vma.vm_end, vma.vm_flags, pgoff, dev, ino,
-                              vma_name(mm, vma)))
+    lines = [vma_header(mm, vma) for vma in mm.tree]
     gate = mm.gate_vma
     if gate is not None:
         lines.append(vma_line(gate[0], gate[1], gate[2], 0, (0, 0), 0, "[vsyscall]"))

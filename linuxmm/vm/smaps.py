@@ -4,7 +4,7 @@ from .constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, VM_LOCKED, vm_flags_str
 from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, _PAGE_SPECIAL,
                        MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PG_ANON, PG_DIRTY,
                        PG_REFERENCED, PG_SWAPBACKED, PMD_SIZE, pte_pfn)
-from .procfs import vma_line, vma_name
+from .procfs import vma_header, vma_line
 
 PSS_SHIFT = 12
 _FIELDS = ("resident", "pss", "pss_dirty", "pss_anon", "pss_file", "pss_shmem", "shared_clean",
@@ -96,16 +96,6 @@ def _show_smap(mss, rollup):
     return "".join(_dec(k, v) for k, v in rows)
 
 
-def _header(mm, vma):
-    file = vma.vm_file
-    if file is not None:
-        inode = file.f_inode
-        pgoff, dev, ino = vma.vm_pgoff << PAGE_SHIFT, inode.dev, inode.i_ino
-    else:
-        pgoff, dev, ino = 0, (0, 0), 0
-    return vma_line(vma.vm_start, vma.vm_end, vma.vm_flags, pgoff, dev, ino, vma_name(mm, vma))
-
-
 def thp_eligible(mm, vma):
     from .huge_memory import thp_vma_suitable_mode
     if not thp_vma_suitable_mode(mm, vma):
@@ -119,7 +109,7 @@ def render_smaps(mm):
     for vma in mm.tree:
         mss = _new_stats()
         smap_gather(mm, vma, mss)
-        out.append(_header(mm, vma))
+        out.append(vma_header(mm, vma))
         out.append(_dec("Size:", (vma.vm_end - vma.vm_start) >> 10))
         out.append(_dec("KernelPageSize:", 4))
         out.append(_dec("MMUPageSize:", 4))
