@@ -18,7 +18,7 @@ import numpy as np
 from . import _args, gfp as G
 from ._ffi import FREE_REASONS, ffi, lib
 from .errors import InvariantError, invalid_free
-from .reference.page_alloc import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
+from .page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
                                    already_released, alloc_failure, check_alloc, check_boot_range,
                                    check_cpu, check_pcp_sizes, check_zone_index)
 
