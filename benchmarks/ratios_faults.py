@@ -7,7 +7,8 @@
    host kernel taking the same faults (tests/host/faultbench.c, built with the system compiler
    here; skipped where there is none).
 3. Faults that run Python: private read-only mapping of a cached simulated file, every page
-   touched; each fault is a fault-around fault mapping 16 pages in filemap_map_pages (Python).
+   touched; each fault is a fault-around fault mapping 16 pages in filemap_map_pages (Python);
+   and a device whose vm_ops.fault is a Python method, one fault per page.
 4. The same random replay on backend "c" and on the reference backend's pure-Python page
    table.
 
@@ -146,6 +147,40 @@ def check_file_faults(state, flt_before):
         assert pfn == cache[index] and flags & L.PTE_PRESENT and not flags & L.PTE_RW
 
 
+class PageOnDemand:
+    """A driver's vm_operations_struct: every fault hands over a frame of the device's cache."""
+
+    def __init__(self):
+        self.faults = 0
+
+    def fault(self, vmf):
+        self.faults += 1
+        vmf.page = vmf.grab_page()
+        return 0
+
+
+def device_process(npages, backend="c"):
+    """A process with a fresh shared mapping of a device whose fault() is Python code."""
+    k = L.Kernel("8G", backend=backend)
+    ops = PageOnDemand()
+    dev = k.create_device("/dev/bench", ops)
+    p = k.spawn("bench")
+    return p, p.mmap(0, npages * P, RW, L.MAP_SHARED, dev, 0), ops, npages
+
+
+def touch_device(state):
+    p, m, ops, npages = state
+    p.touch_range(m, npages * P, write=True)
+
+
+def check_device_faults(state):
+    """One vm_ops.fault call and one minor fault per page; every page mapped writable."""
+    p, m, ops, npages = state
+    assert ops.faults == npages and p.min_flt == npages and p.maj_flt == 0
+    for index in (0, npages // 2, npages - 1):
+        assert p.translate(m + index * P)[1] & L.PTE_RW
+
+
 # -- measurements -----------------------------------------------------------------------------
 def replay_hits(pages, accesses, repeat=5):
     out = []
@@ -212,6 +247,20 @@ def file_faults(pages, repeat=5):
             ("  per page mapped", t / FAULT_AROUND_PAGES / 1e3, "us/page")]
 
 
+def device_faults(pages, repeat=5):
+    states = []
+
+    def setup():
+        if states:
+            check_device_faults(states.pop())
+        states.append(device_process(pages))
+        return states[-1]
+    t = ns_per_op(touch_device, pages, repeat=repeat, setup=setup)
+    check_device_faults(states.pop())
+    return [(f"device faults through a Python vm_ops.fault, {pages >> 10}k pages",
+             1e9 / t / 1e3, "k faults/s (no goal)")]
+
+
 def reference_ratio(pages, accesses, repeat=3):
     times, tables = {}, {}
     for backend in ("c", "reference"):
@@ -233,7 +282,8 @@ def reference_ratio(pages, accesses, repeat=3):
 def measure(hit_pages=1 << 20, accesses=10_000_000, fault_pages=1 << 18, file_pages=1 << 14,
             ref_pages=1 << 16, ref_accesses=200_000):
     return (replay_hits(hit_pages, accesses) + first_touch_faults(fault_pages)
-            + file_faults(file_pages) + reference_ratio(ref_pages, ref_accesses))
+            + file_faults(file_pages) + device_faults(file_pages)
+            + reference_ratio(ref_pages, ref_accesses))
 
 
 if __name__ == "__main__":

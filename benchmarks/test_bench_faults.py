@@ -6,10 +6,11 @@ numbers come from `python benchmarks/report.py faults`."""
 import numpy as np
 import pytest
 
-from ratios_faults import (P, anon_process, check_file_faults, check_first_touch, check_hits,
+from ratios_faults import (P, anon_process, cached_file_process, check_device_faults,
+                           check_file_faults, check_first_touch, check_hits, device_process,
                            file_mapping, first_touch, host_available, host_first_touch,
-                           cached_file_process, page_table, random_accesses,
-                           sequential_accesses, touch_file, touch_fresh)
+                           page_table, random_accesses, sequential_accesses, touch_device,
+                           touch_file, touch_fresh)
 
 PAGES = 4096
 ACCESSES = 100_000
@@ -67,6 +68,17 @@ def test_file_fault_around(benchmark):
     benchmark.pedantic(touch_file, setup=setup, rounds=3)
     for state, flt_before in runs:
         check_file_faults(state, flt_before)
+
+
+def test_device_faults(benchmark):
+    states = []
+
+    def setup():
+        states.append(device_process(512))
+        return (states[-1],), {}
+    benchmark.pedantic(touch_device, setup=setup, rounds=3)
+    for state in states:
+        check_device_faults(state)
 
 
 @pytest.mark.benchmark(group="replay reference")

@@ -269,6 +269,13 @@ class Process:
         """Major faults (getrusage ru_majflt)."""
         return int(self.mm.counters[MM_MAJ_FLT])
 
+    @property
+    def rss(self):
+        """Resident pages by type, as get_mm_counter: {"anon", "file", "shmem", "swap"}."""
+        c = self.mm.counters
+        return {"anon": int(c[MM_ANONPAGES]), "file": int(c[MM_FILEPAGES]),
+                "shmem": int(c[MM_SHMEMPAGES]), "swap": int(c[MM_SWAPENTS])}
+
     def rss_counters(self):
         """The mm's counters as task_mem wants them (pages; page-table bytes)."""
         c = self.mm.counters
