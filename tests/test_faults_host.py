@@ -101,16 +101,9 @@ def host_results(name):
     return _HOST[name]
 
 
-# linuxmm's page cache holds order-0 folios only (docs/faults.md): the host's ext4 grows large
-# folios for a file read by many small preads, and fault-around then maps whole folios.
-LARGE_FOLIOS = {"file_cached_by_4k_preads_large_folios"}
-
-
 @pytest.mark.parametrize("backend", ["c", "reference"])
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_matches_host(name, backend):
-    if name in LARGE_FOLIOS:
-        pytest.xfail("large page-cache folios are not modelled (docs/faults.md)")
     host = host_results(name)
     fh.assert_same(host, fh.run_linuxmm(SCENARIOS[name], backend))
 

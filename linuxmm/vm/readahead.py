@@ -67,6 +67,7 @@ MMAP_LOTSAMISS = 100                        # mm/filemap.c
 FORCE_CHUNK = (2 * 1024 * 1024) // PAGE_SIZE  # force_page_cache_ra's 2 MiB chunks
 PAGEVEC_SIZE = 31                           # folios in a struct folio_batch
 HPAGE_PMD_NR = 512
+HPAGE_PMD_ORDER = 9
 ULONG_MAX = (1 << 64) - 1
 LLONG_MAX = (1 << 63) - 1
 
@@ -226,11 +227,56 @@ def force_page_cache_ra(mapping, ra, bdi, index, nr_to_read):
         nr_to_read -= chunk
 
 
+def _folio(mapping, index):
+    """(first index, pages) of the cached folio holding ``index``; (index, 1) for a mapping
+    without large folios."""
+    folio = getattr(mapping, "folio", None)
+    return folio(index) if folio is not None else (index, 1)
+
+
+def page_cache_ra_order(mapping, ra, index=None):
+    """page_cache_ra_order() (mm/readahead.c, 6.16+): read the window ``ra.start`` (or
+    ``index``), ``ra.size`` pages, in folios of order ``ra.order`` clamped to
+    mapping_max_folio_order and ilog2(ra.size) (stored back in ra.order); a folio at an index
+    not aligned to that order takes the order of the index's lowest set bit, and shrinks so as
+    not to reach past min(EOF page, window end); PG_readahead goes on the folio holding
+    round_down(mark, its size), mark = start + size - async_size.  When a folio cannot be added
+    (a page of it is cached: -EEXIST, or -ENOMEM) the rest of the window is read by
+    do_page_cache_ra from there (the order-0 fallback).  A mapping without large folios
+    (``max_folio_order`` 0 or absent) sets ra.order = 0 and takes the fallback at once."""
+    start = ra.start if index is None else index
+    max_order = getattr(mapping, "max_folio_order", 0)
+    if not max_order:
+        ra.order = 0
+        if ra.size > 0:
+            do_page_cache_ra(mapping, start, ra.size, ra.async_size)
+        return
+    nr_pages = mapping.nr_pages()
+    if ra.size <= 0 or nr_pages == 0:
+        return
+    limit = min(nr_pages - 1, start + ra.size - 1)
+    new_order = min(max_order, ra.order, ra.size.bit_length() - 1)
+    ra.order = new_order
+    mark = start + ra.size - ra.async_size
+    index = start
+    failed = False
+    while index <= limit:
+        order = new_order
+        if index & ((1 << order) - 1):          # align with smaller folios: __ffs(index)
+            order = (index & -index).bit_length() - 1
+        while order > 0 and index + (1 << order) - 1 > limit:    # nothing past EOF
+            order -= 1
+        if not mapping.add_folio(index, order, index == mark & ~((1 << order) - 1)):
+            failed = True
+            break
+        index += 1 << order
+    if failed and ra.size > index - start:
+        do_page_cache_ra(mapping, index, ra.size - (index - start), ra.async_size)
+
+
 def _ra_submit(mapping, ra):
-    """page_cache_ra_order() on a mapping without large folios: order 0, then the fallback."""
-    ra.order = 0
-    if ra.size > 0:
-        do_page_cache_ra(mapping, ra.start, ra.size, ra.async_size)
+    """ractl._index = ra->start; page_cache_ra_order() (the callers set ra.order first)."""
+    page_cache_ra_order(mapping, ra)
 
 
 def _sync_ra(mapping, ra, bdi, index, req_count, forced):
@@ -259,6 +305,7 @@ def _sync_ra(mapping, ra, bdi, index, req_count, forced):
         ra.start = index
         ra.size = min(contig_count + req_count, max_pages)
         ra.async_size = 1
+    ra.order = 0
     _ra_submit(mapping, ra)
 
 
@@ -278,7 +325,9 @@ def page_cache_async_ra(mapping, ra, bdi, index, req_count):
         return
     mapping.test_clear_readahead(index)
     max_pages = ractl_max_pages(ra, bdi, req_count)
+    # expected = round_down(start + size - async_size, folio_nr_pages(folio))
     expected = (ra.start + ra.size - ra.async_size) & ULONG_MAX
+    expected &= ~(_folio(mapping, index)[1] - 1)
     if index == expected:
         ra.start += ra.size
         ra.size = max(ra.size, get_next_ra_size(ra.size, max_pages))
@@ -288,8 +337,8 @@ def page_cache_async_ra(mapping, ra, bdi, index, req_count):
             return
         ra.start = start
         ra.size = get_next_ra_size(start - index + req_count, max_pages)
-    order = ra.order + 2
-    align = 1 << min(order, (max_pages & -max_pages).bit_length() - 1)
+    ra.order += 2                               # page_cache_ra_order clamps it
+    align = 1 << min(ra.order, (max_pages & -max_pages).bit_length() - 1)
     end = ra.start + ra.size
     aligned_end = end - end % align
     if aligned_end > ra.start:
@@ -303,19 +352,21 @@ def page_cache_async_ra(mapping, ra, bdi, index, req_count):
 
 
 def _read_batch(mapping, index, last):
-    """filemap_get_read_batch(): contiguous present pages from ``index`` up to ``last``, at most
-    PAGEVEC_SIZE, ending early after a PG_readahead page."""
+    """filemap_get_read_batch(): the contiguous cached folios from the one holding ``index`` up
+    to the one holding ``last``, as (first index, pages), at most PAGEVEC_SIZE folios, ending
+    early after a PG_readahead folio."""
     batch = []
     while index <= last and mapping.is_cached(index):
-        batch.append(index)
-        if len(batch) == PAGEVEC_SIZE or mapping.test_readahead(index):
+        first, nr = _folio(mapping, index)
+        batch.append((first, nr))
+        if len(batch) == PAGEVEC_SIZE or mapping.test_readahead(first):
             break
-        index += 1
+        index = first + nr
     return batch
 
 
 def _get_pages(mapping, ra, bdi, pos, count, forced):
-    """filemap_get_pages(): the batch the next copy uses, after sync/async readahead."""
+    """filemap_get_pages(): the folio batch the next copy uses, after sync/async readahead."""
     index = pos >> PAGE_SHIFT
     last_index = (pos + count + PAGE_SIZE - 1) >> PAGE_SHIFT
     batch = _read_batch(mapping, index, last_index - 1)
@@ -323,9 +374,9 @@ def _get_pages(mapping, ra, bdi, pos, count, forced):
         _sync_ra(mapping, ra, bdi, index, last_index - index, forced)
         batch = _read_batch(mapping, index, last_index - 1)
     if not batch:
-        mapping.read_pages([index], None)   # filemap_create_folio
-        return [index]
-    last = batch[-1]
+        mapping.read_pages([index], None)   # filemap_create_folio (min order: 0)
+        return [(index, 1)]
+    last = batch[-1][0]
     if mapping.test_readahead(last):
         page_cache_async_ra(mapping, ra, bdi, last, last_index - last)   # filemap_readahead
     return batch
@@ -335,7 +386,9 @@ def file_read(mapping, ra, bdi, offset, length, *, random=False):
     """filemap_read(): a read(2)/pread(2) of ``length`` bytes at ``offset``.  Returns the page
     indices the data is copied from (each once, ascending; nothing at or past EOF) after
     readahead made them present; updates ``ra.prev_pos``.  ``random`` (or ``ra.random``) is
-    FMODE_RANDOM, as POSIX_FADV_RANDOM sets it."""
+    FMODE_RANDOM, as POSIX_FADV_RANDOM sets it.  folio_mark_accessed is called once per folio
+    copied from, except for the first folio of a batch when the previous read ended in it
+    (pos_same_folio with the folio's size)."""
     _need(offset, length)
     if length == 0:
         return []
@@ -349,16 +402,19 @@ def file_read(mapping, ra, bdi, offset, length, *, random=False):
             break
         batch = _get_pages(mapping, ra, bdi, pos, count, forced)
         end_offset = min(isize, pos + count)
-        if pos >> PAGE_SHIFT != (last_pos - 1) >> PAGE_SHIFT:
-            mapping.mark_accessed(batch[0])
-        for i, index in enumerate(batch):
-            if end_offset < index << PAGE_SHIFT:
+        first, nr = batch[0]
+        shift = PAGE_SHIFT + nr.bit_length() - 1
+        if pos >> shift != (last_pos - 1) >> shift:
+            mapping.mark_accessed(first)
+        for i, (first, nr) in enumerate(batch):
+            if end_offset < first << PAGE_SHIFT:
                 break
             if i > 0:
-                mapping.mark_accessed(index)
-            nbytes = min(end_offset - pos, PAGE_SIZE - (pos & (PAGE_SIZE - 1)))
+                mapping.mark_accessed(first)
+            fsize = nr << PAGE_SHIFT
+            nbytes = min(end_offset - pos, fsize - (pos & (fsize - 1)))
             if nbytes > 0:
-                pages.append(index)
+                pages.extend(range(pos >> PAGE_SHIFT, ((pos + nbytes - 1) >> PAGE_SHIFT) + 1))
             pos += nbytes
             count -= nbytes
             last_pos = pos
@@ -379,8 +435,8 @@ def sync_mmap_readahead(mapping, ra, bdi, pgoff, vm_flags, *, vm_pgoff=0, vma_pa
     if vm_flags & VM_HUGEPAGE:
         ra.size = HPAGE_PMD_NR if vm_flags & VM_RAND_READ else 2 * HPAGE_PMD_NR
         ra.async_size = HPAGE_PMD_NR
-        ra.order = 0
-        do_page_cache_ra(mapping, pgoff & ~(HPAGE_PMD_NR - 1), ra.size, ra.async_size)
+        ra.order = HPAGE_PMD_ORDER
+        page_cache_ra_order(mapping, ra, pgoff & ~(HPAGE_PMD_NR - 1))
         return
     if vm_flags & (VM_RAND_READ | VM_EXEC) == VM_RAND_READ:
         return
@@ -401,10 +457,12 @@ def sync_mmap_readahead(mapping, ra, bdi, pgoff, vm_flags, *, vm_pgoff=0, vma_pa
         if vma_pages is not None:
             end = min(end, vm_pgoff + vma_pages)
         ra.start, ra.size, ra.async_size = start, max(0, end - start), 0
+        ra.order = 0                            # exec_folio_order(): 0 on x86
     else:   # read-around
         ra.start = max(0, pgoff - ra.ra_pages // 2)
         ra.size = ra.ra_pages
         ra.async_size = ra.ra_pages // 4
+        ra.order = 0
     _ra_submit(mapping, ra)
 
 
