@@ -2,7 +2,7 @@
 
 Models mm/readahead.c (page_cache_ra_unbounded, do_page_cache_ra, force_page_cache_ra,
 get_init_ra_size, get_next_ra_size, ractl_max_pages, page_cache_sync_ra, page_cache_async_ra,
-page_cache_ra_order's order-0 fallback), the readahead parts of mm/filemap.c (filemap_read,
+page_cache_ra_order, ra_alloc_folio), the readahead parts of mm/filemap.c (filemap_read,
 filemap_get_pages, filemap_get_read_batch, filemap_readahead, filemap_fault,
 do_sync_mmap_readahead, do_async_mmap_readahead, page_cache_prev_miss/next_miss, the mmap_miss
 update of filemap_map_pages), mm/fadvise.c (generic_fadvise) and mm/madvise.c (madvise_willneed).
@@ -22,13 +22,14 @@ address_space) through this protocol, which the page cache implements:
 
 Simplifications, all deliberate:
 
-* **Order-0 folios only.**  The mapping has no large-folio support, so page_cache_ra_order always
-  takes its fallback (``ra->order = 0`` then do_page_cache_ra) and every folio is one page.  The
-  transient ``ra->order += 2`` of page_cache_async_ra is still applied, because in 6.16+ it rounds
-  the end of the async window down to a multiple of 4 pages for every mapping.  Filesystems that
-  do use large folios (ext4 in 6.16+, xfs) get different windows for sequential streams: on the
-  reference machine 8 MiB of 4 KiB reads leave 0..3071 cached, where an order-0 mapping leaves
-  0..5971 (both worked by hand in tests/test_readahead.py).
+* **Large folios** where the mapping allows them (``max_folio_order`` > 0: ext4 in 6.16+):
+  page_cache_ra_order grows ``ra.order`` (+2 per async window, clamped to the mapping's maximum
+  and ilog2(ra.size)), folios aligned to their order, never past EOF, PG_readahead on the folio
+  holding the mark; read(2) batches, marks accessed and meets the marker per folio.  A mapping
+  without large folios (shmem here, test fakes) takes page_cache_ra_order's order-0 fallback.
+  On the reference machine 8 MiB of 4 KiB reads leave 0..3071 cached with large folios and
+  0..5971 on an order-0 mapping (both worked by hand in tests/test_readahead.py).  Not
+  modelled: write(2) allocating large folios (write_begin uses order 0 here).
 * I/O completes at once and never fails: no locked or !uptodate folios, no writeback (the
   PG_reclaim alias check of page_cache_async_ra), no EIO shrinking of ra_pages, no
   IOCB_NOWAIT/NOIO/DONTCACHE, no blk-cgroup congestion, no fsnotify pre-content watches, no DAX or
@@ -37,9 +38,10 @@ Simplifications, all deliberate:
 * exec_folio_order() is 0 (x86 does not override it), so the 6.16+ VM_EXEC window is
   ``[max(pgoff, vm_pgoff), min(that + ra_pages, vma end))`` with no async part, as the kernel does
   it on x86.
-* VM_HUGEPAGE (MADV_HUGEPAGE, CONFIG_TRANSPARENT_HUGEPAGE=y) takes the kernel's PMD path, which on
-  an order-0 mapping falls back to one do_page_cache_ra of 1024 pages (512 with VM_RAND_READ) from
-  the 512-aligned index with a 512-page async part; as in the kernel it does not update ra->start.
+* VM_HUGEPAGE (MADV_HUGEPAGE, CONFIG_TRANSPARENT_HUGEPAGE=y) takes the kernel's PMD path:
+  ra.order = HPAGE_PMD_ORDER, 1024 pages (512 with VM_RAND_READ) from the 512-aligned index with
+  a 512-page async part (an order-0 mapping falls back to one do_page_cache_ra of them); as in
+  the kernel it does not update ra->start.
 """
 import errno
 
