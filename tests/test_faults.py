@@ -382,3 +382,73 @@ def test_bad_arguments_change_nothing(k, p):
         p.mincore(a + 1, P)
     assert (p.min_flt, p.translate(a)) == (0, None)
     k.check()
+
+
+# -- large page-cache folios (ext4 6.16+, readahead page_cache_ra_order, 6.18 fault path) ----
+# Worked by hand from mm/readahead.c with ra_pages 32, a 256-page file read by 4 KiB preads
+# (get_next_ra_size: 4 -> 8, 8 -> 16, 16 -> 32; the async window's end is rounded down to
+# 1 << min(ra->order + 2, 5) pages when that leaves something; the folio order is
+# min(ra->order + 2, ilog2(size)), smaller at an unaligned index):
+#   sync at 0: 0..3, order 0, marker on 1
+#   async at 1: start 4, size 8, order 2: 4, 8 (marker on 4)
+#   async at 4: start 12, size 16 -> end 28 rounded to 16: size 4, order 2: 12
+#   async at 12: start 16, size 8 (16 is not > start: no rounding), order min(4, 3): 16
+#   async at 16: start 24, size 16 -> end 40 rounded to 32: size 8, order 3: 24
+#   async at 24: start 32, size 16, order 4: 32;  async at 32: start 48, size 32 -> 16: 48
+#   async at 48, 64, ...: size 32, order 5: 64, 96, ..., 224 (EOF ends the next window)
+RA32_FOLIOS = ([(i, 1) for i in range(4)] + [(4, 4), (8, 4), (12, 4), (16, 8), (24, 8),
+                                             (32, 16), (48, 16)]
+               + [(i, 32) for i in range(64, 256, 32)])
+BASE = 0x200000000          # 2 MiB aligned: page-table positions are known
+
+
+def test_large_folios_grow_from_small_reads_and_map_whole(k, p):
+    f = k.create_file("/data/f", N * P)
+    fh = k.open("/data/f")
+    for i in range(N):
+        fh.read(i * P, P)
+    mapping = fh.f_inode.i_mapping
+    assert mapping.folios() == RA32_FOLIOS
+    k.check()
+    a = p.mmap(BASE, N * P, L.PROT_READ, L.MAP_PRIVATE | L.MAP_FIXED, f, 0)
+    # fault-around maps whole folios inside the VMA and the page table: faults at 0, 16, 32,
+    # 48, 64, 96, ..., 192; the folio 224..255 ends at EOF (file_end 255 < its next index
+    # 256: can_map_large is false), so 224 and 240 map their 16-page windows only.
+    assert faults(p, lambda: p.touch_range(a, N * P)) == (11, 0)
+    k.check()
+    # a shared write maps whole folios in finish_fault: one fault per folio (17), and each
+    # fault dirties its whole folio
+    b = p.mmap(BASE + (1 << 30) + 5 * P, N * P, L.PROT_READ | L.PROT_WRITE,
+               L.MAP_SHARED | L.MAP_FIXED, f, 0)
+    assert faults(p, lambda: p.touch_range(b, N * P, write=True)) == (len(RA32_FOLIOS), 0)
+    assert smaps_of(k, p, b)["Shared_Dirty"] == N * 4
+    k.check()
+    p.munmap(a, N * P)
+    p.munmap(b, N * P)
+    fh.fsync()
+    # POSIX_FADV_DONTNEED of pages 0..99 drops the folios wholly inside: 0..95; 96..127 stays
+    fh.fadvise(0, 100 * P, L.POSIX_FADV_DONTNEED)
+    assert sorted(mapping.pages) == list(range(96, N))
+    k.check()
+    p.exit()
+    k.check()
+
+
+def test_large_folio_cow_and_fork_keep_counts(k, p):
+    f = k.create_file("/data/g", N * P)
+    fh = k.open("/data/g")
+    for i in range(N):
+        fh.read(i * P, P)
+    a = p.mmap(BASE, N * P, L.PROT_READ | L.PROT_WRITE, L.MAP_PRIVATE | L.MAP_FIXED, f, 0)
+    p.touch_range(a, N * P)
+    p.write(a + 70 * P, b"x")                       # COW of one page of folio 64..95
+    c = p.fork()
+    c.write(a + 71 * P, b"y")
+    assert p.read(a + 71 * P, 1) == b"\0" and c.read(a + 71 * P, 1) == b"y"
+    k.check()
+    c.exit()
+    p.munmap(a, N * P)
+    k.check()
+    fh.f_inode.i_mapping.truncate()
+    assert len(fh.f_inode.i_mapping) == 0
+    k.check()

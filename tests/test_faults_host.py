@@ -7,8 +7,8 @@ import os
 import pytest
 
 from host import faulthost as fh
-from host.faulthost import (MADV_DONTNEED, MADV_RANDOM, MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE,
-                            MAP_SHARED, PROT_NONE, PROT_READ, RW)
+from host.faulthost import (MADV_DONTNEED, MADV_RANDOM, MADV_SEQUENTIAL, MAP_ANONYMOUS,
+                            MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, RW)
 
 pytestmark = [pytest.mark.host,
               pytest.mark.skipif(not fh.host_available(), reason="needs Linux, gcc and /proc")]
@@ -81,6 +81,9 @@ SCENARIOS = {
         ("file", "f", N), ("cache", "f", 0, N, 1, {"filecore": 1}), fmap("a", "f"),
         ("read", "a", 0, N, OBS), fmap("b", "f", prot=RW, flags=MAP_SHARED, align=5),
         ("write", "b", 0, N, OBS)],
+    "uncached_madv_sequential_8192_large_folios": [
+        ("file", "s", 8192), fmap("a", "s", 8192), ("madvise", "a", 0, 8192, MADV_SEQUENTIAL),
+        ("read", "a", 0, 8192, OBS)],
     "signals": [anon("a", 4), ("munmap", "a", 0, 4), ("read", "a", 0, 1),
                 anon("b", 4, prot=PROT_NONE), ("read", "b", 0, 1),
                 anon("c", 4, prot=PROT_READ), ("read", "c", 0, 4), ("write", "c", 0, 1),
@@ -101,16 +104,9 @@ def host_results(name):
     return _HOST[name]
 
 
-# linuxmm's page cache holds order-0 folios only (docs/faults.md): the host's ext4 grows large
-# folios for a file read by many small preads, and fault-around then maps whole folios.
-LARGE_FOLIOS = {"file_cached_by_4k_preads_large_folios"}
-
-
 @pytest.mark.parametrize("backend", ["c", "reference"])
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_matches_host(name, backend):
-    if name in LARGE_FOLIOS:
-        pytest.xfail("large page-cache folios are not modelled (docs/faults.md)")
     host = host_results(name)
     fh.assert_same(host, fh.run_linuxmm(SCENARIOS[name], backend))
 

@@ -257,6 +257,27 @@ def test_8mib_of_4kib_reads_order0():
     assert m.cached == set(range(5972))
 
 
+def test_8mib_of_4kib_reads_large_folios():
+    # §7.2 [C]: on ext4 (large folios, mapping_max_folio_order 9) 8 MiB of 4 KiB reads leave
+    # 0-3071 cached.  By hand (ra_pages 2048), each async window: start += size,
+    # size = next(size), ra->order += 2, end rounded down to 1 << min(order, 11) when that stays
+    # above start; folio order min(order, 9, ilog2(size)):
+    #   [0,4) order 0, mark 1;  [4,20) order 2;  [20,80): 84 rounded to 80, order 4;
+    #   [80,320) order 6;  [320,768): next(240) = 480, 800 rounded to 768, order 8;
+    #   [768,1024): next(448) = 896, 1664 rounded to 1024, order 8 (ilog2 256);
+    #   [1024,1536): 512, order 9;  [1536,2048): next(512) = 1024, 2560 rounded to 2048;
+    #   [2048,3072): 1024 (3072 is not above 2048 when rounded: kept), marker on 2048,
+    # which no read reaches.
+    import linuxmm as L
+    k = L.Kernel("1G", read_ahead_kb=8192, max_sectors_kb=4096)
+    k.create_file("/data/f", 8192 * P)
+    f = k.open("/data/f")
+    for i in range(2048):
+        f.read(i * P, P)
+    assert sorted(f.f_inode.i_mapping.pages) == list(range(3072))
+    k.check()
+
+
 def test_sequential_4kib_reads_default_ra_pages():
     # ra_pages 32, 256-page file, 4 KiB reads.  read 0: init(1, 32) = 4, async 3 -> (0, 4, 1).
     # 1: expected 1 -> start 4, size next(4) = 8 (4 <= 16), end 12 -> (4, 8, 4).

@@ -10,7 +10,9 @@ from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, 
                        NR_ACTIVE_FILE, NR_ANON_MAPPED, NR_FILE_MAPPED, NR_FILE_PAGES,
                        NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_PAGETABLE, NR_SHMEM, PAGE_SIZE,
                        PG_ACTIVE, PG_ANON, PG_FILE, PG_HEAD, PG_LRU, PG_OWNER_MASK, PG_PGTABLE,
-                       PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_ZERO, pte_pfn)
+                       PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_ZERO, pte_pfn,
+                       PG_DIRTY, PG_ORDER_MASK, PG_READAHEAD, PG_REFERENCED, PG_UPTODATE,
+                       pg_order)
 from .constants import TASK_SIZE
 
 HPAGE_NR = 512
@@ -29,6 +31,30 @@ def _mappings(kernel):
     for mapping in kernel.address_spaces.values():
         seen[mapping.id] = mapping
     return seen
+
+
+# flags every frame of a page-cache folio shares with its head
+_FOLIO_FLAGS = (PG_FILE | PG_SHMEM | PG_SWAPBACKED | PG_UPTODATE | PG_LRU | PG_DIRTY
+                | PG_READAHEAD | PG_REFERENCED | PG_ACTIVE | PG_ORDER_MASK)
+
+
+def _check_file_folio(mmu, pfn, f, problems):
+    """A frame of a large page-cache folio: naturally aligned in pfn and index, PG_HEAD on the
+    first frame only, PG_TAIL on the others, same mapping and consecutive indices, the
+    folio-wide flags equal on all frames."""
+    order = pg_order(f)
+    nr = 1 << order
+    head = pfn & ~(nr - 1)
+    hf = int(mmu.flags[head])
+    want = PG_HEAD if pfn == head else PG_TAIL
+    if f & (PG_HEAD | PG_TAIL) != want:
+        problems.append(f"file pfn {pfn} of an order-{order} folio at {head} lacks "
+                        f"{'PG_HEAD' if want == PG_HEAD else 'PG_TAIL'}")
+    if hf & _FOLIO_FLAGS != f & _FOLIO_FLAGS or mmu.mapping[head] != mmu.mapping[pfn] \
+            or int(mmu.index[head]) + (pfn - head) != int(mmu.index[pfn]) \
+            or int(mmu.index[head]) & (nr - 1):
+        problems.append(f"file pfn {pfn}: state {f:#x}/{int(mmu.index[pfn])} disagrees with "
+                        f"its folio head {head} ({hf:#x}/{int(mmu.index[head])})")
 
 
 def check_frames(kernel):
@@ -92,9 +118,14 @@ def check_frames(kernel):
         if len(kinds) != 1:
             problems.append(f"pfn {pfn} has {len(kinds)} owners (flags {f:#x})")
             continue
-        if f & PG_TAIL:
+        if f & PG_FILE:
+            nr = 1                  # every frame of a page-cache folio is counted on its own
+            if f & PG_ORDER_MASK:
+                _check_file_folio(mmu, pfn, f, problems)
+        elif f & PG_TAIL:
             continue
-        nr = HPAGE_NR if f & PG_HEAD else 1
+        else:
+            nr = HPAGE_NR if f & PG_HEAD else 1
         ref, mc = int(mmu.refcount[pfn]), int(mmu.mapcount[pfn])
         if f & PG_PGTABLE:
             node[NR_PAGETABLE] += 1

@@ -208,9 +208,7 @@ class File:
                     dirty = {i for i, pfn in mapping.pages.items()
                              if start <= i <= end and kernel.mmu.flags[pfn] & PG_DIRTY}
                     mapping.writeback(start, end)
-                    for index in sorted(i for i in mapping.pages if start <= i <= end):
-                        if index not in dirty and not kernel.mmu.mapcount[mapping.pages[index]]:
-                            mapping.remove_page(index)
+                    mapping.invalidate(start, end, keep=dirty)
         return 0
 
     def __repr__(self):

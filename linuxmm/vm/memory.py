@@ -20,15 +20,14 @@ from ..errors import BusError, OutOfMemory, SegmentationFault
 from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_SIZE, VM_ACCOUNT, VM_EXEC,
                         VM_GROWSDOWN, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE,
                         VM_MIXEDMAP, VM_NOHUGEPAGE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE)
-from .filemap import mark_page_accessed, put_page
+from .filemap import folio_frames, mark_page_accessed, put_page
 from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE,
                        _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_USER, ACCESS_DONE, ACCESS_NOMEM,
                        EV_PGFAULT, EV_PGMAJFAULT, EV_PGREUSE, MM_ANONPAGES, MM_FILEPAGES,
                        MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED, NR_FILE_MAPPED,
                        NR_INACTIVE_ANON, PAGE_SHIFT, PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE,
-                       PG_DIRTY, PG_FILE, PG_LRU, PG_READAHEAD, PG_SHMEM, PG_SWAPBACKED,
-                       PG_UPTODATE,
-                       PMD_SIZE, PTE_PFN_MASK, PTRS_PER_TABLE, SNAP_COLUMNS, SNAPK_ANON,
+                       PG_DIRTY, PG_FILE, PG_LRU, PG_ORDER_MASK, PG_READAHEAD, PG_SHMEM,
+                       PG_SWAPBACKED, PG_UPTODATE, PMD_SHIFT, PMD_SIZE, PTE_PFN_MASK, PTRS_PER_TABLE, SNAP_COLUMNS, SNAPK_ANON,
                        pte_pfn)
 
 # vm_fault_t (include/linux/mm_types.h)
@@ -469,8 +468,19 @@ def fault_dirty_shared_page(vmf, pfn):
     mapping.set_dirty(pfn)
 
 
+def _folio_ptes_none(mm, addr, nr):
+    mmu = mm.kernel.mmu
+    return all(mmu.pte_get(mm.pgd, addr + (i << PAGE_SHIFT)) == 0 for i in range(nr))
+
+
 def finish_fault(vmf, pfn):
-    """Map the page the handler returned (its reference becomes the mapping's)."""
+    """Map the page the handler returned (its reference becomes the mapping's).
+
+    6.18 (mm/memory.c finish_fault, "map large folios in one shot"): a page of a large
+    page-cache folio maps the whole folio when the folio lies inside the VMA and inside the
+    faulting page table and none of its PTEs is set; otherwise (or when some PTE is set: the
+    needs_fallback retry) just the faulting page.  set_pte_range makes them all young and, for
+    a write, dirty and writable; folio_ref_add(folio, nr - 1): here one reference per frame."""
     mm, vma = vmf.mm, vmf.vma
     mmu = mm.kernel.mmu
     try:
@@ -481,18 +491,33 @@ def finish_fault(vmf, pfn):
     if mmu.pte_get(mm.pgd, vmf.address) != 0:       # raced with fault-around: drop ours
         put_page(mm.kernel, pfn)
         return VM_FAULT_NOPAGE
-    entry = mk_pte(pfn, vm_page_prot(vma))
+    head, nr, addr = pfn, 1, vmf.address
+    flags = int(mmu.flags[pfn])
+    if flags & PG_FILE and flags & PG_ORDER_MASK:
+        fhead, fnr = folio_frames(mmu, pfn)
+        idx = pfn - fhead
+        vma_off = vmf.pgoff - vma.vm_pgoff
+        pte_off = (vmf.address >> PAGE_SHIFT) & (PTRS_PER_TABLE - 1)
+        addr0 = vmf.address - (idx << PAGE_SHIFT)
+        if vma_off >= idx and vma_off + fnr - idx <= vma.pages and pte_off >= idx \
+                and pte_off + fnr - idx <= PTRS_PER_TABLE and _folio_ptes_none(mm, addr0, fnr):
+            head, nr, addr = fhead, fnr, addr0
+    prot = vm_page_prot(vma)
     if vmf.write:
-        entry |= _PAGE_DIRTY
+        prot |= _PAGE_DIRTY
         if vma.vm_flags & VM_WRITE:
-            entry |= _PAGE_RW
-    # the handler's reference becomes the mapping's: count the mapping only
-    count = int(mmu.mapcount[pfn]) + 1
-    mmu.mapcount[pfn] = count
-    if count == 1:
-        mmu.node[NR_ANON_MAPPED if mmu.flags[pfn] & PG_ANON else NR_FILE_MAPPED] += 1
-    set_pte(mm, vmf.address, entry)
-    mm.counters[mm_counter_of(mmu, pfn)] += 1
+            prot |= _PAGE_RW
+    for i in range(nr):
+        p = head + i
+        if p == pfn:        # the handler's reference becomes the mapping's: count the mapping
+            count = int(mmu.mapcount[p]) + 1
+            mmu.mapcount[p] = count
+            if count == 1:
+                mmu.node[NR_ANON_MAPPED if mmu.flags[p] & PG_ANON else NR_FILE_MAPPED] += 1
+        else:
+            page_add_rmap(mmu, p)
+        set_pte(mm, addr + (i << PAGE_SHIFT), mk_pte(p, prot))
+    mm.counters[mm_counter_of(mmu, pfn)] += nr
     return 0
 
 
@@ -590,41 +615,66 @@ def filemap_fault(vmf):
 
 
 def filemap_map_pages(vmf, start_pgoff, end_pgoff):
-    """Map the cached, uptodate pages of [start_pgoff, end_pgoff] (clipped to EOF) that are
-    not the readahead marker, where no PTE is present; NOPAGE if the faulting page got one."""
+    """Map the cached, uptodate folios of [start_pgoff, end_pgoff] (clipped to EOF) that are
+    not the readahead marker, where no PTE is present; NOPAGE if the faulting page got one.
+
+    6.18 (mm/filemap.c filemap_map_pages / filemap_map_folio_range): a large folio is mapped
+    whole, beyond the window, when it lies inside the VMA (folio_within_vma) and inside one page
+    table, and can_map_large holds: shmem, or file_end >= folio_next_index of the first folio
+    next_uptodate_folio returned (file_end = the last page of the file; so a folio that ends at
+    EOF is not mapped whole, preserving SIGBUS semantics).  Otherwise only its pages inside the
+    window are.  Not modelled: filemap_map_pmd (a PMD-sized folio is mapped by PTEs here)."""
     mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
     mmu = kernel.mmu
     file = vma.vm_file
     mapping = file.f_inode.i_mapping
-    last = min(end_pgoff, mapping.nr_pages() - 1)
+    file_end = mapping.nr_pages() - 1
+    last = min(end_pgoff, file_end)
     prot = vm_page_prot(vma)
     ret = 0
     mapped = 0
     tables = False
     pages = mapping.pages
-    for pgoff in range(start_pgoff, last + 1):
+    can_map_large = None
+    pgoff = start_pgoff
+    while pgoff <= last:
         pfn = pages.get(pgoff)
         if pfn is None:
+            pgoff += 1
             continue
+        first, nr = mapping.folio(pgoff)
+        nxt = first + nr
         flags = int(mmu.flags[pfn])
         if not flags & PG_UPTODATE or flags & PG_READAHEAD:
+            pgoff = nxt
             continue
-        addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << PAGE_SHIFT)
-        if not tables:
-            try:
-                pte_alloc(mm, addr)
-            except OutOfMemory:
-                return VM_FAULT_OOM
-            tables = True
-        if mmu.pte_get(mm.pgd, addr) != 0:
-            continue
-        if addr == vmf.address:
-            ret = VM_FAULT_NOPAGE
-        page_add_rmap(mmu, pfn)
-        set_pte(mm, addr, mk_pte(pfn, prot))
-        mm.counters[mm_counter_of(mmu, pfn)] += 1
-        mapped += 1
+        if can_map_large is None:
+            can_map_large = mapping.shmem or file_end >= nxt
+        lo, hi = pgoff, min(nxt - 1, last)
+        if nr > 1 and can_map_large and first >= vma.vm_pgoff \
+                and nxt <= vma.vm_pgoff + vma.pages:
+            addr0 = vma.vm_start + ((first - vma.vm_pgoff) << PAGE_SHIFT)
+            if addr0 >> PMD_SHIFT == (addr0 + (nr << PAGE_SHIFT) - 1) >> PMD_SHIFT:
+                lo, hi = first, nxt - 1
+        for index in range(lo, hi + 1):
+            pfn = pages[index]
+            addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+            if not tables:
+                try:
+                    pte_alloc(mm, addr)
+                except OutOfMemory:
+                    return VM_FAULT_OOM
+                tables = True
+            if mmu.pte_get(mm.pgd, addr) != 0:
+                continue
+            if addr == vmf.address:
+                ret = VM_FAULT_NOPAGE
+            page_add_rmap(mmu, pfn)
+            set_pte(mm, addr, mk_pte(pfn, prot))
+            mm.counters[mm_counter_of(mmu, pfn)] += 1
+            mapped += 1
+        pgoff = nxt
     from .readahead import map_pages_mmap_miss
     map_pages_mmap_miss(file.f_ra, mapped)
     return ret

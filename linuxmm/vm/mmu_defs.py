@@ -72,6 +72,16 @@ PG_WRITEBACK = 1 << 15
 PG_MLOCKED = 1 << 16
 PG_SHMEM = 1 << 17            # a shmem/tmpfs page-cache page (with PG_FILE)
 PG_OWNER_MASK = PG_ANON | PG_FILE | PG_PGTABLE | PG_ZERO
+# The order of a large page-cache folio, kept on every one of its frames (Python only: the C
+# core never looks at these bits).  Anonymous THPs do not use it (their tails carry PG_TAIL
+# alone); a page-cache frame of order k > 0 has PG_HEAD (the first) or PG_TAIL (the others).
+PG_ORDER_SHIFT = 24
+PG_ORDER_MASK = 0xF << PG_ORDER_SHIFT
+
+
+def pg_order(flags):
+    """folio_order() of a page-cache frame from its flags (0 for an order-0 folio)."""
+    return (int(flags) & PG_ORDER_MASK) >> PG_ORDER_SHIFT
 
 # -- per-mm counters (mm->rss_stat and friends): one int64 array per mm ----------------------
 MM_FILEPAGES = 0

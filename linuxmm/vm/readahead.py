@@ -2,7 +2,7 @@
 
 Models mm/readahead.c (page_cache_ra_unbounded, do_page_cache_ra, force_page_cache_ra,
 get_init_ra_size, get_next_ra_size, ractl_max_pages, page_cache_sync_ra, page_cache_async_ra,
-page_cache_ra_order's order-0 fallback), the readahead parts of mm/filemap.c (filemap_read,
+page_cache_ra_order, ra_alloc_folio), the readahead parts of mm/filemap.c (filemap_read,
 filemap_get_pages, filemap_get_read_batch, filemap_readahead, filemap_fault,
 do_sync_mmap_readahead, do_async_mmap_readahead, page_cache_prev_miss/next_miss, the mmap_miss
 update of filemap_map_pages), mm/fadvise.c (generic_fadvise) and mm/madvise.c (madvise_willneed).
@@ -22,13 +22,14 @@ address_space) through this protocol, which the page cache implements:
 
 Simplifications, all deliberate:
 
-* **Order-0 folios only.**  The mapping has no large-folio support, so page_cache_ra_order always
-  takes its fallback (``ra->order = 0`` then do_page_cache_ra) and every folio is one page.  The
-  transient ``ra->order += 2`` of page_cache_async_ra is still applied, because in 6.16+ it rounds
-  the end of the async window down to a multiple of 4 pages for every mapping.  Filesystems that
-  do use large folios (ext4 in 6.16+, xfs) get different windows for sequential streams: on the
-  reference machine 8 MiB of 4 KiB reads leave 0..3071 cached, where an order-0 mapping leaves
-  0..5971 (both worked by hand in tests/test_readahead.py).
+* **Large folios** where the mapping allows them (``max_folio_order`` > 0: ext4 in 6.16+):
+  page_cache_ra_order grows ``ra.order`` (+2 per async window, clamped to the mapping's maximum
+  and ilog2(ra.size)), folios aligned to their order, never past EOF, PG_readahead on the folio
+  holding the mark; read(2) batches, marks accessed and meets the marker per folio.  A mapping
+  without large folios (shmem here, test fakes) takes page_cache_ra_order's order-0 fallback.
+  On the reference machine 8 MiB of 4 KiB reads leave 0..3071 cached with large folios and
+  0..5971 on an order-0 mapping (both worked by hand in tests/test_readahead.py).  Not
+  modelled: write(2) allocating large folios (write_begin uses order 0 here).
 * I/O completes at once and never fails: no locked or !uptodate folios, no writeback (the
   PG_reclaim alias check of page_cache_async_ra), no EIO shrinking of ra_pages, no
   IOCB_NOWAIT/NOIO/DONTCACHE, no blk-cgroup congestion, no fsnotify pre-content watches, no DAX or
@@ -37,9 +38,10 @@ Simplifications, all deliberate:
 * exec_folio_order() is 0 (x86 does not override it), so the 6.16+ VM_EXEC window is
   ``[max(pgoff, vm_pgoff), min(that + ra_pages, vma end))`` with no async part, as the kernel does
   it on x86.
-* VM_HUGEPAGE (MADV_HUGEPAGE, CONFIG_TRANSPARENT_HUGEPAGE=y) takes the kernel's PMD path, which on
-  an order-0 mapping falls back to one do_page_cache_ra of 1024 pages (512 with VM_RAND_READ) from
-  the 512-aligned index with a 512-page async part; as in the kernel it does not update ra->start.
+* VM_HUGEPAGE (MADV_HUGEPAGE, CONFIG_TRANSPARENT_HUGEPAGE=y) takes the kernel's PMD path:
+  ra.order = HPAGE_PMD_ORDER, 1024 pages (512 with VM_RAND_READ) from the 512-aligned index with
+  a 512-page async part (an order-0 mapping falls back to one do_page_cache_ra of them); as in
+  the kernel it does not update ra->start.
 """
 import errno
 
@@ -67,6 +69,7 @@ MMAP_LOTSAMISS = 100                        # mm/filemap.c
 FORCE_CHUNK = (2 * 1024 * 1024) // PAGE_SIZE  # force_page_cache_ra's 2 MiB chunks
 PAGEVEC_SIZE = 31                           # folios in a struct folio_batch
 HPAGE_PMD_NR = 512
+HPAGE_PMD_ORDER = 9
 ULONG_MAX = (1 << 64) - 1
 LLONG_MAX = (1 << 63) - 1
 
@@ -226,11 +229,56 @@ def force_page_cache_ra(mapping, ra, bdi, index, nr_to_read):
         nr_to_read -= chunk
 
 
+def _folio(mapping, index):
+    """(first index, pages) of the cached folio holding ``index``; (index, 1) for a mapping
+    without large folios."""
+    folio = getattr(mapping, "folio", None)
+    return folio(index) if folio is not None else (index, 1)
+
+
+def page_cache_ra_order(mapping, ra, index=None):
+    """page_cache_ra_order() (mm/readahead.c, 6.16+): read the window ``ra.start`` (or
+    ``index``), ``ra.size`` pages, in folios of order ``ra.order`` clamped to
+    mapping_max_folio_order and ilog2(ra.size) (stored back in ra.order); a folio at an index
+    not aligned to that order takes the order of the index's lowest set bit, and shrinks so as
+    not to reach past min(EOF page, window end); PG_readahead goes on the folio holding
+    round_down(mark, its size), mark = start + size - async_size.  When a folio cannot be added
+    (a page of it is cached: -EEXIST, or -ENOMEM) the rest of the window is read by
+    do_page_cache_ra from there (the order-0 fallback).  A mapping without large folios
+    (``max_folio_order`` 0 or absent) sets ra.order = 0 and takes the fallback at once."""
+    start = ra.start if index is None else index
+    max_order = getattr(mapping, "max_folio_order", 0)
+    if not max_order:
+        ra.order = 0
+        if ra.size > 0:
+            do_page_cache_ra(mapping, start, ra.size, ra.async_size)
+        return
+    nr_pages = mapping.nr_pages()
+    if ra.size <= 0 or nr_pages == 0:
+        return
+    limit = min(nr_pages - 1, start + ra.size - 1)
+    new_order = min(max_order, ra.order, ra.size.bit_length() - 1)
+    ra.order = new_order
+    mark = start + ra.size - ra.async_size
+    index = start
+    failed = False
+    while index <= limit:
+        order = new_order
+        if index & ((1 << order) - 1):          # align with smaller folios: __ffs(index)
+            order = (index & -index).bit_length() - 1
+        while order > 0 and index + (1 << order) - 1 > limit:    # nothing past EOF
+            order -= 1
+        if not mapping.add_folio(index, order, index == mark & ~((1 << order) - 1)):
+            failed = True
+            break
+        index += 1 << order
+    if failed and ra.size > index - start:
+        do_page_cache_ra(mapping, index, ra.size - (index - start), ra.async_size)
+
+
 def _ra_submit(mapping, ra):
-    """page_cache_ra_order() on a mapping without large folios: order 0, then the fallback."""
-    ra.order = 0
-    if ra.size > 0:
-        do_page_cache_ra(mapping, ra.start, ra.size, ra.async_size)
+    """ractl._index = ra->start; page_cache_ra_order() (the callers set ra.order first)."""
+    page_cache_ra_order(mapping, ra)
 
 
 def _sync_ra(mapping, ra, bdi, index, req_count, forced):
@@ -259,6 +307,7 @@ def _sync_ra(mapping, ra, bdi, index, req_count, forced):
         ra.start = index
         ra.size = min(contig_count + req_count, max_pages)
         ra.async_size = 1
+    ra.order = 0
     _ra_submit(mapping, ra)
 
 
@@ -278,7 +327,9 @@ def page_cache_async_ra(mapping, ra, bdi, index, req_count):
         return
     mapping.test_clear_readahead(index)
     max_pages = ractl_max_pages(ra, bdi, req_count)
+    # expected = round_down(start + size - async_size, folio_nr_pages(folio))
     expected = (ra.start + ra.size - ra.async_size) & ULONG_MAX
+    expected &= ~(_folio(mapping, index)[1] - 1)
     if index == expected:
         ra.start += ra.size
         ra.size = max(ra.size, get_next_ra_size(ra.size, max_pages))
@@ -288,8 +339,8 @@ def page_cache_async_ra(mapping, ra, bdi, index, req_count):
             return
         ra.start = start
         ra.size = get_next_ra_size(start - index + req_count, max_pages)
-    order = ra.order + 2
-    align = 1 << min(order, (max_pages & -max_pages).bit_length() - 1)
+    ra.order += 2                               # page_cache_ra_order clamps it
+    align = 1 << min(ra.order, (max_pages & -max_pages).bit_length() - 1)
     end = ra.start + ra.size
     aligned_end = end - end % align
     if aligned_end > ra.start:
@@ -303,19 +354,21 @@ def page_cache_async_ra(mapping, ra, bdi, index, req_count):
 
 
 def _read_batch(mapping, index, last):
-    """filemap_get_read_batch(): contiguous present pages from ``index`` up to ``last``, at most
-    PAGEVEC_SIZE, ending early after a PG_readahead page."""
+    """filemap_get_read_batch(): the contiguous cached folios from the one holding ``index`` up
+    to the one holding ``last``, as (first index, pages), at most PAGEVEC_SIZE folios, ending
+    early after a PG_readahead folio."""
     batch = []
     while index <= last and mapping.is_cached(index):
-        batch.append(index)
-        if len(batch) == PAGEVEC_SIZE or mapping.test_readahead(index):
+        first, nr = _folio(mapping, index)
+        batch.append((first, nr))
+        if len(batch) == PAGEVEC_SIZE or mapping.test_readahead(first):
             break
-        index += 1
+        index = first + nr
     return batch
 
 
 def _get_pages(mapping, ra, bdi, pos, count, forced):
-    """filemap_get_pages(): the batch the next copy uses, after sync/async readahead."""
+    """filemap_get_pages(): the folio batch the next copy uses, after sync/async readahead."""
     index = pos >> PAGE_SHIFT
     last_index = (pos + count + PAGE_SIZE - 1) >> PAGE_SHIFT
     batch = _read_batch(mapping, index, last_index - 1)
@@ -323,9 +376,9 @@ def _get_pages(mapping, ra, bdi, pos, count, forced):
         _sync_ra(mapping, ra, bdi, index, last_index - index, forced)
         batch = _read_batch(mapping, index, last_index - 1)
     if not batch:
-        mapping.read_pages([index], None)   # filemap_create_folio
-        return [index]
-    last = batch[-1]
+        mapping.read_pages([index], None)   # filemap_create_folio (min order: 0)
+        return [(index, 1)]
+    last = batch[-1][0]
     if mapping.test_readahead(last):
         page_cache_async_ra(mapping, ra, bdi, last, last_index - last)   # filemap_readahead
     return batch
@@ -335,7 +388,9 @@ def file_read(mapping, ra, bdi, offset, length, *, random=False):
     """filemap_read(): a read(2)/pread(2) of ``length`` bytes at ``offset``.  Returns the page
     indices the data is copied from (each once, ascending; nothing at or past EOF) after
     readahead made them present; updates ``ra.prev_pos``.  ``random`` (or ``ra.random``) is
-    FMODE_RANDOM, as POSIX_FADV_RANDOM sets it."""
+    FMODE_RANDOM, as POSIX_FADV_RANDOM sets it.  folio_mark_accessed is called once per folio
+    copied from, except for the first folio of a batch when the previous read ended in it
+    (pos_same_folio with the folio's size)."""
     _need(offset, length)
     if length == 0:
         return []
@@ -349,16 +404,19 @@ def file_read(mapping, ra, bdi, offset, length, *, random=False):
             break
         batch = _get_pages(mapping, ra, bdi, pos, count, forced)
         end_offset = min(isize, pos + count)
-        if pos >> PAGE_SHIFT != (last_pos - 1) >> PAGE_SHIFT:
-            mapping.mark_accessed(batch[0])
-        for i, index in enumerate(batch):
-            if end_offset < index << PAGE_SHIFT:
+        first, nr = batch[0]
+        shift = PAGE_SHIFT + nr.bit_length() - 1
+        if pos >> shift != (last_pos - 1) >> shift:
+            mapping.mark_accessed(first)
+        for i, (first, nr) in enumerate(batch):
+            if end_offset < first << PAGE_SHIFT:
                 break
             if i > 0:
-                mapping.mark_accessed(index)
-            nbytes = min(end_offset - pos, PAGE_SIZE - (pos & (PAGE_SIZE - 1)))
+                mapping.mark_accessed(first)
+            fsize = nr << PAGE_SHIFT
+            nbytes = min(end_offset - pos, fsize - (pos & (fsize - 1)))
             if nbytes > 0:
-                pages.append(index)
+                pages.extend(range(pos >> PAGE_SHIFT, ((pos + nbytes - 1) >> PAGE_SHIFT) + 1))
             pos += nbytes
             count -= nbytes
             last_pos = pos
@@ -379,8 +437,8 @@ def sync_mmap_readahead(mapping, ra, bdi, pgoff, vm_flags, *, vm_pgoff=0, vma_pa
     if vm_flags & VM_HUGEPAGE:
         ra.size = HPAGE_PMD_NR if vm_flags & VM_RAND_READ else 2 * HPAGE_PMD_NR
         ra.async_size = HPAGE_PMD_NR
-        ra.order = 0
-        do_page_cache_ra(mapping, pgoff & ~(HPAGE_PMD_NR - 1), ra.size, ra.async_size)
+        ra.order = HPAGE_PMD_ORDER
+        page_cache_ra_order(mapping, ra, pgoff & ~(HPAGE_PMD_NR - 1))
         return
     if vm_flags & (VM_RAND_READ | VM_EXEC) == VM_RAND_READ:
         return
@@ -401,10 +459,12 @@ def sync_mmap_readahead(mapping, ra, bdi, pgoff, vm_flags, *, vm_pgoff=0, vma_pa
         if vma_pages is not None:
             end = min(end, vm_pgoff + vma_pages)
         ra.start, ra.size, ra.async_size = start, max(0, end - start), 0
+        ra.order = 0                            # exec_folio_order(): 0 on x86
     else:   # read-around
         ra.start = max(0, pgoff - ra.ra_pages // 2)
         ra.size = ra.ra_pages
         ra.async_size = ra.ra_pages // 4
+        ra.order = 0
     _ra_submit(mapping, ra)
 
 
