@@ -11,7 +11,6 @@ from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, 
                        NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_PAGETABLE, NR_SHMEM, PAGE_SIZE,
                        PG_ACTIVE, PG_ANON, PG_FILE, PG_HEAD, PG_LRU, PG_OWNER_MASK, PG_PGTABLE,
                        PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_ZERO, pte_pfn)
-from .constants import TASK_SIZE
 
 HPAGE_NR = 512
 
@@ -53,7 +52,7 @@ def check_frames(kernel):
             problems.append(f"pid {process.pid}: VmPTE {int(mm.counters[MM_PGTABLES_BYTES])} "
                             f"bytes, tables hold {expect_bytes}")
         rss = Counter()
-        _, entries = mmu.walk(mm.pgd, 0, TASK_SIZE)
+        _, entries = mmu.walk(mm.pgd, 0, mm.task_size)
         for entry in entries.tolist():
             if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
                 continue
