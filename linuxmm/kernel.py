@@ -499,7 +499,9 @@ class Kernel:
         self.zero_pfn = image if image < self.layout.max_pfn else 0
         self.huge_zero_pfn = None
         self.rlimit_stack = 8 << 20               # RLIMIT_STACK soft limit
-        self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn)
+        # i386 is CONFIG_X86_PAE: 3-level tables (docs/vm.md "i386")
+        self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn,
+                              levels=3 if self.arch == "i386" else 4)
         self.address_spaces = {}                  # every page cache that ever held a page
         mmu = self.mmu
 
