@@ -244,3 +244,13 @@ def test_exec_matches_host_compat(static32):
 
     assert vdso(sim) == vdso(host)
     assert os.path.basename(static32) == "s32"
+
+
+def test_docs_i386_section_runs():
+    import re
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "vm.md")
+    section = open(doc).read().split("## i386", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "docs/vm.md", "exec"), {})
