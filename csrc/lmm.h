@@ -359,6 +359,8 @@ int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t 
 #define LMM_PGDIR_SHIFT      39
 #define LMM_TASK_SIZE        0x7ffffffff000
 #define LMM_USER_TOP         0x800000000000
+#define LMM_PAE_TASK_SIZE    0xc0000000
+#define LMM_PAE_PGD_PTRS     4
 #define LMM_GFP_PGTABLE_USER 0x400dc0
 #define LMM_GFP_ANON_PAGE    0x100cca
 
@@ -449,6 +451,11 @@ int64_t lmm_mmu_nr_data_pages(struct lmm_mmu *m);
 /* Page tables.  counters: the mm's int64_t[LMM_NR_MM_COUNTERS].  Level of a table page (0: not
  * one). */
 int lmm_mmu_table_level(struct lmm_mmu *m, int64_t pfn);
+/* The paging mode, set once before the first PGD: 4 (x86_64, the default) or 3 (i386 PAE: a PGD
+ * of 4 entries at 1 GiB each, each pointing to a PMD; user addresses below 0xC0000000; the 4
+ * PMDs are preallocated by pgd_alloc and mopped up by pgd_free, as arch/x86/mm/pgtable.c does).
+ * 0, or -LMM_EINVAL for another value or once a PGD exists. */
+int lmm_mmu_set_levels(struct lmm_mmu *m, int levels);
 int64_t lmm_mmu_pgd_alloc(struct lmm_mmu *m, int64_t *counters);
 int lmm_mmu_pgd_free(struct lmm_mmu *m, int64_t pgd, int64_t *counters);
 uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);

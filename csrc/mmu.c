@@ -23,6 +23,9 @@
 struct lmm_mmu {
     struct lmm_pa *pa;
     int64_t max_pfn, zero_pfn;
+    int levels;                 /* 4: x86_64, 3: i386 PAE */
+    int64_t nr_pgds;
+    uint64_t task_size, user_top;
     uint32_t *flags;
     int32_t *refcount, *mapcount;
     int64_t *mapping, *index;
@@ -45,6 +48,9 @@ struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_
     m->pa = pa;
     m->max_pfn = max_pfn;
     m->zero_pfn = zero_pfn;
+    m->levels = 4;
+    m->task_size = LMM_TASK_SIZE;
+    m->user_top = LMM_USER_TOP;
     m->flags = calloc(n, sizeof(*m->flags));
     m->refcount = calloc(n, sizeof(*m->refcount));
     m->mapcount = calloc(n, sizeof(*m->mapcount));
@@ -260,20 +266,75 @@ static inline int bad_pgd(const struct lmm_mmu *m, int64_t pgd)
     return bad_pfn(m, pgd) || m->level[pgd] != LMM_LEVEL_PGD;
 }
 
-int64_t lmm_mmu_pgd_alloc(struct lmm_mmu *m, int64_t *counters)
+int lmm_mmu_set_levels(struct lmm_mmu *m, int levels)
 {
-    return table_alloc(m, LMM_LEVEL_PGD, counters);
+    if ((levels != 3 && levels != 4) || m->nr_pgds)
+        return -LMM_EINVAL;
+    m->levels = levels;
+    m->task_size = levels == 3 ? LMM_PAE_TASK_SIZE : LMM_TASK_SIZE;
+    m->user_top = levels == 3 ? LMM_PAE_TASK_SIZE : LMM_USER_TOP;
+    return 0;
 }
 
+/* The entry of a table pointing to a lower one: _PAGE_TABLE, or on PAE _PAGE_PRESENT alone in
+ * the PGD (pud_populate(): "almost everything apart from _PAGE_PRESENT is reserved"). */
+static inline uint64_t table_entry(const struct lmm_mmu *m, int64_t pfn, int level)
+{
+    uint64_t flags = (m->levels == 3 && level == LMM_LEVEL_PMD) ? LMM_PTE_PRESENT : LMM_PTE_TABLE;
+    return ((uint64_t)pfn << LMM_PAGE_SHIFT) | flags;
+}
+
+/* pgd_alloc(): the PGD page (PageTables, not pgtables_bytes) and on PAE the PREALLOCATED_PMDS
+ * (= PTRS_PER_PGD = 4, each mm_inc_nr_pmds) populated into it; all or nothing. */
+int64_t lmm_mmu_pgd_alloc(struct lmm_mmu *m, int64_t *counters)
+{
+    int64_t pgd = table_alloc(m, LMM_LEVEL_PGD, counters);
+    if (pgd < 0)
+        return pgd;
+    if (m->levels == 3) {
+        uint64_t *t = (uint64_t *)m->data[pgd];
+        for (int i = 0; i < LMM_PAE_PGD_PTRS; i++) {
+            int64_t pmd = table_alloc(m, LMM_LEVEL_PMD, counters);
+            if (pmd < 0) {
+                for (int j = 0; j < i; j++)
+                    table_free(m, PFN_OF(t[j]), counters);
+                table_free(m, pgd, counters);
+                return pmd;
+            }
+            t[i] = table_entry(m, pmd, LMM_LEVEL_PMD);
+        }
+    }
+    m->nr_pgds++;
+    return pgd;
+}
+
+static int table_empty(const struct lmm_mmu *m, int64_t pfn)
+{
+    const uint64_t *t = (const uint64_t *)m->data[pfn];
+    for (int i = 0; i < LMM_PTRS_PER_TABLE; i++)
+        if (t[i])
+            return 0;
+    return 1;
+}
+
+/* pgd_free(): on PAE pgd_mop_up_pmds() frees the PMDs still attached (each mm_dec_nr_pmds);
+ * -LMM_EINVAL (nothing freed) while a lower table remains. */
 int lmm_mmu_pgd_free(struct lmm_mmu *m, int64_t pgd, int64_t *counters)
 {
     if (bad_pgd(m, pgd))
         return -LMM_EINVAL;
-    const uint64_t *t = (const uint64_t *)m->data[pgd];
+    uint64_t *t = (uint64_t *)m->data[pgd];
+    int mop = m->levels == 3 ? LMM_PAE_PGD_PTRS : 0;
     for (int i = 0; i < LMM_PTRS_PER_TABLE; i++)
-        if (t[i])
+        if (t[i] && (i >= mop || !table_empty(m, PFN_OF(t[i]))))
             return -LMM_EINVAL;
+    for (int i = 0; i < mop; i++)
+        if (t[i]) {
+            table_free(m, PFN_OF(t[i]), counters);
+            t[i] = 0;
+        }
     table_free(m, pgd, counters);
+    m->nr_pgds--;
     return 0;
 }
 
@@ -290,7 +351,7 @@ static uint64_t *child(struct lmm_mmu *m, uint64_t *t, unsigned i, int level, in
             *err = -LMM_ENOMEM;
             return NULL;
         }
-        t[i] = ((uint64_t)pfn << LMM_PAGE_SHIFT) | LMM_PTE_TABLE;
+        t[i] = table_entry(m, pfn, level);
     }
     return table(m, t[i]);
 }
@@ -300,9 +361,11 @@ static uint64_t *pmd_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t
                           int *err)
 {
     uint64_t *t = (uint64_t *)m->data[pgd];
-    t = child(m, t, IDX(addr, LMM_PGDIR_SHIFT), LMM_LEVEL_PUD, counters, err);
-    if (!t)
-        return NULL;
+    if (m->levels == 4) {
+        t = child(m, t, IDX(addr, LMM_PGDIR_SHIFT), LMM_LEVEL_PUD, counters, err);
+        if (!t)
+            return NULL;
+    }
     t = child(m, t, IDX(addr, LMM_PUD_SHIFT), LMM_LEVEL_PMD, counters, err);
     return t ? &t[IDX(addr, LMM_PMD_SHIFT)] : NULL;
 }
@@ -338,7 +401,7 @@ static inline uint64_t *leaf_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
-    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE)
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
         return 0;
     uint64_t *slot = leaf_slot(m, pgd, addr);
     return slot ? *slot : 0;
@@ -347,7 +410,7 @@ uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
     int err = 0;
-    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE)
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
         return 0;
     uint64_t *pmd = pmd_slot(m, pgd, addr, NULL, &err);
     return pmd ? *pmd : 0;
@@ -355,7 +418,7 @@ uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
 {
-    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE)
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
         return -LMM_EINVAL;
     uint64_t *slot;
     int err = pte_slot_alloc(m, pgd, addr, counters, &slot);
@@ -368,7 +431,7 @@ int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entr
 int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
 {
     int err = 0;
-    if (bad_pgd(m, pgd) || addr >= LMM_TASK_SIZE || (addr & (PMD_SIZE - 1)) ||
+    if (bad_pgd(m, pgd) || addr >= m->task_size || (addr & (PMD_SIZE - 1)) ||
         !(entry & LMM_PTE_PSE))
         return -LMM_EINVAL;
     uint64_t *pmd = pmd_slot(m, pgd, addr, counters, &err);
@@ -401,7 +464,7 @@ int64_t lmm_mmu_clear_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
         return -LMM_EINVAL;
     for (int64_t i = 0; i < n; i++) {
         uint64_t addr = (uint64_t)addrs[i];
-        if (addr >= LMM_TASK_SIZE)
+        if (addr >= m->task_size)
             continue;
         uint64_t *slot = leaf_slot(m, pgd, addr);
         if (slot && (!(*slot & LMM_PTE_PSE) || !(addr & (PMD_SIZE - 1))))
@@ -423,6 +486,11 @@ struct walk_out {
     uint64_t *entries;
     int64_t n, cap;
 };
+
+static inline int top_level(const struct lmm_mmu *m)
+{
+    return m->levels == 3 ? LMM_LEVEL_PUD : LMM_LEVEL_PGD;
+}
 
 static void walk_table(const struct lmm_mmu *m, const uint64_t *t, int level, uint64_t base,
                        uint64_t start, uint64_t end, struct walk_out *o)
@@ -454,11 +522,11 @@ static void walk_table(const struct lmm_mmu *m, const uint64_t *t, int level, ui
 int64_t lmm_mmu_walk(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end, int64_t *addrs,
                      uint64_t *entries, int64_t cap)
 {
-    if (bad_pgd(m, pgd) || start > end || end > LMM_USER_TOP || cap < 0)
+    if (bad_pgd(m, pgd) || start > end || end > m->user_top || cap < 0)
         return -LMM_EINVAL;
     struct walk_out o = {addrs, entries, 0, cap};
-    if (start < end)
-        walk_table(m, (const uint64_t *)m->data[pgd], LMM_LEVEL_PGD, 0, start, end, &o);
+    if (start < end)            /* a PAE PGD is walked as the PUD level it stands for */
+        walk_table(m, (const uint64_t *)m->data[pgd], top_level(m), 0, start, end, &o);
     return o.n;
 }
 
@@ -481,7 +549,7 @@ int64_t lmm_mmu_table_pages(struct lmm_mmu *m, int64_t pgd, int64_t *out, int64_
     if (bad_pgd(m, pgd) || cap < 0)
         return -LMM_EINVAL;
     int64_t n = 0;
-    table_pages(m, pgd, LMM_LEVEL_PGD, out, cap, &n);
+    table_pages(m, pgd, top_level(m), out, cap, &n);
     return n;
 }
 
@@ -590,11 +658,15 @@ static int free_pgd_range(struct lmm_mmu *m, struct free_ctx *c, int64_t pgd, ui
     if (addr > end - 1)
         return 0;
     uint64_t *pgdt = (uint64_t *)m->data[pgd];
+    /* PAE: PGDIR_SIZE is 1 GiB and the PUD level is folded: free_pmd_range() per PGD entry */
+    int pae = m->levels == 3;
+    uint64_t pgdir_size = pae ? PUD_SIZE : PGDIR_SIZE;
     do {
-        next = addr_end(addr, end, PGDIR_SIZE);
-        unsigned i = IDX(addr, LMM_PGDIR_SHIFT);
+        next = addr_end(addr, end, pgdir_size);
+        unsigned i = IDX(addr, pae ? LMM_PUD_SHIFT : LMM_PGDIR_SHIFT);
         if (pgdt[i]) {
-            int err = free_level(m, c, pgdt, i, LMM_LEVEL_PUD, addr, next, floor, ceiling);
+            int err = free_level(m, c, pgdt, i, pae ? LMM_LEVEL_PMD : LMM_LEVEL_PUD, addr, next,
+                                 floor, ceiling);
             if (err)
                 return err;
         }
@@ -605,8 +677,8 @@ static int free_pgd_range(struct lmm_mmu *m, struct free_ctx *c, int64_t pgd, ui
 int lmm_mmu_free_pgtables(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end,
                           uint64_t floor, uint64_t ceiling, int64_t *counters, uint64_t *leaf)
 {
-    if (bad_pgd(m, pgd) || start >= end || end > LMM_USER_TOP || floor > LMM_USER_TOP ||
-        ceiling > LMM_USER_TOP)
+    if (bad_pgd(m, pgd) || start >= end || end > m->user_top || floor > m->user_top ||
+        ceiling > m->user_top)
         return -LMM_EINVAL;
     struct free_ctx c = {NULL, {0, 0}};
     int err = free_pgd_range(m, &c, pgd, start, end, floor, ceiling);      /* check only */
@@ -749,7 +821,7 @@ static int fault(struct access_ctx *c, uint64_t addr, int write, uint64_t entry,
 static inline int access_one(struct access_ctx *c, uint64_t addr, int write)
 {
     uint64_t *slot, region = addr >> LMM_PMD_SHIFT;
-    if (addr >= LMM_TASK_SIZE)
+    if (addr >= c->m->task_size)
         return LMM_ACCESS_FAULT;
     if (region == c->region) {
         slot = &c->pte[IDX(addr, LMM_PAGE_SHIFT)];

@@ -20,6 +20,7 @@ from .units import parse_size
 from .zone import Zone, ZoneList
 
 MAX_PAGE_ORDER = 10
+I386_PAGE_OFFSET = 0xC0000000        # i386 CONFIG_VMSPLIT_3G: lowmem at 0xC0000000 + physical
 PAGEBLOCK_ORDER = 9
 THP_MODES = ("always", "madvise", "never")
 
@@ -462,9 +463,15 @@ class Kernel:
 
     def virt_to_page(self, addr):
         """virt_to_page(): the struct page of a direct-map address (x86_64 PAGE_OFFSET
-        0xffff888000000000 + pfn * 4096): k.page(pfn).  Every page of a slab has page_type
+        0xffff888000000000 + pfn * 4096; on i386 also lowmem 0xC0000000 + pfn * 4096): k.page(pfn).
+        Every page of a slab has page_type
         'slab' and slab_cache (virt_to_slab()->slab_cache); a large kmalloc's 'large_kmalloc'."""
         addr = _args.as_int(addr, "addr")
+        if self.arch == "i386" and I386_PAGE_OFFSET <= addr < PAGE_OFFSET:
+            pfn = (addr - I386_PAGE_OFFSET) >> 12
+            if pfn >= self.layout.max_low_pfn:
+                raise ValueError(f"0x{addr:x} is not a lowmem address of this machine")
+            return self.page(pfn)
         pfn = (addr - PAGE_OFFSET) >> 12
         if addr < PAGE_OFFSET or pfn >= self.layout.max_pfn:
             raise ValueError(f"0x{addr:x} is not a direct-map address of this machine")
@@ -521,7 +528,9 @@ class Kernel:
         self.zero_pfn = image if image < self.layout.max_pfn else 0
         self.huge_zero_pfn = None
         self.rlimit_stack = 8 << 20               # RLIMIT_STACK soft limit
-        self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn)
+        # i386 is CONFIG_X86_PAE: 3-level tables (docs/vm.md "i386")
+        self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn,
+                              levels=3 if self.arch == "i386" else 4)
         self.address_spaces = {}                  # every page cache that ever held a page
         mmu = self.mmu
 
@@ -531,6 +540,40 @@ class Kernel:
             return values
         self.register_stats(counters)
         self._checkers.append(self._frames_check)
+        from .kmap import Kmap
+        self._kmap = Kmap(self.arch, I386_PAGE_OFFSET if self.arch == "i386" else PAGE_OFFSET,
+                          self.layout.max_low_pfn, self.layout.max_pfn, self.cpus)
+
+    # kmap (mm/highmem.c; linuxmm/kmap.py)
+    def kmap(self, pfn):
+        """kmap(page): the kernel address of pfn; a HighMem page (i386) takes a pkmap slot."""
+        with self.lock:
+            return self._kmap.kmap(pfn)
+
+    def kunmap(self, pfn):
+        """kunmap(page); InvalidFree (nothing changed) for a HighMem page not kmapped."""
+        with self.lock:
+            self._kmap.kunmap(pfn)
+
+    def kmap_local_page(self, pfn, cpu=0):
+        """kmap_local_page(page) on cpu: lowmem -> direct map, HighMem -> a fixmap slot."""
+        with self.lock:
+            return self._kmap.kmap_local_page(pfn, cpu)
+
+    def kunmap_local(self, addr, cpu=0):
+        """kunmap_local(addr): strictly the cpu's last kmap_local (else InvalidFree)."""
+        with self.lock:
+            self._kmap.kunmap_local(addr, cpu)
+
+    def page_address(self, pfn):
+        """page_address(page): direct-map address, pkmap address, or None (unmapped HighMem)."""
+        with self.lock:
+            return self._kmap.page_address(pfn)
+
+    def kmap_stats(self):
+        """pkmap slots in use/unused and kmap_local depth per CPU (no kernel counter exists)."""
+        with self.lock:
+            return self._kmap.stats()
 
     def _frames_check(self):
         from .vm.check import check_frames

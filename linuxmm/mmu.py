@@ -37,11 +37,13 @@ class Mmu:
 
     backend = "c"
 
-    def __init__(self, pa, max_pfn, zero_pfn):
+    def __init__(self, pa, max_pfn, zero_pfn, levels=4):
         self.max_pfn, self.zero_pfn = A.check_geometry(pa, max_pfn, zero_pfn)
+        self.levels, self.task_size, self.user_top = A.check_levels(levels)
         raw = lib.lmm_mmu_create(pa._ptr, self.max_pfn, self.zero_pfn)
         if raw == ffi.NULL:
             raise MemoryError("cannot allocate the MMU's per-frame state")
+        lib.lmm_mmu_set_levels(raw, self.levels)
         self.pa = pa
         self._pa_ptr = pa._ptr                  # the C engine holds the allocator: keep it
         self._ptr = ptr = ffi.gc(raw, lib.lmm_mmu_destroy)
@@ -109,10 +111,12 @@ class Mmu:
             raise ValueError(f"pgd {pgd} still has lower tables")
 
     def pte_get(self, pgd, addr):
-        return lib.lmm_mmu_pte_get(self._ptr, self._check_pgd(pgd), A.check_addr(addr))
+        return lib.lmm_mmu_pte_get(self._ptr, self._check_pgd(pgd),
+                                   A.check_addr(addr, self.task_size))
 
     def pmd_get(self, pgd, addr):
-        return lib.lmm_mmu_pmd_get(self._ptr, self._check_pgd(pgd), A.check_addr(addr))
+        return lib.lmm_mmu_pmd_get(self._ptr, self._check_pgd(pgd),
+                                   A.check_addr(addr, self.task_size))
 
     @staticmethod
     def _set_error(err, addr):
@@ -123,7 +127,8 @@ class Mmu:
         raise AssertionError(f"C refused arguments the checks accept: {err}")  # pragma: no cover
 
     def pte_set(self, pgd, addr, entry, counters):
-        pgd, addr, entry = self._check_pgd(pgd), A.check_addr(addr), A.check_entry(entry)
+        pgd, entry = self._check_pgd(pgd), A.check_entry(entry)
+        addr = A.check_addr(addr, self.task_size)
         c = _c_array(A.check_counters(counters), "int64_t[]")
         err = lib.lmm_mmu_pte_set(self._ptr, pgd, addr, entry, c)
         if err:
@@ -131,7 +136,7 @@ class Mmu:
 
     def pmd_set(self, pgd, addr, entry, counters):
         pgd = self._check_pgd(pgd)
-        addr, entry = A.check_huge(addr, entry)
+        addr, entry = A.check_huge(addr, entry, self.task_size)
         c = _c_array(A.check_counters(counters), "int64_t[]")
         err = lib.lmm_mmu_pmd_set(self._ptr, pgd, addr, entry, c)
         if err == -lib.LMM_EHUGE:
@@ -141,7 +146,7 @@ class Mmu:
 
     def set_bulk(self, pgd, addrs, entries, counters):
         pgd = self._check_pgd(pgd)
-        addrs = A.addr_array(addrs)
+        addrs = A.addr_array(addrs, self.task_size)
         entries = A.entry_array(entries, len(addrs))
         c = _c_array(A.check_counters(counters), "int64_t[]")
         n = lib.lmm_mmu_set_bulk(self._ptr, pgd, _from_buffer("int64_t[]", addrs),
@@ -151,12 +156,12 @@ class Mmu:
 
     def clear_bulk(self, pgd, addrs):
         pgd = self._check_pgd(pgd)
-        addrs = A.addr_array(addrs)
+        addrs = A.addr_array(addrs, self.task_size)
         lib.lmm_mmu_clear_bulk(self._ptr, pgd, _from_buffer("int64_t[]", addrs), len(addrs))
 
     def walk(self, pgd, start, end):
         pgd = self._check_pgd(pgd)
-        start, end = A.check_range(start, end)
+        start, end = A.check_range(start, end, self.user_top)
         n = lib.lmm_mmu_walk(self._ptr, pgd, start, end, ffi.NULL, ffi.NULL, 0)
         addrs = np.empty(n, np.int64)
         entries = np.empty(n, np.uint64)
@@ -172,10 +177,12 @@ class Mmu:
         return out.tolist()
 
     def free_pgtables(self, pgd, start, end, floor, ceiling, counters):
-        """free_pgd_range(tlb, start, end, floor, ceiling) of 4-level x86_64; InvariantError
+        """free_pgd_range(tlb, start, end, floor, ceiling) of 4-level x86_64 or 3-level PAE
+        (a PMD table freed clears its PGD entry, mm_dec_nr_pmds); InvariantError
         (and nothing freed) when a table it would free still holds an entry."""
         pgd = self._check_pgd(pgd)
-        start, end, floor, ceiling = A.check_free_range(start, end, floor, ceiling)
+        start, end, floor, ceiling = A.check_free_range(start, end, floor, ceiling,
+                                                        self.user_top)
         c = _c_array(A.check_counters(counters), "int64_t[]")
         err = lib.lmm_mmu_free_pgtables(self._ptr, pgd, start, end, floor, ceiling, c, self._leaf)
         if err == -lib.LMM_ELEAF:
@@ -217,7 +224,7 @@ class Mmu:
             tables = np.array(self.table_pages(pgd), np.int64)
             for pfn in tables[(self.flags[tables] & D.PG_PGTABLE) == 0].tolist():
                 problems.append(A.not_table_message(pgd, pfn))
-            addrs, entries = self.walk(pgd, 0, D.USER_TOP)
+            addrs, entries = self.walk(pgd, 0, self.user_top)
             bad = ((entries & np.uint64(D._PAGE_PRESENT | D._PAGE_PROTNONE)) != 0) \
                 & ((entries & np.uint64(D._PAGE_SPECIAL)) == 0) \
                 & (((entries & np.uint64(D.PTE_PFN_MASK)) >> np.uint64(D.PAGE_SHIFT))

@@ -409,14 +409,15 @@ SNAPSHOT = snap(anon(0x400000, 0x600000, pgoff=5, anon_vma=1),
                 anon(0x800000, 0x900000, kind=0),
                 anon(0x3fe00000, 0x40400000, flags=RW | D.VM_EXEC, anon_vma=3,
                      kind=D.SNAPK_ANON | D.SNAPK_NO_ZERO_PAGE),
+                anon(0xbfe00000, 0xc0000000, anon_vma=5),
                 anon(0x7fffff000000, D.TASK_SIZE, anon_vma=4))
 BASES = [0x3ff000, 0x400000, 0x5fe000, 0x6ff000, 0x7ff000, 0x8ff000, 0x3ffff000,
-         0x7fffff000000, 0x7ffffffee000, 0x40200000]
+         0x7fffff000000, 0x7ffffffee000, 0x40200000, 0xbffe0000]
 addresses = st.builds(lambda b, k: b + k * 4096, st.sampled_from(BASES), st.integers(0, 40))
 user_addresses = addresses.filter(lambda a: a < D.TASK_SIZE)
 edges = st.sampled_from([0, 0x200000, 0x3ff000, 0x400000, 0x401000, 0x600000, 0x800000,
                          0x3fe00000, 0x40000000, 0x40400000, 0x80000000, 0x7fffff000000,
-                         0x7fffffe00000, D.TASK_SIZE, D.USER_TOP])
+                         0x7fffffe00000, D.TASK_SIZE, D.USER_TOP, 0xbfe00000, 0xc0000000])
 FLAG_BITS = [0, D._PAGE_PRESENT, D._PAGE_PRESENT | D._PAGE_RW, D._PAGE_PROTNONE,
              D._PAGE_PRESENT | D._PAGE_SPECIAL, D._PAGE_PRESENT | D._PAGE_USER | D._PAGE_NX]
 entries = st.builds(lambda pfn, f: (pfn << 12) | f, st.integers(0, SMALL + 8),
@@ -434,11 +435,11 @@ def outcome(f):
 
 
 class Side:
-    def __init__(self, name):
+    def __init__(self, name, levels=4):
         pa_mod, mmu_mod = (importlib.import_module(m) for m in BACKENDS[name])
         self.pa = pa_mod.PageAllocator([("Normal", 0, SMALL)], cpus=1)
         self.pa.free_boot_range(1, SMALL)
-        self.m = mmu_mod.Mmu(self.pa, SMALL, ZERO_PFN)
+        self.m = mmu_mod.Mmu(self.pa, SMALL, ZERO_PFN, levels=levels)
         self.counters = [np.zeros(D.NR_MM_COUNTERS, np.int64) for _ in range(2)]
         self.pgds = [self.m.pgd_alloc(c) for c in self.counters]
         self.held = []
@@ -451,7 +452,7 @@ class Side:
         out += [self.pa.nr_free(0), self.pa.pcp_count(0, 0), m.nr_data_pages(), self.held]
         for pgd in self.pgds:
             out.append(m.table_pages(pgd))
-            addrs, ents = m.walk(pgd, 0, D.USER_TOP)
+            addrs, ents = m.walk(pgd, 0, m.user_top)
             out += [addrs.tolist(), ents.tolist()]
             for e in ents.tolist()[:40]:
                 pfn = D.pte_pfn(e)
@@ -461,9 +462,11 @@ class Side:
 
 
 class MmuParity(RuleBasedStateMachine):
+    LEVELS = 4
+
     def __init__(self):
         super().__init__()
-        self.c, self.r = Side("c"), Side("reference")
+        self.c, self.r = Side("c", self.LEVELS), Side("reference", self.LEVELS)
 
     def both(self, f):
         got = [outcome(lambda s=s: f(s)) for s in (self.c, self.r)]
@@ -503,7 +506,7 @@ class MmuParity(RuleBasedStateMachine):
     @rule(mm=st.integers(0, 1), addrs=st.lists(addresses, max_size=8), everything=st.booleans())
     def clear_bulk(self, mm, addrs, everything):
         if everything:
-            addrs = self.c.m.walk(self.c.pgds[mm], 0, D.USER_TOP)[0]
+            addrs = self.c.m.walk(self.c.pgds[mm], 0, self.c.m.user_top)[0]
         self.both(lambda s: s.m.clear_bulk(s.pgds[mm], addrs))
 
     @rule(mm=st.integers(0, 1), a=st.one_of(edges, addresses), b=st.one_of(edges, addresses))
@@ -514,7 +517,7 @@ class MmuParity(RuleBasedStateMachine):
                                              max_size=4))
     def free_pgtables(self, mm, pts):
         floor, start, end, ceiling = sorted(pts)
-        if ceiling == D.USER_TOP or pts[3] == 0:
+        if ceiling >= self.c.m.user_top or pts[3] == 0:
             ceiling = 0
         self.both(lambda s: s.m.free_pgtables(s.pgds[mm], start, end, floor, ceiling,
                                               s.counters[mm]))
@@ -523,8 +526,8 @@ class MmuParity(RuleBasedStateMachine):
     def recycle_mm(self, mm):
         def recycle(s):
             pgd = s.pgds[mm]
-            s.m.clear_bulk(pgd, s.m.walk(pgd, 0, D.USER_TOP)[0])
-            s.m.free_pgtables(pgd, 0, D.USER_TOP, 0, 0, s.counters[mm])
+            s.m.clear_bulk(pgd, s.m.walk(pgd, 0, s.m.user_top)[0])
+            s.m.free_pgtables(pgd, 0, s.m.user_top, 0, 0, s.counters[mm])
             s.m.pgd_free(pgd, s.counters[mm])
             s.pgds[mm] = s.m.pgd_alloc(s.counters[mm])
             return s.pgds[mm]
@@ -533,7 +536,7 @@ class MmuParity(RuleBasedStateMachine):
     @rule(data=st.data())
     def fork_share(self, data):
         """Write-protect an anonymous page of mm 0 and map it into mm 1 too, as fork() does."""
-        addrs, ents = self.c.m.walk(self.c.pgds[0], 0, D.USER_TOP)
+        addrs, ents = self.c.m.walk(self.c.pgds[0], 0, self.c.m.user_top)
         anon_leaves = [(a, e) for a, e in zip(addrs.tolist(), ents.tolist())
                        if not e & (D._PAGE_PSE | D._PAGE_SPECIAL) and e & D._PAGE_PRESENT
                        and D.pte_pfn(e) < SMALL and self.c.m.flags[D.pte_pfn(e)] & D.PG_ANON]
@@ -589,3 +592,41 @@ class MmuParity(RuleBasedStateMachine):
 
 MmuParity.TestCase.settings = settings(settings(), stateful_step_count=30)
 test_mmu_parity = MmuParity.TestCase
+
+
+class MmuParityPae(MmuParity):
+    """The same comparison with i386 PAE tables (levels=3)."""
+    LEVELS = 3
+
+
+MmuParityPae.TestCase.settings = settings(settings(), stateful_step_count=30)
+test_mmu_parity_pae = MmuParityPae.TestCase
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_pae_known_answers(name):
+    """pgd_alloc on PAE: the PGD page + 4 preallocated PMDs (PageTables 5 pages, VmPTE 16 kB,
+    PGD entries pfn | _PAGE_PRESENT); a fault adds a PTE table; free_pgtables over a whole
+    1 GiB frees the PMD too; pgd_free mops up the rest."""
+    pa_mod, mmu_mod = (importlib.import_module(mod) for mod in BACKENDS[name])
+    pa2 = pa_mod.PageAllocator([("Normal", 0, MAX_PFN)], cpus=1)
+    pa2.free_boot_range(1, MAX_PFN)
+    m3 = mmu_mod.Mmu(pa2, MAX_PFN, ZERO_PFN, levels=3)
+    counters = np.zeros(D.NR_MM_COUNTERS, np.int64)
+    free0 = free_count(pa2)
+    pgd = m3.pgd_alloc(counters)
+    assert counters[D.MM_PGTABLES_BYTES] == 4 * 4096
+    assert int(m3.node[D.NR_PAGETABLE]) == 5 and free_count(pa2) == free0 - 5
+    assert len(m3.table_pages(pgd)) == 5
+    with pytest.raises(ValueError):
+        m3.pte_get(pgd, 0xC0000000)
+    snapshot = snap(anon(0x80000000, 0x80400000))
+    assert touch(m3, pgd, counters, snapshot, [0x80001000], 1) == (1, D.ACCESS_DONE)
+    assert counters[D.MM_PGTABLES_BYTES] == 5 * 4096
+    assert m3.pte_get(pgd, 0x80001000) & D._PAGE_PRESENT
+    m3.clear_bulk(pgd, [0x80001000])
+    m3.free_pgtables(pgd, 0x80000000, 0x80400000, 0, 0, counters)
+    assert counters[D.MM_PGTABLES_BYTES] == 3 * 4096       # PTE table and PMD #2 freed
+    m3.pgd_free(pgd, counters)
+    assert counters[D.MM_PGTABLES_BYTES] == 0 and int(m3.node[D.NR_PAGETABLE]) == 0
+

@@ -53,8 +53,10 @@ class Mmu:
 
     backend = "reference"
 
-    def __init__(self, pa, max_pfn, zero_pfn):
+    def __init__(self, pa, max_pfn, zero_pfn, levels=4):
         self.max_pfn, self.zero_pfn = A.check_geometry(pa, max_pfn, zero_pfn)
+        self.levels, self.task_size, self.user_top = A.check_levels(levels)
+        self._top = D.LEVEL_PUD if self.levels == 3 else D.LEVEL_PGD   # how the PGD is walked
         self.pa = pa
         n = self.max_pfn
         self.flags = np.zeros(n, np.uint32)
@@ -178,18 +180,45 @@ class Mmu:
             raise ValueError(f"pfn {pgd} is not a PGD of this MMU")
         return pgd
 
+    def _entry(self, pfn, level):
+        """The entry pointing to a table of `level`: _PAGE_TABLE, or on PAE _PAGE_PRESENT alone
+        in the PGD (pud_populate)."""
+        if self.levels == 3 and level == D.LEVEL_PMD:
+            return (pfn << D.PAGE_SHIFT) | D._PAGE_PRESENT
+        return (pfn << D.PAGE_SHIFT) | D._PAGE_TABLE
+
     def pgd_alloc(self, counters):
+        """pgd_alloc(): the PGD page and, on PAE, the 4 preallocated PMDs (mm_inc_nr_pmds)."""
         A.check_counters(counters)
         try:
-            return self._table_alloc(D.LEVEL_PGD, counters)
+            pgd = self._table_alloc(D.LEVEL_PGD, counters)
         except _NoMem:
             raise OutOfMemory("no page for a PGD") from None
+        if self.levels == 3:
+            t = self._tables[pgd]
+            for i in range(D.PAE_PGD_PTRS):
+                try:
+                    t[i] = self._entry(self._table_alloc(D.LEVEL_PMD, counters), D.LEVEL_PMD)
+                except _NoMem:
+                    for e in t[:i]:
+                        self._table_free((e & _PFN) >> D.PAGE_SHIFT, counters)
+                    self._table_free(pgd, counters)
+                    raise OutOfMemory("no page for a PGD") from None
+        return pgd
 
     def pgd_free(self, pgd, counters):
+        """pgd_free(): on PAE pgd_mop_up_pmds() frees the (empty) PMDs still attached."""
         pgd = self._check_pgd(pgd)
         A.check_counters(counters)
-        if any(self._tables[pgd]):
-            raise ValueError(f"pgd {pgd} still has lower tables")
+        t = self._tables[pgd]
+        mop = D.PAE_PGD_PTRS if self.levels == 3 else 0
+        for i, e in enumerate(t):
+            if e and (i >= mop or any(self._tables[(e & _PFN) >> D.PAGE_SHIFT])):
+                raise ValueError(f"pgd {pgd} still has lower tables")
+        for i in range(mop):
+            if t[i]:
+                self._table_free((t[i] & _PFN) >> D.PAGE_SHIFT, counters)
+                t[i] = 0
         self._table_free(pgd, counters)
 
     def _child(self, table, i, level, counters):
@@ -199,14 +228,15 @@ class Mmu:
         if not e:
             if counters is None:
                 return None
-            pfn = self._table_alloc(level, counters)
-            table[i] = e = (pfn << D.PAGE_SHIFT) | D._PAGE_TABLE
+            table[i] = e = self._entry(self._table_alloc(level, counters), level)
         return self._tables[(e & _PFN) >> D.PAGE_SHIFT]
 
     def _pmd_table(self, pgd, addr, counters=None):
-        pud = self._child(self._tables[pgd], (addr >> D.PGDIR_SHIFT) & 511, D.LEVEL_PUD, counters)
-        if pud is None:
-            return None
+        pud = self._tables[pgd]
+        if self.levels == 4:
+            pud = self._child(pud, (addr >> D.PGDIR_SHIFT) & 511, D.LEVEL_PUD, counters)
+            if pud is None:
+                return None
         return self._child(pud, (addr >> D.PUD_SHIFT) & 511, D.LEVEL_PMD, counters)
 
     def _pte_table(self, pgd, addr, counters):
@@ -233,10 +263,10 @@ class Mmu:
         return pte[j], pte, j
 
     def pte_get(self, pgd, addr):
-        return self._leaf(self._check_pgd(pgd), A.check_addr(addr))[0]
+        return self._leaf(self._check_pgd(pgd), A.check_addr(addr, self.task_size))[0]
 
     def pmd_get(self, pgd, addr):
-        pgd, addr = self._check_pgd(pgd), A.check_addr(addr)
+        pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)
         pmd = self._pmd_table(pgd, addr)
         return 0 if pmd is None else pmd[(addr >> D.PMD_SHIFT) & 511]
 
@@ -247,12 +277,12 @@ class Mmu:
             raise OutOfMemory(f"no page for a page table at {addr:#x}") from None
 
     def pte_set(self, pgd, addr, entry, counters):
-        pgd, addr, entry = self._check_pgd(pgd), A.check_addr(addr), A.check_entry(entry)
+        pgd, addr, entry = self._check_pgd(pgd), A.check_addr(addr, self.task_size), A.check_entry(entry)
         self._set(pgd, addr, entry, A.check_counters(counters))
 
     def pmd_set(self, pgd, addr, entry, counters):
         pgd = self._check_pgd(pgd)
-        addr, entry = A.check_huge(addr, entry)
+        addr, entry = A.check_huge(addr, entry, self.task_size)
         A.check_counters(counters)
         try:
             pmd = self._pmd_table(pgd, addr, counters)
@@ -265,7 +295,7 @@ class Mmu:
 
     def set_bulk(self, pgd, addrs, entries, counters):
         pgd = self._check_pgd(pgd)
-        addrs = A.addr_array(addrs)
+        addrs = A.addr_array(addrs, self.task_size)
         entries = A.entry_array(entries, len(addrs))
         A.check_counters(counters)
         for a, e in zip(addrs.tolist(), entries.tolist()):
@@ -273,7 +303,7 @@ class Mmu:
 
     def clear_bulk(self, pgd, addrs):
         pgd = self._check_pgd(pgd)
-        for a in A.addr_array(addrs).tolist():
+        for a in A.addr_array(addrs, self.task_size).tolist():
             e, table, i = self._leaf(pgd, a)
             if e and (not e & _PSE or not a & (D.PMD_SIZE - 1)):
                 table[i] = 0
@@ -295,10 +325,10 @@ class Mmu:
 
     def walk(self, pgd, start, end):
         pgd = self._check_pgd(pgd)
-        start, end = A.check_range(start, end)
+        start, end = A.check_range(start, end, self.user_top)
         out = []
         if start < end:
-            self._walk(pgd, D.LEVEL_PGD, 0, start, end, out)
+            self._walk(pgd, self._top, 0, start, end, out)
         return (np.array([a for a, _ in out], dtype=np.int64),
                 np.array([e for _, e in out], dtype=np.uint64))
 
@@ -313,7 +343,7 @@ class Mmu:
                 if e and not (level == D.LEVEL_PMD and e & _PSE):
                     visit((e & _PFN) >> D.PAGE_SHIFT, level - 1)
 
-        visit(self._check_pgd(pgd), D.LEVEL_PGD)
+        visit(self._check_pgd(pgd), self._top)
         return out
 
     # -- free_pgd_range (mm/memory.c) -------------------------------------------------------
@@ -374,11 +404,14 @@ class Mmu:
         if addr > (end - 1) & _M64:
             return
         pgdt = self._tables[pgd]
+        # PAE: PGDIR_SIZE is 1 GiB and the PUD level is folded: free_pmd_range() per PGD entry
+        level = self._top - 1
+        shift = _SHIFT[self._top]
         while True:
-            nxt = _addr_end(addr, end, D.PGDIR_SIZE)
-            i = (addr >> D.PGDIR_SHIFT) & 511
+            nxt = _addr_end(addr, end, 1 << shift)
+            i = (addr >> shift) & 511
             if pgdt[i]:
-                self._free_level(pgdt, i, D.LEVEL_PUD, addr, nxt, floor, ceiling, counters)
+                self._free_level(pgdt, i, level, addr, nxt, floor, ceiling, counters)
             addr = nxt
             if addr == end:
                 break
@@ -387,7 +420,8 @@ class Mmu:
         """free_pgd_range(tlb, start, end, floor, ceiling) of 4-level x86_64; InvariantError
         (and nothing freed) when a table it would free still holds an entry."""
         pgd = self._check_pgd(pgd)
-        start, end, floor, ceiling = A.check_free_range(start, end, floor, ceiling)
+        start, end, floor, ceiling = A.check_free_range(start, end, floor, ceiling,
+                                                        self.user_top)
         A.check_counters(counters)
         try:
             self._free_pgd_range(pgd, start, end, floor, ceiling, None)      # dry run: check
@@ -416,7 +450,7 @@ class Mmu:
     def _access(self, pgd, counters, rows, seq, n):
         ends = [r[D.SNAP_END] for r in rows]
         for k, addr, write in seq:
-            if not 0 <= addr < D.TASK_SIZE:
+            if not 0 <= addr < self.task_size:
                 return k, D.ACCESS_FAULT
             entry, table, i = self._leaf(pgd, addr)
             if entry & D._PAGE_PRESENT and (not write or entry & D._PAGE_RW):
@@ -505,7 +539,7 @@ class Mmu:
             for pfn in self.table_pages(pgd):
                 if not self.flags[pfn] & D.PG_PGTABLE:
                     problems.append(A.not_table_message(pgd, pfn))
-            addrs, entries = self.walk(pgd, 0, D.USER_TOP)
+            addrs, entries = self.walk(pgd, 0, self.user_top)
             for a, e in zip(addrs.tolist(), entries.tolist()):
                 if (e & (D._PAGE_PRESENT | D._PAGE_PROTNONE) and not e & D._PAGE_SPECIAL
                         and (e & _PFN) >> D.PAGE_SHIFT >= self.max_pfn):

@@ -7,14 +7,16 @@ import stat
 import struct
 
 from .brk import vm_brk_flags
-from .constants import (ELF_ET_DYN_BASE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PAGE_MASK,
+from .arch import X86_64
+from .constants import (MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PAGE_MASK,
                         PAGE_SHIFT, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE,
-                        RLIMIT_STACK_DEFAULT, STACK_TOP, TASK_SIZE, VM_ACCOUNT, VM_DONTDUMP,
+                        RLIMIT_STACK_DEFAULT, VM_ACCOUNT, VM_DONTDUMP,
                         VM_DONTEXPAND, VM_EXEC, VM_GROWSDOWN, VM_IO, VM_MAYEXEC, VM_MAYREAD,
                         VM_MAYWRITE, VM_PFNMAP, VM_READ, VM_STACK_DEFAULT_FLAGS, VSYSCALL_ADDR,
                         page_align)
 from .layout import (arch_align_stack, arch_mmap_rnd, arch_pick_mmap_layout, arch_randomize_brk,
                      randomize_stack_top)
+from .arch import vm_arch
 from .mm import oserror
 from .mmap import vm_mmap_pgoff
 from .unmapped_area import get_unmapped_area
@@ -24,7 +26,7 @@ ET_EXEC, ET_DYN = 2, 3
 PT_LOAD, PT_INTERP, PT_GNU_STACK = 1, 3, 0x6474e551
 PF_X, PF_W, PF_R = 1, 2, 4
 EM_X86_64 = 62
-STACK_TOP_MAX = STACK_TOP
+EM_386, EM_486 = 3, 6
 VDSO_TEXT_PAGES = 2                  # vdso_image_64.size
 VVAR_PAGES = 4                       # [vvar]: the generic vDSO data pages
 VCLOCK_PAGES = 2                     # [vvar_vclock]
@@ -35,26 +37,50 @@ VCLOCK_OPS = special_mapping_ops("[vvar_vclock]")
 VDSO_OPS = special_mapping_ops("[vdso]", mremap=True)
 
 
-class ElfImage:
-    """The parts of an ELF64 little-endian x86_64 file the loader reads."""
+# (ELF class, header layout, program header layout and size): ELF64 for x86_64, ELF32 for i386
+_ELF64 = (2, "<HHIQQQIHHH", 56)
+_ELF32 = (1, "<HHIIIIIHHH", 32)
 
-    def __init__(self, file):
+
+def _phdr32(p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align):
+    return Phdr(p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align)
+
+
+def elf_check_arch(machine, arch):
+    """elf_check_arch: EM_X86_64 on x86_64; EM_386 or EM_486 on i386 (elf_check_arch_ia32).
+    linuxmm's x86_64 kernel has no IA32 emulation (compat_binfmt_elf): ELF32 gives ENOEXEC."""
+    if arch.elf_class == 1:
+        return machine in (EM_386, EM_486)
+    return machine == EM_X86_64
+
+
+class ElfImage:
+    """The parts of a little-endian ELF file the loader reads: ELF64 x86_64 or, for an i386
+    kernel (arch=linuxmm.vm.arch.I386), ELF32 i386.  Anything else is ENOEXEC."""
+
+    def __init__(self, file, arch=X86_64):
         head = file.read(0, 64)
-        if len(head) < 64 or head[:4] != b"\x7fELF":
+        if len(head) < 52 or head[:4] != b"\x7fELF":
             raise oserror(errno.ENOEXEC)
-        if head[4] != 2 or head[5] != 1:
+        elf_class, header, phsize = _ELF64 if arch.elf_class == 2 else _ELF32
+        if head[4] != elf_class or head[5] != 1 or len(head) < struct.calcsize(header) + 16:
             raise oserror(errno.ENOEXEC)
         (self.e_type, machine, _, self.e_entry, self.e_phoff, _, _, _, phentsize,
-         phnum) = struct.unpack_from("<HHIQQQIHHH", head, 16)
-        if self.e_type not in (ET_EXEC, ET_DYN) or machine != EM_X86_64:
+         phnum) = struct.unpack_from(header, head, 16)
+        if self.e_type not in (ET_EXEC, ET_DYN) or not elf_check_arch(machine, arch):
             raise oserror(errno.ENOEXEC)
-        if phentsize != 56 or not 1 <= phnum <= 65536 // 56:
+        if phentsize != phsize or not 1 <= phnum <= 65536 // phsize:
             raise oserror(errno.ENOEXEC)
         table = file.read(self.e_phoff, phentsize * phnum)
         if len(table) != phentsize * phnum:
             raise oserror(errno.EIO)
         self.e_phnum = phnum
-        self.phdrs = [Phdr(*struct.unpack_from("<IIQQQQQQ", table, i * 56)) for i in range(phnum)]
+        if elf_class == 2:
+            self.phdrs = [Phdr(*struct.unpack_from("<IIQQQQQQ", table, i * 56))
+                          for i in range(phnum)]
+        else:
+            self.phdrs = [_phdr32(*struct.unpack_from("<IIIIIIII", table, i * 32))
+                          for i in range(phnum)]
         self.interp = None
         self.exec_stack = None
         for ph in self.phdrs:
@@ -99,8 +125,8 @@ def make_prot(p_flags):
     return prot
 
 
-def _bad_addr(value):
-    return value >= TASK_SIZE
+def _bad_addr(mm, value):
+    return value >= mm.task_size
 
 
 def _vm_mmap(mm, file, addr, length, prot, flags, offset):
@@ -179,10 +205,11 @@ def setup_stack(process, filename, argv, envp, randomize, exec_stack):
     """bprm_mm_init + copy_strings + setup_arg_pages: the [stack] VMA."""
     mm = process.mm
     rng = process.kernel.vm_random
-    p = STACK_TOP_MAX - 8 - copy_strings_size(filename, argv, envp)
-    vm_end = STACK_TOP_MAX
+    arch = mm.arch
+    p = arch.stack_top - arch.word - copy_strings_size(filename, argv, envp)   # STACK_TOP_MAX
+    vm_end = arch.stack_top
     vm_start = min(p & PAGE_MASK, vm_end - PAGE_SIZE)
-    stack_top = randomize_stack_top(STACK_TOP, randomize, rng)
+    stack_top = randomize_stack_top(arch.stack_top, randomize, rng, arch)
     stack_top = arch_align_stack(stack_top, randomize, rng)
     stack_top = page_align(stack_top)
     shift = vm_end - stack_top
@@ -206,7 +233,8 @@ def setup_stack(process, filename, argv, envp, randomize, exec_stack):
 
 
 # create_elf_tables on x86_64, 6.18: ARCH_DLINFO (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ), 15 generic
-# entries, AT_HWCAP2, AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN, AT_EXECFN, AT_PLATFORM, AT_NULL
+# entries, AT_HWCAP2, AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN, AT_EXECFN, AT_PLATFORM, AT_NULL;
+# i386's ARCH_DLINFO_IA32 adds AT_SYSINFO (the vDSO entry)
 AUXV_ENTRIES = 2 + 15 + 1 + 2 + 1 + 1 + 1
 ELF_PLATFORM = b"x86_64\0"
 
@@ -216,12 +244,14 @@ def create_elf_tables(process, argc, envc, randomize):
     stack VMA is extended down to it when they do not fit in the 128 KiB setup_arg_pages left
     (find_extend_vma)."""
     mm = process.mm
+    arch = mm.arch
+    auxv = AUXV_ENTRIES + (0 if arch.vsyscall else 1)
     p = arch_align_stack(mm.arg_start, randomize, process.kernel.vm_random)
-    p -= len(ELF_PLATFORM)
+    p -= len(arch.platform)
     p -= 16                                               # AT_RANDOM bytes
-    sp = p - 2 * AUXV_ENTRIES * 8
+    sp = p - 2 * auxv * arch.word
     items = (argc + 1) + (envc + 1) + 1
-    sp = (sp - items * 8) & ~15
+    sp = (sp - items * arch.word) & ~15
     vma = mm.find_vma(sp)
     new_start = sp & PAGE_MASK
     if vma is not None and vma.vm_flags & VM_GROWSDOWN and new_start < vma.vm_start:
@@ -278,11 +308,12 @@ def execve(process, path, argv, envp):
     kernel = process.kernel
     may_exec_host(kernel, path)
     file = kernel.open(path)
-    image = ElfImage(file)
+    arch = process.mm.arch if process.mm is not None else vm_arch(kernel)
+    image = ElfImage(file, arch)
     interp_file = interp_image = None
     if image.interp is not None:
         interp_file = kernel.open(image.interp)
-        interp_image = ElfImage(interp_file)
+        interp_image = ElfImage(interp_file, arch)
     randomize = kernel.randomize_va_space != 0
     rng = kernel.vm_random
     # begin_new_exec: the old mm goes away; setup_new_exec picks the layout
@@ -312,9 +343,9 @@ def execve(process, path, argv, envp):
                 raise oserror(errno.EINVAL)
             alignment = image.maximum_alignment()
             if interp_image is not None:
-                load_bias = ELF_ET_DYN_BASE
+                load_bias = arch.elf_et_dyn_base
                 if randomize:
-                    load_bias += arch_mmap_rnd(rng)
+                    load_bias += arch_mmap_rnd(rng, arch)
                 if alignment:
                     load_bias &= ~(alignment - 1)
                 elf_flags |= MAP_FIXED_NOREPLACE
@@ -337,7 +368,7 @@ def execve(process, path, argv, envp):
             start_code = k
         if start_data < k:
             start_data = k
-        if _bad_addr(k) or ph.p_filesz > ph.p_memsz or TASK_SIZE - ph.p_memsz < k:
+        if _bad_addr(mm, k) or ph.p_filesz > ph.p_memsz or mm.task_size - ph.p_memsz < k:
             raise oserror(errno.EINVAL)
         k = ph.p_vaddr + ph.p_filesz
         if ph.p_flags & PF_X and end_code < k:
@@ -359,20 +390,21 @@ def execve(process, path, argv, envp):
         interp_load_addr = load_elf_interp(process, interp_image, interp_file, load_bias)
         entry = (interp_load_addr + interp_image.e_entry) & U64
     map_vdso(mm)
-    mm.gate_vma = (VSYSCALL_ADDR, VSYSCALL_ADDR + PAGE_SIZE, VM_EXEC)
+    if arch.vsyscall:                     # CONFIG_X86_VSYSCALL_EMULATION: x86_64 only
+        mm.gate_vma = (VSYSCALL_ADDR, VSYSCALL_ADDR + PAGE_SIZE, VM_EXEC)
     create_elf_tables(process, max(len(argv), 1), len(envp), randomize)
 
     mm.start_code, mm.end_code = start_code, end_code
     mm.start_data, mm.end_data = start_data, end_data
     brk_moved = False
     if image.e_type == ET_DYN and interp_image is None:
-        elf_brk = ELF_ET_DYN_BASE
+        elf_brk = arch.elf_et_dyn_base
         brk_moved = True
     mm.start_brk = mm.brk = page_align(elf_brk)
     if randomize and kernel.randomize_va_space > 1:
         if not brk_moved:
             mm.start_brk = mm.brk = mm.brk + PAGE_SIZE
-        mm.start_brk = mm.brk = arch_randomize_brk(mm.brk, rng)
+        mm.start_brk = mm.brk = arch_randomize_brk(mm.brk, rng, arch)
         brk_moved = True
     mm.brk_randomized = brk_moved
     return entry

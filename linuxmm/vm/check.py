@@ -13,7 +13,6 @@ from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, 
                        PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_ZERO, pte_pfn,
                        PG_DIRTY, PG_ORDER_MASK, PG_READAHEAD, PG_REFERENCED, PG_UPTODATE,
                        pg_order)
-from .constants import TASK_SIZE
 
 HPAGE_NR = 512
 
@@ -79,7 +78,7 @@ def check_frames(kernel):
             problems.append(f"pid {process.pid}: VmPTE {int(mm.counters[MM_PGTABLES_BYTES])} "
                             f"bytes, tables hold {expect_bytes}")
         rss = Counter()
-        _, entries = mmu.walk(mm.pgd, 0, TASK_SIZE)
+        _, entries = mmu.walk(mm.pgd, 0, mm.task_size)
         for entry in entries.tolist():
             if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
                 continue

@@ -3,11 +3,11 @@ arch/x86/kernel/process.c, mm/util.c).  Random numbers come from the Kernel's se
 so a layout with randomize_va_space=2 is reproducible from the seed."""
 import random
 
-from .constants import (PAGE_SHIFT, PAGE_SIZE, RLIMIT_STACK_DEFAULT, STACK_GUARD_GAP, TASK_SIZE,
-                        TASK_UNMAPPED_BASE, page_align)
+from .arch import X86_64
+from .constants import PAGE_SHIFT, PAGE_SIZE, RLIMIT_STACK_DEFAULT, STACK_GUARD_GAP, page_align
 
-MMAP_RND_BITS = 28                 # vm.mmap_rnd_bits default on x86_64
-STACK_RND_MASK = 0x3fffff          # 64-bit tasks: 16 GiB of stack randomization
+MMAP_RND_BITS = X86_64.mmap_rnd_bits      # vm.mmap_rnd_bits default on x86_64 (i386: 8)
+STACK_RND_MASK = X86_64.stack_rnd_mask    # 64-bit tasks: 16 GiB of stack randomization
 U64 = (1 << 64) - 1
 
 
@@ -24,32 +24,37 @@ class KernelRandom:
         return self._rng.randrange(ceil)
 
 
-def arch_mmap_rnd(rng):
-    return (rng.get_random_long() & ((1 << MMAP_RND_BITS) - 1)) << PAGE_SHIFT
+def arch_mmap_rnd(rng, arch=X86_64):
+    """arch_rnd(mmap_rnd_bits): 28 bits on x86_64, 8 on i386."""
+    return (rng.get_random_long() & ((1 << arch.mmap_rnd_bits) - 1)) << PAGE_SHIFT
 
 
-def mmap_base(rnd, randomize, rlim_stack=RLIMIT_STACK_DEFAULT):
+def mmap_base(rnd, randomize, rlim_stack=RLIMIT_STACK_DEFAULT, arch=X86_64):
+    """arch/x86/mm/mmap.c mmap_base(rnd, task_size, rlim_stack).  i386 without randomization:
+    gap = 8 MiB + 1 MiB guard -> clamped up to 128 MiB -> 0xC0000000 - 0x8000000 = 0xB8000000."""
+    task_size = arch.task_size
     gap = rlim_stack
-    pad = STACK_GUARD_GAP + ((STACK_RND_MASK << PAGE_SHIFT) if randomize else 0)
-    if gap + pad <= U64:
+    pad = STACK_GUARD_GAP + ((arch.stack_rnd_mask << PAGE_SHIFT) if randomize else 0)
+    if gap + pad <= arch.long_mask:
         gap += pad
     gap_min = 128 << 20
-    gap_max = (TASK_SIZE // 6) * 5
+    gap_max = (task_size // 6) * 5
     gap = min(max(gap, gap_min), gap_max)
-    return page_align(TASK_SIZE - gap - rnd)
+    return page_align(task_size - gap - rnd)
 
 
 def arch_pick_mmap_layout(mm, randomize, rng):
-    rnd = arch_mmap_rnd(rng) if randomize else 0
-    mm.mmap_legacy_base = TASK_UNMAPPED_BASE + rnd
-    mm.mmap_base = mmap_base(rnd, randomize)
+    arch = mm.arch
+    rnd = arch_mmap_rnd(rng, arch) if randomize else 0
+    mm.mmap_legacy_base = arch.task_unmapped_base + rnd
+    mm.mmap_base = mmap_base(rnd, randomize, arch=arch)
     mm.topdown = True
 
 
-def randomize_stack_top(stack_top, randomize, rng):
+def randomize_stack_top(stack_top, randomize, rng, arch=X86_64):
     random_variable = 0
     if randomize:
-        random_variable = (rng.get_random_long() & STACK_RND_MASK) << PAGE_SHIFT
+        random_variable = (rng.get_random_long() & arch.stack_rnd_mask) << PAGE_SHIFT
     return page_align(stack_top) - random_variable
 
 
@@ -75,5 +80,6 @@ def randomize_page(start, range_):
     return pick
 
 
-def arch_randomize_brk(brk, rng):
-    return randomize_page(brk, 1 << 30)(rng)
+def arch_randomize_brk(brk, rng, arch=X86_64):
+    """arch/x86/kernel/process.c: 32 MiB of brk randomization for ia32, 1 GiB otherwise."""
+    return randomize_page(brk, (1 << 25) if arch.elf_class == 1 else (1 << 30))(rng)

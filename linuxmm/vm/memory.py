@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import gfp as G
 from ..errors import BusError, OutOfMemory, SegmentationFault
-from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_SIZE, VM_ACCOUNT, VM_EXEC,
+from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC,
                         VM_GROWSDOWN, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE,
                         VM_MIXEDMAP, VM_NOHUGEPAGE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE)
 from .filemap import folio_frames, mark_page_accessed, put_page
@@ -207,7 +207,7 @@ def pte_alloc(mm, addr):
 def user_access(mm, addr, write):
     """One access by user code: completes it or raises SegmentationFault / BusError."""
     mmu = mm.kernel.mmu
-    if addr < TASK_SIZE:
+    if addr < mm.task_size:
         entry = mmu.pte_get(mm.pgd, addr)
         if entry & _PAGE_PRESENT and (not write or entry & _PAGE_RW):
             touch_entry(mm, addr, entry, write)
@@ -236,7 +236,7 @@ def access_error(write, vma):
 def do_user_addr_fault(mm, addr, write, gup=False):
     """arch/x86/mm/fault.c: find the VMA (growing a stack), check the access, handle the
     fault (retrying after I/O as the kernel does) and account it; then complete the access."""
-    if addr >= TASK_SIZE:
+    if addr >= mm.task_size:
         raise SegmentationFault(addr, "SEGV_MAPERR")
     vma = mm.find_vma(addr)
     if vma is None:

@@ -1,7 +1,7 @@
 """mincore(2) (mm/mincore.c): which pages of a range are resident."""
 import errno
 
-from .constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
+from .constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 from .mm import oserror
 from .mmu_defs import _PAGE_PRESENT, _PAGE_PROTNONE, PG_UPTODATE
 
@@ -16,7 +16,7 @@ def sys_mincore(mm, start, length):
     length &= _U64
     if start & ~PAGE_MASK:
         raise oserror(errno.EINVAL)
-    if start > TASK_SIZE or length > TASK_SIZE - start:
+    if start > mm.task_size or length > mm.task_size - start:
         raise oserror(errno.ENOMEM)
     pages = (length + PAGE_SIZE - 1) >> PAGE_SHIFT
     mmu = mm.kernel.mmu

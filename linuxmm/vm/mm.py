@@ -10,7 +10,8 @@ import numpy as np
 
 from .._ffi import ffi, lib
 from ..errors import InvariantError
-from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
+from .arch import vm_arch
+from .constants import (DEFAULT_MAX_MAP_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
                         VM_ACCESS_FLAGS, VM_ACCOUNT, VM_EXEC, VM_LOCKED, VM_SHARED,
                         VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_WRITE)
 from .mmu_defs import MM_PGTABLES_BYTES, NR_MM_COUNTERS
@@ -94,8 +95,9 @@ class MmStruct:
     def __init__(self, kernel=None, *, mmap_base=None, max_map_count=None):
         self.kernel = kernel
         self.tree = VmaTree()
-        self.task_size = TASK_SIZE
-        self.mmap_base = mmap_base if mmap_base is not None else TASK_SIZE - (128 << 20)
+        self.arch = vm_arch(kernel)           # per-arch layout values (linuxmm/vm/arch.py)
+        self.task_size = self.arch.task_size
+        self.mmap_base = mmap_base if mmap_base is not None else self.task_size - (128 << 20)
         self.mmap_legacy_base = 0
         self.topdown = True
         self._max_map_count = max_map_count
@@ -373,7 +375,7 @@ class MmStruct:
 
     # -- munmap (do_vmi_munmap, do_vmi_align_munmap) -------------------------------------------
     def do_munmap(self, start, length):
-        if start & ~PAGE_MASK or start > TASK_SIZE or length > TASK_SIZE - start:
+        if start & ~PAGE_MASK or start > self.task_size or length > self.task_size - start:
             raise oserror(errno.EINVAL)
         end = start + ((length + PAGE_SIZE - 1) & PAGE_MASK)
         if end == start:
@@ -504,11 +506,11 @@ class MmStruct:
         for vma in detached:
             self.tree.remove(vma)
         if detached:
-            self.complete_munmap(detached, 0, TASK_SIZE)
+            self.complete_munmap(detached, 0, self.task_size)
         self.gate_vma = None
         if self.pgd is not None:
             mmu = self.kernel.mmu
-            mmu.free_pgtables(self.pgd, 0, TASK_SIZE, 0, 0, self.counters)
+            mmu.free_pgtables(self.pgd, 0, self.task_size, 0, 0, self.counters)
             mmu.pgd_free(self.pgd, self.counters)
             self.pgd = None
 
@@ -521,7 +523,7 @@ class MmStruct:
                 accounted += vma.pages
             if vma.vm_start & ~PAGE_MASK or vma.vm_end & ~PAGE_MASK or vma.vm_end <= vma.vm_start:
                 problems.append(f"bad range {vma!r}")
-            if vma.vm_end > TASK_SIZE:
+            if vma.vm_end > self.task_size:
                 problems.append(f"VMA above TASK_SIZE {vma!r}")
             if vma.vm_mm is not self:
                 problems.append(f"VMA of another mm {vma!r}")

@@ -46,9 +46,20 @@ def check_bytes(data):
         raise ArgumentTypeError(f"data must be bytes-like, not {type(data).__name__}") from None
 
 
-def check_addr(addr):
+def check_levels(levels):
+    """The paging mode of an Mmu: 4 (x86_64) or 3 (i386 PAE); returns (levels, TASK_SIZE,
+    the top of what the PGD's user part maps)."""
+    levels = _args.as_int(levels, "levels")
+    if levels == 4:
+        return levels, D.TASK_SIZE, D.USER_TOP
+    if levels == 3:
+        return levels, D.PAE_TASK_SIZE, D.PAE_TASK_SIZE
+    raise ValueError(f"levels must be 4 (x86_64) or 3 (i386 PAE), got {levels}")
+
+
+def check_addr(addr, task_size=D.TASK_SIZE):
     addr = _args.as_int(addr, "addr")
-    if not 0 <= addr < D.TASK_SIZE:
+    if not 0 <= addr < task_size:
         raise ValueError(f"addr {addr:#x} is outside the user address space")
     return addr
 
@@ -60,8 +71,8 @@ def check_entry(entry):
     return entry
 
 
-def check_huge(addr, entry):
-    addr, entry = check_addr(addr), check_entry(entry)
+def check_huge(addr, entry, task_size=D.TASK_SIZE):
+    addr, entry = check_addr(addr, task_size), check_entry(entry)
     if addr & (D.PMD_SIZE - 1):
         raise ValueError(f"addr {addr:#x} is not 2 MiB aligned")
     if not entry & D._PAGE_PSE:
@@ -69,21 +80,21 @@ def check_huge(addr, entry):
     return addr, entry
 
 
-def check_range(start, end):
+def check_range(start, end, top=D.USER_TOP):
     start, end = _args.as_int(start, "start"), _args.as_int(end, "end")
-    if not 0 <= start <= end <= D.USER_TOP:
+    if not 0 <= start <= end <= top:
         raise ValueError(f"[{start:#x}, {end:#x}) is not a range of user addresses")
     return start, end
 
 
-def check_free_range(start, end, floor, ceiling):
-    start, end = check_range(start, end)
+def check_free_range(start, end, floor, ceiling, top=D.USER_TOP):
+    start, end = check_range(start, end, top)
     if start == end:
         raise ValueError("free_pgtables needs start < end")
     floor, ceiling = _args.as_int(floor, "floor"), _args.as_int(ceiling, "ceiling")
     for name, v in (("floor", floor), ("ceiling", ceiling)):
-        if not 0 <= v <= D.USER_TOP:
-            raise ValueError(f"{name} {v:#x} is outside 0..{D.USER_TOP:#x}")
+        if not 0 <= v <= top:
+            raise ValueError(f"{name} {v:#x} is outside 0..{top:#x}")
     return start, end, floor, ceiling
 
 
@@ -133,10 +144,10 @@ def check_access_range(addr, npages, write, start):
     return addr, npages, 1 if write else 0, start
 
 
-def addr_array(addrs):
+def addr_array(addrs, task_size=D.TASK_SIZE):
     """User addresses as a contiguous int64 array (ValueError for any outside the space)."""
     a = _args.int_array(addrs, np.int64, "addrs")
-    if a.size and (int(a.min()) < 0 or int(a.max()) >= D.TASK_SIZE):
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= task_size):
         raise ValueError("addrs must lie in the user address space")
     return a
 

@@ -159,6 +159,8 @@ ACCESS_NOMEM = 2          # the page allocator refused a page: Python retries wi
 # -- address space and allocation (x86_64, 4-level) ------------------------------------------
 TASK_SIZE = 0x7FFFFFFFF000            # TASK_SIZE_MAX: user addresses are below it
 USER_TOP = 1 << 47                    # what the lower half of the PGD maps (walk/free ranges)
+PAE_TASK_SIZE = 0xC0000000            # i386 PAE (levels=3): TASK_SIZE and the user part's top
+PAE_PGD_PTRS = 4                      # PTRS_PER_PGD on PAE = PREALLOCATED_PMDS
 GFP_PGTABLE_USER = 0xCC0 | 0x400000 | 0x100      # GFP_KERNEL | __GFP_ACCOUNT | __GFP_ZERO
 GFP_ANON_PAGE = 0x100CCA              # GFP_HIGHUSER_MOVABLE, the anonymous fault's page
 VM_READ = 0x1

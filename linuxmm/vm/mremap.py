@@ -3,7 +3,7 @@ mremap_to, expand_vma, move_vma, remap_move)."""
 import errno
 
 from .constants import (MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE,
-                        PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_ACCOUNT, VM_DONTEXPAND,
+                        PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, VM_ACCOUNT, VM_DONTEXPAND,
                         VM_LOCKED, VM_LOCKED_MASK, VM_MAYSHARE, VM_PFNMAP, VM_SHARED)
 from .mm import oserror
 from .unmapped_area import get_unmapped_area
@@ -49,11 +49,11 @@ def _check_params(mm, r):
         raise oserror(errno.EINVAL)
     if not r.new_len:
         raise oserror(errno.EINVAL)
-    if r.new_len > TASK_SIZE:
+    if r.new_len > mm.task_size:
         raise oserror(errno.EINVAL)
     if not _implies_new_addr(r):
         return
-    if r.new_addr > TASK_SIZE - r.new_len:
+    if r.new_addr > mm.task_size - r.new_len:
         raise oserror(errno.EINVAL)
     if r.new_addr & ~PAGE_MASK:
         raise oserror(errno.EINVAL)
@@ -124,7 +124,7 @@ def _vma_expandable(mm, vma, delta):
     end = vma.vm_end + delta
     if mm.tree.intersection(vma.vm_end, end) is not None:
         return False
-    return end <= TASK_SIZE
+    return end <= mm.task_size
 
 
 def _expand_in_place(mm, r):

@@ -13,7 +13,7 @@ from .brk import sys_brk
 from .files import File
 from .constants import (MAP_ANONYMOUS, NR_brk as NR_BRK, NR_madvise as NR_MADVISE,
                         NR_mmap as NR_MMAP, NR_mprotect as NR_MPROTECT, NR_mremap as NR_MREMAP,
-                        NR_munmap as NR_MUNMAP, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE)
+                        NR_munmap as NR_MUNMAP, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE)
 from .layout import arch_pick_mmap_layout
 from .madvise import sys_madvise
 from .mm import MmStruct, oserror
@@ -225,7 +225,7 @@ class Process:
         addr = _args.as_int(addr, "addr") & U64
         with self.kernel.lock:
             mm = self._live_mm()
-            if addr >= TASK_SIZE:
+            if addr >= mm.task_size:
                 return None
             entry = self.kernel.mmu.pte_get(mm.pgd, addr)
         if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):

@@ -6,8 +6,8 @@ Functions return an address or a negative errno, as the kernel's do.
 """
 import errno
 
-from .constants import (DAC_MMAP_MIN_ADDR, DEFAULT_MAP_WINDOW, MAP_32BIT, MAP_ABOVE4G, MAP_FIXED,
-                        MAP_SHARED, MMAP_MIN_ADDR, PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE,
+from .constants import (DAC_MMAP_MIN_ADDR, MAP_32BIT, MAP_ABOVE4G, MAP_FIXED,
+                        MAP_SHARED, MMAP_MIN_ADDR, PAGE_MASK, PAGE_SIZE, PMD_SIZE,
                         VM_GROWSDOWN)
 from .layout import randomize_page
 
@@ -29,7 +29,7 @@ def unmapped_area_topdown(mm, length, low_limit, high_limit, align_mask=0, align
             return high_limit - length
     while True:
         gap_end = None
-        above_start = TASK_SIZE + PAGE_SIZE
+        above_start = mm.task_size + PAGE_SIZE
         for vma in tree.iter_down(high_limit):
             end = above_start if above_start < high_limit else high_limit
             start = vma.vm_end if vma.vm_end > low_limit else low_limit
@@ -87,7 +87,7 @@ def unmapped_area(mm, length, low_limit, high_limit, align_mask=0, align_offset=
 
 
 def arch_get_unmapped_area_topdown(mm, file, addr0, length, pgoff, flags):
-    if length > TASK_SIZE:
+    if length > mm.task_size:
         return -errno.ENOMEM
     if flags & MAP_FIXED:
         return addr0
@@ -96,7 +96,7 @@ def arch_get_unmapped_area_topdown(mm, file, addr0, length, pgoff, flags):
     addr = addr0
     if addr:
         addr &= PAGE_MASK
-        if _hint_valid(addr, length):
+        if _hint_valid(mm, addr, length):
             vma = mm.tree.find(addr)
             if vma is None or addr + length <= vma.start_gap():
                 return addr
@@ -114,12 +114,12 @@ def _find_start_end(mm, flags):
         if kernel is not None and kernel.randomize_va_space:
             begin = randomize_page(begin, 0x02000000)(kernel.vm_random)
         return begin, end
-    return mm.mmap_legacy_base, DEFAULT_MAP_WINDOW
+    return mm.mmap_legacy_base, mm.arch.default_map_window
 
 
 def arch_get_unmapped_area(mm, file, addr, length, pgoff, flags):
     """The bottom-up search (also the top-down one's fallback and MAP_32BIT's allocator)."""
-    if length > TASK_SIZE:
+    if length > mm.task_size:
         return -errno.ENOMEM
     if flags & MAP_FIXED:
         return addr
@@ -136,11 +136,12 @@ def arch_get_unmapped_area(mm, file, addr, length, pgoff, flags):
     return unmapped_area(mm, length, begin, end)
 
 
-def _hint_valid(addr, length):
+def _hint_valid(mm, addr, length):
     """mmap_address_hint_valid (4-level paging: the window ends at DEFAULT_MAP_WINDOW)."""
-    if TASK_SIZE - length < addr:
+    if mm.task_size - length < addr:
         return False
-    return (addr > DEFAULT_MAP_WINDOW) == (addr + length > DEFAULT_MAP_WINDOW)
+    window = mm.arch.default_map_window
+    return (addr > window) == (addr + length > window)
 
 
 def mm_get_unmapped_area(mm, file, addr, length, pgoff, flags):
@@ -170,7 +171,7 @@ def thp_get_unmapped_area(mm, file, addr, length, pgoff, flags):
 
 def get_unmapped_area(mm, file, addr, length, pgoff, flags):
     """__get_unmapped_area: an address for [addr, addr+length) or a negative errno."""
-    if length > TASK_SIZE:
+    if length > mm.task_size:
         return -errno.ENOMEM
     if file is None and not addr and length % PMD_SIZE and mm.topdown \
             and not flags & (MAP_SHARED | MAP_FIXED | MAP_32BIT | MAP_ABOVE4G):
@@ -193,7 +194,7 @@ def get_unmapped_area(mm, file, addr, length, pgoff, flags):
         return addr - (1 << 64)
     if addr < 0:
         return addr
-    if addr > TASK_SIZE - length:
+    if addr > mm.task_size - length:
         return -errno.ENOMEM
     if addr & ~PAGE_MASK:
         return -errno.EINVAL
