@@ -35,9 +35,12 @@ def outcome(call, *args, **kwargs):
 
 
 class FaultPair(RuleBasedStateMachine):
+    ARCH = "x86_64"
+
     def __init__(self):
         super().__init__()
-        self.k = {b: L.Kernel("256M", backend=b, read_ahead_kb=64) for b in ("c", "reference")}
+        self.k = {b: L.Kernel("256M", backend=b, read_ahead_kb=64, arch=self.ARCH)
+                  for b in ("c", "reference")}
         self.files = {b: k.create_file("/data/f", 48 * P) for b, k in self.k.items()}
         for b, f in self.files.items():
             f.write(0, bytes(range(256)) * (48 * P // 256))
@@ -168,5 +171,14 @@ class FaultPair(RuleBasedStateMachine):
         assert texts["c"] == texts["reference"]
 
 
+class FaultPairI386(FaultPair):
+    """The same on i386: a 3 GiB address space with PAE page tables."""
+    ARCH = "i386"
+
+
+FaultPairI386.TestCase.settings = settings(
+    max_examples=int(__import__("os").environ.get("FAULT_EXAMPLES", 40)) // 2,
+    stateful_step_count=40, deadline=None)
+TestFaultPairI386 = FaultPairI386.TestCase
 FaultPair.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("FAULT_EXAMPLES", 40)), stateful_step_count=40, deadline=None)
 TestFaultPair = FaultPair.TestCase
