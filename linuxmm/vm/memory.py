@@ -17,18 +17,18 @@ import numpy as np
 
 from .. import gfp as G
 from ..errors import BusError, OutOfMemory, SegmentationFault
-from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC,
-                        VM_GROWSDOWN, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE,
-                        VM_MIXEDMAP, VM_NOHUGEPAGE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE)
+from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
+                        VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_MIXEDMAP, VM_PFNMAP,
+                        VM_READ, VM_SHARED, VM_WRITE)
 from .filemap import folio_frames, mark_page_accessed, put_page
 from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE,
-                       _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_USER, ACCESS_DONE, ACCESS_NOMEM,
+                       _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_USER, ACCESS_DONE,
                        EV_PGFAULT, EV_PGMAJFAULT, EV_PGREUSE, MM_ANONPAGES, MM_FILEPAGES,
                        MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED, NR_FILE_MAPPED,
                        NR_INACTIVE_ANON, PAGE_SHIFT, PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE,
                        PG_DIRTY, PG_FILE, PG_LRU, PG_ORDER_MASK, PG_READAHEAD, PG_SHMEM,
-                       PG_SWAPBACKED, PG_UPTODATE, PMD_SHIFT, PMD_SIZE, PTE_PFN_MASK, PTRS_PER_TABLE, SNAP_COLUMNS, SNAPK_ANON,
-                       pte_pfn)
+                       PG_SWAPBACKED, PG_UPTODATE, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE,
+                       SNAP_COLUMNS, SNAPK_ANON, pte_pfn)
 
 # vm_fault_t (include/linux/mm_types.h)
 VM_FAULT_OOM = 0x1
@@ -956,9 +956,10 @@ def access_range(mm, start, npages, write):
 
 __all__ = ["user_access", "handle_mm_fault", "zap_page_range", "copy_page_range",
            "change_protection", "move_page_tables", "populate_range", "access_bulk",
-           "access_range", "VmFault", "ACCESS_NOMEM", "VM_FAULT_OOM", "VM_FAULT_SIGBUS",
-           "VM_FAULT_MAJOR", "VM_FAULT_NOPAGE", "VM_FAULT_LOCKED", "VM_FAULT_RETRY",
-           "VM_HUGEPAGE", "VM_NOHUGEPAGE", "VM_IO", "PG_DIRTY", "PG_FILE", "PTE_PFN_MASK"]
+           "access_range", "VmFault", "VM_FAULT_OOM", "VM_FAULT_SIGBUS", "VM_FAULT_MAJOR",
+           "VM_FAULT_HWPOISON", "VM_FAULT_SIGSEGV", "VM_FAULT_NOPAGE", "VM_FAULT_LOCKED",
+           "VM_FAULT_RETRY", "VM_FAULT_FALLBACK", "VM_FAULT_DONE_COW", "VM_FAULT_COMPLETED",
+           "VM_FAULT_ERROR"]
 
 
 # -- the hooks the VMA layer calls (mm.protect_hooks, move_hooks, advise_hooks) -------------
