@@ -1,6 +1,6 @@
 """fork's address-space half (kernel/fork.c: dup_mm, dup_mmap; mm/rmap.c: anon_vma_fork)."""
 from .constants import VM_ACCOUNT, VM_DONTCOPY, VM_LOCKED, VM_LOCKONFAULT, VM_WIPEONFORK
-from .memory import copy_page_range, vma_needs_copy
+from .pagewalk import copy_page_range, vma_needs_copy
 from .mmu_defs import MM_HIWATER_RSS
 from .vma import AnonVma
 

@@ -1,4 +1,4 @@
-"""The fault path and the page-table walks of mm/memory.c, shared by both backends.
+"""The fault path of mm/memory.c and arch/x86/mm/fault.c, shared by both backends.
 
 Page tables and per-frame state live in the Kernel's MMU (linuxmm.mmu in C, or the pure-Python
 linuxmm.reference.mmu); this module is the policy above them:
@@ -6,9 +6,10 @@ linuxmm.reference.mmu); this module is the policy above them:
     user_access(mm, addr, write)        one access by the CPU: hit, or exc_page_fault
     do_user_addr_fault                  VMA lookup, stack growth, access_error, signals, retry
     handle_mm_fault                     -> do_anonymous_page / do_fault / do_wp_page
-    zap_page_range, free_pgtables       munmap, MADV_DONTNEED, exit
-    copy_page_range                     fork (dup_mmap)
-    change_protection, move_page_tables mprotect, mremap
+
+The file handlers (filemap_fault, filemap_map_pages) are in filemap_fault.py, the walks over
+ranges (zap, free_pgtables, copy_page_range, change_protection, move_page_tables, populate) in
+pagewalk.py.
 
 A bulk replay (Process.access / touch_range) runs in the MMU's loop, which completes present
 accesses and anonymous faults itself and returns to this module for every other fault.
@@ -18,16 +19,15 @@ import numpy as np
 from .. import gfp as G
 from ..errors import BusError, OutOfMemory, SegmentationFault
 from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
-                        VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_MIXEDMAP, VM_PFNMAP,
-                        VM_READ, VM_SHARED, VM_WRITE)
-from .filemap import folio_frames, mark_page_accessed, put_page
+                        VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE)
+from .filemap import folio_frames, put_page
 from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE,
                        _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_USER, ACCESS_DONE,
-                       EV_PGFAULT, EV_PGMAJFAULT, EV_PGREUSE, MM_ANONPAGES, MM_FILEPAGES,
-                       MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED, NR_FILE_MAPPED,
+                       EV_PGFAULT, EV_PGREUSE, MM_ANONPAGES, MM_FILEPAGES, MM_MAJ_FLT,
+                       MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED, NR_FILE_MAPPED,
                        NR_INACTIVE_ANON, PAGE_SHIFT, PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE,
-                       PG_DIRTY, PG_FILE, PG_LRU, PG_ORDER_MASK, PG_READAHEAD, PG_SHMEM,
-                       PG_SWAPBACKED, PG_UPTODATE, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE,
+                       PG_FILE, PG_LRU, PG_ORDER_MASK, PG_SHMEM, PG_SWAPBACKED, PG_UPTODATE,
+                       PMD_SIZE, PTRS_PER_TABLE,
                        SNAP_COLUMNS, SNAPK_ANON, pte_pfn)
 
 # vm_fault_t (include/linux/mm_types.h)
@@ -580,329 +580,6 @@ def wp_page_copy(vmf, old):
     return 0
 
 
-# -- file faults (filemap_fault, filemap_map_pages, filemap_page_mkwrite) -------------------
-def filemap_fault(vmf):
-    """filemap_fault: SIGBUS past EOF; a cache hit (async readahead at the marker) or a miss
-    (major: sync readahead, the page read, VM_FAULT_RETRY as the lock is dropped for I/O)."""
-    from . import readahead as ra
-    file = vmf.vma.vm_file
-    mapping = file.f_inode.i_mapping
-    kernel = vmf.kernel
-    index = vmf.pgoff
-    if index >= mapping.nr_pages():
-        return VM_FAULT_SIGBUS
-    cached = mapping.is_cached(index)
-    vma = vmf.vma
-    major = ra.filemap_fault_readahead(mapping, file.f_ra, kernel.bdi, index, vma.vm_flags,
-                                       cached, tried=bool(vmf.flags & FAULT_FLAG_TRIED),
-                                       vm_pgoff=vma.vm_pgoff, vma_pages=vma.pages)
-    ret = 0
-    if not cached:
-        kernel.mmu.events[EV_PGMAJFAULT] += 1
-        ret = VM_FAULT_MAJOR
-        try:
-            mapping.find_or_create(index)
-        except OutOfMemory:
-            return VM_FAULT_OOM
-        if vmf.flags & FAULT_FLAG_ALLOW_RETRY and not vmf.flags & FAULT_FLAG_TRIED:
-            return ret | VM_FAULT_RETRY          # the I/O dropped the mmap lock
-    elif major:
-        ret = VM_FAULT_MAJOR
-    pfn = mapping.pages[index]
-    kernel.mmu.refcount[pfn] += 1            # the reference handed to the fault
-    vmf.page = pfn
-    return ret | VM_FAULT_LOCKED
-
-
-def filemap_map_pages(vmf, start_pgoff, end_pgoff):
-    """Map the cached, uptodate folios of [start_pgoff, end_pgoff] (clipped to EOF) that are
-    not the readahead marker, where no PTE is present; NOPAGE if the faulting page got one.
-
-    6.18 (mm/filemap.c filemap_map_pages / filemap_map_folio_range): a large folio is mapped
-    whole, beyond the window, when it lies inside the VMA (folio_within_vma) and inside one page
-    table, and can_map_large holds: shmem, or file_end >= folio_next_index of the first folio
-    next_uptodate_folio returned (file_end = the last page of the file; so a folio that ends at
-    EOF is not mapped whole, preserving SIGBUS semantics).  Otherwise only its pages inside the
-    window are.  Not modelled: filemap_map_pmd (a PMD-sized folio is mapped by PTEs here)."""
-    mm, vma = vmf.mm, vmf.vma
-    kernel = mm.kernel
-    mmu = kernel.mmu
-    file = vma.vm_file
-    mapping = file.f_inode.i_mapping
-    file_end = mapping.nr_pages() - 1
-    last = min(end_pgoff, file_end)
-    prot = vm_page_prot(vma)
-    ret = 0
-    mapped = 0
-    tables = False
-    pages = mapping.pages
-    can_map_large = None
-    pgoff = start_pgoff
-    while pgoff <= last:
-        pfn = pages.get(pgoff)
-        if pfn is None:
-            pgoff += 1
-            continue
-        first, nr = mapping.folio(pgoff)
-        nxt = first + nr
-        flags = int(mmu.flags[pfn])
-        if not flags & PG_UPTODATE or flags & PG_READAHEAD:
-            pgoff = nxt
-            continue
-        if can_map_large is None:
-            can_map_large = mapping.shmem or file_end >= nxt
-        lo, hi = pgoff, min(nxt - 1, last)
-        if nr > 1 and can_map_large and first >= vma.vm_pgoff \
-                and nxt <= vma.vm_pgoff + vma.pages:
-            addr0 = vma.vm_start + ((first - vma.vm_pgoff) << PAGE_SHIFT)
-            if addr0 >> PMD_SHIFT == (addr0 + (nr << PAGE_SHIFT) - 1) >> PMD_SHIFT:
-                lo, hi = first, nxt - 1
-        for index in range(lo, hi + 1):
-            pfn = pages[index]
-            addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
-            if not tables:
-                try:
-                    pte_alloc(mm, addr)
-                except OutOfMemory:
-                    return VM_FAULT_OOM
-                tables = True
-            if mmu.pte_get(mm.pgd, addr) != 0:
-                continue
-            if addr == vmf.address:
-                ret = VM_FAULT_NOPAGE
-            page_add_rmap(mmu, pfn)
-            set_pte(mm, addr, mk_pte(pfn, prot))
-            mm.counters[mm_counter_of(mmu, pfn)] += 1
-            mapped += 1
-        pgoff = nxt
-    from .readahead import map_pages_mmap_miss
-    map_pages_mmap_miss(file.f_ra, mapped)
-    return ret
-
-
-def filemap_page_mkwrite(vmf):
-    """ext4's page_mkwrite: the page becomes dirty (file_update_time, set_page_dirty)."""
-    vmf.vma.vm_file.f_inode.i_mapping.set_dirty(vmf.page)
-    return VM_FAULT_LOCKED
-
-
-def shmem_fault(vmf):
-    """shmem_fault: the page from the shmem cache, a new zeroed page for a hole (no zero-page
-    trick, no readahead)."""
-    mapping = vmf.vma.vm_file.f_inode.i_mapping
-    index = vmf.pgoff
-    if index >= mapping.nr_pages():
-        return VM_FAULT_SIGBUS
-    try:
-        pfn, _ = mapping.find_or_create(index)
-    except OutOfMemory:
-        return VM_FAULT_OOM
-    vmf.kernel.mmu.refcount[pfn] += 1
-    vmf.page = pfn
-    return VM_FAULT_LOCKED
-
-
-def special_mapping_fault(vmf):
-    """The vDSO/vvar pages: kernel pages, mapped as special PTEs of the zero page here (their
-    contents are not modelled); never counted in RSS."""
-    return vmf.insert_pfn(vmf.kernel.zero_pfn)
-
-
-# -- page-table walks over ranges -------------------------------------------------------------
-def zap_page_range(mm, start, end, vma=None):
-    """zap_pte_range over [start, end): every mapping goes; dirty file PTEs dirty their page,
-    young ones mark it accessed; frames whose last reference goes are freed (address order)."""
-    kernel = mm.kernel
-    mmu = kernel.mmu
-    if mm.deposited:
-        from .huge_memory import split_huge_pmds_in
-        split_huge_pmds_in(mm, start, end)
-    addrs, entries = mmu.walk(mm.pgd, start, end)
-    if not len(addrs):
-        return 0
-    update_hiwater_rss(mm)
-    counters = mm.counters
-    huge = []
-    for addr, entry in zip(addrs.tolist(), entries.tolist()):
-        if entry & _PAGE_PSE:
-            huge.append(addr)
-            continue
-        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
-            continue                                   # swap entries: the swap issue
-        if entry & _PAGE_SPECIAL:
-            continue
-        pfn = pte_pfn(entry)
-        flags = int(mmu.flags[pfn])
-        if flags & PG_ANON:
-            counters[MM_ANONPAGES] -= 1
-        else:
-            counters[MM_SHMEMPAGES if flags & PG_SHMEM else MM_FILEPAGES] -= 1
-            if entry & _PAGE_DIRTY and flags & PG_FILE:
-                vma_ = vma if vma is not None else mm.find_vma(addr)
-                if vma_ is not None and vma_.vm_file is not None:
-                    vma_.vm_file.f_inode.i_mapping.set_dirty(pfn)
-            if entry & _PAGE_ACCESSED:
-                mark_page_accessed(mmu, pfn)
-    small = addrs[(entries & np.uint64(_PAGE_PSE)) == 0]
-    mmu.clear_bulk(mm.pgd, small)
-    for addr, entry in zip(addrs.tolist(), entries.tolist()):
-        if entry & _PAGE_PSE or not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) \
-                or entry & _PAGE_SPECIAL:
-            continue
-        page_remove_rmap(kernel, pte_pfn(entry))
-    if huge:
-        from .huge_memory import zap_huge_pmd
-        for addr in huge:
-            zap_huge_pmd(mm, addr)
-    return len(addrs)
-
-
-def update_hiwater_rss(mm):
-    from .mmu_defs import MM_HIWATER_RSS
-    c = mm.counters
-    rss = int(c[MM_FILEPAGES] + c[MM_ANONPAGES] + c[MM_SHMEMPAGES])
-    if c[MM_HIWATER_RSS] < rss:
-        c[MM_HIWATER_RSS] = rss
-
-
-def unmap_region(mm, detached, floor, ceiling):
-    """vms_clear_ptes: zap every detached VMA, then free_pgtables between floor and ceiling
-    (prev->vm_end and next->vm_start, 0 for none)."""
-    detached = sorted(detached, key=lambda v: v.vm_start)
-    for vma in detached:
-        zap_page_range(mm, vma.vm_start, vma.vm_end, vma)
-    free_pgtables(mm, [(v.vm_start, v.vm_end) for v in detached], floor, ceiling)
-
-
-def free_pgtables(mm, ranges, floor, ceiling):
-    """mm/memory.c free_pgtables: nearby ranges (within a PMD) go down in one call."""
-    mmu = mm.kernel.mmu
-    i = 0
-    while i < len(ranges):
-        start, end = ranges[i]
-        i += 1
-        while i < len(ranges) and ranges[i][0] <= end + PMD_SIZE:
-            end = ranges[i][1]
-            i += 1
-        nxt = ranges[i][0] if i < len(ranges) else ceiling
-        mmu.free_pgtables(mm.pgd, start, end, floor, nxt, mm.counters)
-
-
-def vma_needs_copy(vma):
-    """vma_needs_copy: PTEs are copied at fork only for these VMAs."""
-    if vma.vm_flags & (VM_PFNMAP | VM_MIXEDMAP):
-        return True
-    return vma.anon_vma is not None
-
-
-def copy_page_range(dst, src, vma):
-    """copy_pte_range: the child gets the parent's PTEs; private writable ones are
-    write-protected in both, anon pages lose PageAnonExclusive, every mapped page gains a
-    mapping; child PTEs are old (and clean in shared VMAs)."""
-    kernel = src.kernel
-    mmu = kernel.mmu
-    addrs, entries = mmu.walk(src.pgd, vma.vm_start, vma.vm_end)
-    if not len(addrs):
-        return
-    cow = is_cow_mapping(vma.vm_flags)
-    shared = bool(vma.vm_flags & VM_SHARED)
-    child = []
-    parent_wp = []
-    for addr, entry in zip(addrs.tolist(), entries.tolist()):
-        if entry & _PAGE_PSE:
-            from .huge_memory import copy_huge_pmd
-            copy_huge_pmd(dst, src, vma, addr, entry)
-            continue
-        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
-            continue
-        if not entry & _PAGE_SPECIAL:
-            pfn = pte_pfn(entry)
-            if mmu.flags[pfn] & PG_ANON:
-                mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_ANON_EXCLUSIVE
-            page_add_rmap(mmu, pfn)
-            dst.counters[mm_counter_of(mmu, pfn)] += 1
-        if cow and entry & _PAGE_RW:
-            entry &= ~_PAGE_RW
-            parent_wp.append((addr, entry))
-        if shared:
-            entry &= ~_PAGE_DIRTY
-        child.append((addr, entry & ~_PAGE_ACCESSED))
-    if parent_wp:
-        mmu.set_bulk(src.pgd, np.array([a for a, _ in parent_wp], dtype=np.int64),
-                     np.array([e for _, e in parent_wp], dtype=np.uint64), src.counters)
-    if child:
-        mmu.set_bulk(dst.pgd, np.array([a for a, _ in child], dtype=np.int64),
-                     np.array([e for _, e in child], dtype=np.uint64), dst.counters)
-
-
-def change_protection(mm, vma, start, end, newflags):
-    """change_pte_range: new protection bits on present PTEs.  Making a private mapping
-    writable upgrades exclusive anon pages at once (can_change_pte_writable), shared
-    non-write-notify mappings their dirty PTEs; nothing else gains write permission."""
-    mmu = mm.kernel.mmu
-    addrs, entries = mmu.walk(mm.pgd, start, end)
-    if not len(addrs):
-        return
-    newprot = vm_page_prot(vma)
-    try_writable = bool(newflags & VM_WRITE) and (
-        not newflags & VM_SHARED or not vma_wants_writenotify(vma))
-    out_a, out_e = [], []
-    for addr, entry in zip(addrs.tolist(), entries.tolist()):
-        if entry & _PAGE_PSE or not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
-            continue
-        new = (entry & ~_PROT_BITS) | (newprot & _PROT_BITS)
-        if try_writable and newprot & _PAGE_PRESENT and not new & _PAGE_RW \
-                and not entry & _PAGE_SPECIAL:
-            pfn = pte_pfn(entry)
-            if newflags & VM_SHARED:
-                if entry & _PAGE_DIRTY:
-                    new |= _PAGE_RW
-            elif mmu.flags[pfn] & PG_ANON_EXCLUSIVE:
-                new |= _PAGE_RW
-        if new != entry:
-            out_a.append(addr)
-            out_e.append(new)
-    if out_a:
-        mmu.set_bulk(mm.pgd, np.array(out_a, dtype=np.int64),
-                     np.array(out_e, dtype=np.uint64), mm.counters)
-
-
-def move_page_tables(mm, old_addr, new_addr, length):
-    """move_ptes / move_huge_pmd: the entries of [old_addr, +length) move to new_addr
-    unchanged; a huge PMD moves whole when both sides are PMD-aligned, else it is split."""
-    mmu = mm.kernel.mmu
-    if mm.deposited:
-        from .huge_memory import split_huge_pmd, split_huge_pmds_in
-        split_huge_pmds_in(mm, old_addr, old_addr + length)
-        if (new_addr - old_addr) & (PMD_SIZE - 1):
-            for haddr in list(mm.deposited):
-                if old_addr <= haddr < old_addr + length:
-                    split_huge_pmd(mm, haddr)
-    addrs, entries = mmu.walk(mm.pgd, old_addr, old_addr + length)
-    if not len(addrs):
-        return
-    huge = (entries & np.uint64(_PAGE_PSE)) != 0
-    mmu.clear_bulk(mm.pgd, addrs)
-    small = ~huge
-    if small.any():
-        mmu.set_bulk(mm.pgd, addrs[small] - old_addr + new_addr, entries[small], mm.counters)
-    for addr, entry in zip(addrs[huge].tolist(), entries[huge].tolist()):
-        mmu.pmd_set(mm.pgd, addr - old_addr + new_addr, entry, mm.counters)
-        mm.deposited[addr - old_addr + new_addr] = mm.deposited.pop(addr)
-
-
-def populate_range(mm, start, end, write):
-    """__get_user_pages for [start, end): a fault (counted as the caller's) for every page not
-    already mapped with the needed permission; errors end the walk as GUP's do."""
-    addr = start
-    mmu = mm.kernel.mmu
-    while addr < end:
-        entry = mmu.pte_get(mm.pgd, addr)
-        if not (entry & _PAGE_PRESENT and (not write or entry & _PAGE_RW)):
-            do_user_addr_fault(mm, addr, write, gup=True)
-        addr += PAGE_SIZE
-
-
 # -- the bulk loop's partner ------------------------------------------------------------------
 def fault_snapshot(mm):
     """The int64 (n, SNAP_COLUMNS) table of VMAs the MMU's access loop reads."""
@@ -954,91 +631,8 @@ def access_range(mm, start, npages, write):
         i += 1
 
 
-__all__ = ["user_access", "handle_mm_fault", "zap_page_range", "copy_page_range",
-           "change_protection", "move_page_tables", "populate_range", "access_bulk",
+__all__ = ["user_access", "handle_mm_fault", "access_bulk",
            "access_range", "VmFault", "VM_FAULT_OOM", "VM_FAULT_SIGBUS", "VM_FAULT_MAJOR",
            "VM_FAULT_HWPOISON", "VM_FAULT_SIGSEGV", "VM_FAULT_NOPAGE", "VM_FAULT_LOCKED",
            "VM_FAULT_RETRY", "VM_FAULT_FALLBACK", "VM_FAULT_DONE_COW", "VM_FAULT_COMPLETED",
            "VM_FAULT_ERROR"]
-
-
-# -- the hooks the VMA layer calls (mm.protect_hooks, move_hooks, advise_hooks) -------------
-def protect_hook(mm, start, end, newflags):
-    for vma in list(mm.tree.iter_range(start, end)):
-        change_protection(mm, vma, max(start, vma.vm_start), min(end, vma.vm_end), newflags)
-
-
-def move_hook(mm, old_addr, new_addr, length):
-    move_page_tables(mm, old_addr, new_addr, length)
-    mm.snap_epoch += 1
-
-
-def advise_hook(mm, vma, start, end, advice):
-    from . import constants as C
-    if advice in (C.MADV_DONTNEED, C.MADV_DONTNEED_LOCKED):
-        zap_page_range(mm, start, end, vma)
-    elif advice == C.MADV_FREE:
-        madvise_free(mm, start, end)
-    elif advice == C.MADV_REMOVE:
-        zap_page_range(mm, start, end, vma)
-        mapping = vma.vm_file.f_inode.i_mapping
-        first = linear_page_index(vma, start)
-        mapping.invalidate(first, first + ((end - start) >> PAGE_SHIFT) - 1)
-    elif advice == C.MADV_WILLNEED and vma.vm_file is not None:
-        from . import readahead
-        kernel = mm.kernel
-        offset = linear_page_index(vma, start) << PAGE_SHIFT
-        readahead.madvise_willneed(vma.vm_file.f_inode.i_mapping, vma.vm_file.f_ra,
-                                   kernel.bdi, offset, end - start)
-    elif advice in (C.MADV_POPULATE_READ, C.MADV_POPULATE_WRITE):
-        populate_range(mm, start, end, advice == C.MADV_POPULATE_WRITE)
-
-
-def madvise_free(mm, start, end):
-    """madvise_free_pte_range: exclusive anonymous pages become lazily freeable (clean, old,
-    no longer swap-backed: the file LRU), to be dropped by reclaim unless written again."""
-    mmu = mm.kernel.mmu
-    if mm.deposited:
-        from .huge_memory import split_huge_pmds_in
-        split_huge_pmds_in(mm, start, end)
-    addrs, entries = mmu.walk(mm.pgd, start, end)
-    out_a, out_e = [], []
-    node = mmu.node
-    from .mmu_defs import NR_ACTIVE_ANON, NR_INACTIVE_FILE
-    from .mmu_defs import PG_ACTIVE, PG_REFERENCED
-    for addr, entry in zip(addrs.tolist(), entries.tolist()):
-        if entry & _PAGE_PSE or not entry & _PAGE_PRESENT or entry & _PAGE_SPECIAL:
-            continue
-        pfn = pte_pfn(entry)
-        flags = int(mmu.flags[pfn])
-        if not flags & PG_ANON or mmu.mapcount[pfn] != 1:
-            continue
-        if flags & PG_SWAPBACKED and flags & PG_LRU:
-            node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= 1
-            node[NR_INACTIVE_FILE] += 1
-            mmu.flags[pfn] = flags & ~(PG_SWAPBACKED | PG_ACTIVE | PG_REFERENCED | PG_DIRTY)
-        out_a.append(addr)
-        out_e.append(entry & ~(_PAGE_DIRTY | _PAGE_ACCESSED))
-    if out_a:
-        mmu.set_bulk(mm.pgd, np.array(out_a, dtype=np.int64), np.array(out_e, dtype=np.uint64),
-                     mm.counters)
-
-
-def mm_populate(mm, start, length):
-    """__mm_populate: GUP faults over every VMA of the range (errors skip to the next VMA)."""
-    end = start + length
-    addr = start
-    while addr < end:
-        vma = mm.find_vma(addr)
-        if vma is None or vma.vm_start >= end:
-            break
-        addr = max(addr, vma.vm_start)
-        stop = min(end, vma.vm_end)
-        flags = vma.vm_flags
-        if not flags & (VM_IO | VM_PFNMAP) and flags & (VM_READ | VM_WRITE | VM_EXEC):
-            write = (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE
-            try:
-                populate_range(mm, addr, stop, write)
-            except (SegmentationFault, BusError):
-                pass
-        addr = stop

@@ -124,7 +124,7 @@ class MmStruct:
         self.snap_cache = None
         mmu = getattr(kernel, "mmu", None)
         if mmu is not None:
-            from .memory import advise_hook, move_hook, protect_hook
+            from .pagewalk import advise_hook, move_hook, protect_hook
             self.pgd = mmu.pgd_alloc(self.counters)
             self.protect_hooks.append(protect_hook)
             self.move_hooks.append(move_hook)
@@ -492,7 +492,7 @@ class MmStruct:
         neighbours left around [start, end)."""
         if not self.counters[MM_PGTABLES_BYTES]:
             return                    # nothing below the PGD: no PTE to zap, no table to free
-        from .memory import unmap_region
+        from .pagewalk import unmap_region
         prev = self.tree.prev_of_addr(start)
         nxt = self.tree.find(end)
         unmap_region(self, detached, prev.vm_end if prev is not None else 0,

@@ -246,7 +246,7 @@ def _standalone_shmem(length):
 def mm_populate(mm, start, length):
     """__mm_populate: fault the range in (MAP_POPULATE, VM_LOCKED)."""
     if mm.pgd is not None:
-        from .memory import mm_populate as populate
+        from .pagewalk import mm_populate as populate
         populate(mm, start, length)
         return
     end = start + length

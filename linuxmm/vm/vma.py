@@ -2,7 +2,7 @@
 import errno
 import os
 
-from . import memory as _memory
+from . import filemap_fault as _filemap_fault
 from .constants import PAGE_SHIFT, VM_GROWSDOWN, STACK_GUARD_GAP, vm_flags_string
 
 
@@ -57,13 +57,13 @@ def _noop(vma):
 
 
 # ext4/generic file mappings: filemap_fault, filemap_map_pages, page_mkwrite (write-notify).
-FILE_VM_OPS = VmOperations("file", page_mkwrite=_memory.filemap_page_mkwrite)
-FILE_VM_OPS.fault = _memory.filemap_fault
-FILE_VM_OPS.map_pages = _memory.filemap_map_pages
+FILE_VM_OPS = VmOperations("file", page_mkwrite=_filemap_fault.filemap_page_mkwrite)
+FILE_VM_OPS.fault = _filemap_fault.filemap_fault
+FILE_VM_OPS.map_pages = _filemap_fault.filemap_map_pages
 # shmem (shared anonymous memory, tmpfs): no page_mkwrite, no close.
 SHMEM_VM_OPS = VmOperations("shmem")
-SHMEM_VM_OPS.fault = _memory.shmem_fault
-SHMEM_VM_OPS.map_pages = _memory.filemap_map_pages
+SHMEM_VM_OPS.fault = _filemap_fault.shmem_fault
+SHMEM_VM_OPS.map_pages = _filemap_fault.filemap_map_pages
 
 
 def special_mapping_split(vma, addr):
@@ -76,7 +76,7 @@ def special_mapping_ops(label, mremap=False):
     and may_split, which refuses every split."""
     ops = VmOperations("special", label, close=_noop, mremap=_noop if mremap else None)
     ops.may_split = special_mapping_split
-    ops.fault = _memory.special_mapping_fault
+    ops.fault = _filemap_fault.special_mapping_fault
     return ops
 
 

@@ -1,0 +1,294 @@
+"""Page-table walks over ranges (mm/memory.c: zap_pte_range, free_pgtables, copy_pte_range;
+mm/mprotect.c: change_pte_range; mm/mremap.c: move_ptes; mm/gup.c: populate; mm/madvise.c:
+madvise_free_pte_range) and the hooks through which the VMA layer calls them."""
+import numpy as np
+
+from ..errors import (BusError, SegmentationFault)
+from .constants import (VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED)
+from .filemap import (mark_page_accessed)
+from .memory import (_PROT_BITS, do_user_addr_fault, is_cow_mapping, linear_page_index,
+                     mm_counter_of, page_add_rmap, page_remove_rmap, vm_page_prot,
+                     vma_wants_writenotify)
+from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_INACTIVE_ANON, PAGE_SHIFT,
+                       PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_FILE, PG_LRU, PG_SHMEM,
+                       PG_SWAPBACKED, PMD_SIZE, VM_EXEC, VM_READ, VM_WRITE, _PAGE_ACCESSED,
+                       _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW,
+                       _PAGE_SPECIAL, pte_pfn)
+
+
+
+# -- page-table walks over ranges -------------------------------------------------------------
+def zap_page_range(mm, start, end, vma=None):
+    """zap_pte_range over [start, end): every mapping goes; dirty file PTEs dirty their page,
+    young ones mark it accessed; frames whose last reference goes are freed (address order)."""
+    kernel = mm.kernel
+    mmu = kernel.mmu
+    if mm.deposited:
+        from .huge_memory import split_huge_pmds_in
+        split_huge_pmds_in(mm, start, end)
+    addrs, entries = mmu.walk(mm.pgd, start, end)
+    if not len(addrs):
+        return 0
+    update_hiwater_rss(mm)
+    counters = mm.counters
+    huge = []
+    for addr, entry in zip(addrs.tolist(), entries.tolist()):
+        if entry & _PAGE_PSE:
+            huge.append(addr)
+            continue
+        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
+            continue                                   # swap entries: the swap issue
+        if entry & _PAGE_SPECIAL:
+            continue
+        pfn = pte_pfn(entry)
+        flags = int(mmu.flags[pfn])
+        if flags & PG_ANON:
+            counters[MM_ANONPAGES] -= 1
+        else:
+            counters[MM_SHMEMPAGES if flags & PG_SHMEM else MM_FILEPAGES] -= 1
+            if entry & _PAGE_DIRTY and flags & PG_FILE:
+                vma_ = vma if vma is not None else mm.find_vma(addr)
+                if vma_ is not None and vma_.vm_file is not None:
+                    vma_.vm_file.f_inode.i_mapping.set_dirty(pfn)
+            if entry & _PAGE_ACCESSED:
+                mark_page_accessed(mmu, pfn)
+    small = addrs[(entries & np.uint64(_PAGE_PSE)) == 0]
+    mmu.clear_bulk(mm.pgd, small)
+    for addr, entry in zip(addrs.tolist(), entries.tolist()):
+        if entry & _PAGE_PSE or not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) \
+                or entry & _PAGE_SPECIAL:
+            continue
+        page_remove_rmap(kernel, pte_pfn(entry))
+    if huge:
+        from .huge_memory import zap_huge_pmd
+        for addr in huge:
+            zap_huge_pmd(mm, addr)
+    return len(addrs)
+
+
+def update_hiwater_rss(mm):
+    from .mmu_defs import MM_HIWATER_RSS
+    c = mm.counters
+    rss = int(c[MM_FILEPAGES] + c[MM_ANONPAGES] + c[MM_SHMEMPAGES])
+    if c[MM_HIWATER_RSS] < rss:
+        c[MM_HIWATER_RSS] = rss
+
+
+def unmap_region(mm, detached, floor, ceiling):
+    """vms_clear_ptes: zap every detached VMA, then free_pgtables between floor and ceiling
+    (prev->vm_end and next->vm_start, 0 for none)."""
+    detached = sorted(detached, key=lambda v: v.vm_start)
+    for vma in detached:
+        zap_page_range(mm, vma.vm_start, vma.vm_end, vma)
+    free_pgtables(mm, [(v.vm_start, v.vm_end) for v in detached], floor, ceiling)
+
+
+def free_pgtables(mm, ranges, floor, ceiling):
+    """mm/memory.c free_pgtables: nearby ranges (within a PMD) go down in one call."""
+    mmu = mm.kernel.mmu
+    i = 0
+    while i < len(ranges):
+        start, end = ranges[i]
+        i += 1
+        while i < len(ranges) and ranges[i][0] <= end + PMD_SIZE:
+            end = ranges[i][1]
+            i += 1
+        nxt = ranges[i][0] if i < len(ranges) else ceiling
+        mmu.free_pgtables(mm.pgd, start, end, floor, nxt, mm.counters)
+
+
+def vma_needs_copy(vma):
+    """vma_needs_copy: PTEs are copied at fork only for these VMAs."""
+    if vma.vm_flags & (VM_PFNMAP | VM_MIXEDMAP):
+        return True
+    return vma.anon_vma is not None
+
+
+def copy_page_range(dst, src, vma):
+    """copy_pte_range: the child gets the parent's PTEs; private writable ones are
+    write-protected in both, anon pages lose PageAnonExclusive, every mapped page gains a
+    mapping; child PTEs are old (and clean in shared VMAs)."""
+    kernel = src.kernel
+    mmu = kernel.mmu
+    addrs, entries = mmu.walk(src.pgd, vma.vm_start, vma.vm_end)
+    if not len(addrs):
+        return
+    cow = is_cow_mapping(vma.vm_flags)
+    shared = bool(vma.vm_flags & VM_SHARED)
+    child = []
+    parent_wp = []
+    for addr, entry in zip(addrs.tolist(), entries.tolist()):
+        if entry & _PAGE_PSE:
+            from .huge_memory import copy_huge_pmd
+            copy_huge_pmd(dst, src, vma, addr, entry)
+            continue
+        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
+            continue
+        if not entry & _PAGE_SPECIAL:
+            pfn = pte_pfn(entry)
+            if mmu.flags[pfn] & PG_ANON:
+                mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_ANON_EXCLUSIVE
+            page_add_rmap(mmu, pfn)
+            dst.counters[mm_counter_of(mmu, pfn)] += 1
+        if cow and entry & _PAGE_RW:
+            entry &= ~_PAGE_RW
+            parent_wp.append((addr, entry))
+        if shared:
+            entry &= ~_PAGE_DIRTY
+        child.append((addr, entry & ~_PAGE_ACCESSED))
+    if parent_wp:
+        mmu.set_bulk(src.pgd, np.array([a for a, _ in parent_wp], dtype=np.int64),
+                     np.array([e for _, e in parent_wp], dtype=np.uint64), src.counters)
+    if child:
+        mmu.set_bulk(dst.pgd, np.array([a for a, _ in child], dtype=np.int64),
+                     np.array([e for _, e in child], dtype=np.uint64), dst.counters)
+
+
+def change_protection(mm, vma, start, end, newflags):
+    """change_pte_range: new protection bits on present PTEs.  Making a private mapping
+    writable upgrades exclusive anon pages at once (can_change_pte_writable), shared
+    non-write-notify mappings their dirty PTEs; nothing else gains write permission."""
+    mmu = mm.kernel.mmu
+    addrs, entries = mmu.walk(mm.pgd, start, end)
+    if not len(addrs):
+        return
+    newprot = vm_page_prot(vma)
+    try_writable = bool(newflags & VM_WRITE) and (
+        not newflags & VM_SHARED or not vma_wants_writenotify(vma))
+    out_a, out_e = [], []
+    for addr, entry in zip(addrs.tolist(), entries.tolist()):
+        if entry & _PAGE_PSE or not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
+            continue
+        new = (entry & ~_PROT_BITS) | (newprot & _PROT_BITS)
+        if try_writable and newprot & _PAGE_PRESENT and not new & _PAGE_RW \
+                and not entry & _PAGE_SPECIAL:
+            pfn = pte_pfn(entry)
+            if newflags & VM_SHARED:
+                if entry & _PAGE_DIRTY:
+                    new |= _PAGE_RW
+            elif mmu.flags[pfn] & PG_ANON_EXCLUSIVE:
+                new |= _PAGE_RW
+        if new != entry:
+            out_a.append(addr)
+            out_e.append(new)
+    if out_a:
+        mmu.set_bulk(mm.pgd, np.array(out_a, dtype=np.int64),
+                     np.array(out_e, dtype=np.uint64), mm.counters)
+
+
+def move_page_tables(mm, old_addr, new_addr, length):
+    """move_ptes / move_huge_pmd: the entries of [old_addr, +length) move to new_addr
+    unchanged; a huge PMD moves whole when both sides are PMD-aligned, else it is split."""
+    mmu = mm.kernel.mmu
+    if mm.deposited:
+        from .huge_memory import split_huge_pmd, split_huge_pmds_in
+        split_huge_pmds_in(mm, old_addr, old_addr + length)
+        if (new_addr - old_addr) & (PMD_SIZE - 1):
+            for haddr in list(mm.deposited):
+                if old_addr <= haddr < old_addr + length:
+                    split_huge_pmd(mm, haddr)
+    addrs, entries = mmu.walk(mm.pgd, old_addr, old_addr + length)
+    if not len(addrs):
+        return
+    huge = (entries & np.uint64(_PAGE_PSE)) != 0
+    mmu.clear_bulk(mm.pgd, addrs)
+    small = ~huge
+    if small.any():
+        mmu.set_bulk(mm.pgd, addrs[small] - old_addr + new_addr, entries[small], mm.counters)
+    for addr, entry in zip(addrs[huge].tolist(), entries[huge].tolist()):
+        mmu.pmd_set(mm.pgd, addr - old_addr + new_addr, entry, mm.counters)
+        mm.deposited[addr - old_addr + new_addr] = mm.deposited.pop(addr)
+
+
+def populate_range(mm, start, end, write):
+    """__get_user_pages for [start, end): a fault (counted as the caller's) for every page not
+    already mapped with the needed permission; errors end the walk as GUP's do."""
+    addr = start
+    mmu = mm.kernel.mmu
+    while addr < end:
+        entry = mmu.pte_get(mm.pgd, addr)
+        if not (entry & _PAGE_PRESENT and (not write or entry & _PAGE_RW)):
+            do_user_addr_fault(mm, addr, write, gup=True)
+        addr += PAGE_SIZE
+
+
+# -- the hooks the VMA layer calls (mm.protect_hooks, move_hooks, advise_hooks) -------------
+def protect_hook(mm, start, end, newflags):
+    for vma in list(mm.tree.iter_range(start, end)):
+        change_protection(mm, vma, max(start, vma.vm_start), min(end, vma.vm_end), newflags)
+
+
+def move_hook(mm, old_addr, new_addr, length):
+    move_page_tables(mm, old_addr, new_addr, length)
+    mm.snap_epoch += 1
+
+
+def advise_hook(mm, vma, start, end, advice):
+    from . import constants as C
+    if advice in (C.MADV_DONTNEED, C.MADV_DONTNEED_LOCKED):
+        zap_page_range(mm, start, end, vma)
+    elif advice == C.MADV_FREE:
+        madvise_free(mm, start, end)
+    elif advice == C.MADV_REMOVE:
+        zap_page_range(mm, start, end, vma)
+        mapping = vma.vm_file.f_inode.i_mapping
+        first = linear_page_index(vma, start)
+        mapping.invalidate(first, first + ((end - start) >> PAGE_SHIFT) - 1)
+    elif advice == C.MADV_WILLNEED and vma.vm_file is not None:
+        from . import readahead
+        kernel = mm.kernel
+        offset = linear_page_index(vma, start) << PAGE_SHIFT
+        readahead.madvise_willneed(vma.vm_file.f_inode.i_mapping, vma.vm_file.f_ra,
+                                   kernel.bdi, offset, end - start)
+    elif advice in (C.MADV_POPULATE_READ, C.MADV_POPULATE_WRITE):
+        populate_range(mm, start, end, advice == C.MADV_POPULATE_WRITE)
+
+
+def madvise_free(mm, start, end):
+    """madvise_free_pte_range: exclusive anonymous pages become lazily freeable (clean, old,
+    no longer swap-backed: the file LRU), to be dropped by reclaim unless written again."""
+    mmu = mm.kernel.mmu
+    if mm.deposited:
+        from .huge_memory import split_huge_pmds_in
+        split_huge_pmds_in(mm, start, end)
+    addrs, entries = mmu.walk(mm.pgd, start, end)
+    out_a, out_e = [], []
+    node = mmu.node
+    from .mmu_defs import NR_ACTIVE_ANON, NR_INACTIVE_FILE
+    from .mmu_defs import PG_ACTIVE, PG_REFERENCED
+    for addr, entry in zip(addrs.tolist(), entries.tolist()):
+        if entry & _PAGE_PSE or not entry & _PAGE_PRESENT or entry & _PAGE_SPECIAL:
+            continue
+        pfn = pte_pfn(entry)
+        flags = int(mmu.flags[pfn])
+        if not flags & PG_ANON or mmu.mapcount[pfn] != 1:
+            continue
+        if flags & PG_SWAPBACKED and flags & PG_LRU:
+            node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= 1
+            node[NR_INACTIVE_FILE] += 1
+            mmu.flags[pfn] = flags & ~(PG_SWAPBACKED | PG_ACTIVE | PG_REFERENCED | PG_DIRTY)
+        out_a.append(addr)
+        out_e.append(entry & ~(_PAGE_DIRTY | _PAGE_ACCESSED))
+    if out_a:
+        mmu.set_bulk(mm.pgd, np.array(out_a, dtype=np.int64), np.array(out_e, dtype=np.uint64),
+                     mm.counters)
+
+
+def mm_populate(mm, start, length):
+    """__mm_populate: GUP faults over every VMA of the range (errors skip to the next VMA)."""
+    end = start + length
+    addr = start
+    while addr < end:
+        vma = mm.find_vma(addr)
+        if vma is None or vma.vm_start >= end:
+            break
+        addr = max(addr, vma.vm_start)
+        stop = min(end, vma.vm_end)
+        flags = vma.vm_flags
+        if not flags & (VM_IO | VM_PFNMAP) and flags & (VM_READ | VM_WRITE | VM_EXEC):
+            write = (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE
+            try:
+                populate_range(mm, addr, stop, write)
+            except (SegmentationFault, BusError):
+                pass
+        addr = stop
