@@ -9,7 +9,7 @@
  * result (a pfn, a count) means success.  Nothing is changed when an error is returned.
  */
 
-#define LMM_ABI_VERSION 1
+#define LMM_ABI_VERSION 2
 
 /* ---- error codes (negated on return) ---------------------------------------------------- */
 #define LMM_ENOMEM      1   /* no block large enough */
@@ -234,8 +234,9 @@ int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t roun
 
 /* ---- slab (csrc/slab.c) ------------------------------------------------------------------ */
 /*
- * SLUB-style object caches.  Objects are named by kernel virtual address in the x86_64 direct
- * map (PAGE_OFFSET 0xffff888000000000 + pfn * 4096 + offset); a pfn -> slab map finds slab and
+ * SLUB-style object caches.  Objects are named by kernel virtual address in the direct map of the
+ * machine (page_offset + pfn * 4096 + offset: x86_64 PAGE_OFFSET 0xffff888000000000, i386
+ * 0xC0000000, given at creation); a pfn -> slab map finds slab and
  * cache from an address.  Geometry is computed by the caller (linuxmm/slab/geometry.py) and
  * pushed in; pages come from a page source through two callbacks.  Addresses are returned as
  * uint64: a value below LMM_SLAB_MIN_ADDR is a (positive) error code, never an object.
@@ -280,7 +281,10 @@ struct lmm_slab_geometry {
     int cpu_partial;            /* s->cpu_partial in objects (0 for debug caches) */
 };
 
-struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src);
+/* The direct map runs from page_offset (page aligned) to direct_map_end (exclusive); NULL for a
+ * bad range.  x86_64: 0xffff888000000000..0xffffc88000000000; i386: 0xC0000000 + lowmem. */
+struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src,
+                                         uint64_t page_offset, uint64_t direct_map_end);
 void lmm_slab_sys_destroy(struct lmm_slab_sys *s);
 /* Page source over a struct lmm_buddy (same semantics as the engine's callbacks). */
 int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order);

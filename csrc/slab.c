@@ -74,24 +74,42 @@ static inline void map_set(struct lmm_slab_sys *s, int64_t pfn, uint32_t v)
     s->map[(uint64_t)pfn >> MAP_LEAF_SHIFT][pfn & (MAP_LEAF_SIZE - 1)] = v;
 }
 
-static inline int addr_to_pfn(uint64_t addr, int64_t *pfn)
+/* __pa()/virt_to_pfn() of this machine's direct map: 0 for an address outside it */
+static inline int addr_to_pfn(const struct lmm_slab_sys *s, uint64_t addr, int64_t *pfn)
 {
-    if (addr < PAGE_OFFSET || addr >= DIRECT_MAP_END)
+    if (addr < s->page_offset || addr >= s->direct_map_end)
         return 0;
-    *pfn = (int64_t)((addr - PAGE_OFFSET) >> PAGE_SHIFT);
+    *pfn = (int64_t)((addr - s->page_offset) >> PAGE_SHIFT);
     return 1;
 }
 
-static inline uint64_t pfn_to_addr(int64_t pfn)
+/* page_address() of a lowmem page */
+static inline uint64_t pfn_to_addr(const struct lmm_slab_sys *s, int64_t pfn)
 {
-    return PAGE_OFFSET + ((uint64_t)pfn << PAGE_SHIFT);
+    return s->page_offset + ((uint64_t)pfn << PAGE_SHIFT);
+}
+
+/*
+ * The page source's pages, refused (given back, -LMM_EINVAL) unless they lie in the direct map:
+ * slab and large kmalloc gfp never carry __GFP_HIGHMEM, so an unmapped (HighMem) page is a bug.
+ */
+static int64_t get_pages(struct lmm_slab_sys *s, uint32_t gfp, int order)
+{
+    int64_t pfn = s->page_alloc(s->src, gfp, order);
+    if (pfn >= 0 && (uint64_t)pfn + ((uint64_t)1 << order) >
+                    (s->direct_map_end - s->page_offset) >> PAGE_SHIFT) {
+        s->page_free(s->src, pfn, order);
+        return -LMM_EINVAL;
+    }
+    return pfn;
 }
 
 /* ===================================================================== creation == */
 
-struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src)
+struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src,
+                                         uint64_t page_offset, uint64_t direct_map_end)
 {
-    if (!alloc || !free)
+    if (!alloc || !free || page_offset & (PAGE_SIZE - 1) || direct_map_end <= page_offset)
         return NULL;
     struct lmm_slab_sys *s = calloc(1, sizeof(*s));
     if (!s)
@@ -99,6 +117,8 @@ struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_
     s->page_alloc = alloc;
     s->page_free = free;
     s->src = src;
+    s->page_offset = page_offset;
+    s->direct_map_end = direct_map_end;
     s->slab_ids_cap = 64;
     s->slabs = calloc(s->slab_ids_cap, sizeof(struct slab));
     s->free_ids = malloc(s->slab_ids_cap * sizeof(uint32_t));
@@ -286,15 +306,14 @@ static uint32_t allocate_slab(struct lmm_slab_sys *s, struct kmem_cache *c, uint
     }
     int64_t pfn;
     if (order > c->g.min_order) {
-        pfn = s->page_alloc(s->src, (flags | GFP_NOWARN_BIT | GFP_NORETRY_BIT) & ~GFP_NOFAIL_BIT,
-                            order);
+        pfn = get_pages(s, (flags | GFP_NOWARN_BIT | GFP_NORETRY_BIT) & ~GFP_NOFAIL_BIT, order);
         if (pfn < 0) {
             order = c->g.min_order;
             objects = (uint32_t)c->g.min_objects;
-            pfn = s->page_alloc(s->src, flags, order);
+            pfn = get_pages(s, flags, order);
         }
     } else {
-        pfn = s->page_alloc(s->src, flags, order);
+        pfn = get_pages(s, flags, order);
     }
     if (pfn < 0 || map_reserve(s, pfn, (int64_t)1 << order)) {
         if (pfn >= 0)
@@ -304,7 +323,7 @@ static uint32_t allocate_slab(struct lmm_slab_sys *s, struct kmem_cache *c, uint
         return SLAB_NIL;
     }
     sl->pfn = pfn;
-    sl->base = pfn_to_addr(pfn) + c->g.red_left_pad;
+    sl->base = pfn_to_addr(s, pfn) + c->g.red_left_pad;
     sl->cache = cache;
     sl->objects = objects;
     sl->inuse = 0;
@@ -512,7 +531,7 @@ static inline int64_t locate_object(const struct lmm_slab_sys *s, int cache, uin
                                     uint32_t *id_out, uint32_t *idx_out)
 {
     int64_t pfn;
-    if (!addr_to_pfn(addr, &pfn))
+    if (!addr_to_pfn(s, addr, &pfn))
         return -LMM_SLAB_ENOTSLAB;
     uint32_t id = map_get(s, pfn);
     if (id == 0 || (id & MAP_KIND_MASK))
@@ -807,7 +826,7 @@ int lmm_slab_kmalloc_cache(struct lmm_slab_sys *s, int64_t size, uint32_t gfp)
 static uint64_t kmalloc_large(struct lmm_slab_sys *s, int64_t size, uint32_t gfp)
 {
     int order = large_order(size);
-    int64_t pfn = s->page_alloc(s->src, gfp | GFP_COMP_BIT, order);
+    int64_t pfn = get_pages(s, gfp | GFP_COMP_BIT, order);
     if (pfn < 0)
         return (uint64_t)-pfn;
     if (map_reserve(s, pfn, (int64_t)1 << order)) {
@@ -820,7 +839,7 @@ static uint64_t kmalloc_large(struct lmm_slab_sys *s, int64_t size, uint32_t gfp
     s->unreclaimable_bytes += (int64_t)PAGE_SIZE << order;
     s->large_pages += (int64_t)1 << order;
     s->large_blocks++;
-    return pfn_to_addr(pfn);
+    return pfn_to_addr(s, pfn);
 }
 
 uint64_t lmm_slab_kmalloc(struct lmm_slab_sys *s, int64_t size, uint32_t gfp)
@@ -845,7 +864,7 @@ int64_t lmm_slab_kfree(struct lmm_slab_sys *s, uint64_t addr)
     if (addr <= 16)
         return 0;                                   /* NULL and ZERO_SIZE_PTR */
     int64_t pfn;
-    if (!addr_to_pfn(addr, &pfn))
+    if (!addr_to_pfn(s, addr, &pfn))
         return -LMM_SLAB_ENOTSLAB;
     uint32_t v = map_get(s, pfn);
     if ((v & MAP_KIND_MASK) == MAP_LARGE_HEAD) {
@@ -879,7 +898,7 @@ int64_t lmm_slab_ksize(struct lmm_slab_sys *s, uint64_t addr)
     if (addr <= 16)
         return 0;
     int64_t pfn;
-    if (!addr_to_pfn(addr, &pfn))
+    if (!addr_to_pfn(s, addr, &pfn))
         return -LMM_SLAB_ENOTSLAB;
     uint32_t v = map_get(s, pfn);
     if ((v & MAP_KIND_MASK) == MAP_LARGE_HEAD)
@@ -1067,7 +1086,7 @@ int lmm_slab_object_info(struct lmm_slab_sys *s, uint64_t addr, int64_t *out)
         out[i] = -1;
     out[0] = 0;
     int64_t pfn;
-    if (!addr_to_pfn(addr, &pfn))
+    if (!addr_to_pfn(s, addr, &pfn))
         return 0;
     uint32_t v = map_get(s, pfn);
     if (v == 0)
@@ -1080,7 +1099,7 @@ int lmm_slab_object_info(struct lmm_slab_sys *s, uint64_t addr, int64_t *out)
         out[0] = 2;
         out[2] = head;
         out[3] = order;
-        out[9] = (int64_t)pfn_to_addr(head);
+        out[9] = (int64_t)pfn_to_addr(s, head);
         return 2;
     }
     const struct slab *sl = &s->slabs[v];
@@ -1176,7 +1195,7 @@ int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
                 CHECK(c->alive, "dead cache %d still has slab at pfn %lld", ci, (long long)sl->pfn);
                 CHECK(sl->cache == (uint32_t)ci && sl->list == w && sl->lprev == prev,
                       "slab at pfn %lld: cache/list/back link wrong on cache %d %s list", (long long)sl->pfn, ci, names[w]);
-                CHECK(sl->base == pfn_to_addr(sl->pfn) + c->g.red_left_pad, "slab at pfn %lld: wrong base", (long long)sl->pfn);
+                CHECK(sl->base == pfn_to_addr(s, sl->pfn) + c->g.red_left_pad, "slab at pfn %lld: wrong base", (long long)sl->pfn);
                 CHECK((sl->order == c->g.order && sl->objects == (uint32_t)c->g.objects) ||
                       (sl->order == c->g.min_order && sl->objects == (uint32_t)c->g.min_objects),
                       "slab at pfn %lld: order %d with %u objects", (long long)sl->pfn, sl->order, sl->objects);

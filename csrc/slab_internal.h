@@ -16,8 +16,6 @@
 
 #define PAGE_SHIFT      12
 #define PAGE_SIZE       (1u << PAGE_SHIFT)
-#define PAGE_OFFSET     0xffff888000000000ull
-#define DIRECT_MAP_END  0xffffc88000000000ull       /* 64 TiB of direct map */
 
 #define SLAB_NIL        UINT32_MAX
 #define OBJ_END         0xfffdu                     /* tail of a freelist */
@@ -91,6 +89,9 @@ struct lmm_slab_sys {
     lmm_page_alloc_cb page_alloc;
     lmm_page_free_cb page_free;
     void *src;
+    /* the direct map: page_offset + pfn * PAGE_SIZE for addresses below direct_map_end */
+    uint64_t page_offset;
+    uint64_t direct_map_end;
 
     struct slab *slabs;             /* by id; [0] unused */
     uint32_t nr_slab_ids;           /* ids handed out so far (including 0) */

@@ -1,7 +1,7 @@
 """The compiled core: ``ffi``/``lib`` from cffi, with a check that it matches this package."""
 from ._core import ffi, lib  # noqa: F401  (built by csrc/build_ffi.py)
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 if lib.LMM_ABI_VERSION != ABI_VERSION:  # pragma: no cover - only with a stale build
     raise ImportError(

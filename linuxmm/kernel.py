@@ -411,9 +411,14 @@ class Kernel:
         module = importlib.import_module(
             "linuxmm.slab.cache" if self.backend == "c" else "linuxmm.reference.slab")
         # boot_objects=False: booting takes no page, so the page allocator's boot state (and the
-        # zones' known answers) is what memblock_free_all() left
+        # zones' known answers) is what memblock_free_all() left.  Objects are direct-map
+        # addresses: on i386 lowmem at 0xC0000000 + physical (slab gfp has no __GFP_HIGHMEM)
+        direct_map = ({"page_offset": I386_PAGE_OFFSET,
+                       "direct_map_end": I386_PAGE_OFFSET + (self.layout.max_low_pfn << 12)}
+                      if self.arch == "i386" else {})
         self.slab = module.SlabAllocator(self._pa, cpus=self.cpus, slab_nomerge=self.slab_nomerge,
-                                         dma="DMA" in self._zone_names, boot_objects=False)
+                                         dma="DMA" in self._zone_names, boot_objects=False,
+                                         **direct_map)
         self.register_proc("/proc/slabinfo", self.slab.slabinfo)
         self.register_stats(self.slab.vmstat)
         self._checkers.append(self.slab.check)
@@ -463,13 +468,13 @@ class Kernel:
 
     def virt_to_page(self, addr):
         """virt_to_page(): the struct page of a direct-map address (x86_64 PAGE_OFFSET
-        0xffff888000000000 + pfn * 4096; on i386 also lowmem 0xC0000000 + pfn * 4096): k.page(pfn).
+        0xffff888000000000 + pfn * 4096; i386 lowmem 0xC0000000 + pfn * 4096): k.page(pfn).
         Every page of a slab has page_type
         'slab' and slab_cache (virt_to_slab()->slab_cache); a large kmalloc's 'large_kmalloc'."""
         addr = _args.as_int(addr, "addr")
-        if self.arch == "i386" and I386_PAGE_OFFSET <= addr < PAGE_OFFSET:
+        if self.arch == "i386":
             pfn = (addr - I386_PAGE_OFFSET) >> 12
-            if pfn >= self.layout.max_low_pfn:
+            if addr < I386_PAGE_OFFSET or pfn >= self.layout.max_low_pfn:
                 raise ValueError(f"0x{addr:x} is not a lowmem address of this machine")
             return self.page(pfn)
         pfn = (addr - PAGE_OFFSET) >> 12
@@ -480,7 +485,7 @@ class Kernel:
     def _slab_page(self, page):
         """k.page() of an allocated page: page_type and slab_cache if the slab layer owns it."""
         with self.lock:
-            info = self.slab.object_info(PAGE_OFFSET + (page.pfn << 12))
+            info = self.slab.object_info(self.slab.page_address(page.pfn))
         if info["kind"] == "slab":
             page.page_type, page.slab_cache = "slab", info["cache"]
         elif info["kind"] == "large":

@@ -14,11 +14,10 @@ from ..slab import common as C
 from ..slab import flags as F
 from ..slab import kmalloc as K
 from ..slab.common import (KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array,
-                           alloc_error, check_addr, check_gfp, kmalloc_error)
+                           alloc_error, check_addr, check_gfp, direct_map, kmalloc_error)
 from ..slab.debug import PAGE_OFFSET
 from ..slab.geometry import PAGE_SHIFT, PAGE_SIZE
 
-DIRECT_MAP_END = 0xffffc88000000000
 PARTIAL, FULL, EMPTY, CPU, CPU_PARTIAL = 0, 1, 2, 3, 4
 MAX_PARTIAL_TO_SCAN = 10000
 GFP_RECLAIM_MASK = 0xc00 | 0x20 | 0x40 | 0x80 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x80000
@@ -370,7 +369,8 @@ class SlabAllocator(SlabAllocatorCommon):
     backend = "reference"
 
     def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
-                 boot_objects=True):
+                 boot_objects=True, page_offset=PAGE_OFFSET, direct_map_end=None):
+        self.page_offset, self.direct_map_end = direct_map(page_offset, direct_map_end)
         if hasattr(page_source, "alloc_pages"):
             self._page_alloc = page_source.alloc_pages
             self._page_free = lambda pfn, order: page_source.free_pages(pfn, order)
@@ -392,11 +392,22 @@ class SlabAllocator(SlabAllocatorCommon):
     # -- pages ----------------------------------------------------------------------------------
     def _get_pages(self, gfp, order):
         try:
-            return self._page_alloc(gfp, order)
+            pfn = self._page_alloc(gfp, order)
         except OutOfMemory:
             raise _CoreError(C.ENOMEM) from None
         except ValueError:
             raise _CoreError(C.EINVAL) from None
+        # slab gfp never carries __GFP_HIGHMEM: a page outside the direct map is refused
+        if self.page_address(pfn + (1 << order)) > self.direct_map_end:
+            self._page_free(pfn, order)
+            raise _CoreError(C.EINVAL)
+        return pfn
+
+    def _map_at(self, addr):
+        """The _Slab or _Large whose pages hold addr (virt_to_pfn() of the direct map), or None."""
+        if not self.page_offset <= addr < self.direct_map_end:
+            return None
+        return self._map.get((addr - self.page_offset) >> PAGE_SHIFT)
 
     def _allocate_slab(self, c, gfp):
         g = c.geometry
@@ -411,7 +422,7 @@ class SlabAllocator(SlabAllocatorCommon):
         else:
             pfn = self._get_pages(flags, order)
         self._serial += 1
-        slab = _Slab(pfn, PAGE_OFFSET + (pfn << PAGE_SHIFT) + g.red_left_pad, c, objects, order,
+        slab = _Slab(pfn, self.page_address(pfn) + g.red_left_pad, c, objects, order,
                      self._serial)
         for p in range(pfn, pfn + (1 << order)):
             self._map[p] = slab
@@ -440,9 +451,7 @@ class SlabAllocator(SlabAllocatorCommon):
     # -- object lookup (locate_object) ------------------------------------------------------------
     def _locate(self, cache, addr):
         """(0, slab, index) for an allocated object of cache (None: any cache), else (code, ...)."""
-        if not PAGE_OFFSET <= addr < DIRECT_MAP_END:
-            return C.ENOTSLAB, None, None
-        slab = self._map.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        slab = self._map_at(addr)
         if not isinstance(slab, _Slab):
             return C.ENOTSLAB, None, None
         if cache is not None and slab.cache is not cache:
@@ -531,7 +540,7 @@ class SlabAllocator(SlabAllocatorCommon):
             self.unreclaimable_bytes += PAGE_SIZE << order
             self.large_pages += 1 << order
             self.large_blocks += 1
-            return PAGE_OFFSET + (pfn << PAGE_SHIFT)
+            return self.page_address(pfn)
         if isinstance(c, int):
             raise kmalloc_error(-c, size, gfp)
         if not c.core_alive:
@@ -545,12 +554,10 @@ class SlabAllocator(SlabAllocatorCommon):
 
     def _large_at(self, addr):
         """(code, _Large) for kfree/ksize of an address in a large kmalloc, (None, None) if not one."""
-        if not PAGE_OFFSET <= addr < DIRECT_MAP_END:
-            return None, None
-        v = self._map.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        v = self._map_at(addr)
         if not isinstance(v, _Large):
             return None, None
-        if addr != PAGE_OFFSET + (v.pfn << PAGE_SHIFT):
+        if addr != self.page_address(v.pfn):
             return C.EINTERIOR, v
         return 0, v
 
@@ -595,12 +602,10 @@ class SlabAllocator(SlabAllocatorCommon):
         addr = check_addr(addr)
         info = {"kind": None, "cache": None, "pfn": None, "order": None, "objects": None,
                 "inuse": None, "index": None, "allocated": False, "serial": None, "addr": None}
-        if not PAGE_OFFSET <= addr < DIRECT_MAP_END:
-            return info
-        v = self._map.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        v = self._map_at(addr)
         if isinstance(v, _Large):
             info.update(kind="large", pfn=v.pfn, order=v.order, allocated=True,
-                        addr=PAGE_OFFSET + (v.pfn << PAGE_SHIFT))
+                        addr=self.page_address(v.pfn))
         elif isinstance(v, _Slab):
             info.update(kind="slab", cache=v.cache, pfn=v.pfn, order=v.order, objects=v.objects,
                         inuse=v.inuse, serial=v.serial, allocated=False)

@@ -14,8 +14,9 @@ from ..errors import InvariantError
 from . import flags as F
 from . import kmalloc as K
 from . import common as C
+from . import debug as D
 from .common import (STATS, KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array,
-                     alloc_error, check_addr, check_gfp, kmalloc_error)
+                     alloc_error, check_addr, check_gfp, direct_map, kmalloc_error)
 
 _alloc = lib.lmm_slab_alloc
 _free = lib.lmm_slab_free
@@ -174,14 +175,16 @@ class SlabAllocator(SlabAllocatorCommon):
     """The slab layer over a page source (a BuddyAllocator, or the PageAllocator engine).
 
     boot=True creates kmem_cache_node, kmem_cache and the kmalloc caches as kmem_cache_init()
-    does (dma=False leaves out dma-kmalloc-*)."""
+    does (dma=False leaves out dma-kmalloc-*).  Objects are named by direct-map addresses
+    page_offset + pfn * 4096 + offset below direct_map_end (see common.direct_map())."""
 
     backend = "c"
 
     def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
-                 boot_objects=True):
+                 boot_objects=True, page_offset=D.PAGE_OFFSET, direct_map_end=None):
         alloc_cb, free_cb, ctx = _page_source(page_source)
-        raw = lib.lmm_slab_sys_create(alloc_cb, free_cb, ctx)
+        self.page_offset, self.direct_map_end = direct_map(page_offset, direct_map_end)
+        raw = lib.lmm_slab_sys_create(alloc_cb, free_cb, ctx, self.page_offset, self.direct_map_end)
         if raw == ffi.NULL:
             raise MemoryError("cannot allocate the slab allocator")
         self._sys = ffi.gc(raw, lib.lmm_slab_sys_destroy)

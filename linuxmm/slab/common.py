@@ -70,6 +70,20 @@ def check_addr(addr):
     return addr
 
 
+def direct_map(page_offset, direct_map_end):
+    """(page_offset, direct_map_end) of a slab allocator, checked: objects are named by
+    page_offset + pfn * 4096 + offset below direct_map_end.  The default is x86_64's
+    (0xffff888000000000, 64 TiB); the i386 Kernel passes 0xC0000000 and the end of lowmem."""
+    page_offset = _args.as_int(page_offset, "page_offset")
+    if direct_map_end is None:
+        direct_map_end = min(page_offset + (D.DIRECT_MAP_END - D.PAGE_OFFSET), 2**64 - PAGE_SIZE)
+    direct_map_end = _args.as_int(direct_map_end, "direct_map_end")
+    if page_offset % PAGE_SIZE or not 0 < page_offset < direct_map_end < 2**64:
+        raise ValueError(f"direct map 0x{page_offset:x}..0x{direct_map_end:x} is not a page "
+                         f"aligned range of 64-bit addresses")
+    return page_offset, direct_map_end
+
+
 def addr_array(addrs):
     """Object addresses as a contiguous uint64 array (see _args.int_array)."""
     return _args.int_array(addrs, np.uint64, "addresses")
@@ -169,7 +183,7 @@ class KmemCacheCommon:
                      D.DASH, ""]
             for a in objs:
                 info = self.allocator.object_info(a)
-                slab_addr = D.PAGE_OFFSET + info["pfn"] * PAGE_SIZE
+                slab_addr = self.allocator.page_address(info["pfn"])
                 lines.append(f"Object 0x{a:x} @offset={a - slab_addr}")
             lines.append(f"kmem_cache_destroy {self.name}: Slab cache still has objects when "
                          f"called from kmem_cache_destroy")
@@ -195,7 +209,7 @@ class KmemCacheCommon:
         slabs = []
         for which in REAL_LISTS:
             for pfn in self._core_list(which):
-                info = self.allocator.object_info(D.PAGE_OFFSET + pfn * PAGE_SIZE)
+                info = self.allocator.object_info(self.allocator.page_address(pfn))
                 slabs.append((info, set(self._core_freelist(pfn))))
         self._memory.check(slabs)
 
@@ -239,7 +253,7 @@ class SlowPathMixin:
             info = self.allocator.object_info(int(a))
             if seen.get(info["pfn"]) != info["serial"]:
                 seen[info["pfn"]] = info["serial"]
-                base = D.PAGE_OFFSET + info["pfn"] * PAGE_SIZE + self.geometry.red_left_pad
+                base = self.allocator.page_address(info["pfn"]) + self.geometry.red_left_pad
                 for i in range(info["objects"]):
                     self.ctor(base + i * self.size)
 
@@ -297,6 +311,7 @@ class SlabAllocatorCommon:
     """The slab layer of one machine: every cache, kmalloc, slabinfo."""
 
     def _setup(self, *, cpus, slab_nomerge, boot, dma, boot_objects=True):
+        """After the backend's own state; self.page_offset and self.direct_map_end are set."""
         self.cpus = _args.as_int(cpus, "cpus")
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
@@ -308,6 +323,10 @@ class SlabAllocatorCommon:
         self.kmem_cache_node = None
         if boot:
             self._boot(dma, boot_objects)
+
+    def page_address(self, pfn):
+        """page_address() of a lowmem page: the direct-map address of pfn."""
+        return self.page_offset + pfn * PAGE_SIZE
 
     # -- boot -----------------------------------------------------------------------------------
     def _boot(self, dma, boot_objects):
@@ -495,7 +514,7 @@ class SlabAllocatorCommon:
             if page_info is not None:           # every slab is an allocated block of its order
                 for which in REAL_LISTS:
                     for pfn in c._core_list(which):
-                        order = self.object_info(D.PAGE_OFFSET + pfn * PAGE_SIZE)["order"]
+                        order = self.object_info(self.page_address(pfn))["order"]
                         pi = page_info(pfn)
                         if pi["state"] != "allocated" or pi["order"] != order:
                             raise InvariantError(f"{c.name}: slab at pfn {pfn} (order {order}) "
@@ -521,7 +540,7 @@ class SlabAllocatorCommon:
             other = owner.name
             if cache is None:
                 name = owner.name
-            offset = addr - (D.PAGE_OFFSET + info["pfn"] * PAGE_SIZE)
+            offset = addr - self.page_address(info["pfn"])
         return D.invalid_free(reason, name, addr, other=other, offset=offset)
 
 

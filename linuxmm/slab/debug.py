@@ -14,7 +14,8 @@ POISON_END = 0xa5
 SLUB_RED_INACTIVE = 0xbb
 SLUB_RED_ACTIVE = 0xcc
 
-PAGE_OFFSET = 0xffff888000000000
+PAGE_OFFSET = 0xffff888000000000        # x86_64 direct map (the default of a SlabAllocator)
+DIRECT_MAP_END = 0xffffc88000000000     # 64 TiB of it
 VMEMMAP_START = 0xffffea0000000000
 STRUCT_PAGE_SIZE = 64
 TAINT = "Not tainted"
@@ -78,6 +79,10 @@ class ObjectMemory:
         self.reports = []        # corruption found when a free object was allocated again
 
     # -- layout -------------------------------------------------------------------------------
+    def _slab_addr(self, info):
+        """The direct-map address of the slab's first page (its allocator's page_offset)."""
+        return self.cache.allocator.page_address(info["pfn"])
+
     def _init_slab(self, info):
         c = self.cache
         size = PAGE_SIZE << info["order"]
@@ -151,7 +156,7 @@ class ObjectMemory:
 
     def report(self, info, mem, obj_off, problems, *, fix):
         c = self.cache
-        slab_addr = PAGE_OFFSET + info["pfn"] * PAGE_SIZE
+        slab_addr = self._slab_addr(info)
         obj = slab_addr + obj_off
         lines = []
         for what, first, last, byte, value in problems:
@@ -174,7 +179,7 @@ class ObjectMemory:
         it is handed out again; a write after free is reported (by the next check()) and the
         bytes restored before the object is initialised as allocated."""
         mem = self.memory(info)
-        off = info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE
+        off = info["addr"] - self._slab_addr(info)
         problems = self.object_problems(mem, off, SLUB_RED_INACTIVE)
         if problems:
             self.reports.append(self.report(info, mem, off, problems, fix=True))
@@ -184,7 +189,7 @@ class ObjectMemory:
         """free_debug_processing(): red zones of the object must be intact, else the report is
         raised, the bytes restored and the object stays allocated ("Object ... not freed")."""
         mem = self.memory(info)
-        off = info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE
+        off = info["addr"] - self._slab_addr(info)
         problems = self.object_problems(mem, off, SLUB_RED_ACTIVE)
         if problems:
             text = self.report(info, mem, off, problems, fix=True)
@@ -195,7 +200,7 @@ class ObjectMemory:
 
     def after_free(self, info):
         mem = self.memory(info)
-        self.init_object(mem, info["addr"] - PAGE_OFFSET - info["pfn"] * PAGE_SIZE, SLUB_RED_INACTIVE)
+        self.init_object(mem, info["addr"] - self._slab_addr(info), SLUB_RED_INACTIVE)
 
     def check(self, slabs):
         """validate_slab() over (info, free indices) of every slab; InvariantError on corruption."""
@@ -220,7 +225,7 @@ class ObjectMemory:
                 pad = mem[length - rem:]
                 bad = [j for j, b in enumerate(pad) if b != POISON_INUSE]
                 if bad:
-                    start = PAGE_OFFSET + info["pfn"] * PAGE_SIZE + length - rem
+                    start = self._slab_addr(info) + length - rem
                     raise InvariantError(
                         f"{RULE}\n{bug_line(c.name, f'Padding overwritten. 0x{start + bad[0]:x}-0x{start + bad[-1]:x} @offset={length - rem + bad[0]}')}\n{DASH}")
         for pfn in list(self.slabs):
@@ -229,14 +234,14 @@ class ObjectMemory:
 
     def write(self, info, addr, offset, length, value):
         mem = self.memory(info)
-        start = addr + offset - PAGE_OFFSET - info["pfn"] * PAGE_SIZE
+        start = addr + offset - self._slab_addr(info)
         if start < 0 or start + length > len(mem):
             raise ValueError(f"write of {length} bytes at 0x{addr + offset:x} leaves the slab")
         mem[start:start + length] = bytes([value]) * length
 
     def read(self, info, addr, offset, length):
         mem = self.memory(info)
-        start = addr + offset - PAGE_OFFSET - info["pfn"] * PAGE_SIZE
+        start = addr + offset - self._slab_addr(info)
         if start < 0 or start + length > len(mem):
             raise ValueError(f"read of {length} bytes at 0x{addr + offset:x} leaves the slab")
         return bytes(mem[start:start + length])
