@@ -682,11 +682,13 @@ class Kernel:
             process.alive = False
             self._processes.pop(process.pid, None)
 
-    def create_file(self, path, size=0):
-        """creat(2) + ftruncate: a simulated file of `size` zero bytes, returned open (O_RDWR)."""
+    def create_file(self, path, size=0, fs=None):
+        """creat(2) + ftruncate: a simulated file of `size` zero bytes, returned open (O_RDWR)
+        with nothing cached.  fs "ext4" (a disk: reads fill the page cache) or "tmpfs" (shmem);
+        by default paths under /dev/shm/ and /run/ are tmpfs, all others ext4."""
         from .units import parse_size
         with self.lock:
-            return self.fs.create(path, parse_size(size))
+            return self.fs.create(path, parse_size(size), fs)
 
     def create_device(self, path, ops, vm_flags=None):
         """A character device at path whose mmap installs `ops`, a Python vm_operations_struct

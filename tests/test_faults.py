@@ -452,3 +452,27 @@ def test_large_folio_cow_and_fork_keep_counts(k, p):
     fh.f_inode.i_mapping.truncate()
     assert len(fh.f_inode.i_mapping) == 0
     k.check()
+
+
+# -- tmpfs (shmem files, §5.5 and the §5.10 table) --------------------------------------------
+def test_tmpfs_files(k, p):
+    f = k.create_file("/dev/shm/t", N * P)                  # under /dev/shm: tmpfs
+    a = p.mmap(0x7e0000000000, N * P, RW, L.MAP_SHARED | L.MAP_FIXED, f, 0)
+    assert faults(p, lambda: p.touch_range(a, N * P, write=True)) == (N, 0)   # holes: 1 each
+    assert status(k, p, "RssShmem") == N * 4 and k.vm_counters()["nr_shmem"] == N
+    q = k.spawn("q")
+    b = q.mmap(0x7e0000000000 + 5 * P, N * P, RW, L.MAP_SHARED | L.MAP_FIXED,
+               k.open("/dev/shm/t", 2), 0)
+    assert faults(q, lambda: q.touch_range(b, N * P)) == (17, 0)    # existing pages: around
+    assert faults(q, lambda: q.touch_range(b, N * P, write=True)) == (0, 0)   # no write-notify
+    g = k.create_file("/dev/shm/h", N * P)
+    c = q.mmap(0, N * P, RW, L.MAP_SHARED, g, 0)
+    assert faults(q, lambda: q.touch_range(c, N * P)) == (N, 0)     # holes, read: 1 each
+    p.write(a, b"shm")
+    f.fadvise(0, 0, L.POSIX_FADV_DONTNEED)                   # tmpfs pages are the only copy
+    assert f.read(0, 3) == b"shm" and q.read(b - 5 * P + 5 * P, 0) == b""
+    assert k.create_file("/data/e", P).f_inode.kind == "ext4"
+    assert k.create_file("/data/s", P, fs="tmpfs").f_inode.kind == "shmem"
+    with pytest.raises(ValueError):
+        k.create_file("/data/x", P, fs="xfs")
+    k.check()

@@ -69,6 +69,16 @@ SCENARIOS = {
     "fork_file_vma_without_anon_vma": cached("f") + [
         fmap("a", "f", align=5), ("read", "a", 0, N),
         ("fork_child", [("read", "a", 0, N, OBS)])],
+    "tmpfs_shared_write_to_holes": [("shmhole", "t", N), fmap("a", "t", prot=RW, flags=MAP_SHARED),
+                                    ("write", "a", 0, N, OBS)],
+    "tmpfs_existing_pages_read_then_write": [
+        ("shmfile", "t", N), fmap("a", "t", prot=RW, flags=MAP_SHARED, align=5),
+        ("read", "a", 0, N, OBS), ("write", "a", 0, N, OBS)],
+    "tmpfs_holes_read_then_write": [("shmhole", "t", N), fmap("a", "t", prot=RW, flags=MAP_SHARED),
+                                    ("read", "a", 0, N, OBS), ("write", "a", 0, N, OBS)],
+    "tmpfs_private_write_then_fork": [
+        ("shmfile", "t", N), fmap("a", "t", prot=RW, align=5), ("read", "a", 0, 64),
+        ("write", "a", 0, 32, OBS), ("fork_child", [("read", "a", 0, N, OBS)])],
     "shared_anon_read_write": [anon("a", flags=MAP_SHARED | MAP_ANONYMOUS),
                                ("read", "a", 0, N, OBS), ("write", "a", 0, N, OBS),
                                anon("b", flags=MAP_SHARED | MAP_ANONYMOUS),

@@ -14,6 +14,9 @@ from .mmu_defs import PG_DIRTY
 # Device numbers printed in /proc/pid/maps.
 SIMFS_DEV = (0xfe, 0x01)    # simulated ext4 disk holding files made by create_file
 SHM_DEV = (0x00, 0x01)      # shm_mnt: shared anonymous memory ("/dev/zero (deleted)")
+TMPFS_DEV = (0x00, 0x1b)    # a tmpfs mounted on /dev/shm (and /run)
+TMPFS_MOUNTS = ("/dev/shm/", "/run/")
+FILESYSTEMS = ("ext4", "tmpfs")
 
 O_ACCMODE = 3
 
@@ -227,17 +230,28 @@ class FileSystem:
         self._next_shm_ino = 1024
         self._next_dev_ino = 4
 
-    def create(self, path, size):
+    def create(self, path, size, fs=None):
+        """creat + ftruncate.  fs: "ext4" (the simulated disk) or "tmpfs" (shmem: pages live
+        only in the page cache, holes fault in zeroed pages); by default files under /dev/shm/
+        and /run/ are on tmpfs, every other path on ext4."""
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"path must be an absolute path string, got {path!r}")
+        if fs is None:
+            fs = "tmpfs" if path.startswith(TMPFS_MOUNTS) else "ext4"
+        if fs not in FILESYSTEMS:
+            raise ValueError(f"fs must be one of {FILESYSTEMS}, got {fs!r}")
         if size < 0:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        kind = "shmem" if fs == "tmpfs" else "ext4"
         old = self.inodes.get(path)
-        if old is not None and old.host_path is None:
+        if old is not None and old.host_path is None and old.kind == kind:
             inode = old                      # creat(2) truncates an existing file
             inode.i_mapping.truncate()
         else:
-            inode = Inode(self._next_ino, SIMFS_DEV, 0, path, kernel=self.kernel)
+            if old is not None and old.host_path is None:
+                old.deleted = True           # replaced by a file of another file system
+            inode = Inode(self._next_ino, SIMFS_DEV if fs == "ext4" else TMPFS_DEV, 0, path,
+                          kernel=self.kernel, kind=kind)
             self._next_ino += 1
             self.inodes[path] = inode
         inode.i_size = size

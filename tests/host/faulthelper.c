@@ -7,6 +7,7 @@
  * Commands (numbers decimal, addresses and lengths in bytes unless "pages"):
  *   region <hint>                       reserve-and-release a free window at hint -> addr=
  *   file <slot> <path> <npages>         create, fill page i with (i*7+1)&255, fsync, FADV_DONTNEED
+ *   truncfile <slot> <path> <npages>    create empty, ftruncate to npages (all holes)
  *   map <addr> <len> <prot> <flags> <slot|-1> <off>   mmap at addr (MAP_FIXED_NOREPLACE)
  *   read|write <addr> <npages> <step>   one byte per touched page (write stores 0x5a)
  *   madvise|mprotect <addr> <len> <arg> ; munmap <addr> <len>
@@ -260,6 +261,15 @@ int main(void)
             }
             if (!rc)
                 rc = fsync(fd) || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            getrusage(RUSAGE_SELF, &ru1);
+            fds[a] = fd;
+            reply_err(rc, "");
+        } else if (!strcmp(cmd, "truncfile")) {
+            sscanf(line, "%*s %lu %1023s %lu", &a, path, &b);
+            prepare();
+            getrusage(RUSAGE_SELF, &ru0);
+            int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+            int rc = fd < 0 || ftruncate(fd, (off_t)(b * PG));
             getrusage(RUSAGE_SELF, &ru1);
             fds[a] = fd;
             reply_err(rc, "");

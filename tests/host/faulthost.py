@@ -8,6 +8,8 @@ for that op: ``{"mincore": 1, "smaps": 1, "status": 1}`` (ops naming a mapping v
 
     ("file", name, npages)          create npages pages, page i filled with byte (i*7+1)&255,
                                     fsync, POSIX_FADV_DONTNEED (starts uncached)
+    ("shmfile", name, npages)       the same file on tmpfs (/dev/shm): its pages stay cached
+    ("shmhole", name, npages)       an empty tmpfs file ftruncated to npages (every page a hole)
     ("cache", name, first, count[, chunk_pages])   pread those pages, chunk_pages (default:
                                     all) per pread, readahead included; then wait until mincore
                                     shows them all resident.  The chunking matters: one big
@@ -226,7 +228,7 @@ class _Common:
         if name == "fork_child":
             r["child"] = self.fork_child(args[0])
             return r
-        if name in ("file", "cache", "fadvise", "pread"):
+        if name in ("file", "shmfile", "shmhole", "cache", "fadvise", "pread"):
             r.update(getattr(self, "op_" + name)(*args))
             if opts.get("filecore"):
                 r["filecore"] = ranges(self.filecore(args[0]))
@@ -283,14 +285,26 @@ class HostRun(_Common):
     def counts(res):
         return {"minflt": res["minflt"], "majflt": res["majflt"]}
 
-    def op_file(self, name, npages):
+    def op_file(self, name, npages, directory=None, command="file"):
         slot = self.next_slot_file()
-        path = os.path.join(data_dir(), f"{name}.{os.getpid()}")
-        res = self.h.call("file", slot, path, npages)
+        path = os.path.join(directory or data_dir(), f"{name}.{os.getpid()}")
+        res = self.h.call(command, slot, path, npages)
         if res["err"]:
             raise HostRefused(f"cannot create {path}: {os.strerror(res['err'])}")
         self.files[name] = (slot, npages)
+        if directory is not None:
+            _TMP.setdefault("shm", []).append(path)
         return dict(self.counts(res), err=None)
+
+    def op_shmfile(self, name, npages):
+        if not os.path.isdir("/dev/shm"):
+            raise HostRefused("no /dev/shm")
+        return self.op_file(name, npages, "/dev/shm")
+
+    def op_shmhole(self, name, npages):
+        if not os.path.isdir("/dev/shm"):
+            raise HostRefused("no /dev/shm")
+        return self.op_file(name, npages, "/dev/shm", "truncfile")
 
     def next_slot_file(self):
         return len(self.files)
@@ -358,6 +372,9 @@ def run_host(scenario):
         for name in os.listdir(data_dir()):
             if name.endswith(f".{os.getpid()}"):
                 os.unlink(os.path.join(data_dir(), name))
+        for path in _TMP.pop("shm", []):          # tmpfs files: their pages are memory
+            if os.path.exists(path):
+                os.unlink(path)
 
 
 # -- the linuxmm runner -----------------------------------------------------------------------
@@ -383,15 +400,21 @@ class SimRun(_Common):
             out["err"] = errno.errorcode.get(e.errno, str(e.errno))
         return dict({"minflt": p.min_flt - min0, "majflt": p.maj_flt - maj0}, **out)
 
-    def op_file(self, name, npages):
+    def op_file(self, name, npages, directory="/data", fill=True):
         def create():
-            f = self.k.create_file(f"/data/{name}", npages * PAGE)
-            f.write(0, b"".join(bytes([(i * 7 + 1) & 255]) * PAGE for i in range(npages)))
-            if hasattr(f, "fsync"):
+            f = self.k.create_file(f"{directory}/{name}", npages * PAGE)
+            if fill:
+                f.write(0, b"".join(bytes([(i * 7 + 1) & 255]) * PAGE for i in range(npages)))
                 f.fsync()
-            f.fadvise(0, npages * PAGE, POSIX_FADV_DONTNEED)
+                f.fadvise(0, npages * PAGE, POSIX_FADV_DONTNEED)
             self.files[name] = (f, npages)
         return self.counted(create)
+
+    def op_shmfile(self, name, npages):
+        return self.op_file(name, npages, "/dev/shm")
+
+    def op_shmhole(self, name, npages):
+        return self.op_file(name, npages, "/dev/shm", fill=False)
 
     def op_cache(self, name, first, count, chunk=None):
         f, chunk = self.files[name][0], chunk or count
