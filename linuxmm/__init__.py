@@ -64,6 +64,14 @@ from .vm.readahead import (POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE,  # noqa: E40
                            POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL,
                            POSIX_FADV_WILLNEED)
 
+from .vm import memory as _memory  # noqa: E402
+
+# VM_FAULT_* (what a device's vm_ops returns) and FAULT_FLAG_* (vmf.flags)
+for _name in dir(_memory):
+    if _name.startswith(("VM_FAULT_", "FAULT_FLAG_")):
+        globals()[_name] = getattr(_memory, _name)
+        __all__.append(_name)
+
 PTE_PRESENT = _mmu_defs._PAGE_PRESENT
 PTE_RW = _mmu_defs._PAGE_RW
 PTE_USER = _mmu_defs._PAGE_USER

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import linuxmm as L
-from linuxmm.vm.memory import VM_FAULT_NOPAGE, VM_FAULT_SIGBUS
+from linuxmm import VM_FAULT_NOPAGE, VM_FAULT_SIGBUS
 
 P = 4096
 RW = L.PROT_READ | L.PROT_WRITE
