@@ -476,3 +476,45 @@ def test_tmpfs_files(k, p):
     with pytest.raises(ValueError):
         k.create_file("/data/x", P, fs="xfs")
     k.check()
+
+
+def test_fork_honours_dontfork_and_wipeonfork(k, p):
+    a = p.mmap(0, 4 * P, RW, ANON)
+    b = p.mmap(0, 4 * P, RW, ANON)
+    p.write(a, b"keep")
+    p.write(b, b"wipe")
+    p.madvise(a, 4 * P, L.MADV_DONTFORK)
+    p.madvise(b, 4 * P, L.MADV_WIPEONFORK)
+    c = p.fork()
+    assert c.mm.vma_lookup(a) is None                       # VM_DONTCOPY: not in the child
+    with pytest.raises(L.SegmentationFault):
+        c.touch(a)
+    assert c.read(b, 4) == bytes(4) and c.min_flt == 1      # VM_WIPEONFORK: fresh zero page
+    assert p.read(b, 4) == b"wipe"
+    k.check()
+
+
+def test_mremap_moves_pages_with_their_data(k, p):
+    a = p.mmap(0, 64 * P, RW, ANON)
+    p.touch_range(a, 64 * P, write=True)
+    p.write(a + 5 * P, b"moved")
+    new = p.mremap(a, 64 * P, 128 * P, L.MREMAP_MAYMOVE)
+    assert faults(p, lambda: p.touch_range(new, 64 * P, write=True)) == (0, 0)
+    assert p.read(new + 5 * P, 5) == b"moved"
+    k.check()
+
+
+def test_vmhwm_keeps_the_peak(k, p):
+    a = p.mmap(0, N * P, RW, ANON)
+    p.touch_range(a, N * P, write=True)
+    p.munmap(a, N * P)
+    assert status(k, p, "VmRSS") == 0 and status(k, p, "VmHWM") == N * 4
+
+
+def test_populate_file_mapping_takes_fault_around_faults(k, p):
+    f = cached_file(k, N)
+    before = p.min_flt
+    a = p.mmap(0x7e0000000000 + 5 * P, N * P, L.PROT_READ,
+               L.MAP_PRIVATE | L.MAP_FIXED | L.MAP_POPULATE, f, 0)
+    assert p.min_flt - before == 17
+    assert faults(p, lambda: p.touch_range(a, N * P)) == (0, 0)
