@@ -466,6 +466,13 @@ uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
 uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
 int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters);
 int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters);
+/* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
+int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
+/* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */
+int lmm_mmu_pud_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
+/* Which tables exist above addr: 0 no PUD table, 1 a PUD table but no PMD table, 2 a PMD table
+ * whose slot for addr is empty, 3 a PTE table or a huge leaf in that slot. */
+int lmm_mmu_table_depth(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
 /* pte_set of each in order: n, or a negative code with lmm_mmu_error_index() the entry that
  * failed (those before it are done). */
 int64_t lmm_mmu_set_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,

@@ -443,6 +443,43 @@ int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entr
     return 0;
 }
 
+int lmm_mmu_table_depth(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    int err = 0;
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
+        return -LMM_EINVAL;
+    uint64_t *t = (uint64_t *)m->data[pgd];
+    if (m->levels == 4) {
+        t = child(m, t, IDX(addr, LMM_PGDIR_SHIFT), LMM_LEVEL_PUD, NULL, &err);
+        if (!t)
+            return 0;
+    }
+    t = child(m, t, IDX(addr, LMM_PUD_SHIFT), LMM_LEVEL_PMD, NULL, &err);
+    if (!t)
+        return 1;
+    return t[IDX(addr, LMM_PMD_SHIFT)] ? 3 : 2;
+}
+
+int lmm_mmu_pud_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters)
+{
+    int err = 0;
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
+        return -LMM_EINVAL;
+    if (m->levels != 4)
+        return 0;
+    uint64_t *t = (uint64_t *)m->data[pgd];
+    return child(m, t, IDX(addr, LMM_PGDIR_SHIFT), LMM_LEVEL_PUD, counters, &err) ? 0 : err;
+}
+
+int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters)
+{
+    int err = 0;
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
+        return -LMM_EINVAL;
+    uint64_t *pmd = pmd_slot(m, pgd, addr, counters, &err);
+    return pmd ? 0 : err;
+}
+
 int64_t lmm_mmu_set_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
                          const uint64_t *entries, int64_t n, int64_t *counters)
 {

@@ -144,6 +144,30 @@ class Mmu:
         if err:
             self._set_error(err, addr)
 
+    def pmd_alloc(self, pgd, addr, counters):
+        """pud_alloc + pmd_alloc: the PUD and PMD tables above addr (OutOfMemory)."""
+        pgd = self._check_pgd(pgd)
+        addr = A.check_addr(addr, self.task_size)
+        c = _c_array(A.check_counters(counters), "int64_t[]")
+        err = lib.lmm_mmu_pmd_alloc(self._ptr, pgd, addr, c)
+        if err:
+            self._set_error(err, addr)
+
+    def pud_alloc(self, pgd, addr, counters):
+        """pud_alloc alone (no-op with PAE); OutOfMemory."""
+        pgd = self._check_pgd(pgd)
+        addr = A.check_addr(addr, self.task_size)
+        c = _c_array(A.check_counters(counters), "int64_t[]")
+        err = lib.lmm_mmu_pud_alloc(self._ptr, pgd, addr, c)
+        if err:
+            self._set_error(err, addr)
+
+    def table_depth(self, pgd, addr):
+        """0 no PUD table above addr, 1 no PMD table, 2 an empty PMD slot, 3 a PTE table or a
+        huge leaf in addr's PMD slot."""
+        return lib.lmm_mmu_table_depth(self._ptr, self._check_pgd(pgd),
+                                       A.check_addr(addr, self.task_size))
+
     def set_bulk(self, pgd, addrs, entries, counters):
         pgd = self._check_pgd(pgd)
         addrs = A.addr_array(addrs, self.task_size)

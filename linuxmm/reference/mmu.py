@@ -293,6 +293,38 @@ class Mmu:
             raise ValueError(f"the PMD slot of {addr:#x} points to a PTE table")
         pmd[i] = entry
 
+    def pmd_alloc(self, pgd, addr, counters):
+        """pud_alloc + pmd_alloc: the PUD and PMD tables above addr (OutOfMemory)."""
+        pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)
+        A.check_counters(counters)
+        try:
+            self._pmd_table(pgd, addr, counters)
+        except _NoMem:
+            raise OutOfMemory(f"no page for a page table at {addr:#x}") from None
+
+    def pud_alloc(self, pgd, addr, counters):
+        """pud_alloc alone (no-op with PAE); OutOfMemory."""
+        pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)
+        A.check_counters(counters)
+        if self.levels != 4:
+            return
+        try:
+            self._child(self._tables[pgd], (addr >> D.PGDIR_SHIFT) & 511, D.LEVEL_PUD, counters)
+        except _NoMem:
+            raise OutOfMemory(f"no page for a page table at {addr:#x}") from None
+
+    def table_depth(self, pgd, addr):
+        """0 no PUD table above addr, 1 no PMD table, 2 an empty PMD slot, 3 a PTE table or a
+        huge leaf in addr's PMD slot."""
+        pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)
+        top = self._tables[pgd]
+        if self.levels == 4 and not top[(addr >> D.PGDIR_SHIFT) & 511]:
+            return 0
+        pmd = self._pmd_table(pgd, addr)
+        if pmd is None:
+            return 1
+        return 3 if pmd[(addr >> D.PMD_SHIFT) & 511] else 2
+
     def set_bulk(self, pgd, addrs, entries, counters):
         pgd = self._check_pgd(pgd)
         addrs = A.addr_array(addrs, self.task_size)

@@ -310,11 +310,17 @@ def expand_stack(mm, vma, addr):
 def handle_mm_fault(mm, vma, addr, flags):
     mmu = mm.kernel.mmu
     write = flags & FAULT_FLAG_WRITE
+    pmd = mmu.pmd_get(mm.pgd, addr)
+    if pmd == 0:                     # __handle_mm_fault: pud_alloc, pmd_alloc come first (they
+        try:                         # stay even when the fault then fails with SIGBUS)
+            mmu.pmd_alloc(mm.pgd, addr, mm.counters)
+        except OutOfMemory:
+            return VM_FAULT_OOM
     entry = mmu.pte_get(mm.pgd, addr)
     if entry & _PAGE_PSE:
         from .huge_memory import huge_pmd_fault
         return huge_pmd_fault(mm, vma, addr, flags, entry)
-    if entry == 0 and vma.vm_ops is None and mmu.pmd_get(mm.pgd, addr) == 0:
+    if entry == 0 and vma.vm_ops is None and pmd == 0:
         from .huge_memory import thp_vma_allowable, do_huge_pmd_anonymous_page
         if thp_vma_allowable(mm, vma, addr):
             ret = do_huge_pmd_anonymous_page(mm, vma, addr, flags)

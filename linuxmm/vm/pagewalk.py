@@ -10,7 +10,7 @@ from .memory import (_PROT_BITS, do_user_addr_fault, is_cow_mapping, linear_page
                      mm_counter_of, page_add_rmap, page_remove_rmap, vm_page_prot,
                      vma_wants_writenotify)
 from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_INACTIVE_ANON, PAGE_SHIFT,
-                       PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_FILE, PG_LRU, PG_SHMEM,
+                       PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_FILE, PG_LRU, PG_SHMEM,
                        PG_SWAPBACKED, PMD_SIZE, VM_EXEC, VM_READ, VM_WRITE, _PAGE_ACCESSED,
                        _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW,
                        _PAGE_SPECIAL, pte_pfn)
@@ -104,12 +104,40 @@ def vma_needs_copy(vma):
     return vma.anon_vma is not None
 
 
+def _next(addr, size):
+    return (addr | (size - 1)) + 1
+
+
+def copy_tables(dst, src, start, end):
+    """copy_p4d_range / copy_pud_range / copy_pmd_range: the child gets a PUD table for every
+    PGD entry of the parent over [start, end), a PMD table for every PUD entry, a PTE table for
+    every non-empty PMD slot (huge leaves are copied with their own table) -- also where the
+    parent's tables hold no present entry."""
+    mmu = src.kernel.mmu
+    addr = start
+    while addr < end:
+        depth = mmu.table_depth(src.pgd, addr)
+        if depth == 0:
+            addr = _next(addr, PGDIR_SIZE)
+            continue
+        mmu.pud_alloc(dst.pgd, addr, dst.counters)
+        if depth == 1:
+            addr = _next(addr, PUD_SIZE)
+            continue
+        mmu.pmd_alloc(dst.pgd, addr, dst.counters)
+        if depth == 3 and not mmu.pmd_get(src.pgd, addr) & _PAGE_PSE \
+                and mmu.table_depth(dst.pgd, addr) == 2:
+            mmu.pte_set(dst.pgd, addr, 0, dst.counters)        # pte_alloc: an empty table
+        addr = _next(addr, PMD_SIZE)
+
+
 def copy_page_range(dst, src, vma):
     """copy_pte_range: the child gets the parent's PTEs; private writable ones are
     write-protected in both, anon pages lose PageAnonExclusive, every mapped page gains a
     mapping; child PTEs are old (and clean in shared VMAs)."""
     kernel = src.kernel
     mmu = kernel.mmu
+    copy_tables(dst, src, vma.vm_start, vma.vm_end)
     addrs, entries = mmu.walk(src.pgd, vma.vm_start, vma.vm_end)
     if not len(addrs):
         return

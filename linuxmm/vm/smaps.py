@@ -1,7 +1,8 @@
 """/proc/<pid>/smaps, smaps_rollup and statm (fs/proc/task_mmu.c: show_smap, __show_smap,
 smaps_account, smaps_page_accumulate, show_smaps_rollup, task_statm), byte for byte."""
 from .constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, VM_LOCKED, vm_flags_string
-from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, _PAGE_SPECIAL,
+from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE,
+                       _PAGE_SPECIAL,
                        MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PG_ANON, PG_DIRTY,
                        PG_REFERENCED, PG_SWAPBACKED, PMD_SIZE, pte_pfn)
 from .procfs import vma_header, vma_line
@@ -41,8 +42,8 @@ def smap_gather(mm, vma, mss):
     addrs, entries = mmu.walk(mm.pgd, vma.vm_start, vma.vm_end)
     locked = bool(vma.vm_flags & VM_LOCKED)
     for entry in entries.tolist():
-        if not entry & _PAGE_PRESENT or entry & _PAGE_SPECIAL:
-            continue
+        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
+            continue                          # pte_present: PROT_NONE PTEs count too
         pfn = pte_pfn(entry)
         nr = (PMD_SIZE >> PAGE_SHIFT) if entry & _PAGE_PSE else 1
         size = nr * PAGE_SIZE
