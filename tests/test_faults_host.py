@@ -79,6 +79,16 @@ SCENARIOS = {
     "tmpfs_private_write_then_fork": [
         ("shmfile", "t", N), fmap("a", "t", prot=RW, align=5), ("read", "a", 0, 64),
         ("write", "a", 0, 32, OBS), ("fork_child", [("read", "a", 0, N, OBS)])],
+    # GUP: __mm_populate faults an uncached page again afresh after the I/O (minor, no major)
+    "populate_uncached_file_private_rw": [
+        ("file", "f", 64), fmap("a", "f", 64, prot=RW, flags=MAP_PRIVATE | MAP_POPULATE),
+        ("read", "a", 0, 64, OBS)],
+    "populate_uncached_file_shared_read_plus5": [
+        ("file", "f", 300), fmap("a", "f", 300, flags=MAP_SHARED | MAP_POPULATE, align=5),
+        ("read", "a", 0, 300, OBS)],
+    "populate_uncached_file_private_read": [
+        ("file", "f", 300), fmap("a", "f", 300, flags=MAP_PRIVATE | MAP_POPULATE),
+        ("read", "a", 0, 300, OBS)],
     "shared_anon_read_write": [anon("a", flags=MAP_SHARED | MAP_ANONYMOUS),
                                ("read", "a", 0, N, OBS), ("write", "a", 0, N, OBS),
                                anon("b", flags=MAP_SHARED | MAP_ANONYMOUS),

@@ -16,6 +16,7 @@ from .constants import (MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV
                         VM_DONTDUMP, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED, VM_MAYSHARE,
                         VM_MERGEABLE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ,
                         VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE)
+from ..errors import BusError, SegmentationFault
 from .mm import oserror
 
 U64 = (1 << 64) - 1
@@ -164,12 +165,15 @@ def _populate(mm, start, end, write):
         if write and not flags & VM_SHARED and mm.pgd is None:
             mm.anon_vma_prepare(vma)
         file = vma.vm_file
-        if file is not None:
+        if mm.pgd is None and file is not None:         # no page tables: only the EOF check
             last = vma.vm_pgoff + ((min(end, vma.vm_end) - 1 - vma.vm_start) >> 12)
             if last >= (file.size + 4095) >> 12:
                 raise oserror(errno.EFAULT)
-        for hook in mm.advise_hooks:
-            hook(mm, vma, addr, min(end, vma.vm_end), MADV_POPULATE_WRITE if write
-                 else MADV_POPULATE_READ)
+        try:                                  # the faults stop at the first SIGBUS / SIGSEGV
+            for hook in mm.advise_hooks:
+                hook(mm, vma, addr, min(end, vma.vm_end), MADV_POPULATE_WRITE if write
+                     else MADV_POPULATE_READ)
+        except (BusError, SegmentationFault):
+            raise oserror(errno.EFAULT) from None
         addr = vma.vm_end
     return 0

@@ -233,7 +233,7 @@ def access_error(write, vma):
     return not flags & (VM_READ | VM_WRITE | VM_EXEC)
 
 
-def do_user_addr_fault(mm, addr, write, gup=False):
+def do_user_addr_fault(mm, addr, write, gup=False, retry_tried=True):
     """arch/x86/mm/fault.c: find the VMA (growing a stack), check the access, handle the
     fault (retrying after I/O as the kernel does) and account it; then complete the access."""
     if addr >= mm.task_size:
@@ -253,7 +253,11 @@ def do_user_addr_fault(mm, addr, write, gup=False):
         ret = handle_mm_fault(mm, vma, addr, flags)
         if not ret & VM_FAULT_RETRY:
             break
-        flags |= FAULT_FLAG_TRIED
+        # the user fault (and __get_user_pages_locked) retries with FAULT_FLAG_TRIED, so it
+        # counts as major; __mm_populate's populate_vma_page_range returns instead and faults
+        # the page again afresh (retry_tried False)
+        if retry_tried:
+            flags |= FAULT_FLAG_TRIED
     mm_account_fault(mm, flags, ret)
     if ret & VM_FAULT_ERROR:
         if ret & VM_FAULT_OOM:

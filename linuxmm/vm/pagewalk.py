@@ -228,7 +228,7 @@ def move_page_tables(mm, old_addr, new_addr, length):
         mm.deposited[addr - old_addr + new_addr] = mm.deposited.pop(addr)
 
 
-def populate_range(mm, start, end, write):
+def populate_range(mm, start, end, write, retry_tried=True):
     """__get_user_pages for [start, end): a fault (counted as the caller's) for every page not
     already mapped with the needed permission; errors end the walk as GUP's do."""
     addr = start
@@ -236,7 +236,10 @@ def populate_range(mm, start, end, write):
     while addr < end:
         entry = mmu.pte_get(mm.pgd, addr)
         if not (entry & _PAGE_PRESENT and (not write or entry & _PAGE_RW)):
-            do_user_addr_fault(mm, addr, write, gup=True)
+            do_user_addr_fault(mm, addr, write, gup=True, retry_tried=retry_tried)
+            entry = mmu.pte_get(mm.pgd, addr)
+        if entry & _PAGE_PRESENT and not entry & _PAGE_SPECIAL:     # FOLL_TOUCH
+            mark_page_accessed(mmu, pte_pfn(entry))      # a THP's state is on its head
         addr += PAGE_SIZE
 
 
@@ -316,7 +319,7 @@ def mm_populate(mm, start, length):
         if not flags & (VM_IO | VM_PFNMAP) and flags & (VM_READ | VM_WRITE | VM_EXEC):
             write = (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE
             try:
-                populate_range(mm, addr, stop, write)
+                populate_range(mm, addr, stop, write, retry_tried=False)
             except (SegmentationFault, BusError):
                 pass
         addr = stop
