@@ -537,6 +537,7 @@ class Kernel:
         self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn,
                               levels=3 if self.arch == "i386" else 4)
         self.address_spaces = {}                  # every page cache that ever held a page
+        self.lru_lazyfree = []                    # cpu 0's lru_lazyfree folio batch (vm/lru.py)
         mmu = self.mmu
 
         def counters():

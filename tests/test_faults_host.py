@@ -128,7 +128,7 @@ def host_results(name):
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_matches_host(name, backend):
     host = host_results(name)
-    fh.assert_same(host, fh.run_linuxmm(SCENARIOS[name], backend))
+    fh.assert_same_as_host(SCENARIOS[name], host, fh.run_linuxmm(SCENARIOS[name], backend))
 
 
 def _sysfs(path):

@@ -110,6 +110,7 @@ def check_frames(kernel):
                                 f"{int(flags[pfn]):#x}/{int(mmu.mapping[pfn])}/"
                                 f"{int(mmu.index[pfn])}")
     owned = np.nonzero(flags & PG_OWNER_MASK)[0].tolist()
+    batched = Counter(kernel.lru_lazyfree)
     node = Counter()
     for pfn in owned:
         f = int(flags[pfn])
@@ -133,11 +134,13 @@ def check_frames(kernel):
         elif f & PG_ZERO:
             if pfn not in (kernel.zero_pfn, kernel.huge_zero_pfn):
                 problems.append(f"pfn {pfn} claims to be a zero page")
-        elif f & PG_ANON:
-            if mc != mapped[pfn] or ref != mc or mc <= 0:
+        elif f & PG_ANON:             # references: its mappings and the lru batch's
+            held = batched[pfn]
+            if mc != mapped[pfn] or ref != mc + held or ref <= 0:
                 problems.append(f"anon pfn {pfn}: refcount {ref}, mapcount {mc}, "
-                                f"{mapped[pfn]} PTEs")
-            node[NR_ANON_MAPPED] += nr
+                                f"{mapped[pfn]} PTEs, {held} in lru batches")
+            if mc:
+                node[NR_ANON_MAPPED] += nr
         else:
             if pfn not in cached:
                 problems.append(f"file pfn {pfn} is in no page cache")

@@ -105,12 +105,13 @@ EV_PGPGIN = 5
 EV_PGPGOUT = 6
 EV_PGACTIVATE = 7
 EV_THP_ZERO_PAGE_ALLOC = 8
+EV_PGLAZYFREE = 9
 NR_VM_EVENTS = 16
 VM_EVENT_NAMES = {EV_PGFAULT: "pgfault", EV_PGMAJFAULT: "pgmajfault", EV_PGREUSE: "pgreuse",
                   EV_THP_FAULT_ALLOC: "thp_fault_alloc",
                   EV_THP_FAULT_FALLBACK: "thp_fault_fallback", EV_PGPGIN: "pgpgin",
                   EV_PGPGOUT: "pgpgout", EV_PGACTIVATE: "pgactivate",
-                  EV_THP_ZERO_PAGE_ALLOC: "thp_zero_page_alloc"}
+                  EV_THP_ZERO_PAGE_ALLOC: "thp_zero_page_alloc", EV_PGLAZYFREE: "pglazyfree"}
 
 # -- node counters (node_stat_item, in pages) -------------------------------------------------
 NR_INACTIVE_ANON = 0

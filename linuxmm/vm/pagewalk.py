@@ -9,11 +9,10 @@ from .filemap import (mark_page_accessed)
 from .memory import (_PROT_BITS, do_user_addr_fault, is_cow_mapping, linear_page_index,
                      mm_counter_of, page_add_rmap, page_remove_rmap, vm_page_prot,
                      vma_wants_writenotify)
-from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_INACTIVE_ANON, PAGE_SHIFT,
-                       PAGE_SIZE, PGDIR_SIZE, PUD_SIZE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_FILE, PG_LRU, PG_SHMEM,
-                       PG_SWAPBACKED, PMD_SIZE, VM_EXEC, VM_READ, VM_WRITE, _PAGE_ACCESSED,
-                       _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW,
-                       _PAGE_SPECIAL, pte_pfn)
+from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SHIFT, PAGE_SIZE,
+                       PGDIR_SIZE, PUD_SIZE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_FILE,
+                       PG_SHMEM, PMD_SIZE, VM_EXEC, VM_READ, VM_WRITE, _PAGE_ACCESSED, _PAGE_DIRTY,
+                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, pte_pfn)
 
 
 
@@ -23,6 +22,8 @@ def zap_page_range(mm, start, end, vma=None):
     young ones mark it accessed; frames whose last reference goes are freed (address order)."""
     kernel = mm.kernel
     mmu = kernel.mmu
+    from .lru import lru_add_drain
+    lru_add_drain(kernel)
     if mm.deposited:
         from .huge_memory import split_huge_pmds_in
         split_huge_pmds_in(mm, start, end)
@@ -276,33 +277,37 @@ def advise_hook(mm, vma, start, end, advice):
 
 
 def madvise_free(mm, start, end):
-    """madvise_free_pte_range: exclusive anonymous pages become lazily freeable (clean, old,
-    no longer swap-backed: the file LRU), to be dropped by reclaim unless written again."""
-    mmu = mm.kernel.mmu
+    """madvise_free_pte_range: every present anonymous page gets a clean, old PTE; a dirty
+    folio mapped once is cleaned; each goes to folio_mark_lazyfree (the lru_lazyfree batch)."""
+    from .lru import folio_mark_lazyfree, lru_add_drain
+    kernel = mm.kernel
+    mmu = kernel.mmu
+    lru_add_drain(kernel)
     if mm.deposited:
         from .huge_memory import split_huge_pmds_in
         split_huge_pmds_in(mm, start, end)
     addrs, entries = mmu.walk(mm.pgd, start, end)
-    out_a, out_e = [], []
-    node = mmu.node
-    from .mmu_defs import NR_ACTIVE_ANON, NR_INACTIVE_FILE
-    from .mmu_defs import PG_ACTIVE, PG_REFERENCED
+    out_a, out_e, lazy = [], [], []
     for addr, entry in zip(addrs.tolist(), entries.tolist()):
         if entry & _PAGE_PSE or not entry & _PAGE_PRESENT or entry & _PAGE_SPECIAL:
             continue
         pfn = pte_pfn(entry)
         flags = int(mmu.flags[pfn])
-        if not flags & PG_ANON or mmu.mapcount[pfn] != 1:
+        if not flags & PG_ANON:
             continue
-        if flags & PG_SWAPBACKED and flags & PG_LRU:
-            node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= 1
-            node[NR_INACTIVE_FILE] += 1
-            mmu.flags[pfn] = flags & ~(PG_SWAPBACKED | PG_ACTIVE | PG_REFERENCED | PG_DIRTY)
-        out_a.append(addr)
-        out_e.append(entry & ~(_PAGE_DIRTY | _PAGE_ACCESSED))
+        if flags & PG_DIRTY:
+            if mmu.mapcount[pfn] != 1:
+                continue
+            mmu.flags[pfn] = flags & ~PG_DIRTY
+        if entry & (_PAGE_ACCESSED | _PAGE_DIRTY):
+            out_a.append(addr)
+            out_e.append(entry & ~(_PAGE_DIRTY | _PAGE_ACCESSED))
+        lazy.append(pfn)
     if out_a:
         mmu.set_bulk(mm.pgd, np.array(out_a, dtype=np.int64), np.array(out_e, dtype=np.uint64),
                      mm.counters)
+    for pfn in lazy:
+        folio_mark_lazyfree(kernel, pfn)
 
 
 def mm_populate(mm, start, length):

@@ -1,0 +1,55 @@
+"""The per-CPU LRU batches of mm/swap.c that the fault path already feels: folio_mark_lazyfree
+(MADV_FREE) queues folios on cpu 0's lru_lazyfree batch, holding a reference; they become
+lazily freeable (clean, not swap-backed, on the file LRU) only when the batch fills up
+(FOLIO_BATCH_SIZE, 31) or is drained by lru_add_drain() (munmap, MADV_DONTNEED, exit,
+MADV_FREE itself before it walks).  Until then smaps still shows them as ordinary anonymous
+pages, as on a real machine.  The other batches (lru_add, activate) land with the LRU."""
+from .filemap import put_page
+from .mmu_defs import (EV_PGLAZYFREE, NR_ACTIVE_ANON, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
+                       PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_MLOCKED, PG_REFERENCED,
+                       PG_SWAPBACKED)
+
+FOLIO_BATCH_SIZE = 31
+
+
+def _lazyfree_ok(flags):
+    return flags & PG_ANON and flags & PG_SWAPBACKED and not flags & PG_MLOCKED
+
+
+def folio_mark_lazyfree(kernel, pfn):
+    mmu = kernel.mmu
+    flags = int(mmu.flags[pfn])
+    if not _lazyfree_ok(flags):
+        return
+    mmu.refcount[pfn] += 1                     # folio_get: the batch's reference
+    batch = kernel.lru_lazyfree
+    batch.append(pfn)
+    if len(batch) >= FOLIO_BATCH_SIZE or flags & PG_HEAD:
+        lru_add_drain(kernel)
+
+
+def lru_lazyfree_fn(mmu, pfn):
+    flags = int(mmu.flags[pfn])
+    if not _lazyfree_ok(flags) or not flags & PG_LRU:
+        return
+    nr = 512 if flags & PG_HEAD else 1
+    node = mmu.node
+    node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= nr
+    node[NR_INACTIVE_FILE] += nr
+    mmu.flags[pfn] = flags & ~(PG_SWAPBACKED | PG_ACTIVE | PG_REFERENCED)
+    mmu.events[EV_PGLAZYFREE] += nr
+
+
+def lru_add_drain(kernel):
+    """Move every queued folio and drop the batch's references (the last one frees a folio
+    that was unmapped meanwhile)."""
+    batch = kernel.lru_lazyfree
+    if not batch:
+        return
+    pfns = list(batch)
+    batch.clear()
+    mmu = kernel.mmu
+    for pfn in pfns:
+        lru_lazyfree_fn(mmu, pfn)
+    for pfn in pfns:
+        put_page(kernel, pfn)
