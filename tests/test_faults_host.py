@@ -7,8 +7,9 @@ import os
 import pytest
 
 from host import faulthost as fh
-from host.faulthost import (MADV_DONTNEED, MADV_RANDOM, MADV_SEQUENTIAL, MAP_ANONYMOUS,
-                            MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, RW)
+from host.faulthost import (MADV_DONTNEED, MADV_HUGEPAGE, MADV_RANDOM, MADV_SEQUENTIAL,
+                            MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_NONE,
+                            PROT_READ, RW)
 
 pytestmark = [pytest.mark.host,
               pytest.mark.skipif(not fh.host_available(), reason="needs Linux, gcc and /proc")]
@@ -89,6 +90,10 @@ SCENARIOS = {
     "populate_uncached_file_private_read": [
         ("file", "f", 300), fmap("a", "f", 300, flags=MAP_PRIVATE | MAP_POPULATE),
         ("read", "a", 0, 300, OBS)],
+    # a huge-zero-page read prepares the anon_vma, so fork copies the table structure
+    "thp_zero_page_read_then_fork": [
+        anon("a", 1024), ("madvise", "a", 0, 1024, MADV_HUGEPAGE), ("read", "a", 0, 1024, 16, OBS),
+        anon("b", 64), ("fork_child", [("read", "b", 0, 64, OBS)])],
     "shared_anon_read_write": [anon("a", flags=MAP_SHARED | MAP_ANONYMOUS),
                                ("read", "a", 0, N, OBS), ("write", "a", 0, N, OBS),
                                anon("b", flags=MAP_SHARED | MAP_ANONYMOUS),

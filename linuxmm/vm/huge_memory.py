@@ -122,6 +122,7 @@ def do_huge_pmd_anonymous_page(mm, vma, addr, flags):
     from .memory import FAULT_FLAG_WRITE, VM_FAULT_FALLBACK, VM_FAULT_OOM
     haddr = addr & ~(PMD_SIZE - 1)
     write = flags & FAULT_FLAG_WRITE
+    mm.anon_vma_prepare(vma)             # before the zero-page branch: reads get one too
     try:
         if not write:
             zero = huge_zero_pfn(mm.kernel)
