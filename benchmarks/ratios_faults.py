@@ -209,16 +209,22 @@ def replay_hits(pages, accesses, repeat=5):
     return out
 
 
-def first_touch_faults(pages, repeat=5):
+def fresh_runs(make, work, check, ops, repeat):
+    """ns per op of work(state) over `repeat` runs, each on a fresh make(); every run checked."""
     states = []
 
     def setup():                     # checks the previous run, then drops its kernel
         if states:
-            check_first_touch(states.pop())
-        states.append(first_touch(pages))
+            check(states.pop())
+        states.append(make())
         return states[-1]
-    sim = ns_per_op(touch_fresh, pages, repeat=repeat, setup=setup)
-    check_first_touch(states.pop())
+    t = ns_per_op(work, ops, repeat=repeat, setup=setup)
+    check(states.pop())
+    return t
+
+
+def first_touch_faults(pages, repeat=5):
+    sim = fresh_runs(lambda: first_touch(pages), touch_fresh, check_first_touch, pages, repeat)
     out = [(f"anon first-touch write fault, linuxmm C, {pages >> 10}k pages", sim, "ns/fault")]
     host = host_first_touch(pages, repeat)
     if host is None:
@@ -248,15 +254,8 @@ def file_faults(pages, repeat=5):
 
 
 def device_faults(pages, repeat=5):
-    states = []
-
-    def setup():
-        if states:
-            check_device_faults(states.pop())
-        states.append(device_process(pages))
-        return states[-1]
-    t = ns_per_op(touch_device, pages, repeat=repeat, setup=setup)
-    check_device_faults(states.pop())
+    t = fresh_runs(lambda: device_process(pages), touch_device, check_device_faults, pages,
+                   repeat)
     return [(f"device faults through a Python vm_ops.fault, {pages >> 10}k pages",
              1e9 / t / 1e3, "k faults/s (no goal)")]
 

@@ -422,13 +422,20 @@ def _handed_page(vmf):
     return pfn
 
 
+def _anon_prepare_alloc(vmf):
+    """vmf_anon_prepare + the new anonymous page's allocation: its pfn, or None (OOM)."""
+    vmf.mm.anon_vma_prepare(vmf.vma)
+    try:
+        return vmf.kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
+    except OutOfMemory:
+        return None
+
+
 def do_cow_fault(vmf):
     mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
-    mm.anon_vma_prepare(vma)
-    try:
-        cow = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
-    except OutOfMemory:
+    cow = _anon_prepare_alloc(vmf)
+    if cow is None:
         return VM_FAULT_OOM
     ret = vma.vm_ops.fault(vmf)
     if ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY):
@@ -569,10 +576,8 @@ def wp_page_copy(vmf, old):
     mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
     mmu = kernel.mmu
-    mm.anon_vma_prepare(vma)
-    try:
-        new = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
-    except OutOfMemory:
+    new = _anon_prepare_alloc(vmf)
+    if new is None:
         return VM_FAULT_OOM
     new_anon_page(mmu, new, vma, vmf.address)
     if old is not None:

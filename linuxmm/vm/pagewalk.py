@@ -17,17 +17,23 @@ from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SHIFT, PA
 
 
 # -- page-table walks over ranges -------------------------------------------------------------
+def _drain_split_walk(mm, start, end):
+    """What zap and MADV_FREE do first: lru_add_drain(), split the huge PMDs the range covers
+    only partly; then the present entries of [start, end)."""
+    from .huge_memory import split_huge_pmds_in
+    from .lru import lru_add_drain
+    lru_add_drain(mm.kernel)
+    if mm.deposited:
+        split_huge_pmds_in(mm, start, end)
+    return mm.kernel.mmu.walk(mm.pgd, start, end)
+
+
 def zap_page_range(mm, start, end, vma=None):
     """zap_pte_range over [start, end): every mapping goes; dirty file PTEs dirty their page,
     young ones mark it accessed; frames whose last reference goes are freed (address order)."""
     kernel = mm.kernel
     mmu = kernel.mmu
-    from .lru import lru_add_drain
-    lru_add_drain(kernel)
-    if mm.deposited:
-        from .huge_memory import split_huge_pmds_in
-        split_huge_pmds_in(mm, start, end)
-    addrs, entries = mmu.walk(mm.pgd, start, end)
+    addrs, entries = _drain_split_walk(mm, start, end)
     if not len(addrs):
         return 0
     update_hiwater_rss(mm)
@@ -279,14 +285,10 @@ def advise_hook(mm, vma, start, end, advice):
 def madvise_free(mm, start, end):
     """madvise_free_pte_range: every present anonymous page gets a clean, old PTE; a dirty
     folio mapped once is cleaned; each goes to folio_mark_lazyfree (the lru_lazyfree batch)."""
-    from .lru import folio_mark_lazyfree, lru_add_drain
+    from .lru import folio_mark_lazyfree
     kernel = mm.kernel
     mmu = kernel.mmu
-    lru_add_drain(kernel)
-    if mm.deposited:
-        from .huge_memory import split_huge_pmds_in
-        split_huge_pmds_in(mm, start, end)
-    addrs, entries = mmu.walk(mm.pgd, start, end)
+    addrs, entries = _drain_split_walk(mm, start, end)
     out_a, out_e, lazy = [], [], []
     for addr, entry in zip(addrs.tolist(), entries.tolist()):
         if entry & _PAGE_PSE or not entry & _PAGE_PRESENT or entry & _PAGE_SPECIAL:
