@@ -71,6 +71,10 @@ PG_LOCKED = 1 << 14
 PG_WRITEBACK = 1 << 15
 PG_MLOCKED = 1 << 16
 PG_SHMEM = 1 << 17            # a shmem/tmpfs page-cache page (with PG_FILE)
+PG_SWAPCACHE = 1 << 18        # an anonymous folio in the swap cache (mapping index = its slot)
+PG_RECLAIM = 1 << 19          # written back for reclaim: rotate to the tail when done
+PG_UNEVICTABLE = 1 << 20      # on the unevictable list (mlocked, ramfs)
+PG_WORKINGSET = 1 << 21       # refaulted within the workingset
 PG_OWNER_MASK = PG_ANON | PG_FILE | PG_PGTABLE | PG_ZERO
 # The order of a large page-cache folio, kept on every one of its frames (Python only: the C
 # core never looks at these bits).  Anonymous THPs do not use it (their tails carry PG_TAIL
@@ -112,6 +116,14 @@ VM_EVENT_NAMES = {EV_PGFAULT: "pgfault", EV_PGMAJFAULT: "pgmajfault", EV_PGREUSE
                   EV_THP_FAULT_FALLBACK: "thp_fault_fallback", EV_PGPGIN: "pgpgin",
                   EV_PGPGOUT: "pgpgout", EV_PGACTIVATE: "pgactivate",
                   EV_THP_ZERO_PAGE_ALLOC: "thp_zero_page_alloc", EV_PGLAZYFREE: "pglazyfree"}
+
+# -- LRU lists (enum lru_list) ---------------------------------------------------------------
+LRU_INACTIVE_ANON = 0
+LRU_ACTIVE_ANON = 1
+LRU_INACTIVE_FILE = 2
+LRU_ACTIVE_FILE = 3
+LRU_UNEVICTABLE = 4
+NR_LRU_LISTS = 5
 
 # -- node counters (node_stat_item, in pages) -------------------------------------------------
 NR_INACTIVE_ANON = 0
