@@ -416,6 +416,9 @@ int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t 
 #define LMM_ACCESS_DONE   0
 #define LMM_ACCESS_FAULT  1
 #define LMM_ACCESS_NOMEM  2
+#define LMM_ACCESS_KSWAPD 3   /* the access completed but its allocation woke kswapd */
+#define LMM_NR_LRU_LISTS       5
+#define LMM_LRU_INACTIVE_ANON  0
 
 #define LMM_LEVEL_PTE 1
 #define LMM_LEVEL_PMD 2
@@ -430,6 +433,8 @@ int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t 
 #define LMM_MMU_INDEX     4   /* int64_t[max_pfn] */
 #define LMM_MMU_EVENTS    5   /* int64_t[LMM_NR_VM_EVENTS] */
 #define LMM_MMU_NODE      6   /* int64_t[LMM_NR_NODE_ITEMS] */
+#define LMM_MMU_LRU_PREV  7   /* int32_t[max_pfn + LMM_NR_LRU_LISTS]: list links, -1 unlinked */
+#define LMM_MMU_LRU_NEXT  8   /* (the last LMM_NR_LRU_LISTS entries are the list heads) */
 
 #define LMM_ELEAF  40   /* free_pgtables: a table it would free still holds an entry */
 #define LMM_EHUGE  41   /* the PMD slot holds a huge leaf (pte_set) or a PTE table (pmd_set) */

@@ -35,6 +35,9 @@ struct lmm_mmu {
     int64_t error_index;
     int64_t events[LMM_NR_VM_EVENTS];
     int64_t node[LMM_NR_NODE_ITEMS];
+    /* The node's LRU lists (struct lruvec): doubly linked through the frames, heads at
+     * max_pfn + lru; -1 in both links: not on a list.  Only a folio's head frame is linked. */
+    int32_t *lru_prev, *lru_next;
 };
 
 struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_pfn)
@@ -58,11 +61,17 @@ struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_
     m->index = calloc(n, sizeof(*m->index));
     m->level = calloc(n, sizeof(*m->level));
     m->data = calloc(n, sizeof(*m->data));
+    m->lru_prev = malloc((n + LMM_NR_LRU_LISTS) * sizeof(*m->lru_prev));
+    m->lru_next = malloc((n + LMM_NR_LRU_LISTS) * sizeof(*m->lru_next));
     if (!m->flags || !m->refcount || !m->mapcount || !m->mapping || !m->index || !m->level ||
-        !m->data) {
+        !m->data || !m->lru_prev || !m->lru_next) {
         lmm_mmu_destroy(m);
         return NULL;
     }
+    memset(m->lru_prev, 0xff, n * sizeof(*m->lru_prev));
+    memset(m->lru_next, 0xff, n * sizeof(*m->lru_next));
+    for (int i = 0; i < LMM_NR_LRU_LISTS; i++)          /* INIT_LIST_HEAD */
+        m->lru_prev[n + i] = m->lru_next[n + i] = (int32_t)(n + i);
     return m;
 }
 
@@ -77,6 +86,8 @@ void lmm_mmu_destroy(struct lmm_mmu *m)
                 m->nr_data--;
             }
     free(m->data);
+    free(m->lru_next);
+    free(m->lru_prev);
     free(m->level);
     free(m->index);
     free(m->mapping);
@@ -96,13 +107,15 @@ void *lmm_mmu_array(struct lmm_mmu *m, int which)
     case LMM_MMU_INDEX: return m->index;
     case LMM_MMU_EVENTS: return m->events;
     case LMM_MMU_NODE: return m->node;
+    case LMM_MMU_LRU_PREV: return m->lru_prev;
+    case LMM_MMU_LRU_NEXT: return m->lru_next;
     default: return NULL;
     }
 }
 
 int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m)
 {
-    return (int64_t)sizeof(*m) + m->max_pfn * (int64_t)(4 + 4 + 4 + 8 + 8 + 1 + sizeof(void *)) +
+    return (int64_t)sizeof(*m) + m->max_pfn * (int64_t)(4 + 4 + 4 + 8 + 8 + 1 + 4 + 4 + sizeof(void *)) +
            m->nr_data * LMM_PAGE_SIZE;
 }
 
@@ -737,7 +750,29 @@ struct access_ctx {
     int64_t nvma;
     uint64_t region;            /* addr >> PMD_SHIFT of the cached PTE table, ~0: none */
     uint64_t *pte;
+    int64_t wakeups;            /* the allocator's kswapd wakeups when the loop started */
 };
+
+/* lruvec_add_folio(): list_add at the head (reclaim isolates from the tail). */
+static void lru_add(struct lmm_mmu *m, int64_t pfn, int lru)
+{
+    int32_t head = (int32_t)(m->max_pfn + lru), next = m->lru_next[head];
+    m->lru_next[head] = (int32_t)pfn;
+    m->lru_prev[pfn] = head;
+    m->lru_next[pfn] = next;
+    m->lru_prev[next] = (int32_t)pfn;
+}
+
+/* lruvec_del_folio(): a no-op for a frame on no list. */
+static void lru_unlink(struct lmm_mmu *m, int64_t pfn)
+{
+    int32_t prev = m->lru_prev[pfn], next = m->lru_next[pfn];
+    if (prev < 0)
+        return;
+    m->lru_next[prev] = next;
+    m->lru_prev[next] = prev;
+    m->lru_prev[pfn] = m->lru_next[pfn] = -1;
+}
 
 static void new_anon_page(struct lmm_mmu *m, int64_t pfn, int64_t anon_vma, int64_t index)
 {
@@ -749,6 +784,7 @@ static void new_anon_page(struct lmm_mmu *m, int64_t pfn, int64_t anon_vma, int6
     m->index[pfn] = index;
     m->node[LMM_NR_ANON_MAPPED]++;
     m->node[LMM_NR_INACTIVE_ANON]++;
+    lru_add(m, pfn, LMM_LRU_INACTIVE_ANON);
 }
 
 static void release_page(struct lmm_mmu *m, int64_t pfn)
@@ -756,6 +792,7 @@ static void release_page(struct lmm_mmu *m, int64_t pfn)
     uint32_t fl = m->flags[pfn];
     if (fl & LMM_PG_LRU)
         m->node[(fl & LMM_PG_ACTIVE) ? LMM_NR_ACTIVE_ANON : LMM_NR_INACTIVE_ANON]--;
+    lru_unlink(m, pfn);
     drop_data(m, pfn);
     zero_frame(m, pfn);
     lmm_pa_free(m->pa, pfn, 0, 0);              /* a refused free changes nothing */
@@ -771,6 +808,7 @@ static int install_anon(struct access_ctx *c, uint64_t *slot, int64_t anon_vma, 
         return LMM_ACCESS_NOMEM;
     new_anon_page(m, pfn, anon_vma, index);
     if (copy_from >= 0 && page_copy(m, pfn, copy_from)) {
+        lru_unlink(m, pfn);
         zero_frame(m, pfn);                     /* host memory ran out: undo, as NOMEM */
         m->node[LMM_NR_ANON_MAPPED]--;
         m->node[LMM_NR_INACTIVE_ANON]--;
@@ -886,6 +924,8 @@ static inline int access_one(struct access_ctx *c, uint64_t addr, int write)
     if (r == LMM_ACCESS_DONE) {
         c->counters[LMM_MM_MIN_FLT]++;
         c->m->events[LMM_EV_PGFAULT]++;
+        if (lmm_pa_stat(c->m->pa, LMM_PA_KSWAPD_WAKEUPS) != c->wakeups)
+            r = LMM_ACCESS_KSWAPD;              /* done, but kswapd must run before the next */
     }
     return r;
 }
@@ -902,12 +942,13 @@ int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const 
 {
     if (access_args_bad(m, pgd, counters, snap, nvma) || n < 0 || start < 0 || start > n)
         return -LMM_EINVAL;
-    struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL};
+    struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL,
+                           lmm_pa_stat(m->pa, LMM_PA_KSWAPD_WAKEUPS)};
     for (int64_t i = start; i < n; i++) {
         int r = access_one(&c, (uint64_t)addrs[i], writes[i] != 0);
         if (r != LMM_ACCESS_DONE) {
             *reason = r;
-            return i;
+            return r == LMM_ACCESS_KSWAPD ? i + 1 : i;
         }
     }
     *reason = LMM_ACCESS_DONE;
@@ -921,12 +962,13 @@ int64_t lmm_mmu_access_range(struct lmm_mmu *m, int64_t pgd, int64_t *counters, 
     if (access_args_bad(m, pgd, counters, snap, nvma) || addr < 0 || npages < 0 ||
         npages > (1LL << 40) || start < 0 || start > npages)
         return -LMM_EINVAL;
-    struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL};
+    struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL,
+                           lmm_pa_stat(m->pa, LMM_PA_KSWAPD_WAKEUPS)};
     for (int64_t k = start; k < npages; k++) {
         int r = access_one(&c, (uint64_t)addr + ((uint64_t)k << LMM_PAGE_SHIFT), write != 0);
         if (r != LMM_ACCESS_DONE) {
             *reason = r;
-            return k;
+            return r == LMM_ACCESS_KSWAPD ? k + 1 : k;
         }
     }
     *reason = LMM_ACCESS_DONE;

@@ -768,7 +768,7 @@ static inline uint32_t rmqueue_zone(struct lmm_pa *pa, struct lmm_zone *z, int o
         idx = rmqueue_buddy(pa, z, order, flags, mt);
     if ((flags & LMM_ALLOC_KSWAPD) && z->boosted) {
         z->boosted = 0;
-        pa->kswapd_wakeups++;           /* wakeup_kswapd(): kswapd is a later issue */
+        pa->kswapd_wakeups++;           /* wakeup_kswapd(): the Python layer runs kswapd */
     }
     return idx;
 }
@@ -891,6 +891,8 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
         pfn = get_page_from_freelist(pa, order, flags, highest, mt, cpu, comp);
         if (pfn >= 0)
             return pfn;
+        if (gfp & LMM_GFP_KSWAPD_RECLAIM)
+            pa->kswapd_wakeups++;       /* wake_all_kswapds(): the Python layer runs kswapd */
     }
     /* __alloc_pages_slowpath(): one pass with gfp_to_alloc_flags(), then the retry: label's
      * pass, with ALLOC_NO_WATERMARKS for __GFP_MEMALLOC (__gfp_pfmemalloc_flags).  Direct

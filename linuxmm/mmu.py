@@ -25,7 +25,9 @@ _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("mapping", lib.LMM_MMU_MAPPING, np.int64, None),
            ("index", lib.LMM_MMU_INDEX, np.int64, None),
            ("events", lib.LMM_MMU_EVENTS, np.int64, D.NR_VM_EVENTS),
-           ("node", lib.LMM_MMU_NODE, np.int64, D.NR_NODE_ITEMS))
+           ("node", lib.LMM_MMU_NODE, np.int64, D.NR_NODE_ITEMS),
+           ("lru_prev", lib.LMM_MMU_LRU_PREV, np.int32, "lru"),
+           ("lru_next", lib.LMM_MMU_LRU_NEXT, np.int32, "lru"))
 
 
 def _c_array(arr, ctype):
@@ -48,7 +50,8 @@ class Mmu:
         self._pa_ptr = pa._ptr                  # the C engine holds the allocator: keep it
         self._ptr = ptr = ffi.gc(raw, lib.lmm_mmu_destroy)
         for name, which, dtype, n in _ARRAYS:
-            count = self.max_pfn if n is None else n
+            count = (self.max_pfn if n is None else
+                     self.max_pfn + D.NR_LRU_LISTS if n == "lru" else n)
             # a cdata that keeps the engine alive as long as any view of its memory lives
             keep = ffi.gc(ffi.cast("char *", lib.lmm_mmu_array(raw, which)),
                           lambda _p, owner=ptr: None)

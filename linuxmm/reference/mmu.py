@@ -66,6 +66,12 @@ class Mmu:
         self.index = np.zeros(n, np.int64)
         self.events = np.zeros(D.NR_VM_EVENTS, np.int64)
         self.node = np.zeros(D.NR_NODE_ITEMS, np.int64)
+        # the node's LRU lists: links through the frames, heads at n + lru, -1: unlinked
+        self.lru_prev = np.full(n + D.NR_LRU_LISTS, -1, np.int32)
+        self.lru_next = np.full(n + D.NR_LRU_LISTS, -1, np.int32)
+        heads = np.arange(n, n + D.NR_LRU_LISTS, dtype=np.int32)
+        self.lru_prev[n:] = heads
+        self.lru_next[n:] = heads
         self._data = {}
         self._tables = {}
         self._level = {}
@@ -94,11 +100,29 @@ class Mmu:
         self.index[pfn] = index
         self.node[D.NR_ANON_MAPPED] += 1
         self.node[D.NR_INACTIVE_ANON] += 1
+        self._lru_add(pfn, D.LRU_INACTIVE_ANON)
+
+    def _lru_add(self, pfn, lru):
+        head = self.max_pfn + lru
+        nxt = int(self.lru_next[head])
+        self.lru_next[head] = pfn
+        self.lru_prev[pfn] = head
+        self.lru_next[pfn] = nxt
+        self.lru_prev[nxt] = pfn
+
+    def _lru_unlink(self, pfn):
+        prev, nxt = int(self.lru_prev[pfn]), int(self.lru_next[pfn])
+        if prev < 0:
+            return
+        self.lru_next[prev] = nxt
+        self.lru_prev[nxt] = prev
+        self.lru_prev[pfn] = self.lru_next[pfn] = -1
 
     def _release_page(self, pfn):
         fl = int(self.flags[pfn])
         if fl & D.PG_LRU:
             self.node[D.NR_ACTIVE_ANON if fl & D.PG_ACTIVE else D.NR_INACTIVE_ANON] -= 1
+        self._lru_unlink(pfn)
         self._data.pop(pfn, None)
         self._zero_frame(pfn)
         try:
@@ -481,6 +505,7 @@ class Mmu:
 
     def _access(self, pgd, counters, rows, seq, n):
         ends = [r[D.SNAP_END] for r in rows]
+        wakeups = self.pa.kswapd_wakeups
         for k, addr, write in seq:
             if not 0 <= addr < self.task_size:
                 return k, D.ACCESS_FAULT
@@ -494,6 +519,8 @@ class Mmu:
                 return k, reason
             counters[D.MM_MIN_FLT] += 1
             self.events[D.EV_PGFAULT] += 1
+            if self.pa.kswapd_wakeups != wakeups:       # done, but kswapd must run first
+                return k + 1, D.ACCESS_KSWAPD
         return n, D.ACCESS_DONE
 
     def _fault(self, pgd, counters, rows, ends, addr, write, entry, table, i):

@@ -631,7 +631,7 @@ class PageAllocator:
             pfn = self._rmqueue_buddy(z, order, flags, mt)
         if flags & ALLOC_KSWAPD and z.boosted:
             z.boosted = False
-            self.kswapd_wakeups += 1        # wakeup_kswapd(): kswapd itself is a later issue
+            self.kswapd_wakeups += 1        # wakeup_kswapd(): the Python layer runs kswapd
         return pfn
 
     def _reserve_highatomic_pageblock(self, z, pfn, order):
@@ -712,6 +712,8 @@ class PageAllocator:
             pfn = self._get_page_from_freelist(order, flags, highest, mt, cpu)
             if pfn is not None:
                 return pfn
+            if gfp & _GFP_KSWAPD:
+                self.kswapd_wakeups += 1    # wake_all_kswapds(): the Python layer runs kswapd
         # __alloc_pages_slowpath(): a pass with gfp_to_alloc_flags(), then the retry: label's
         # pass (ALLOC_NO_WATERMARKS for __GFP_MEMALLOC).  No compaction or reclaim here.
         flags = gfp_to_alloc_flags(gfp, order)

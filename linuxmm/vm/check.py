@@ -158,6 +158,8 @@ def check_frames(kernel):
             key = ((NR_ACTIVE_ANON if active else NR_INACTIVE_ANON) if anon
                    else (NR_ACTIVE_FILE if active else NR_INACTIVE_FILE))
             node[key] += nr
+    from .lruvec import check_lru
+    check_lru(mmu, problems)
     for pfn in tables:
         if pfn not in owned:
             problems.append(f"page-table page {pfn} is not marked PG_PGTABLE")

@@ -20,11 +20,13 @@ maps it; the block goes back with free_pages(head, order) when all its frames re
 import itertools
 
 from .. import gfp as G
-from .mmu_defs import (EV_PGACTIVATE, EV_PGPGIN, NR_ACTIVE_ANON, NR_ACTIVE_FILE, NR_FILE_DIRTY,
-                       NR_FILE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_SHMEM, PAGE_SHIFT,
-                       PAGE_SIZE, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_HEAD, PG_LRU,
-                       PG_ORDER_MASK, PG_ORDER_SHIFT, PG_READAHEAD, PG_REFERENCED, PG_SHMEM,
-                       PG_SWAPBACKED, PG_TAIL, PG_UPTODATE, pg_order)
+from .lruvec import lru_link, lru_move, lru_unlink
+from .mmu_defs import (EV_PGACTIVATE, EV_PGPGIN, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE,
+                       LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NR_ACTIVE_ANON, NR_ACTIVE_FILE,
+                       NR_FILE_DIRTY, NR_FILE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_SHMEM,
+                       PAGE_SHIFT, PAGE_SIZE, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_HEAD, PG_LRU,
+                       pg_order, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_READAHEAD, PG_REFERENCED,
+                       PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_UPTODATE)
 
 _mapping_ids = itertools.count(1 << 32)     # disjoint from anon_vma ids
 MAX_PAGECACHE_ORDER = 9
@@ -152,8 +154,10 @@ class AddressSpace:
         if self.shmem:
             node[NR_SHMEM] += nr
             node[NR_INACTIVE_ANON] += nr      # shmem is swap-backed: the anon LRU
+            lru_link(mmu, pfn, LRU_INACTIVE_ANON)
         else:
             node[NR_INACTIVE_FILE] += nr
+            lru_link(mmu, pfn, LRU_INACTIVE_FILE)
         if read and not self.shmem:
             data = self.host.read_backing(index << PAGE_SHIFT, nr * PAGE_SIZE)
             for i in range(nr):
@@ -287,9 +291,11 @@ def mark_page_accessed(mmu, pfn):
         if flags & PG_SWAPBACKED:
             node[NR_INACTIVE_ANON] -= nr
             node[NR_ACTIVE_ANON] += nr
+            lru_move(mmu, head, LRU_ACTIVE_ANON)
         else:
             node[NR_INACTIVE_FILE] -= nr
             node[NR_ACTIVE_FILE] += nr
+            lru_move(mmu, head, LRU_ACTIVE_FILE)
         mmu.events[EV_PGACTIVATE] += nr
 
 
@@ -327,6 +333,7 @@ def release_page(kernel, pfn, free=True):
     (unless `free` is false: a frame of a large folio, freed with the folio)."""
     mmu = kernel.mmu
     lru_del(mmu, pfn, int(mmu.flags[pfn]))
+    lru_unlink(mmu, pfn)
     mmu.page_clear(pfn)
     mmu.flags[pfn] = 0
     mmu.refcount[pfn] = 0

@@ -11,14 +11,15 @@ import numpy as np
 
 from .. import gfp as G
 from ..errors import OutOfMemory
+from .lruvec import lru_link
 from .constants import VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, VM_WRITE
 from .filemap import release_page
-from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL,
-                       EV_THP_FAULT_ALLOC, EV_THP_FAULT_FALLBACK, EV_THP_ZERO_PAGE_ALLOC,
-                       HPAGE_PMD_ORDER, MM_ANONPAGES, MM_PGTABLES_BYTES, NR_ANON_MAPPED,
-                       NR_ANON_THPS, NR_INACTIVE_ANON, NR_PAGETABLE, PAGE_SHIFT, PG_ANON,
-                       PG_ANON_EXCLUSIVE, PG_HEAD, PG_LRU, PG_PGTABLE, PG_SWAPBACKED, PG_TAIL,
-                       PG_UPTODATE, PG_ZERO, PMD_SIZE, pte_pfn)
+from .mmu_defs import (EV_THP_FAULT_ALLOC, EV_THP_FAULT_FALLBACK, EV_THP_ZERO_PAGE_ALLOC,
+                       HPAGE_PMD_ORDER, LRU_INACTIVE_ANON, MM_ANONPAGES, MM_PGTABLES_BYTES,
+                       NR_ANON_MAPPED, NR_ANON_THPS, NR_INACTIVE_ANON, NR_PAGETABLE,
+                       _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PAGE_SHIFT, _PAGE_SPECIAL,
+                       PG_ANON, PG_ANON_EXCLUSIVE, PG_HEAD, PG_LRU, PG_PGTABLE, PG_SWAPBACKED,
+                       PG_TAIL, PG_UPTODATE, PG_ZERO, PMD_SIZE, pte_pfn)
 
 HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 GFP_TRANSHUGE_LIGHT = G.GFP_TRANSHUGE_LIGHT
@@ -105,6 +106,7 @@ def _alloc_thp(mm, vma, haddr):
     node = mmu.node
     node[NR_ANON_MAPPED] += HPAGE_PMD_NR
     node[NR_INACTIVE_ANON] += HPAGE_PMD_NR
+    lru_link(mmu, pfn, LRU_INACTIVE_ANON)
     node[NR_ANON_THPS] += 1
     mmu.events[EV_THP_FAULT_ALLOC] += 1
     return pfn
@@ -184,7 +186,8 @@ def _put_thp(mm, head):
     ref = int(mmu.refcount[head]) - 1
     mmu.refcount[head] = ref
     if ref == 0:
-        mmu.node[NR_INACTIVE_ANON] -= HPAGE_PMD_NR - 1    # release_page takes one
+        from .lruvec import lruvec_del_folio
+        lruvec_del_folio(mmu, head)
         mmu.node[NR_ANON_THPS] -= 1
         for p in range(head + 1, head + HPAGE_PMD_NR):
             mmu.page_clear(p)
@@ -192,8 +195,6 @@ def _put_thp(mm, head):
             mmu.mapping[p] = 0
         mmu.flags[head] = int(mmu.flags[head]) & ~PG_HEAD
         mmu.page_clear(head)
-        from .filemap import lru_del
-        lru_del(mmu, head, int(mmu.flags[head]))
         mmu.flags[head] = 0
         mmu.mapcount[head] = 0
         mmu.mapping[head] = 0

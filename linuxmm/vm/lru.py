@@ -5,9 +5,10 @@ lazily freeable (clean, not swap-backed, on the file LRU) only when the batch fi
 MADV_FREE itself before it walks).  Until then smaps still shows them as ordinary anonymous
 pages, as on a real machine.  The other batches (lru_add, activate) land with the LRU."""
 from .filemap import put_page
-from .mmu_defs import (EV_PGLAZYFREE, NR_ACTIVE_ANON, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
-                       PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_MLOCKED, PG_REFERENCED,
-                       PG_SWAPBACKED)
+from .lruvec import lru_move
+from .mmu_defs import (EV_PGLAZYFREE, LRU_INACTIVE_FILE, NR_ACTIVE_ANON, NR_INACTIVE_ANON,
+                       NR_INACTIVE_FILE, PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_MLOCKED,
+                       PG_REFERENCED, PG_SWAPBACKED)
 
 FOLIO_BATCH_SIZE = 31
 
@@ -37,6 +38,7 @@ def lru_lazyfree_fn(mmu, pfn):
     node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= nr
     node[NR_INACTIVE_FILE] += nr
     mmu.flags[pfn] = flags & ~(PG_SWAPBACKED | PG_ACTIVE | PG_REFERENCED)
+    lru_move(mmu, pfn, LRU_INACTIVE_FILE)
     mmu.events[EV_PGLAZYFREE] += nr
 
 

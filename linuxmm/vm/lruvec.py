@@ -5,10 +5,12 @@ Only the head frame of a folio is on a list; the NR_*ANON/FILE and NR_UNEVICTABL
 count every frame of it.  The list a folio belongs on follows from its flags (folio_lru_list):
 PG_UNEVICTABLE -> unevictable, else PG_SWAPBACKED picks anon or file and PG_ACTIVE the half.
 """
+import numpy as np
+
 from .mmu_defs import (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
                        LRU_UNEVICTABLE, NR_ACTIVE_ANON, NR_ACTIVE_FILE, NR_INACTIVE_ANON,
                        NR_INACTIVE_FILE, NR_UNEVICTABLE, PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU,
-                       PG_SWAPBACKED, PG_UNEVICTABLE, pg_order)
+                       PG_SWAPBACKED, PG_TAIL, PG_UNEVICTABLE, pg_order)
 
 LRU_NODE_ITEM = {LRU_INACTIVE_ANON: NR_INACTIVE_ANON, LRU_ACTIVE_ANON: NR_ACTIVE_ANON,
                  LRU_INACTIVE_FILE: NR_INACTIVE_FILE, LRU_ACTIVE_FILE: NR_ACTIVE_FILE,
@@ -28,3 +30,136 @@ def folio_nr_pages(flags):
     if flags & PG_ANON:
         return 512 if flags & PG_HEAD else 1
     return 1 << pg_order(flags)
+
+
+# -- the lists: links through the frames (mmu.lru_prev / lru_next), heads at max_pfn + lru ----
+def lru_head(mmu, lru):
+    return mmu.max_pfn + lru
+
+
+def lru_link(mmu, pfn, lru, tail=False):
+    """list_add (the head: newest) or list_add_tail (the tail: reclaimed first)."""
+    head = mmu.max_pfn + lru
+    prev_, next_ = mmu.lru_prev, mmu.lru_next
+    if tail:
+        before = int(prev_[head])
+        prev_[head] = pfn
+        next_[pfn] = head
+        prev_[pfn] = before
+        next_[before] = pfn
+    else:
+        after = int(next_[head])
+        next_[head] = pfn
+        prev_[pfn] = head
+        next_[pfn] = after
+        prev_[after] = pfn
+
+
+def lru_unlink(mmu, pfn):
+    """list_del; nothing for a frame on no list."""
+    prev_, next_ = mmu.lru_prev, mmu.lru_next
+    p = int(prev_[pfn])
+    if p < 0:
+        return
+    n = int(next_[pfn])
+    next_[p] = n
+    prev_[n] = p
+    prev_[pfn] = next_[pfn] = -1
+
+
+def lru_linked(mmu, pfn):
+    return int(mmu.lru_prev[pfn]) >= 0
+
+
+def lru_tail(mmu, lru):
+    """The folio reclaim looks at next (the list's tail), or None when the list is empty."""
+    head = mmu.max_pfn + lru
+    pfn = int(mmu.lru_prev[head])
+    return None if pfn == head else pfn
+
+
+def lru_pfns(mmu, lru):
+    """Every folio on the list, head (newest) first."""
+    head = mmu.max_pfn + lru
+    out = []
+    nxt = mmu.lru_next
+    pfn = int(nxt[head])
+    limit = mmu.max_pfn
+    while pfn != head:
+        out.append(pfn)
+        if len(out) > limit:
+            raise RuntimeError(f"LRU list {lru} loops")
+        pfn = int(nxt[pfn])
+    return out
+
+
+def lru_move(mmu, pfn, lru, tail=False):
+    lru_unlink(mmu, pfn)
+    lru_link(mmu, pfn, lru, tail)
+
+
+# -- folios on the lists, with the node counters --------------------------------------------
+def lruvec_add_folio(mmu, head, tail=False):
+    """Set PG_LRU (every frame of the folio) and put the head on the list its flags say."""
+    flags = int(mmu.flags[head])
+    nr = folio_nr_pages(flags)
+    lru = folio_lru_list(flags)
+    _set_lru_flag(mmu, head, nr, flags, True)
+    mmu.node[LRU_NODE_ITEM[lru]] += nr
+    lru_link(mmu, head, lru, tail)
+
+
+def lruvec_del_folio(mmu, head):
+    """Clear PG_LRU and take the folio off its list (folio_isolate_lru's half)."""
+    flags = int(mmu.flags[head])
+    if not flags & PG_LRU:
+        return False
+    nr = folio_nr_pages(flags)
+    mmu.node[LRU_NODE_ITEM[folio_lru_list(flags)]] -= nr
+    _set_lru_flag(mmu, head, nr, flags, False)
+    lru_unlink(mmu, head)
+    return True
+
+
+def _set_lru_flag(mmu, head, nr, flags, on):
+    if flags & PG_ANON:                  # an anonymous THP keeps PG_LRU on its head only
+        mmu.flags[head] = (flags | PG_LRU) if on else (flags & ~PG_LRU)
+        return
+    for p in range(head, head + nr):
+        f = int(mmu.flags[p])
+        mmu.flags[p] = (f | PG_LRU) if on else (f & ~PG_LRU)
+
+
+def folio_set_lru_state(mmu, head, set_bits=0, clear_bits=0):
+    """Change the flags that pick the list (PG_ACTIVE, PG_SWAPBACKED, PG_UNEVICTABLE) of a
+    folio on the LRU, moving it to the head of its new list with the counters."""
+    on_lru = lruvec_del_folio(mmu, head)
+    flags = int(mmu.flags[head])
+    nr = 1 if flags & PG_ANON else folio_nr_pages(flags)
+    for p in range(head, head + nr):
+        mmu.flags[p] = (int(mmu.flags[p]) | set_bits) & ~clear_bits
+    if on_lru:
+        lruvec_add_folio(mmu, head)
+
+
+def check_lru(mmu, problems):
+    """Every folio on the LRU is on exactly the list its flags name, once; every frame with
+    PG_LRU heading a folio is linked; each list's pages equal its node counter."""
+    seen = set()
+    for lru, item in LRU_NODE_ITEM.items():
+        pages = 0
+        for pfn in lru_pfns(mmu, lru):
+            flags = int(mmu.flags[pfn])
+            if pfn in seen or not flags & PG_LRU or folio_lru_list(flags) != lru \
+                    or flags & PG_TAIL:
+                problems.append(f"pfn {pfn} (flags {flags:#x}) should not be on LRU list {lru}")
+            seen.add(pfn)
+            pages += folio_nr_pages(flags)
+        if pages != int(mmu.node[item]):
+            problems.append(f"LRU list {lru} holds {pages} pages, its counter says "
+                            f"{int(mmu.node[item])}")
+    flags = mmu.flags
+    heads = np.nonzero((flags & PG_LRU) != 0)[0]
+    for pfn in heads.tolist():
+        if not int(flags[pfn]) & PG_TAIL and pfn not in seen:
+            problems.append(f"pfn {pfn} has PG_LRU but is on no list")

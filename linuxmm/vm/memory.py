@@ -21,14 +21,14 @@ from ..errors import BusError, OutOfMemory, SegmentationFault
 from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
                         VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE)
 from .filemap import folio_frames, put_page
-from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE,
-                       _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_USER, ACCESS_DONE,
-                       EV_PGFAULT, EV_PGREUSE, MM_ANONPAGES, MM_FILEPAGES, MM_MAJ_FLT,
-                       MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED, NR_FILE_MAPPED,
-                       NR_INACTIVE_ANON, PAGE_SHIFT, PAGE_SIZE, PG_ANON, PG_ANON_EXCLUSIVE,
-                       PG_FILE, PG_LRU, PG_ORDER_MASK, PG_SHMEM, PG_SWAPBACKED, PG_UPTODATE,
-                       PMD_SIZE, PTRS_PER_TABLE,
-                       SNAP_COLUMNS, SNAPK_ANON, pte_pfn)
+from .lruvec import lru_link
+from .mmu_defs import (ACCESS_DONE, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON, MM_ANONPAGES,
+                       MM_FILEPAGES, MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED,
+                       NR_FILE_MAPPED, NR_INACTIVE_ANON, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
+                       _PAGE_SPECIAL, _PAGE_USER, PG_ANON, PG_ANON_EXCLUSIVE, PG_FILE, PG_LRU,
+                       PG_ORDER_MASK, PG_SHMEM, PG_SWAPBACKED, PG_UPTODATE, PMD_SIZE, pte_pfn,
+                       PTRS_PER_TABLE, SNAPK_ANON, SNAP_COLUMNS)
 
 # vm_fault_t (include/linux/mm_types.h)
 VM_FAULT_OOM = 0x1
@@ -134,6 +134,7 @@ def new_anon_page(mmu, pfn, vma, addr):
     mmu.index[pfn] = linear_page_index(vma, addr)
     mmu.node[NR_ANON_MAPPED] += 1
     mmu.node[NR_INACTIVE_ANON] += 1
+    lru_link(mmu, pfn, LRU_INACTIVE_ANON)
 
 
 def linear_page_index(vma, addr):

@@ -168,6 +168,7 @@ SNAPK_NO_ZERO_PAGE = 2    # read faults must not map the zero page (e.g. THP-eli
 ACCESS_DONE = 0           # every access completed
 ACCESS_FAULT = 1          # a fault the loop does not handle: Python's handle_mm_fault does it
 ACCESS_NOMEM = 2          # the page allocator refused a page: Python retries with reclaim
+ACCESS_KSWAPD = 3         # the access completed, but its allocation woke kswapd: run it first
 
 # -- address space and allocation (x86_64, 4-level) ------------------------------------------
 TASK_SIZE = 0x7FFFFFFFF000            # TASK_SIZE_MAX: user addresses are below it
