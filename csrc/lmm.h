@@ -446,6 +446,7 @@ struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_
 void lmm_mmu_destroy(struct lmm_mmu *m);
 void *lmm_mmu_array(struct lmm_mmu *m, int which);
 int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m);
+int64_t lmm_mmu_lru_walk(struct lmm_mmu *m, int lru, int64_t *out, int64_t cap);
 
 /* Page contents.  read: length bytes at offset into out (zeros without a buffer); returns 1 if
  * the frame has a buffer, 0 if not.  write/copy/clear refuse page-table pages (-LMM_EINVAL). */

@@ -774,6 +774,24 @@ static void lru_unlink(struct lmm_mmu *m, int64_t pfn)
     m->lru_prev[pfn] = m->lru_next[pfn] = -1;
 }
 
+/* The folios on list lru from its head (newest) to its tail; the count, or -1 when the list
+ * does not end within max_pfn steps (a broken list). */
+int64_t lmm_mmu_lru_walk(struct lmm_mmu *m, int lru, int64_t *out, int64_t cap)
+{
+    if (lru < 0 || lru >= LMM_NR_LRU_LISTS)
+        return -LMM_EINVAL;
+    int32_t head = (int32_t)(m->max_pfn + lru);
+    int64_t n = 0;
+    for (int32_t pfn = m->lru_next[head]; pfn != head; pfn = m->lru_next[pfn]) {
+        if (pfn < 0 || pfn >= m->max_pfn || n >= m->max_pfn)
+            return -1;
+        if (n < cap)
+            out[n] = pfn;
+        n++;
+    }
+    return n;
+}
+
 static void new_anon_page(struct lmm_mmu *m, int64_t pfn, int64_t anon_vma, int64_t index)
 {
     drop_data(m, pfn);

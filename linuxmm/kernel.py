@@ -43,7 +43,7 @@ class Kernel:
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
                  percpu_pagelist_high_fraction=0, boot_allocations=None, read_ahead_kb=128,
-                 max_sectors_kb=1280):
+                 max_sectors_kb=1280, swappiness=60, page_cluster=3):
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -71,6 +71,8 @@ class Kernel:
         self._mmu_init(read_ahead_kb, max_sectors_kb)
         # -- processes and address spaces (linuxmm/vm) --
         self._vm_init()
+        # -- reclaim and swap (linuxmm/vm/vmscan, linuxmm/vm/swap) --
+        self._reclaim_init(swappiness, page_cluster)
 
     # -- physical memory ------------------------------------------------------------------------
     def _boot_physical(self, e820, reserved, min_free_kbytes, watermark_scale_factor,
@@ -595,10 +597,72 @@ class Kernel:
         with self.lock:
             return sorted((p.pid, addr) for p, _, addr in rmap_walk(self, pfn))
 
-    def alloc_user_page(self, gfp):
-        """One order-0 page for user memory or the page cache (cpu 0), through the slow path's
-        reclaim hook when the allocator refuses; OutOfMemory when nothing helps."""
-        return self._pa.alloc_pages(gfp, 0, 0)
+    def alloc_user_page(self, gfp, order=0, noretry=False):
+        """Pages for user memory or the page cache (cpu 0) through the allocation slow path:
+        kswapd when the allocation wakes it, direct reclaim, the OOM killer; OutOfMemory when
+        nothing helps (at once after one reclaim pass with noretry / __GFP_NORETRY)."""
+        from .vm.vmscan import alloc_with_reclaim
+        return alloc_with_reclaim(self, gfp, order, noretry)
+
+    # -- reclaim and swap (linuxmm/vm/vmscan.py, linuxmm/vm/swap.py) --------------------------
+    def _reclaim_init(self, swappiness, page_cluster):
+        from .vm.swap import SwapState, render_swaps
+        from .vm.vmscan import Vmscan
+        self.swappiness = swappiness
+        self.page_cluster = page_cluster
+        self.swappiness = self._check_sysctl("swappiness", swappiness, 0, 200)
+        self.page_cluster = self._check_sysctl("page_cluster", page_cluster, 0, 31)
+        self.swap_state = SwapState(self)
+        self.vmscan = Vmscan(self)
+        self.register_stats(self.vmscan.vmstat)
+        self.register_proc("/proc/swaps", lambda: render_swaps(self))
+        self._checkers.append(self._swap_check)
+        if self.swap:
+            self.swap_state.swapon(self.swap, path="/swapfile")
+
+    @staticmethod
+    def _check_sysctl(name, value, lo, hi):
+        value = _args.as_int(value, name)
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
+        return value
+
+    @property
+    def total_swap_pages(self):
+        """total_swap_pages: the usable slots of every active swap area."""
+        return self.swap_state.total_pages()
+
+    def swapon(self, size, priority=None, path=None):
+        """swapon(2) of a new swap area of `size` bytes ("1G" style strings too); priority
+        None takes the next default (-2, -3, ...).  Returns the area's path for swapoff."""
+        with self.lock:
+            return self.swap_state.swapon(parse_size(size),
+                                          None if priority is None
+                                          else _args.as_int(priority, "priority"), path)
+
+    def swapoff(self, path):
+        """swapoff(2): the area's pages are read back first; OSError(ENOMEM) (nothing
+        changed) when they do not fit, OSError(EINVAL) for an unknown path."""
+        with self.lock:
+            self.swap_state.swapoff(path)
+
+    def kswapd(self):
+        """Wake kswapd now (balance_pgdat): returns the pages it reclaimed."""
+        from .vm.vmscan import balance_pgdat
+        with self.lock:
+            return balance_pgdat(self)
+
+    def try_to_free_pages(self, nr_pages=32):
+        """Direct reclaim as an allocation would do it (try_to_free_pages); returns the pages
+        reclaimed."""
+        from .vm.vmscan import try_to_free_pages
+        with self.lock:
+            return try_to_free_pages(self, GFP_KERNEL, 0, len(self._zone_names) - 1)
+
+    def _swap_check(self):
+        from .vm.swap import check_swap
+        with self.lock:
+            check_swap(self)
 
     # -- processes and address spaces (linuxmm/vm) ------------------------------------------------
     def _vm_init(self):
@@ -714,10 +778,10 @@ class Kernel:
         raise ENOMEM."""
         mode = self.overcommit_memory
         if mode == 0:
-            if pages > self._totalram_pages() + (self.swap >> 12):
+            if pages > self._totalram_pages() + self.total_swap_pages:
                 self._vm_enomem()
         elif mode == 2:
-            allowed = _wm.commit_limit(self._totalram_pages(), 0, self.swap >> 12,
+            allowed = _wm.commit_limit(self._totalram_pages(), 0, self.total_swap_pages,
                                        self.overcommit_ratio)
             allowed -= self.admin_reserve_kbytes >> 2
             if mm is not None:

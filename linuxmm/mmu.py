@@ -60,6 +60,16 @@ class Mmu:
         self._reason = ffi.new("int *")
         self._leaf = ffi.new("uint64_t[2]")
 
+    def lru_list(self, lru):
+        """The pfns on LRU list `lru`, newest first (InvariantError when the list is broken)."""
+        lru = A.check_lru(lru)
+        n = lib.lmm_mmu_lru_walk(self._ptr, lru, ffi.NULL, 0)
+        if n < 0:
+            raise InvariantError(f"LRU list {lru} is broken")
+        out = np.empty(n, np.int64)
+        lib.lmm_mmu_lru_walk(self._ptr, lru, _from_buffer("int64_t[]", out), n)
+        return out
+
     # -- page contents ----------------------------------------------------------------------
     def _data_pfn(self, pfn, name="pfn"):
         pfn = A.check_pfn(pfn, self.max_pfn, name)

@@ -28,7 +28,7 @@ def fields(k):
     kreclaimable = sreclaimable + v.get("nr_kernel_misc_reclaimable", 0)
     buffers = v.get("nr_blockdev_pages", 0)
     cached = max(v.get("nr_file_pages", 0) - v.get("nr_swapcached", 0) - buffers, 0)
-    swap_pages = k.swap // 4096
+    swap_pages = k.total_swap_pages
     swap_free = v.get("nr_swap_free_pages", swap_pages)
     hugetlb = v.get("nr_hugetlb", 0)
     out = [

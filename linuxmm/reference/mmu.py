@@ -110,6 +110,19 @@ class Mmu:
         self.lru_next[pfn] = nxt
         self.lru_prev[nxt] = pfn
 
+    def lru_list(self, lru):
+        """The pfns on LRU list `lru`, newest first (InvariantError when the list is broken)."""
+        lru = A.check_lru(lru)
+        head = self.max_pfn + lru
+        out = []
+        pfn = int(self.lru_next[head])
+        while pfn != head:
+            if not 0 <= pfn < self.max_pfn or len(out) >= self.max_pfn:
+                raise InvariantError(f"LRU list {lru} is broken")
+            out.append(pfn)
+            pfn = int(self.lru_next[pfn])
+        return np.array(out, np.int64)
+
     def _lru_unlink(self, pfn):
         prev, nxt = int(self.lru_prev[pfn]), int(self.lru_next[pfn])
         if prev < 0:

@@ -10,7 +10,7 @@ from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, 
                        NR_ACTIVE_FILE, NR_ANON_MAPPED, NR_FILE_MAPPED, NR_FILE_PAGES,
                        NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_PAGETABLE, NR_SHMEM, PAGE_SIZE,
                        PG_ACTIVE, PG_ANON, PG_FILE, PG_HEAD, PG_LRU, PG_OWNER_MASK, PG_PGTABLE,
-                       PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_ZERO, pte_pfn,
+                       PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL, PG_ZERO, pte_pfn,
                        PG_DIRTY, PG_ORDER_MASK, PG_READAHEAD, PG_REFERENCED, PG_UPTODATE,
                        pg_order)
 
@@ -134,9 +134,11 @@ def check_frames(kernel):
         elif f & PG_ZERO:
             if pfn not in (kernel.zero_pfn, kernel.huge_zero_pfn):
                 problems.append(f"pfn {pfn} claims to be a zero page")
-        elif f & PG_ANON:             # references: its mappings and the lru batch's
-            held = batched[pfn]
-            if mc != mapped[pfn] or ref != mc + held or ref <= 0:
+        elif f & PG_ANON:             # references: its mappings, the lru batch's, swap cache
+            held = batched[pfn] + (1 if f & PG_SWAPCACHE else 0)
+            if f & PG_SWAPCACHE:
+                node[NR_FILE_PAGES] += 1
+            if mc != mapped[pfn] or ref != mc + held or ref <= 0 or (not mc and not held):
                 problems.append(f"anon pfn {pfn}: refcount {ref}, mapcount {mc}, "
                                 f"{mapped[pfn]} PTEs, {held} in lru batches")
             if mc:

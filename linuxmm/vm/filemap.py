@@ -42,6 +42,7 @@ class AddressSpace:
         self.kernel = kernel
         self.id = next(_mapping_ids)
         self.pages = {}
+        self.shadows = {}             # index -> workingset shadow of an evicted folio
         self.shmem = inode.kind == "shmem"
         # mapping_max_folio_order(): ext4 (6.16+, ext4_set_inode_mapping_order) allows orders
         # 0..EXT4_MAX_PAGECACHE_ORDER = min(MAX_PAGECACHE_ORDER, 11 + i_blkbits - PAGE_SHIFT);
@@ -151,13 +152,24 @@ class AddressSpace:
             self.pages[index + i] = p
         node = mmu.node
         node[NR_FILE_PAGES] += nr
+        shadow = None
+        for i in range(nr):
+            s = self.shadows.pop(index + i, None)
+            shadow = shadow or s
+        if shadow is not None:                # workingset_refault: maybe straight to active
+            from .workingset import workingset_refault
+            if workingset_refault(kernel, pfn, shadow, file=not self.shmem, nr=nr):
+                bits = int(mmu.flags[pfn]) & (PG_ACTIVE | PG_WORKINGSET)
+                for i in range(1, nr):
+                    mmu.flags[pfn + i] = int(mmu.flags[pfn + i]) | bits
+        active = 1 if mmu.flags[pfn] & PG_ACTIVE else 0
         if self.shmem:
             node[NR_SHMEM] += nr
-            node[NR_INACTIVE_ANON] += nr      # shmem is swap-backed: the anon LRU
-            lru_link(mmu, pfn, LRU_INACTIVE_ANON)
+            node[NR_ACTIVE_ANON if active else NR_INACTIVE_ANON] += nr   # swap-backed: anon
+            lru_link(mmu, pfn, LRU_INACTIVE_ANON + active)
         else:
-            node[NR_INACTIVE_FILE] += nr
-            lru_link(mmu, pfn, LRU_INACTIVE_FILE)
+            node[NR_ACTIVE_FILE if active else NR_INACTIVE_FILE] += nr
+            lru_link(mmu, pfn, LRU_INACTIVE_FILE + active)
         if read and not self.shmem:
             data = self.host.read_backing(index << PAGE_SHIFT, nr * PAGE_SIZE)
             for i in range(nr):
@@ -255,6 +267,10 @@ class AddressSpace:
         return dropped
 
     def truncate(self):
+        self.shadows.clear()
+        self._truncate()
+
+    def _truncate(self):
         """truncate_inode_pages of every folio (unmapped ones only; mapped folios stay until
         their mappings go, as after an unlink)."""
         mmu = self.kernel.mmu

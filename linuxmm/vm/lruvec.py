@@ -10,7 +10,8 @@ import numpy as np
 from .mmu_defs import (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
                        LRU_UNEVICTABLE, NR_ACTIVE_ANON, NR_ACTIVE_FILE, NR_INACTIVE_ANON,
                        NR_INACTIVE_FILE, NR_UNEVICTABLE, PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU,
-                       PG_SWAPBACKED, PG_TAIL, PG_UNEVICTABLE, pg_order)
+                       PG_ORDER_MASK, PG_ORDER_SHIFT, PG_SWAPBACKED, PG_TAIL, PG_UNEVICTABLE,
+                       pg_order)
 
 LRU_NODE_ITEM = {LRU_INACTIVE_ANON: NR_INACTIVE_ANON, LRU_ACTIVE_ANON: NR_ACTIVE_ANON,
                  LRU_INACTIVE_FILE: NR_INACTIVE_FILE, LRU_ACTIVE_FILE: NR_ACTIVE_FILE,
@@ -143,23 +144,36 @@ def folio_set_lru_state(mmu, head, set_bits=0, clear_bits=0):
 
 
 def check_lru(mmu, problems):
-    """Every folio on the LRU is on exactly the list its flags name, once; every frame with
-    PG_LRU heading a folio is linked; each list's pages equal its node counter."""
-    seen = set()
+    """Every folio on the LRU is on exactly the list its flags name, once, as a head frame;
+    every frame heading a folio with PG_LRU is linked; each list's pages equal its counter."""
+    flags = mmu.flags
+    seen = []
     for lru, item in LRU_NODE_ITEM.items():
-        pages = 0
-        for pfn in lru_pfns(mmu, lru):
-            flags = int(mmu.flags[pfn])
-            if pfn in seen or not flags & PG_LRU or folio_lru_list(flags) != lru \
-                    or flags & PG_TAIL:
-                problems.append(f"pfn {pfn} (flags {flags:#x}) should not be on LRU list {lru}")
-            seen.add(pfn)
-            pages += folio_nr_pages(flags)
+        try:
+            pfns = mmu.lru_list(lru)
+        except Exception as e:                     # a broken list
+            problems.append(str(e))
+            continue
+        f = flags[pfns].astype(np.int64)
+        want = np.where(f & PG_UNEVICTABLE, LRU_UNEVICTABLE,
+                        np.where(f & PG_SWAPBACKED, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE)
+                        + np.where(f & PG_ACTIVE, 1, 0))
+        bad = ((f & PG_LRU) == 0) | ((f & PG_TAIL) != 0) | ((want != lru) & ((f & PG_UNEVICTABLE) == 0)) \
+            | ((lru == LRU_UNEVICTABLE) != ((f & PG_UNEVICTABLE) != 0))
+        for pfn in pfns[bad][:5].tolist():
+            problems.append(f"pfn {pfn} (flags {int(flags[pfn]):#x}) should not be on LRU "
+                            f"list {lru}")
+        anon_thp = ((f & PG_ANON) != 0) & ((f & PG_HEAD) != 0)
+        order = (f & PG_ORDER_MASK) >> PG_ORDER_SHIFT
+        pages = int(np.where(anon_thp, 512, np.where(f & PG_ANON, 1, 1 << order)).sum())
         if pages != int(mmu.node[item]):
             problems.append(f"LRU list {lru} holds {pages} pages, its counter says "
                             f"{int(mmu.node[item])}")
-    flags = mmu.flags
-    heads = np.nonzero((flags & PG_LRU) != 0)[0]
-    for pfn in heads.tolist():
-        if not int(flags[pfn]) & PG_TAIL and pfn not in seen:
-            problems.append(f"pfn {pfn} has PG_LRU but is on no list")
+        seen.append(pfns)
+    linked = np.concatenate(seen) if seen else np.zeros(0, np.int64)
+    if len(np.unique(linked)) != len(linked):
+        problems.append("a folio is on two LRU lists (or twice on one)")
+    heads = np.nonzero(((flags & PG_LRU) != 0) & ((flags & PG_TAIL) == 0))[0]
+    missing = np.setdiff1d(heads, linked)
+    for pfn in missing[:5].tolist():
+        problems.append(f"pfn {pfn} has PG_LRU but is on no list")

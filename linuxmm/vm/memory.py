@@ -22,7 +22,7 @@ from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_
                         VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE)
 from .filemap import folio_frames, put_page
 from .lruvec import lru_link
-from .mmu_defs import (ACCESS_DONE, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON, MM_ANONPAGES,
+from .mmu_defs import (ACCESS_DONE, ACCESS_KSWAPD, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON, MM_ANONPAGES,
                        MM_FILEPAGES, MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED,
                        NR_FILE_MAPPED, NR_INACTIVE_ANON, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                        _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
@@ -338,7 +338,8 @@ def handle_mm_fault(mm, vma, addr, flags):
             return do_anonymous_page(vmf)
         return do_fault(vmf)
     if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
-        return VM_FAULT_SIGBUS                       # swap entries: the swap issue
+        from .swap import do_swap_page
+        return do_swap_page(vmf, entry)
     if write and not entry & _PAGE_RW:
         return do_wp_page(vmf)
     touch_entry(mm, addr, entry, write)              # spurious fault
@@ -619,6 +620,11 @@ def fault_snapshot(mm):
     return table
 
 
+def wakeup_kswapd(kernel):
+    from .vmscan import wakeup_kswapd as wake
+    wake(kernel)
+
+
 def access_bulk(mm, addrs, writes):
     """Replay accesses: the MMU's loop runs until a fault it does not handle, which is
     handled here, and then resumes after it."""
@@ -630,6 +636,9 @@ def access_bulk(mm, addrs, writes):
         i, reason = mmu.access(mm.pgd, mm.counters, snap, addrs, writes, i)
         if reason == ACCESS_DONE:
             break
+        if reason == ACCESS_KSWAPD:                 # the access at i - 1 woke kswapd
+            wakeup_kswapd(mm.kernel)
+            continue
         addr = int(addrs[i])
         do_user_addr_fault(mm, addr & _U64, bool(writes[i]))
         i += 1
@@ -643,6 +652,9 @@ def access_range(mm, start, npages, write):
         i, reason = mmu.access_range(mm.pgd, mm.counters, snap, start, npages, write, i)
         if reason == ACCESS_DONE:
             break
+        if reason == ACCESS_KSWAPD:
+            wakeup_kswapd(mm.kernel)
+            continue
         do_user_addr_fault(mm, start + (i << PAGE_SHIFT), bool(write))
         i += 1
 

@@ -29,6 +29,10 @@ def sys_mincore(mm, start, length):
         entry = mmu.pte_get(mm.pgd, addr)
         if entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
             out[i] = 1
+        elif entry:                                   # a swap entry: in the swap cache?
+            from .swap import pte_to_swp_entry
+            out[i] = 1 if mm.kernel.swap_state.lookup(pte_to_swp_entry(entry)) is not None \
+                else 0
         elif entry == 0 and vma.vm_file is not None:
             mapping = vma.vm_file.f_inode.i_mapping
             pgoff = vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT)

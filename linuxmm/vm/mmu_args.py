@@ -169,3 +169,10 @@ def not_table_message(pgd, pfn):
 
 def bad_leaf_message(pgd, addr, entry, max_pfn):
     return f"pgd {pgd}: entry {entry:#x} at {addr:#x} maps a pfn >= max_pfn {max_pfn}"
+
+
+def check_lru(lru):
+    lru = _args.as_int(lru, "lru")
+    if not 0 <= lru < D.NR_LRU_LISTS:
+        raise ValueError(f"lru must be in 0..{D.NR_LRU_LISTS - 1}, got {lru}")
+    return lru

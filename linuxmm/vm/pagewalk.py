@@ -9,7 +9,7 @@ from .filemap import (mark_page_accessed)
 from .memory import (_PROT_BITS, do_user_addr_fault, is_cow_mapping, linear_page_index,
                      mm_counter_of, page_add_rmap, page_remove_rmap, vm_page_prot,
                      vma_wants_writenotify)
-from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SHIFT, PAGE_SIZE,
+from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, PAGE_SIZE,
                        PGDIR_SIZE, PUD_SIZE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_FILE,
                        PG_SHMEM, PMD_SIZE, VM_EXEC, VM_READ, VM_WRITE, _PAGE_ACCESSED, _PAGE_DIRTY,
                        _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, pte_pfn)
@@ -39,12 +39,14 @@ def zap_page_range(mm, start, end, vma=None):
     update_hiwater_rss(mm)
     counters = mm.counters
     huge = []
+    swapped = []
     for addr, entry in zip(addrs.tolist(), entries.tolist()):
         if entry & _PAGE_PSE:
             huge.append(addr)
             continue
         if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
-            continue                                   # swap entries: the swap issue
+            swapped.append(entry)                      # free_swap_and_cache, below
+            continue
         if entry & _PAGE_SPECIAL:
             continue
         pfn = pte_pfn(entry)
@@ -70,6 +72,12 @@ def zap_page_range(mm, start, end, vma=None):
         from .huge_memory import zap_huge_pmd
         for addr in huge:
             zap_huge_pmd(mm, addr)
+    if swapped:
+        from .swap import pte_to_swp_entry
+        swap = kernel.swap_state
+        counters[MM_SWAPENTS] -= len(swapped)
+        for entry in swapped:
+            swap.put_entry(pte_to_swp_entry(entry))
     return len(addrs)
 
 
@@ -158,6 +166,10 @@ def copy_page_range(dst, src, vma):
             copy_huge_pmd(dst, src, vma, addr, entry)
             continue
         if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
+            from .swap import pte_to_swp_entry          # copy_nonpresent_pte
+            src.kernel.swap_state.duplicate(pte_to_swp_entry(entry))
+            dst.counters[MM_SWAPENTS] += 1
+            child.append((addr, entry))
             continue
         if not entry & _PAGE_SPECIAL:
             pfn = pte_pfn(entry)

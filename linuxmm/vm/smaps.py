@@ -35,6 +35,15 @@ def _accumulate(mss, flags, size, pss, dirty, locked, private):
         mss["private_clean" if private else "shared_clean"] += size
 
 
+def _swap_entry(mm, entry, mss):
+    """smaps_pte_entry of a swap PTE: Swap, and SwapPss shared by the entry's users."""
+    from .swap import pte_to_swp_entry
+    count = mm.kernel.swap_state.swap_count(pte_to_swp_entry(entry))
+    mss["swap"] += PAGE_SIZE
+    pss = PAGE_SIZE << PSS_SHIFT
+    mss["swap_pss"] += pss // count if count >= 2 else pss
+
+
 def smap_gather(mm, vma, mss):
     """The page-table walk of smap_gather_stats for one VMA (the zero page and other special
     PTEs are skipped: no struct page to count)."""
@@ -42,6 +51,9 @@ def smap_gather(mm, vma, mss):
     addrs, entries = mmu.walk(mm.pgd, vma.vm_start, vma.vm_end)
     locked = bool(vma.vm_flags & VM_LOCKED)
     for entry in entries.tolist():
+        if entry and not entry & (_PAGE_PRESENT | _PAGE_PROTNONE):
+            _swap_entry(mm, entry, mss)
+            continue
         if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
             continue                          # pte_present: PROT_NONE PTEs count too
         pfn = pte_pfn(entry)

@@ -1,0 +1,549 @@
+"""Swap (mm/swapfile.c, mm/swap_state.c, mm/page_io.c): swap areas, slots, the swap cache and
+swap-in.
+
+A swap area is `SwapInfo`: `swap_map` holds one use count per slot (PTEs holding the entry),
+slot 0 is the header page, slots are handed out from 512-slot clusters (cpu 0's current
+cluster, then the first free cluster, then any cluster with room).  A swapped-out page's bytes
+live in the area's sparse `data` store.  The swap cache maps a slot to the anonymous folio
+being written or read (PG_SWAPCACHE, its slot in `folio_entry`), and keeps a shadow entry
+(workingset.py) for an evicted one.
+
+Simplifications (docs/pressure.md): I/O completes synchronously (pageout frees the folio in
+the same reclaim pass, as with a synchronous device); swap-in readahead is the cluster
+readahead of vm.page-cluster (swap_cluster_readahead, with swapin_nr_pages' window), not the
+VMA readahead; anonymous THPs and shmem are not swapped.
+"""
+import errno
+import os
+
+import numpy as np
+
+from ..errors import OutOfMemory
+from .. import gfp as G
+from .lruvec import lruvec_add_folio
+from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW,
+                       MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED, NR_FILE_PAGES, PAGE_SHIFT,
+                       PAGE_SIZE, PG_ACTIVE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LRU,
+                       PG_READAHEAD, PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE, PG_WORKINGSET,
+                       VM_WRITE)
+
+SWAPFILE_CLUSTER = 512
+MAX_SWAPFILES = 32                 # 1 << SWP_TYPE_BITS (minus the special types, 27 really)
+SWP_TYPE_BITS = 5
+SWP_OFFSET_SHIFT = 9 + SWP_TYPE_BITS      # SWP_OFFSET_FIRST_BIT (_PAGE_BIT_PROTNONE + 1) + bits
+_U64 = (1 << 64) - 1
+
+
+# -- swap entries in PTEs (arch/x86/include/asm/pgtable_64.h) ----------------------------------
+def swp_entry_to_pte(type_, offset):
+    """__swp_entry_to_pte(__swp_entry(type, offset)): the type in the top 5 bits, the offset
+    inverted (L1TF mitigation) in bits 9..58; Present and PROT_NONE clear."""
+    return (((~offset << SWP_OFFSET_SHIFT) & _U64) >> SWP_TYPE_BITS) | (type_ << (64 - SWP_TYPE_BITS))
+
+
+def pte_to_swp_entry(pte):
+    """(type, offset) of a swap PTE."""
+    return pte >> (64 - SWP_TYPE_BITS), ((~pte << SWP_TYPE_BITS) & _U64) >> SWP_OFFSET_SHIFT
+
+
+def is_swap_pte(pte):
+    return pte != 0 and not pte & (_PAGE_PRESENT | _PAGE_PROTNONE)
+
+
+# -- swap areas -------------------------------------------------------------------------------
+class SwapInfo:
+    """struct swap_info_struct of one swap area."""
+
+    def __init__(self, type_, path, size_pages, prio, kind):
+        self.type = type_
+        self.path = path
+        self.kind = kind                          # "partition" or "file"
+        self.max = size_pages                     # slots, the header page included
+        self.pages = size_pages - 1               # usable slots (si->pages)
+        self.prio = prio
+        self.swap_map = np.zeros(size_pages, np.int32)
+        self.swap_map[0] = -1                     # SWAP_MAP_BAD: the header
+        self.inuse_pages = 0
+        self.data = {}                            # offset -> bytes written by pageout
+        self.cache = {}                           # offset -> pfn (the swap cache)
+        self.shadows = {}                         # offset -> workingset shadow
+        nclusters = (size_pages + SWAPFILE_CLUSTER - 1) // SWAPFILE_CLUSTER
+        self.cluster_used = np.zeros(nclusters, np.int32)
+        self.cluster_used[0] = 1                  # the header slot
+        self.free_clusters = list(range(1, nclusters)) if nclusters > 1 else []
+        self.current = 0                          # cpu 0's cluster (0: the first one)
+        self.next_offset = 1
+
+    def _cluster_has_room(self, c):
+        end = min((c + 1) * SWAPFILE_CLUSTER, self.max)
+        return self.cluster_used[c] < end - c * SWAPFILE_CLUSTER
+
+    def alloc_slot(self):
+        """cluster_alloc_swap_entry for one order-0 slot, or None when the area is full."""
+        if self.inuse_pages >= self.pages:
+            return None
+        c = self.current
+        if c is not None and self._cluster_has_room(c):
+            end = min((c + 1) * SWAPFILE_CLUSTER, self.max)
+            for off in range(max(self.next_offset, c * SWAPFILE_CLUSTER), end):
+                if self.swap_map[off] == 0 and off not in self.cache:
+                    return self._take(off)
+        if self.free_clusters:                    # a new free cluster for this cpu
+            c = self.free_clusters.pop(0)
+            self.current = c
+            self.next_offset = c * SWAPFILE_CLUSTER
+            return self.alloc_slot()
+        for c in range(len(self.cluster_used)):   # the nonfull and fragmented clusters
+            if self._cluster_has_room(c):
+                start = c * SWAPFILE_CLUSTER
+                end = min(start + SWAPFILE_CLUSTER, self.max)
+                for off in range(start, end):
+                    if self.swap_map[off] == 0 and off not in self.cache:
+                        self.current = c
+                        return self._take(off)
+        return None                               # pragma: no cover (inuse says there is room)
+
+    def _take(self, off):
+        self.next_offset = off + 1
+        self.inuse_pages += 1
+        c = off // SWAPFILE_CLUSTER
+        self.cluster_used[c] += 1
+        return off
+
+    def slot_free(self, off):
+        """The slot's last user (PTE or swap cache) went: it is free again."""
+        self.data.pop(off, None)
+        self.inuse_pages -= 1
+        c = off // SWAPFILE_CLUSTER
+        self.cluster_used[c] -= 1
+        if self.cluster_used[c] == 0 and c != self.current:
+            self.free_clusters.append(c)
+
+    def slot_busy(self, off):
+        return self.swap_map[off] > 0 or off in self.cache
+
+
+class SwapState:
+    """The machine's swap areas (swap_info[]) and the counters swap keeps."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.areas = {}                           # type -> SwapInfo
+        self.least_priority = -1
+        self.folio_entry = {}                     # pfn -> (type, offset) of a swap-cache folio
+        self.ra_hits = 0                          # swapin_readahead_hits
+        self.prev_offset = 0
+        self.last_ra = 0
+
+    # -- totals ---------------------------------------------------------------------------
+    def total_pages(self):
+        return sum(si.pages for si in self.areas.values())
+
+    def free_pages(self):
+        return sum(si.pages - si.inuse_pages for si in self.areas.values())
+
+    def swap_full(self):
+        """vm_swap_full(): more than half of swap in use."""
+        total = self.total_pages()
+        return total > 0 and (total - self.free_pages()) * 2 > total
+
+    # -- swapon / swapoff -----------------------------------------------------------------
+    def swapon(self, size, priority=None, path=None):
+        """sys_swapon of a swap area of `size` bytes (a partition named path, default
+        /dev/vdbN); returns its path."""
+        pages = size >> PAGE_SHIFT
+        if pages < 2:
+            raise OSError(errno.EINVAL, "swap area too small", path)
+        if priority is not None and not -1 <= priority <= 32767:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+        free_types = [t for t in range(MAX_SWAPFILES) if t not in self.areas]
+        if not free_types:
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM), path)
+        type_ = free_types[0]
+        if path is None:
+            path = f"/dev/vdb{type_ + 1}"
+        if any(si.path == path for si in self.areas.values()):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), path)
+        if priority is None:
+            self.least_priority -= 1
+            prio = self.least_priority
+        else:
+            prio = priority
+        kind = "partition" if path.startswith("/dev/") else "file"
+        self.areas[type_] = SwapInfo(type_, path, pages, prio, kind)
+        return path
+
+    def swapoff(self, path):
+        """sys_swapoff: every swapped page of the area is read back (try_to_unuse), then the
+        area goes.  ENOMEM (nothing changed) when memory cannot hold them."""
+        si = next((s for s in self.areas.values() if s.path == path), None)
+        if si is None:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+        kernel = self.kernel
+        needed = int((si.swap_map[1:] > 0).sum())
+        if needed > kernel.mem_available():
+            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM), path)
+        try_to_unuse(kernel, si)
+        del self.areas[si.type]
+        if si.prio < 0:
+            self.least_priority += 1
+            for other in self.areas.values():      # the others move up, as _enable_swap_info
+                if other.prio < si.prio:
+                    other.prio += 1
+
+    def ordered(self):
+        """The areas in allocation order: highest priority first, then by type."""
+        return sorted(self.areas.values(), key=lambda s: (-s.prio, s.type))
+
+    # -- slots --------------------------------------------------------------------------------
+    def get_swap_page(self):
+        """folio_alloc_swap's slot: (type, offset), or None when swap is full."""
+        for si in self.ordered():
+            off = si.alloc_slot()
+            if off is not None:
+                return si.type, off
+        return None
+
+    def area(self, type_):
+        return self.areas.get(type_)
+
+    def swap_count(self, entry):
+        si = self.areas.get(entry[0])
+        return 0 if si is None else int(si.swap_map[entry[1]])
+
+    def duplicate(self, entry):
+        """swap_duplicate: one more PTE holds the entry (fork)."""
+        self.areas[entry[0]].swap_map[entry[1]] += 1
+
+    def put_entry(self, entry):
+        """swap_free / free_swap_and_cache: a PTE holding the entry went.  The slot is freed
+        when no PTE holds it and no folio caches it; a cached folio nobody maps any more
+        leaves the swap cache (and is freed with its last reference)."""
+        si = self.areas[entry[0]]
+        off = entry[1]
+        si.swap_map[off] -= 1
+        if si.swap_map[off] > 0:
+            return
+        pfn = si.cache.get(off)
+        if pfn is None:
+            si.shadows.pop(off, None)
+            si.slot_free(off)
+            return
+        mmu = self.kernel.mmu
+        if not mmu.mapcount[pfn]:                   # __try_to_reclaim_swap
+            self.delete_from_swap_cache(pfn)
+
+    # -- the swap cache -----------------------------------------------------------------------
+    def add_to_swap_cache(self, pfn, entry):
+        si = self.areas[entry[0]]
+        si.cache[entry[1]] = pfn
+        self.folio_entry[pfn] = entry
+        mmu = self.kernel.mmu
+        mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_SWAPCACHE
+        mmu.refcount[pfn] += 1                       # the swap cache's reference
+        mmu.node[NR_FILE_PAGES] += 1                 # nr_file_pages counts the swap cache too
+        self.kernel.vmscan.stat["nr_swapcached"] += 1
+
+    def delete_from_swap_cache(self, pfn, shadow=None):
+        """__delete_from_swap_cache (+ the cache's reference): the slot is freed when no PTE
+        holds it."""
+        from .filemap import put_page
+        entry = self.folio_entry.pop(pfn)
+        si = self.areas[entry[0]]
+        off = entry[1]
+        del si.cache[off]
+        mmu = self.kernel.mmu
+        mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_SWAPCACHE
+        mmu.node[NR_FILE_PAGES] -= 1
+        self.kernel.vmscan.stat["nr_swapcached"] -= 1
+        if si.swap_map[off] == 0:
+            si.slot_free(off)
+        elif shadow is not None:
+            si.shadows[off] = shadow
+        put_page(self.kernel, pfn)
+
+    def folio_free_swap(self, pfn):
+        """folio_free_swap: drop a mapped folio's swap slot when only this cache holds it."""
+        entry = self.folio_entry.get(pfn)
+        if entry is None or self.swap_count(entry) > 0:
+            return False
+        self.delete_from_swap_cache(pfn)
+        return True
+
+    def lookup(self, entry):
+        si = self.areas.get(entry[0])
+        return None if si is None else si.cache.get(entry[1])
+
+
+# -- swap-out (called by reclaim) --------------------------------------------------------------
+def add_to_swap(kernel, pfn):
+    """folio_alloc_swap + add_to_swap_cache, folio dirtied: False when swap is full."""
+    swap = kernel.swap_state
+    entry = swap.get_swap_page()
+    if entry is None:
+        return False
+    swap.add_to_swap_cache(pfn, entry)
+    mmu = kernel.mmu
+    mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_DIRTY
+    return True
+
+
+def swap_writepage(kernel, pfn):
+    """pageout of a swap-cache folio: its bytes go to the slot (pswpout, pgpgout in KiB)."""
+    swap = kernel.swap_state
+    type_, off = swap.folio_entry[pfn]
+    mmu = kernel.mmu
+    si = swap.areas[type_]
+    if mmu.page_has_data(pfn):
+        si.data[off] = mmu.page_read(pfn)
+    else:
+        si.data.pop(off, None)
+    mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_DIRTY
+    stat = kernel.vmscan.stat
+    stat["pswpout"] += 1
+    from .mmu_defs import EV_PGPGOUT
+    mmu.events[EV_PGPGOUT] += PAGE_SIZE >> 10
+
+
+def try_to_unmap_anon(kernel, pfn, mappings):
+    """try_to_unmap of a swap-cache folio: each PTE becomes its swap entry (MM_ANONPAGES ->
+    MM_SWAPENTS, one swap_map use each); a dirty PTE dirties the folio."""
+    from .filemap import put_page
+    swap = kernel.swap_state
+    entry = swap.folio_entry[pfn]
+    swp_pte = swp_entry_to_pte(*entry)
+    mmu = kernel.mmu
+    si = swap.areas[entry[0]]
+    for process, vma, addr in mappings:
+        mm = process.mm
+        pte = mmu.pte_get(mm.pgd, addr)
+        if pte & _PAGE_DIRTY:
+            mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_DIRTY
+        mmu.pte_set(mm.pgd, addr, swp_pte, mm.counters)
+        mm.counters[MM_ANONPAGES] -= 1
+        mm.counters[MM_SWAPENTS] += 1
+        si.swap_map[entry[1]] += 1
+        count = int(mmu.mapcount[pfn]) - 1
+        mmu.mapcount[pfn] = count
+        if count == 0:
+            mmu.node[NR_ANON_MAPPED] -= 1
+        put_page(kernel, pfn)
+
+
+# -- swap-in ---------------------------------------------------------------------------------
+def swapin_nr_pages(swap, offset, page_cluster):
+    """swapin_nr_pages / __swapin_nr_pages: the readahead window from recent hits."""
+    max_pages = 1 << page_cluster
+    if max_pages <= 1:
+        return 1
+    hits = swap.ra_hits
+    swap.ra_hits = 0
+    pages = hits + 2
+    if pages == 2:
+        if offset != swap.prev_offset + 1 and offset != swap.prev_offset - 1:
+            pages = 1
+    else:
+        roundup = 4
+        while roundup < pages:
+            roundup <<= 1
+        pages = roundup
+    pages = min(pages, max_pages)
+    pages = max(pages, swap.last_ra // 2)
+    if not hits:
+        swap.prev_offset = offset
+    swap.last_ra = pages
+    return pages
+
+
+def read_swap_folio(kernel, entry, vma, addr, readahead):
+    """__read_swap_cache_async + swap_read_folio: a new anonymous folio in the swap cache with
+    the slot's bytes, on the LRU (activated when workingset_refault says so)."""
+    from .memory import linear_page_index
+    from .workingset import workingset_refault
+    swap = kernel.swap_state
+    si = swap.areas[entry[0]]
+    pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=readahead)
+    mmu = kernel.mmu
+    mmu.page_clear(pfn)
+    data = si.data.get(entry[1])
+    if data is not None:
+        mmu.page_write(pfn, 0, data)
+    mmu.flags[pfn] = PG_ANON | PG_SWAPBACKED | PG_UPTODATE
+    mmu.refcount[pfn] = 0
+    mmu.mapcount[pfn] = 0
+    mmu.mapping[pfn] = vma.anon_vma.id if vma.anon_vma is not None else 0
+    mmu.index[pfn] = linear_page_index(vma, addr)
+    swap.add_to_swap_cache(pfn, entry)
+    shadow = si.shadows.pop(entry[1], None)
+    if shadow is not None:
+        workingset_refault(kernel, pfn, shadow, file=False)
+    if readahead:
+        mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_READAHEAD
+    lruvec_add_folio(mmu, pfn)
+    stat = kernel.vmscan.stat
+    stat["pswpin"] += 1
+    from .mmu_defs import EV_PGPGIN
+    mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
+    return pfn
+
+
+def swapin_readahead(kernel, entry, vma, addr):
+    """swap_cluster_readahead: read the aligned window of in-use slots around the entry (the
+    faulting one first), then return the faulting one's folio."""
+    swap = kernel.swap_state
+    si = swap.areas[entry[0]]
+    offset = entry[1]
+    pfn = read_swap_folio(kernel, entry, vma, addr, readahead=False)
+    mask = swapin_nr_pages(swap, offset, kernel.page_cluster) - 1
+    if mask:
+        start = offset & ~mask or 1
+        end = min(offset | mask, si.max - 1)
+        for off in range(start, end + 1):
+            if off == offset or si.swap_map[off] <= 0 or off in si.cache:
+                continue
+            try:
+                read_swap_folio(kernel, (entry[0], off), vma, addr, readahead=True)
+            except OutOfMemory:
+                break
+            kernel.vmscan.stat["swap_ra"] += 1
+    return pfn
+
+
+def do_swap_page(vmf, pte):
+    """do_swap_page: the folio from the swap cache (a hit, minor) or read in (major, with
+    readahead); mapped again, the PTE's slot use dropped, and writable when exclusive."""
+    from .memory import VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, mk_pte, vm_page_prot
+    mm, vma = vmf.mm, vmf.vma
+    kernel = mm.kernel
+    mmu = kernel.mmu
+    swap = kernel.swap_state
+    entry = pte_to_swp_entry(pte)
+    si = swap.areas.get(entry[0])
+    if si is None or not 0 < entry[1] < si.max or si.swap_map[entry[1]] <= 0:
+        return VM_FAULT_SIGBUS
+    ret = 0
+    pfn = si.cache.get(entry[1])
+    if pfn is not None:
+        if mmu.flags[pfn] & PG_READAHEAD:           # swap_cache_get_folio
+            mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_READAHEAD
+            swap.ra_hits += 1
+            kernel.vmscan.stat["swap_ra_hit"] += 1
+    else:
+        mm.anon_vma_prepare(vma)
+        try:
+            pfn = swapin_readahead(kernel, entry, vma, vmf.address)
+        except OutOfMemory:
+            return VM_FAULT_OOM
+        ret = VM_FAULT_MAJOR
+        from .mmu_defs import EV_PGMAJFAULT
+        mmu.events[EV_PGMAJFAULT] += 1
+    # map it
+    flags = int(mmu.flags[pfn])
+    si.swap_map[entry[1]] -= 1
+    exclusive = si.swap_map[entry[1]] == 0 and not mmu.mapcount[pfn]
+    prot = vm_page_prot(vma)
+    new = mk_pte(pfn, prot | _PAGE_ACCESSED)
+    if exclusive:
+        flags |= PG_ANON_EXCLUSIVE
+        if vma.vm_flags & VM_WRITE:
+            new |= _PAGE_RW
+            if vmf.write:
+                new |= _PAGE_DIRTY
+    mmu.flags[pfn] = flags
+    mm.counters[MM_SWAPENTS] -= 1
+    mm.counters[MM_ANONPAGES] += 1
+    count = int(mmu.mapcount[pfn]) + 1
+    mmu.mapcount[pfn] = count
+    mmu.refcount[pfn] += 1
+    if count == 1:
+        mmu.node[NR_ANON_MAPPED] += 1
+    mmu.pte_set(mm.pgd, vmf.address, new, mm.counters)
+    # should_try_to_free_swap: a write fault on the only user frees the slot at once
+    if swap.swap_full() or (vmf.write and exclusive and int(mmu.refcount[pfn]) == 2):
+        swap.folio_free_swap(pfn)
+    if vmf.write and not exclusive:
+        from .memory import do_wp_page
+        vmf.orig_pte = new
+        ret |= do_wp_page(vmf)
+    return ret
+
+
+def try_to_unuse(kernel, si):
+    """swapoff's try_to_unuse: fault every PTE holding a slot of the area back in (unuse_pte),
+    then drop the area's swap-cache folios."""
+    from .memory import handle_mm_fault, FAULT_FLAG_USER
+    for process in list(kernel._processes.values()):
+        mm = process.mm
+        if mm is None or mm.pgd is None:
+            continue
+        for vma in list(mm.tree):
+            addrs, entries = kernel.mmu.walk(mm.pgd, vma.vm_start, vma.vm_end)
+            for addr, pte in zip(addrs.tolist(), entries.tolist()):
+                if is_swap_pte(pte) and pte_to_swp_entry(pte)[0] == si.type:
+                    handle_mm_fault(mm, vma, addr, FAULT_FLAG_USER)
+    for off, pfn in list(si.cache.items()):
+        kernel.swap_state.delete_from_swap_cache(pfn)
+
+
+def render_swaps(kernel):
+    """/proc/swaps (mm/swapfile.c: swap_show)."""
+    out = ["Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"]
+    for _, si in sorted(kernel.swap_state.areas.items()):
+        size = si.pages * 4
+        used = si.inuse_pages * 4
+        pad = 40 - len(si.path) if len(si.path) < 40 else 1
+        kind = "partition" if si.kind == "partition" else "file\t"
+        out.append(f"{si.path}{' ' * pad}{kind}\t{size}\t{chr(9) if size < 10000000 else ''}"
+                   f"{used}\t{chr(9) if used < 10000000 else ''}{si.prio}\n")
+    return "".join(out)
+
+
+def check_swap(kernel):
+    """Every slot's use count equals the PTEs holding it, in-use slots are counted once, the
+    swap cache and its folios agree, and each mm's MM_SWAPENTS counts its swap PTEs."""
+    from ..errors import InvariantError
+    swap = kernel.swap_state
+    mmu = kernel.mmu
+    problems = []
+    users = {}
+    for process in kernel._processes.values():
+        mm = process.mm
+        if mm is None or mm.pgd is None:
+            continue
+        _, entries = mmu.walk(mm.pgd, 0, mm.task_size)
+        n = 0
+        for pte in entries.tolist():
+            if is_swap_pte(pte):
+                entry = pte_to_swp_entry(pte)
+                users[entry] = users.get(entry, 0) + 1
+                n += 1
+        if n != int(mm.counters[MM_SWAPENTS]):
+            problems.append(f"pid {process.pid}: MM_SWAPENTS {int(mm.counters[MM_SWAPENTS])}, "
+                            f"{n} swap PTEs")
+    for type_, si in swap.areas.items():
+        busy = 0
+        for off in np.nonzero(si.swap_map[1:] != 0)[0].tolist():
+            off += 1
+            if users.get((type_, off), 0) != int(si.swap_map[off]):
+                problems.append(f"swap {type_}:{off} count {int(si.swap_map[off])}, "
+                                f"{users.get((type_, off), 0)} PTEs hold it")
+        for (t, off) in users:
+            if t == type_ and si.swap_map[off] <= 0:
+                problems.append(f"swap {t}:{off} is held by a PTE but free")
+        busy = int((si.swap_map[1:] > 0).sum()) + sum(
+            1 for off in si.cache if si.swap_map[off] == 0)
+        if busy != si.inuse_pages:
+            problems.append(f"swap area {type_}: inuse {si.inuse_pages}, {busy} slots busy")
+        if si.cluster_used.sum() != si.inuse_pages + 1:
+            problems.append(f"swap area {type_}: cluster counts disagree")
+        for off, pfn in si.cache.items():
+            if swap.folio_entry.get(pfn) != (type_, off) or \
+                    not int(mmu.flags[pfn]) & PG_SWAPCACHE:
+                problems.append(f"swap cache {type_}:{off} -> pfn {pfn} disagrees")
+    for t, _ in users:
+        if t not in swap.areas:
+            problems.append(f"a PTE holds an entry of swap type {t}, which is not active")
+    if len(swap.folio_entry) != kernel.vmscan.stat["nr_swapcached"]:
+        problems.append("nr_swapcached disagrees with the swap cache")
+    if problems:
+        raise InvariantError("; ".join(problems[:20]))

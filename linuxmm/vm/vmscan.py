@@ -1,0 +1,707 @@
+"""Page reclaim (mm/vmscan.c, classic two-list LRU): kswapd, direct reclaim and the allocation
+slow path that calls them.
+
+    alloc_with_reclaim    __alloc_pages_slowpath for user pages: kswapd when woken, direct
+                          reclaim (try_to_free_pages), retries, then the OOM killer
+    balance_pgdat         kswapd: reclaim until a zone passes its high watermark (+ boost)
+    shrink_node           get_scan_count -> shrink_lruvec -> shrink_list per LRU
+    shrink_active_list    deactivate (referenced executable file folios rotate)
+    shrink_inactive_list  -> shrink_folio_list: folio_check_references, swap-out of anon
+                          folios, dropping clean file folios (shadow entries), dirty file
+                          folios marked PG_reclaim and activated for the flusher
+
+Referenced bits come from the PTEs (rmap): every simulated access sets Accessed, reclaim
+clears and counts them.  Counters are kept where /proc/vmstat shows them.
+"""
+from collections import Counter
+
+from ..errors import OutOfMemory
+from .. import gfp as G
+from .lruvec import (LRU_NODE_ITEM, folio_lru_list, folio_nr_pages, lru_link, lru_tail,
+                     lru_unlink, lruvec_add_folio)
+from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, EV_PGACTIVATE,
+                       LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
+                       MM_FILEPAGES, MM_SHMEMPAGES, NR_ACTIVE_ANON, NR_ACTIVE_FILE,
+                       NR_FILE_MAPPED, NR_INACTIVE_ANON, NR_INACTIVE_FILE, PAGE_SHIFT, PG_ACTIVE,
+                       PG_ANON, PG_DIRTY, PG_FILE, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
+                       PG_RECLAIM, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL,
+                       PG_UNEVICTABLE, PG_WORKINGSET, VM_EXEC)
+
+SWAP_CLUSTER_MAX = 32
+DEF_PRIORITY = 12
+MAX_SWAPPINESS = 200
+MAX_RECLAIM_RETRIES = 16
+PAGE_ALLOC_COSTLY_ORDER = 3
+VM_LOCKED = 0x2000
+
+FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(4)
+STAT_NAMES = (
+    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pgscan_anon",
+    "pgscan_file", "pgsteal_anon", "pgsteal_file", "pgrefill", "pgdeactivate", "pgrotated",
+    "pageoutrun", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "nr_swapcached",
+    "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
+    "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
+    "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "kswapd_low_wmark_hit_quickly",
+    "kswapd_high_wmark_hit_quickly", "pgsteal_khugepaged", "pgscan_khugepaged")
+
+
+class Vmscan:
+    """The node's reclaim state: counters, the nonresident age (workingset.py), the reclaim
+    cost of each LRU type (lru_note_cost), the refault snapshot of the last reclaim."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.stat = Counter({name: 0 for name in STAT_NAMES})
+        self.nonresident_age = 0
+        self.anon_cost = 0
+        self.file_cost = 0
+        self.refaults_file = 0
+        self.refaults_anon = 0
+        self.kswapd_runs = 0
+        self.in_reclaim = False
+        self.zone_starts = [start for _, start, _ in kernel.layout.spans]
+
+    def vmstat(self):
+        out = dict(self.stat)
+        swap = self.kernel.swap_state
+        out["nr_swap_free_pages"] = swap.free_pages()
+        return out
+
+
+class ScanControl:
+    __slots__ = ("nr_to_reclaim", "gfp", "order", "priority", "may_swap", "may_writepage",
+                 "may_unmap", "reclaim_idx", "kswapd", "nr_scanned", "nr_reclaimed",
+                 "may_deactivate", "cache_trim_mode", "file_is_tiny", "swappiness")
+
+    def __init__(self, kernel, nr_to_reclaim, gfp, order=0, kswapd=False, reclaim_idx=None):
+        self.nr_to_reclaim = nr_to_reclaim
+        self.gfp = gfp
+        self.order = order
+        self.priority = DEF_PRIORITY
+        self.may_swap = True
+        self.may_writepage = True
+        self.may_unmap = True
+        self.reclaim_idx = (len(kernel._zone_names) - 1) if reclaim_idx is None else reclaim_idx
+        self.kswapd = kswapd
+        self.nr_scanned = 0
+        self.nr_reclaimed = 0
+        self.may_deactivate = 0
+        self.cache_trim_mode = False
+        self.file_is_tiny = False
+        self.swappiness = kernel.swappiness
+
+
+DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
+
+
+# -- referenced bits (rmap) ------------------------------------------------------------------
+def folio_referenced(kernel, pfn):
+    """(young PTEs, union of the VMAs' flags, their mappings): test and clear Accessed."""
+    from .rmap import rmap_walk
+    mmu = kernel.mmu
+    referenced = 0
+    vm_flags = 0
+    mappings = rmap_walk(kernel, pfn)
+    for process, vma, addr in mappings:
+        if vma.vm_flags & VM_LOCKED:
+            return referenced, vm_flags | VM_LOCKED, mappings
+        mm = process.mm
+        pte = mmu.pmd_get(mm.pgd, addr) if mmu.flags[pfn] & PG_HEAD else mmu.pte_get(mm.pgd, addr)
+        if pte & _PAGE_ACCESSED:
+            if pte & _PAGE_PSE:
+                mmu.pmd_set(mm.pgd, addr & ~((1 << 21) - 1), pte & ~_PAGE_ACCESSED, mm.counters)
+            else:
+                mmu.pte_set(mm.pgd, addr, pte & ~_PAGE_ACCESSED, mm.counters)
+            referenced += 1
+            vm_flags |= vma.vm_flags
+    return referenced, vm_flags, mappings
+
+
+def _is_file_lru(flags):
+    return not flags & PG_SWAPBACKED
+
+
+def folio_check_references(kernel, pfn):
+    referenced_ptes, vm_flags, mappings = folio_referenced(kernel, pfn)
+    mmu = kernel.mmu
+    flags = int(mmu.flags[pfn])
+    referenced_folio = bool(flags & PG_REFERENCED)
+    if referenced_folio:
+        _set_folio_flags(mmu, pfn, 0, PG_REFERENCED)
+    if vm_flags & VM_LOCKED:
+        return FOLIOREF_ACTIVATE, mappings
+    if referenced_ptes:
+        _set_folio_flags(mmu, pfn, PG_REFERENCED, 0)
+        if referenced_folio or referenced_ptes > 1:
+            return FOLIOREF_ACTIVATE, mappings
+        if vm_flags & VM_EXEC and _is_file_lru(flags):
+            return FOLIOREF_ACTIVATE, mappings
+        return FOLIOREF_KEEP, mappings
+    if referenced_folio and _is_file_lru(flags):
+        return FOLIOREF_RECLAIM_CLEAN, mappings
+    return FOLIOREF_RECLAIM, mappings
+
+
+def _set_folio_flags(mmu, head, set_bits, clear_bits):
+    flags = int(mmu.flags[head])
+    nr = 1 if flags & PG_ANON else folio_nr_pages(flags)
+    for p in range(head, head + nr):
+        mmu.flags[p] = (int(mmu.flags[p]) | set_bits) & ~clear_bits
+
+
+# -- isolation ---------------------------------------------------------------------------------
+def pfn_zone(kernel, pfn):
+    starts = kernel.vmscan.zone_starts
+    idx = 0
+    for i, start in enumerate(starts):
+        if pfn >= start and kernel.layout.spans[i][2]:
+            idx = i
+    return idx
+
+
+def isolate_lru_folios(kernel, nr_to_scan, lru, sc):
+    """Take up to nr_to_scan pages' worth of folios from the list's tail (off the LRU, PG_lru
+    cleared); folios of zones above reclaim_idx are skipped (rotated to the head).  Returns
+    (folios in isolation order, pages scanned)."""
+    mmu = kernel.mmu
+    taken = []
+    scanned = 0
+    skipped = []
+    total = int(mmu.node[LRU_NODE_ITEM[lru]])
+    seen = 0
+    while scanned < nr_to_scan and seen < total:
+        pfn = lru_tail(mmu, lru)
+        if pfn is None:
+            break
+        flags = int(mmu.flags[pfn])
+        nr = folio_nr_pages(flags)
+        seen += nr
+        if pfn_zone(kernel, pfn) > sc.reclaim_idx:
+            lru_unlink(mmu, pfn)
+            skipped.append(pfn)
+            continue
+        scanned += nr
+        mmu.node[LRU_NODE_ITEM[lru]] -= nr
+        _set_folio_flags(mmu, pfn, 0, PG_LRU)
+        lru_unlink(mmu, pfn)
+        taken.append(pfn)
+    for pfn in reversed(skipped):
+        lru_link(mmu, pfn, lru)
+    return taken, scanned
+
+
+def putback(kernel, pfn):
+    """move_folios_to_lru for one folio: back on the head of the list its flags name; a folio
+    whose last reference went meanwhile is freed."""
+    mmu = kernel.mmu
+    lruvec_add_folio(mmu, pfn)
+
+
+# -- the active lists --------------------------------------------------------------------------
+def shrink_active_list(kernel, nr_to_scan, sc, lru):
+    mmu = kernel.mmu
+    folios, scanned = isolate_lru_folios(kernel, nr_to_scan, lru, sc)
+    stat = kernel.vmscan.stat
+    stat["pgrefill"] += scanned
+    file = lru == LRU_ACTIVE_FILE
+    active, inactive = [], []
+    for pfn in folios:
+        flags = int(mmu.flags[pfn])
+        if flags & PG_UNEVICTABLE:
+            active.append(pfn)
+            continue
+        referenced, vm_flags, _ = folio_referenced(kernel, pfn)
+        if referenced and vm_flags & VM_EXEC and _is_file_lru(flags):
+            active.append(pfn)
+            continue
+        _set_folio_flags(mmu, pfn, PG_WORKINGSET, PG_ACTIVE)
+        inactive.append(pfn)
+    nr_deactivate = 0
+    for pfn in active:
+        putback(kernel, pfn)
+    for pfn in inactive:
+        nr_deactivate += folio_nr_pages(int(mmu.flags[pfn]))
+        putback(kernel, pfn)
+    stat["pgdeactivate"] += nr_deactivate
+    # lru_note_cost of the rotated pages
+    rotated = sum(folio_nr_pages(int(mmu.flags[p])) for p in active)
+    _note_cost(kernel, file, rotated)
+
+
+def _note_cost(kernel, file, nr):
+    vs = kernel.vmscan
+    if file:
+        vs.file_cost += nr
+    else:
+        vs.anon_cost += nr
+    total = vs.anon_cost + vs.file_cost
+    lrusize = sum(int(kernel.mmu.node[i]) for i in (NR_INACTIVE_ANON, NR_ACTIVE_ANON,
+                                                    NR_INACTIVE_FILE, NR_ACTIVE_FILE))
+    if total > lrusize // 4:
+        vs.anon_cost //= 2
+        vs.file_cost //= 2
+
+
+# -- the inactive lists ------------------------------------------------------------------------
+def shrink_inactive_list(kernel, nr_to_scan, sc, lru):
+    folios, scanned = isolate_lru_folios(kernel, nr_to_scan, lru, sc)
+    if not folios:
+        return 0
+    stat = kernel.vmscan.stat
+    file = lru == LRU_INACTIVE_FILE
+    stat["pgscan_kswapd" if sc.kswapd else "pgscan_direct"] += scanned
+    stat["pgscan_file" if file else "pgscan_anon"] += scanned
+    sc.nr_scanned += scanned
+    reclaimed, activated, pgactivate = shrink_folio_list(kernel, folios, sc)
+    stat["pgsteal_kswapd" if sc.kswapd else "pgsteal_direct"] += reclaimed
+    stat["pgsteal_file" if file else "pgsteal_anon"] += reclaimed
+    kernel.mmu.events[EV_PGACTIVATE] += pgactivate
+    _note_cost(kernel, file, activated)
+    return reclaimed
+
+
+def shrink_folio_list(kernel, folios, sc):
+    """(pages reclaimed, pages activated, pgactivate) for the isolated folios, in order."""
+    mmu = kernel.mmu
+    swap = kernel.swap_state
+    reclaimed = 0
+    activated = 0
+    keep = []
+    for pfn in folios:
+        flags = int(mmu.flags[pfn])
+        nr = folio_nr_pages(flags)
+        if flags & (PG_UNEVICTABLE | PG_MLOCKED):
+            keep.append(pfn)
+            continue
+        references, mappings = folio_check_references(kernel, pfn)
+        if references == FOLIOREF_ACTIVATE:
+            activated += _activate(kernel, pfn)
+            keep.append(pfn)
+            continue
+        if references == FOLIOREF_KEEP:
+            keep.append(pfn)
+            continue
+        flags = int(mmu.flags[pfn])
+        anon = bool(flags & PG_ANON)
+        if anon and flags & PG_SWAPBACKED:
+            if flags & PG_HEAD:                          # THPs are not split for swap here
+                activated += _activate(kernel, pfn)
+                keep.append(pfn)
+                continue
+            if not flags & PG_SWAPCACHE:
+                from .swap import add_to_swap
+                if not sc.may_swap or not add_to_swap(kernel, pfn):
+                    activated += _activate(kernel, pfn)
+                    keep.append(pfn)
+                    continue
+        elif flags & PG_SHMEM or (not anon and flags & PG_ORDER_MASK and flags & PG_TAIL):
+            activated += _activate(kernel, pfn)      # shmem is not swapped here
+            keep.append(pfn)
+            continue
+        # try_to_unmap
+        if mappings:
+            if anon:
+                from .swap import try_to_unmap_anon
+                try_to_unmap_anon(kernel, pfn, mappings)
+            else:
+                _unmap_file(kernel, pfn, mappings)
+        flags = int(mmu.flags[pfn])
+        if flags & PG_DIRTY:
+            if not anon:
+                # only the flusher writes file folios: mark them and let them go round
+                _set_folio_flags(mmu, pfn, PG_RECLAIM, 0)
+                kernel.vmscan.stat["nr_vmscan_immediate_reclaim"] += nr
+                activated += _activate(kernel, pfn)
+                keep.append(pfn)
+                _wake_flusher(kernel)
+                continue
+            if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
+                keep.append(pfn)
+                continue
+            from .swap import swap_writepage
+            swap_writepage(kernel, pfn)
+            kernel.vmscan.stat["nr_vmscan_write"] += nr
+        # __remove_mapping: only the cache's reference (and isolation) may remain
+        if not _remove_mapping(kernel, pfn, anon):
+            keep.append(pfn)
+            continue
+        reclaimed += nr
+    pgactivate = 0
+    for pfn in keep:
+        flags = int(mmu.flags[pfn])
+        if flags & PG_ACTIVE and not flags & PG_LRU:
+            pass
+        if mmu.refcount[pfn] <= 0:
+            continue                                     # pragma: no cover
+        putback(kernel, pfn)
+    pgactivate = activated
+    return reclaimed, activated, pgactivate
+
+
+def _activate(kernel, pfn):
+    mmu = kernel.mmu
+    flags = int(mmu.flags[pfn])
+    if flags & PG_SWAPCACHE and kernel.swap_state.swap_full():
+        kernel.swap_state.folio_free_swap(pfn)
+    if flags & PG_MLOCKED:
+        return 0
+    _set_folio_flags(mmu, pfn, PG_ACTIVE, 0)
+    return folio_nr_pages(flags)
+
+
+def _unmap_file(kernel, pfn, mappings):
+    """try_to_unmap of a page-cache folio: its PTEs go (a dirty one dirties the folio)."""
+    from .filemap import put_page
+    mmu = kernel.mmu
+    for process, vma, addr in mappings:
+        mm = process.mm
+        pte = mmu.pte_get(mm.pgd, addr)
+        if pte & _PAGE_PSE or not pte & _PAGE_PRESENT:
+            continue
+        if pte & _PAGE_DIRTY:
+            vma.vm_file.f_inode.i_mapping.set_dirty(pfn)
+        mmu.pte_set(mm.pgd, addr, 0, mm.counters)
+        mm.counters[MM_SHMEMPAGES if mmu.flags[pfn] & PG_SHMEM else MM_FILEPAGES] -= 1
+        count = int(mmu.mapcount[pfn]) - 1
+        mmu.mapcount[pfn] = count
+        if count == 0:
+            mmu.node[NR_FILE_MAPPED] -= 1
+        put_page(kernel, pfn)
+
+
+def _remove_mapping(kernel, pfn, anon):
+    """__remove_mapping: free the folio when the cache's reference is the only one left,
+    leaving a shadow entry."""
+    from .workingset import workingset_eviction
+    mmu = kernel.mmu
+    flags = int(mmu.flags[pfn])
+    nr = folio_nr_pages(flags)
+    if anon:
+        if mmu.mapcount[pfn] or mmu.refcount[pfn] != 1:
+            return False
+        shadow = workingset_eviction(kernel, pfn)
+        kernel.swap_state.delete_from_swap_cache(pfn, shadow)
+        return True
+    frames = range(pfn, pfn + nr)
+    if any(mmu.mapcount[p] or mmu.refcount[p] != 1 for p in frames):
+        return False
+    shadow = workingset_eviction(kernel, pfn, nr)
+    mapping = kernel.address_spaces.get(int(mmu.mapping[pfn]))
+    if mapping is None:                                  # pragma: no cover
+        return False
+    index = int(mmu.index[pfn])
+    mapping.remove_page(index)
+    for i in range(nr):
+        mapping.shadows[index + i] = shadow
+    return True
+
+
+def _wake_flusher(kernel):
+    """wakeup_flusher_threads(WB_REASON_VMSCAN): write back every dirty page."""
+    flusher = getattr(kernel, "wakeup_flusher_threads", None)
+    if flusher is not None:
+        flusher()
+        return
+    for mapping in list(kernel.address_spaces.values()):
+        mapping.writeback()
+
+
+# -- shrink_node -------------------------------------------------------------------------------
+def inactive_is_low(mmu, inactive_lru):
+    inactive = int(mmu.node[LRU_NODE_ITEM[inactive_lru]])
+    active = int(mmu.node[LRU_NODE_ITEM[inactive_lru + 1]])
+    gb = (inactive + active) >> (30 - PAGE_SHIFT)
+    ratio = _int_sqrt(10 * gb) if gb else 1
+    return inactive * ratio < active
+
+
+def _int_sqrt(x):
+    import math
+    return math.isqrt(x)
+
+
+def can_reclaim_anon_pages(kernel):
+    return kernel.swap_state.free_pages() > 0
+
+
+def prepare_scan_control(kernel, sc):
+    mmu = kernel.mmu
+    vs = kernel.vmscan
+    sc.may_deactivate = 0
+    refaults = vs.stat["workingset_activate_anon"]
+    if refaults != vs.refaults_anon or inactive_is_low(mmu, LRU_INACTIVE_ANON):
+        sc.may_deactivate |= DEACTIVATE_ANON
+    refaults = vs.stat["workingset_activate_file"]
+    if refaults != vs.refaults_file or inactive_is_low(mmu, LRU_INACTIVE_FILE):
+        sc.may_deactivate |= DEACTIVATE_FILE
+    file = int(mmu.node[NR_INACTIVE_FILE])
+    sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
+    free = sum(z.free_pages for z in kernel.zones)
+    file = int(mmu.node[NR_ACTIVE_FILE]) + int(mmu.node[NR_INACTIVE_FILE])
+    high = sum(w[2] for w in kernel._wmarks)
+    anon = int(mmu.node[NR_INACTIVE_ANON])
+    sc.file_is_tiny = (file + free <= high and not sc.may_deactivate & DEACTIVATE_ANON
+                       and bool(anon >> sc.priority))
+
+
+def get_scan_count(kernel, sc):
+    """How many pages of each evictable list to scan at this priority (mm/vmscan.c)."""
+    mmu = kernel.mmu
+    vs = kernel.vmscan
+    swappiness = sc.swappiness
+    fraction = [1, 1]
+    denominator = 1
+    if not sc.may_swap or not can_reclaim_anon_pages(kernel):
+        balance = "file"
+    elif not sc.priority and swappiness:
+        balance = "equal"
+    elif sc.file_is_tiny:
+        balance = "anon"
+    elif sc.cache_trim_mode:
+        balance = "file"
+    else:
+        balance = "fract"
+        total_cost = vs.anon_cost + vs.file_cost
+        anon_cost = total_cost + vs.anon_cost
+        file_cost = total_cost + vs.file_cost
+        total_cost = anon_cost + file_cost
+        ap = swappiness * (total_cost + 1) // (anon_cost + 1)
+        fp = (MAX_SWAPPINESS - swappiness) * (total_cost + 1) // (file_cost + 1)
+        fraction = [ap, fp]
+        denominator = ap + fp
+    nr = {}
+    for lru in (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE):
+        file = lru >= LRU_INACTIVE_FILE
+        size = int(mmu.node[LRU_NODE_ITEM[lru]])
+        scan = size >> sc.priority
+        if balance == "fract":
+            scan = scan * fraction[file] // denominator if denominator else 0
+        elif balance in ("file", "anon") and (balance == "file") != file:
+            scan = 0
+        nr[lru] = scan
+    return nr
+
+
+def shrink_list(kernel, lru, nr_to_scan, sc):
+    if lru in (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE):
+        bit = DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON
+        if sc.may_deactivate & bit:
+            shrink_active_list(kernel, nr_to_scan, sc, lru)
+        return 0
+    return shrink_inactive_list(kernel, nr_to_scan, sc, lru)
+
+
+def shrink_lruvec(kernel, sc):
+    nr = get_scan_count(kernel, sc)
+    targets = dict(nr)
+    nr_reclaimed = 0
+    nr_to_reclaim = sc.nr_to_reclaim
+    proportional = not sc.kswapd and sc.priority == DEF_PRIORITY
+    scan_adjusted = False
+    order = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
+    while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
+        for lru in order:
+            if nr[lru]:
+                n = min(nr[lru], SWAP_CLUSTER_MAX)
+                nr[lru] -= n
+                nr_reclaimed += shrink_list(kernel, lru, n, sc)
+        if nr_reclaimed < nr_to_reclaim or proportional or scan_adjusted:
+            continue
+        nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
+        nr_anon = nr[LRU_INACTIVE_ANON] + nr[LRU_ACTIVE_ANON]
+        if not nr_file or not nr_anon:
+            break
+        # scale down the other type to the share already scanned of this one
+        if nr_file > nr_anon:
+            target = targets[LRU_INACTIVE_ANON] + targets[LRU_ACTIVE_ANON] + 1
+            pct = nr_anon * 100 // target
+            kind, other = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON), (LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
+        else:
+            target = targets[LRU_INACTIVE_FILE] + targets[LRU_ACTIVE_FILE] + 1
+            pct = nr_file * 100 // target
+            kind, other = (LRU_INACTIVE_FILE, LRU_ACTIVE_FILE), (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON)
+        for lru in kind:
+            nr[lru] = 0
+        for lru in other:
+            scanned = targets[lru] - nr[lru]
+            nr[lru] = max(targets[lru] * (100 - pct) // 100 - scanned, 0)
+        scan_adjusted = True
+    sc.nr_reclaimed += nr_reclaimed
+    if can_reclaim_anon_pages(kernel) and inactive_is_low(kernel.mmu, LRU_INACTIVE_ANON):
+        shrink_active_list(kernel, SWAP_CLUSTER_MAX, sc, LRU_ACTIVE_ANON)
+
+
+def shrink_node(kernel, sc):
+    from .lru import lru_add_drain
+    lru_add_drain(kernel)
+    prepare_scan_control(kernel, sc)
+    shrink_lruvec(kernel, sc)
+    vs = kernel.vmscan
+    vs.refaults_anon = vs.stat["workingset_activate_anon"]
+    vs.refaults_file = vs.stat["workingset_activate_file"]
+
+
+# -- kswapd ------------------------------------------------------------------------------------
+def pgdat_balanced(kernel, order, highest_zoneidx):
+    pa = kernel._pa
+    for i in range(min(highest_zoneidx, len(kernel._zone_names) - 1) + 1):
+        if not pa.managed_pages(i):
+            continue
+        high = pa.watermarks(i)[2]              # includes the boost
+        if zone_watermark_ok(pa, i, order, high, highest_zoneidx):
+            return True
+    return False
+
+
+def zone_watermark_ok(pa, i, order, mark, highest_zoneidx):
+    """__zone_watermark_ok without ALLOC_RESERVES: free pages (the highatomic reserve
+    excluded) above mark + lowmem_reserve, and a free block of at least `order`."""
+    free = pa.nr_free_pages(i) - ((1 << order) - 1) - pa.nr_free_highatomic(i)
+    reserve = pa.lowmem_reserve(i)
+    reserve = reserve[highest_zoneidx] if highest_zoneidx < len(reserve) else 0
+    if free <= mark + reserve:
+        return False
+    if not order:
+        return True
+    return any(n for o, n in enumerate(pa.nr_free(i)) if o >= order)
+
+
+def balance_pgdat(kernel, order=0, highest_zoneidx=None):
+    """kswapd's balance_pgdat: reclaim at falling priority until a zone is balanced (above
+    high + boost), then drop the boosts.  Returns the pages reclaimed."""
+    vs = kernel.vmscan
+    if vs.in_reclaim:
+        return 0
+    if highest_zoneidx is None:
+        highest_zoneidx = len(kernel._zone_names) - 1
+    pa = kernel._pa
+    boosted = any(pa.watermark_boost(i) for i in range(len(kernel._zone_names)))
+    vs.stat["pageoutrun"] += 1
+    vs.kswapd_runs += 1
+    vs.in_reclaim = True
+    total = 0
+    try:
+        nr_to_reclaim = sum(max(pa.watermarks(i)[2], SWAP_CLUSTER_MAX)
+                            for i in range(highest_zoneidx + 1) if pa.managed_pages(i))
+        sc = ScanControl(kernel, nr_to_reclaim, G.GFP_KERNEL, order, kswapd=True,
+                         reclaim_idx=highest_zoneidx)
+        while sc.priority >= 1:
+            if pgdat_balanced(kernel, order, highest_zoneidx):
+                break
+            before = sc.nr_reclaimed
+            sc.nr_to_reclaim = nr_to_reclaim
+            sc.nr_reclaimed = 0
+            shrink_node(kernel, sc)
+            got = sc.nr_reclaimed
+            total += got
+            sc.nr_reclaimed = before + got
+            if got < nr_to_reclaim:
+                sc.priority -= 1
+    finally:
+        vs.in_reclaim = False
+    if boosted:
+        for i in range(len(kernel._zone_names)):
+            if pa.watermark_boost(i):
+                pa.clear_watermark_boost(i)
+    return total
+
+
+def wakeup_kswapd(kernel):
+    if kernel.swap_state is None:
+        return 0
+    return balance_pgdat(kernel)
+
+
+# -- direct reclaim ---------------------------------------------------------------------------
+def try_to_free_pages(kernel, gfp, order, highest_zoneidx):
+    """Direct reclaim: SWAP_CLUSTER_MAX pages, priority falling from DEF_PRIORITY to 0;
+    allocstall_<zone> counted."""
+    from ..procfs.items import ZONE_TEXT
+    vs = kernel.vmscan
+    if vs.in_reclaim:
+        return 0
+    name = kernel._zone_names[highest_zoneidx]
+    vs.stat[f"allocstall_{ZONE_TEXT[name]}"] += 1
+    sc = ScanControl(kernel, SWAP_CLUSTER_MAX, gfp, order, kswapd=False,
+                     reclaim_idx=highest_zoneidx)
+    vs.in_reclaim = True
+    try:
+        while sc.priority >= 0:
+            shrink_node(kernel, sc)
+            if sc.nr_reclaimed >= sc.nr_to_reclaim:
+                break
+            sc.priority -= 1
+    finally:
+        vs.in_reclaim = False
+    return sc.nr_reclaimed
+
+
+def _highest_zoneidx(kernel, gfp):
+    names = kernel.zonelist(gfp)
+    return kernel._zone_names.index(names[0]) if names else 0
+
+
+def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
+    """alloc_pages with __alloc_pages_slowpath's reclaim: the allocator (fast path at low,
+    slow path at min) first; kswapd when the allocation woke it; on failure direct reclaim and
+    retries (MAX_RECLAIM_RETRIES rounds without progress), then the OOM killer (not for costly
+    orders or __GFP_NORETRY)."""
+    pa = kernel._pa
+    wakeups = pa.kswapd_wakeups
+    try:
+        pfn = pa.alloc_pages(gfp, order, 0)
+    except OutOfMemory:
+        pfn = None
+    if pfn is not None:
+        if pa.kswapd_wakeups != wakeups:
+            wakeup_kswapd(kernel)
+        return pfn
+    if kernel.vmscan.in_reclaim:
+        raise OutOfMemory(f"no page for order {order} during reclaim")
+    highest = _highest_zoneidx(kernel, gfp)
+    wakeup_kswapd(kernel)
+    no_progress = 0
+    oom_tries = 0
+    while True:
+        try:
+            return pa.alloc_pages(gfp, order, 0)
+        except OutOfMemory:
+            pass
+        progress = try_to_free_pages(kernel, gfp, order, highest)
+        try:
+            return pa.alloc_pages(gfp, order, 0)
+        except OutOfMemory:
+            pass
+        if noretry or gfp & G.__GFP_NORETRY:
+            raise OutOfMemory(f"order-{order} allocation failed after one reclaim pass")
+        no_progress = 0 if progress else no_progress + 1
+        if no_progress <= MAX_RECLAIM_RETRIES and _reclaimable(kernel, order, highest):
+            continue
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            raise OutOfMemory(f"order-{order} allocation failed")
+        oom = getattr(kernel, "out_of_memory", None)
+        if oom is None or oom_tries > 64 or not oom(gfp, order):
+            raise OutOfMemory(f"order-{order} allocation failed: out of memory")
+        oom_tries += 1
+        no_progress = 0
+
+
+def _reclaimable(kernel, order, highest):
+    """should_reclaim_retry's question: would a zone pass its min watermark if the node's
+    reclaimable pages were freed?"""
+    mmu = kernel.mmu
+    reclaimable = int(mmu.node[NR_ACTIVE_FILE]) + int(mmu.node[NR_INACTIVE_FILE])
+    if can_reclaim_anon_pages(kernel):
+        reclaimable += int(mmu.node[NR_ACTIVE_ANON]) + int(mmu.node[NR_INACTIVE_ANON])
+    if not reclaimable:
+        return False
+    pa = kernel._pa
+    for i in range(highest + 1):
+        if not pa.managed_pages(i):
+            continue
+        available = pa.nr_free_pages(i) + reclaimable
+        reserve = pa.lowmem_reserve(i)
+        reserve = reserve[highest] if highest < len(reserve) else 0
+        if available > pa.watermarks(i)[0] + reserve:
+            return True
+    return False
