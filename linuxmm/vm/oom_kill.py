@@ -352,6 +352,15 @@ def oom_init(kernel):
     def oom_adj(pid):
         with kernel.lock:
             return f"{oom_adj_from_score_adj(kernel._process(pid).oom_score_adj)}\n"
+    def check():
+        from ..errors import InvariantError
+        with kernel.lock:
+            for p in kernel._processes.values():
+                if p.oom_killed and p is not kernel.current:
+                    raise InvariantError(f"OOM victim {p.pid} still listed after its call")
+                if not OOM_SCORE_ADJ_MIN <= p.oom_score_adj <= OOM_SCORE_ADJ_MAX:
+                    raise InvariantError(f"pid {p.pid}: oom_score_adj {p.oom_score_adj}")
+    kernel._checkers.append(check)
     kernel.register_proc("/proc/<pid>/oom_score", oom_score)
     kernel.register_proc("/proc/<pid>/oom_score_adj", oom_score_adj)
     kernel.register_proc("/proc/<pid>/oom_adj", oom_adj)

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import _args
 from ..errors import Killed
+from ..printk import KERN_WARNING
 from .memory import access_bulk, access_range, user_access
 from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, MM_ANONPAGES, MM_FILEPAGES,
                        MM_HIWATER_RSS, MM_MAJ_FLT, MM_MIN_FLT, MM_PGTABLES_BYTES, MM_SHMEMPAGES,
@@ -329,7 +330,7 @@ class Process:
             kernel._oom_adj_warned = True
             cur = kernel.current if kernel.current is not None else self
             kernel.printk(f"{cur.comm} ({cur.pid}): /proc/{self.pid}/oom_adj is deprecated, "
-                          f"please use /proc/{self.pid}/oom_score_adj instead.", 4)
+                          f"please use /proc/{self.pid}/oom_score_adj instead.", KERN_WARNING)
         self._oom_score_adj = adj
 
     # -- views ---------------------------------------------------------------------------------
