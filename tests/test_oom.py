@@ -369,3 +369,20 @@ def test_killed_is_an_mmerror():
     assert not issubclass(L.Killed, OSError)
     err = L.Killed(7)
     assert err.signal == 9 and err.pid == 7 and err.addr is None
+
+
+def test_page_table_oom_runs_the_killer_then_the_fault_retries(backend_name):
+    m = Machine(backend_name)
+    k = m.k
+    a, b, c = m.ps
+    m.grow(a, 400)
+    m.grow(b, 100)
+    # a fault whose page-table allocation failed (VM_FAULT_OOM): the killer runs for it
+    assert oom_kill.pagefault_out_of_memory(b.mm, m.base[b.pid]) is True
+    assert not a.alive and vmstat(k, "oom_kill") == 1
+    assert "gfp_mask=0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO), order=0" in k.dmesg()
+    k.check()
+    c.oom_score_adj = b.oom_score_adj = -1000
+    with pytest.raises(L.OutOfMemory):
+        oom_kill.pagefault_out_of_memory(b.mm, m.base[b.pid])
+    assert "Out of memory and no killable processes..." in k.dmesg()
