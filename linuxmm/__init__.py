@@ -5,8 +5,8 @@ classes live in ``linuxmm.reference``.
 """
 from ._ffi import ABI_VERSION
 from .buddy import BuddyAllocator
-from .errors import (ArgumentTypeError, BusError, InvalidFree, InvariantError, MMError,
-                     OutOfMemory, SegmentationFault)
+from .errors import (ArgumentTypeError, BusError, InvalidFree, InvariantError, Killed,
+                     MMError, OutOfMemory, SegmentationFault)
 
 __version__ = "0.1.0"
 
@@ -18,6 +18,7 @@ __all__ = [
     "SegmentationFault",
     "InvalidFree",
     "InvariantError",
+    "Killed",
     "MMError",
     "OutOfMemory",
 ]

@@ -65,3 +65,17 @@ class BusError(MMError):
         self.addr = addr
         self.code = code
         self.signal = 7
+
+
+class Killed(MMError):
+    """The process was killed by SIGKILL (the OOM killer chose it): raised by the access or
+    system call during which it died and by every later call on the process.  `.pid`, `.signal`
+    (9) and `.addr` (the faulting address when its own page fault ran out of memory, else
+    None)."""
+
+    def __init__(self, pid, addr=None):
+        where = f" at 0x{addr:x}" if addr is not None else ""
+        super().__init__(f"process {pid} killed by SIGKILL (out of memory){where}")
+        self.pid = pid
+        self.addr = addr
+        self.signal = 9

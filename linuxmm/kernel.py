@@ -11,9 +11,10 @@ from . import _args
 from . import boot as _boot
 from . import procfs as _procfs
 from . import watermarks as _wm
-from .errors import InvariantError
+from .errors import InvariantError, OutOfMemory
 from .gfp import GFP_KERNEL
 from .page import Page
+from .printk import KERN_INFO, LogBuffer
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .slab.debug import PAGE_OFFSET
 from .units import parse_size
@@ -60,6 +61,9 @@ class Kernel:
         self._procfs = {}
         self._stat_sources = []
         self._checkers = []          # each subsystem's check(), run by Kernel.check()
+        self.now = 0                 # simulated time, ns (printk timestamps)
+        self.current = None          # the Process whose call the kernel is running (`current`)
+        self._log = LogBuffer(lambda: self.now)
         # -- physical memory (linuxmm/boot, watermarks, zone, page, procfs) --
         self._boot_physical(e820, reserved, min_free_kbytes, watermark_scale_factor,
                             transparent_hugepage, lowmem_reserve_ratio,
@@ -500,6 +504,17 @@ class Kernel:
 
     # -- end slab -------------------------------------------------------------------------------
 
+    # -- the kernel log (linuxmm/printk.py) ------------------------------------------------------
+    def printk(self, text, level=KERN_INFO):
+        """Append text to the kernel log at `level` (0 KERN_EMERG .. 7 KERN_DEBUG), stamped
+        with the simulated time `now`."""
+        self._log.printk(text, level)
+
+    def dmesg(self, level=None):
+        """The kernel log as dmesg prints it: "[%5lu.%06lu] text" lines (seconds.microseconds
+        of `now` when each was logged); level: only records this urgent or more."""
+        return self._log.dmesg(level)
+
     # -- /proc ----------------------------------------------------------------------------------
     def register_proc(self, path, render):
         """Make k.read(path) return render(); path may contain '<pid>' for per-process files."""
@@ -677,6 +692,8 @@ class Kernel:
         self._processes = {}
         self._next_pid = 1
         self.register_stats(lambda: {"vm_committed_as": self.vm_committed_as})
+        from .vm.oom_kill import oom_init
+        oom_init(self)                        # oom_kill count, /proc/<pid>/oom_score*
         self._checkers.append(self._vm_check)
         # mm/util.c init_admin_reserve / init_user_reserve: from the free memory at boot
         free_kb = self._vm_free_pages_at_boot() * 4

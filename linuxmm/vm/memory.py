@@ -262,7 +262,11 @@ def do_user_addr_fault(mm, addr, write, gup=False, retry_tried=True):
     mm_account_fault(mm, flags, ret)
     if ret & VM_FAULT_ERROR:
         if ret & VM_FAULT_OOM:
-            raise OutOfMemory(f"page fault at 0x{addr:x}: out of memory")
+            # pagefault_out_of_memory (linuxmm/vm/oom_kill.py): the OOM victim dies (Killed),
+            # nothing left to kill gives OutOfMemory, else the access faults again
+            from .oom_kill import pagefault_out_of_memory
+            pagefault_out_of_memory(mm, addr)
+            return do_user_addr_fault(mm, addr, write, gup, retry_tried)
         if ret & VM_FAULT_SIGSEGV:
             raise SegmentationFault(addr, "SEGV_MAPERR")
         raise BusError(addr)

@@ -4,6 +4,8 @@ import errno
 import numpy as np
 
 from .. import _args
+from ..errors import Killed
+from ..printk import KERN_WARNING
 from .memory import access_bulk, access_range, user_access
 from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, MM_ANONPAGES, MM_FILEPAGES,
                        MM_HIWATER_RSS, MM_MAJ_FLT, MM_MIN_FLT, MM_PGTABLES_BYTES, MM_SHMEMPAGES,
@@ -19,6 +21,8 @@ from .madvise import sys_madvise
 from .mm import MmStruct, oserror
 from .mmap import sys_mmap
 from .mprotect import sys_mprotect
+from .oom_kill import (check_oom_score_adj, oom_adj_from_score_adj, score_adj_from_oom_adj,
+                       task_call)
 from .mremap import sys_mremap
 
 U64 = (1 << 64) - 1
@@ -44,7 +48,9 @@ class Process:
         self.mm = None
         self.exe = None
         self.alive = True
-        self.exit_signal = None
+        self.exit_signal = None       # 9 (SIGKILL) when the OOM killer killed it
+        self.oom_killed = False
+        self._oom_score_adj = 0       # signal->oom_score_adj (inherited by fork)
         self.fds = {}                 # the file descriptor table: fd -> File
         if mm:
             self.new_mm()
@@ -64,6 +70,7 @@ class Process:
         return mm
 
     # -- system calls --------------------------------------------------------------------------
+    @task_call
     def mmap(self, addr, length, prot, flags, file=None, offset=0):
         """addr None is NULL; file is a File or a descriptor from install_fd() (fget: an
         unknown one gives EBADF, and it is ignored with MAP_ANONYMOUS as the kernel does)."""
@@ -76,22 +83,27 @@ class Process:
         with self.kernel.lock:
             return sys_mmap(self.mm, addr, length, prot, flags, file, offset)
 
+    @task_call
     def munmap(self, addr, length):
         with self.kernel.lock:
             return self.mm.do_munmap(addr & U64, length & U64)
 
+    @task_call
     def mprotect(self, addr, length, prot):
         with self.kernel.lock:
             return sys_mprotect(self.mm, addr, length, prot)
 
+    @task_call
     def mremap(self, old_addr, old_len, new_len, flags=0, new_addr=0):
         with self.kernel.lock:
             return sys_mremap(self.mm, old_addr, old_len, new_len, flags, new_addr)
 
+    @task_call
     def brk(self, addr):
         with self.kernel.lock:
             return sys_brk(self.mm, addr)
 
+    @task_call
     def madvise(self, addr, length, advice):
         with self.kernel.lock:
             return sys_madvise(self.mm, addr, length, advice)
@@ -101,6 +113,7 @@ class Process:
         returns) and the pid released; `alive` becomes False."""
         self.kernel.exit_process(self)
 
+    @task_call
     def execve(self, path, argv, envp):
         from .binfmt_elf import execve
         with self.kernel.lock:
@@ -142,10 +155,13 @@ class Process:
 
     # -- user accesses (linuxmm/vm/memory.py) ------------------------------------------------
     def _live_mm(self):
+        if self.oom_killed:
+            raise Killed(self.pid)
         if not self.alive:
             raise ProcessLookupError(f"process {self.pid} has exited")
         return self.mm
 
+    @task_call
     def touch(self, addr, write=False):
         """One user access to addr (a read, or a write): completes it, taking the page fault
         the kernel would take.  SegmentationFault (SEGV_MAPERR / SEGV_ACCERR) or BusError
@@ -154,6 +170,7 @@ class Process:
         with self.kernel.lock:
             user_access(self._live_mm(), addr, bool(write))
 
+    @task_call
     def touch_range(self, addr, length, write=False):
         """One access to every page of [addr, addr + length) in address order, replayed in one
         MMU loop (faults that need Python are handled as they come)."""
@@ -168,6 +185,7 @@ class Process:
         with self.kernel.lock:
             access_range(self._live_mm(), first, npages, 1 if write else 0)
 
+    @task_call
     def access(self, addrs, writes=None):
         """Replay user accesses: addrs an int64 array (or sequence), writes a same-length
         bool/uint8 array, a single bool, or None (all reads).  Stops at the first access that
@@ -192,6 +210,7 @@ class Process:
         self._copy(addr, len(data), data)
         return len(data)
 
+    @task_call
     def _copy(self, addr, length, data):
         addr = _args.as_int(addr, "addr") & U64
         length = _args.as_int(length, "length")
@@ -235,6 +254,7 @@ class Process:
             pfn += (addr >> PAGE_SHIFT) & 511
         return pfn, entry & PTE_FLAGS_MASK
 
+    @task_call
     def mincore(self, addr, length):
         """mincore(2): one byte per page, 1 when the page is resident (a present PTE, or a
         cached page of the mapped file).  OSError EINVAL / ENOMEM as the kernel."""
@@ -242,6 +262,7 @@ class Process:
         with self.kernel.lock:
             return sys_mincore(self._live_mm(), addr, length)
 
+    @task_call
     def fork(self):
         """fork(2): a child with a copy of this address space (dup_mmap: COW)."""
         from .fork import dup_mmap
@@ -257,6 +278,7 @@ class Process:
                 kernel.exit_process(child)
                 raise
             child.fds = dict(self.fds)
+            child._oom_score_adj = self._oom_score_adj      # signal_struct is copied
             return child
 
     @property
@@ -283,6 +305,33 @@ class Process:
                 "rss_shmem": int(c[MM_SHMEMPAGES]), "swap": int(c[MM_SWAPENTS]),
                 "pgtables_bytes": int(c[MM_PGTABLES_BYTES]),
                 "hiwater_rss": int(c[MM_HIWATER_RSS])}
+
+    # -- OOM killer (linuxmm/vm/oom_kill.py) ------------------------------------------------
+    @property
+    def oom_score_adj(self):
+        """/proc/<pid>/oom_score_adj: -1000 (never OOM-killed) .. 1000; assigning outside that
+        range raises OSError(EINVAL) and changes nothing."""
+        return self._oom_score_adj
+
+    @oom_score_adj.setter
+    def oom_score_adj(self, value):
+        self._oom_score_adj = check_oom_score_adj(value)
+
+    @property
+    def oom_adj(self):
+        """The legacy /proc/<pid>/oom_adj (-17..15), a scaled view of oom_score_adj."""
+        return oom_adj_from_score_adj(self._oom_score_adj)
+
+    @oom_adj.setter
+    def oom_adj(self, value):
+        adj = score_adj_from_oom_adj(value)
+        kernel = self.kernel
+        if not getattr(kernel, "_oom_adj_warned", False):     # pr_warn_once
+            kernel._oom_adj_warned = True
+            cur = kernel.current if kernel.current is not None else self
+            kernel.printk(f"{cur.comm} ({cur.pid}): /proc/{self.pid}/oom_adj is deprecated, "
+                          f"please use /proc/{self.pid}/oom_score_adj instead.", KERN_WARNING)
+        self._oom_score_adj = adj
 
     # -- views ---------------------------------------------------------------------------------
     @property

@@ -661,7 +661,6 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
     highest = _highest_zoneidx(kernel, gfp)
     wakeup_kswapd(kernel)
     no_progress = 0
-    oom_tries = 0
     while True:
         try:
             return pa.alloc_pages(gfp, order, 0)
@@ -677,13 +676,9 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
         no_progress = 0 if progress else no_progress + 1
         if no_progress <= MAX_RECLAIM_RETRIES and _reclaimable(kernel, order, highest):
             continue
-        if order > PAGE_ALLOC_COSTLY_ORDER:
-            raise OutOfMemory(f"order-{order} allocation failed")
-        oom = getattr(kernel, "out_of_memory", None)
-        if oom is None or oom_tries > 64 or not oom(gfp, order):
-            raise OutOfMemory(f"order-{order} allocation failed: out of memory")
-        oom_tries += 1
-        no_progress = 0
+        # __alloc_pages_may_oom: kill a task and retry (linuxmm/vm/oom_kill.py)
+        from .oom_kill import oom_retry
+        return oom_retry(kernel, gfp, order, lambda: pa.alloc_pages(gfp, order, 0))
 
 
 def _reclaimable(kernel, order, highest):
