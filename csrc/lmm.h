@@ -206,6 +206,21 @@ int lmm_pa_drain(struct lmm_pa *pa, int cpu);     /* cpu -1: every CPU */
 int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order);
 int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order);
 
+/* Compaction support (mm/compaction.c's free scanner; not on the hot paths).
+ * isolate_free_page: __isolate_free_page() of the free block heading at pfn with this order
+ * (order-0 min-watermark test, pageblocks of >= half a pageblock retagged MOVABLE), then
+ * post_alloc_hook(): the block becomes an allocated, non-compound MOVABLE block of that order.
+ * Returns 1 << order, 0 when the watermark refuses (nothing changed), -LMM_EINVAL (order),
+ * -LMM_ERANGE (pfn in no zone), -LMM_ENOTHEAD (pfn does not head a free block of that order).
+ * split_page: an allocated non-compound block of order -> 2^order allocated order-0 pages;
+ * 0, or the free codes of lmm_pa_free() (-LMM_ENOTHEAD also for a compound block).
+ * free_blocks: (pfn, order) pairs of the free blocks heading in [start, end) of a zone, in pfn
+ * order, into out[2*k], out[2*k+1] (at most cap pairs); returns how many there are. */
+int64_t lmm_pa_isolate_free_page(struct lmm_pa *pa, int64_t pfn, int order);
+int64_t lmm_pa_split_page(struct lmm_pa *pa, int64_t pfn, int order);
+int64_t lmm_pa_free_blocks(struct lmm_pa *pa, int zone, int64_t start, int64_t end,
+                           int64_t *out, int64_t cap);
+
 /* Inspection */
 int64_t lmm_pa_stat(struct lmm_pa *pa, int what);
 int64_t lmm_pa_zone_stat(struct lmm_pa *pa, int zone, int what);

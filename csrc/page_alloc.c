@@ -1187,3 +1187,69 @@ int lmm_pa_clear_boost(struct lmm_pa *pa, int zone)
     pa->zones[zone].boost = 0;
     return 0;
 }
+
+/* ===================================================================== compaction support == */
+
+/* __isolate_free_page() + post_alloc_hook() for compaction's free scanner (see lmm.h). */
+int64_t lmm_pa_isolate_free_page(struct lmm_pa *pa, int64_t pfn, int order)
+{
+    if ((unsigned)order > (unsigned)pa->max_order)
+        return -LMM_EINVAL;
+    struct lmm_zone *z = pfn_to_zone(pa, pfn);
+    if (!z)
+        return -LMM_ERANGE;
+    struct lmm_buddy *b = &z->b;
+    uint32_t idx = pfn_to_idx(b, pfn);
+    struct lmm_page_meta *p = &b->pages[idx];
+    if (!(p->flags & PB_BUDDY) || p->order != order)
+        return -LMM_ENOTHEAD;
+    int mt = get_pfnblock_migratetype(b, pfn);
+    if (mt != LMM_MIGRATE_ISOLATE) {
+        /* Obey watermarks as if the page was being allocated: the order-0 test with the min
+         * watermark (without boost) raised by the block size. */
+        int64_t mark = z->wmark[0] + ((int64_t)1 << order);
+        if (!zone_watermark_ok(pa, z, 0, mark, 0, 0, b->free_pages))
+            return 0;
+    }
+    del_page_from_free_list(b, idx);
+    if (order >= pa->pageblock_order - 1) {
+        int64_t end = pfn + ((int64_t)1 << order) - 1;
+        for (int64_t q = pfn; q < end; q += (int64_t)1 << pa->pageblock_order) {
+            int bmt = get_pfnblock_migratetype(b, q);
+            int64_t start;
+            /* move_freepages_block(zone, page, bmt, MIGRATE_MOVABLE) */
+            if (migratetype_is_mergeable(bmt) &&
+                prep_move_freepages_block(pa, z, q, &start, NULL, NULL)) {
+                move_freepages_block_pages(pa, z, start, LMM_MIGRATE_MOVABLE);
+                set_pageblock_migratetype(b, start, LMM_MIGRATE_MOVABLE);
+            }
+        }
+    }
+    p->flags = PB_HEAD;
+    p->order = (uint8_t)order;
+    p->mt = LMM_MIGRATE_MOVABLE;
+    p->spare8 = 0;
+    return (int64_t)1 << order;
+}
+
+/* split_page(): an allocated non-compound block becomes 2^order allocated order-0 pages. */
+int64_t lmm_pa_split_page(struct lmm_pa *pa, int64_t pfn, int order)
+{
+    struct lmm_zone *z = NULL;
+    int err = validate_free(pa, pfn, order, &z);
+    if (err)
+        return err;
+    struct lmm_buddy *b = &z->b;
+    uint32_t idx = pfn_to_idx(b, pfn);
+    struct lmm_page_meta *head = &b->pages[idx];
+    if (order > 0 && head->spare8)
+        return -LMM_ENOTHEAD;           /* a compound page is split by split_folio() */
+    for (uint32_t i = 0; i < ((uint32_t)1 << order); i++) {
+        struct lmm_page_meta *p = &b->pages[idx + i];
+        p->flags = PB_HEAD;
+        p->order = 0;
+        p->mt = head->mt;
+        p->spare8 = 0;
+    }
+    return 0;
+}

@@ -343,3 +343,36 @@ int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t roun
     }
     return sum;
 }
+
+/* ===================================================================== compaction scans == */
+
+int64_t lmm_pa_free_blocks(struct lmm_pa *pa, int zone, int64_t start, int64_t end,
+                           int64_t *out, int64_t cap)
+{
+    if (zone < 0 || zone >= pa->nr_zones || cap < 0)
+        return -LMM_EINVAL;
+    const struct lmm_zone *z = &pa->zones[zone];
+    if (start < z->start)
+        start = z->start;
+    if (end > z->start + z->spanned)
+        end = z->start + z->spanned;
+    int64_t n = 0;
+    /* Free block heads are aligned to their order: step to the next candidate by walking the
+     * blocks that start at or before pfn (as __move_freepages_block() does within a block). */
+    for (int64_t pfn = start; pfn < end;) {
+        const struct lmm_page_meta *p = &z->b.pages[pfn - z->start];
+        if (p->flags & PB_BUDDY) {
+            if (n < cap) {
+                out[2 * n] = pfn;
+                out[2 * n + 1] = p->order;
+            }
+            n++;
+            pfn += (int64_t)1 << p->order;
+        } else if (p->flags & (PB_HEAD | PB_PCP)) {
+            pfn += (int64_t)1 << p->order;
+        } else {
+            pfn++;
+        }
+    }
+    return n;
+}

@@ -77,6 +77,8 @@ class Kernel:
         self._vm_init()
         # -- reclaim and swap (linuxmm/vm/vmscan, linuxmm/vm/swap) --
         self._reclaim_init(swappiness, page_cluster)
+        # -- compaction (linuxmm/vm/compaction) --
+        self._compaction_init()
 
     # -- physical memory ------------------------------------------------------------------------
     def _boot_physical(self, e820, reserved, min_free_kbytes, watermark_scale_factor,
@@ -678,6 +680,50 @@ class Kernel:
         from .vm.swap import check_swap
         with self.lock:
             check_swap(self)
+
+    # -- compaction (linuxmm/vm/compaction.py) ---------------------------------------------------
+    def _compaction_init(self):
+        from .vm import compaction
+        compaction.init(self)
+
+    def compact_memory(self):
+        """echo 1 > /proc/sys/vm/compact_memory: every populated zone compacted synchronously
+        from end to end (movable user pages migrate towards the zone's end)."""
+        from .vm import compaction
+        compaction.compact_memory(self)
+
+    def compact_zone(self, zone, order=-1):
+        """Compact one zone (name or index) over its whole span, synchronously; order -1 runs
+        until the scanners meet, an order stops once a free block of that order exists.
+        Returns the kernel's compact_result (linuxmm.vm.compaction.COMPACT_*)."""
+        from .vm import compaction
+        return compaction.compact_zone(self, zone, order)
+
+    @property
+    def extfrag_threshold(self):
+        """vm.extfrag_threshold (0..1000, default 500): direct compaction of costly orders
+        runs only when the zone's fragmentation index is above it."""
+        return self.compaction.extfrag_threshold
+
+    @extfrag_threshold.setter
+    def extfrag_threshold(self, value):
+        value = _args.as_int(value, "extfrag_threshold")
+        if not 0 <= value <= 1000:
+            raise ValueError(f"extfrag_threshold must be in 0..1000, got {value}")
+        self.compaction.extfrag_threshold = value
+
+    @property
+    def compact_unevictable_allowed(self):
+        """vm.compact_unevictable_allowed (0 or 1, default 1): compaction may move pages of
+        the unevictable LRU."""
+        return self.compaction.compact_unevictable_allowed
+
+    @compact_unevictable_allowed.setter
+    def compact_unevictable_allowed(self, value):
+        value = _args.as_int(value, "compact_unevictable_allowed")
+        if value not in (0, 1):
+            raise ValueError(f"compact_unevictable_allowed must be 0 or 1, got {value}")
+        self.compaction.compact_unevictable_allowed = value
 
     # -- processes and address spaces (linuxmm/vm) ------------------------------------------------
     def _vm_init(self):

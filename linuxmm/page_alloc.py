@@ -20,7 +20,9 @@ from ._ffi import FREE_REASONS, ffi, lib
 from .errors import InvariantError, invalid_free
 from .page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
                                    already_released, alloc_failure, check_alloc, check_boot_range,
-                                   check_cpu, check_pcp_sizes, check_zone_index)
+                                   check_cpu, check_isolate_args, check_pfn_range,
+                                   check_pcp_sizes, check_zone_index, compound_split,
+                                   not_a_free_block)
 
 _alloc = lib.lmm_pa_alloc
 _free = lib.lmm_pa_free
@@ -240,6 +242,55 @@ class PageAllocator:
         """drain_local_pages(cpu) / drain_all_pages() when cpu is None."""
         cpu = -1 if cpu is None else check_cpu(cpu, self.cpus)
         lib.lmm_pa_drain(self._ptr, cpu)
+
+    # -- compaction support ---------------------------------------------------------------------
+    def isolate_free_page(self, pfn, order):
+        """__isolate_free_page() + post_alloc_hook() for compaction's free scanner: the free
+        block heading at pfn (of exactly this order) leaves the free lists if the order-0 min
+        watermark (no boost) + 2**order holds, pageblocks of at least half a pageblock are
+        retagged MOVABLE, and it becomes an allocated non-compound MOVABLE block.  Returns
+        2**order, or 0 when the watermark refuses (nothing changed)."""
+        pfn, order = check_isolate_args(pfn, order, self.max_order)
+        r = lib.lmm_pa_isolate_free_page(self._ptr, pfn, order)
+        if r == -lib.LMM_ERANGE:
+            raise ValueError(f"pfn {pfn} is in no zone")
+        if r < 0:
+            raise not_a_free_block(pfn, order)
+        return r
+
+    def split_page(self, pfn, order):
+        """split_page(): an allocated non-compound block of this order becomes 2**order
+        allocated order-0 pages, each freed on its own with free_pages(pfn, 0)."""
+        pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
+        try:
+            err = lib.lmm_pa_split_page(self._ptr, pfn, order)
+        except OverflowError:
+            err = -lib.LMM_EINVAL
+        if err == -lib.LMM_ENOTHEAD and self.page_info(pfn)["state"] == "allocated" \
+                and self.page_info(pfn)["order"] == order:
+            raise compound_split(pfn, order)
+        if err:
+            raise self._errors.free_error(err, pfn, order, 0)
+
+    def free_blocks(self, i, start, end):
+        """[(pfn, order)] of the free blocks heading in [start, end) of zone i, pfn order."""
+        i = check_zone_index(i, self.nr_zones)
+        start, end = check_pfn_range(start, end)
+        cap = 64
+        while True:
+            out = np.empty(2 * cap, dtype=np.int64)
+            n = lib.lmm_pa_free_blocks(self._ptr, i, start, end,
+                                       ffi.from_buffer("int64_t[]", out), cap)
+            if n <= cap:
+                return [(int(out[2 * k]), int(out[2 * k + 1])) for k in range(n)]
+            cap = n
+
+    def alloc_pages_slowpath(self, gfp=G.GFP_KERNEL, order=0, cpu=0):
+        """get_page_from_freelist() with the slow path's alloc_flags, as the retries after
+        direct compaction or reclaim do: a pfn or None, no reclaim hook."""
+        gfp, order, cpu = check_alloc(gfp, order, cpu, self.max_order, self.cpus)
+        pfn = lib.lmm_pa_alloc_slowpath(self._ptr, gfp, order, cpu)
+        return None if pfn < 0 else pfn
 
     # -- inspection -----------------------------------------------------------------------------
     def _zs(self, i, what):

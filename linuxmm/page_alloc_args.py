@@ -130,3 +130,29 @@ def _int64(value, name):
     if not -(2**63) <= value < 2**63:
         raise OverflowError(f"{name} does not fit in 64 bits")
     return value
+
+
+# -- compaction support (isolate_free_page, split_page, free_blocks) ---------------------------
+def check_isolate_args(pfn, order, max_order):
+    pfn, order = _int64(pfn, "pfn"), _args.as_int(order, "order")
+    if not 0 <= order <= max_order:
+        raise ValueError(f"order must be in 0..{max_order}, got {order}")
+    return pfn, order
+
+
+def check_pfn_range(start, end):
+    start, end = _int64(start, "start"), _int64(end, "end")
+    if not 0 <= start <= end:
+        raise ValueError(f"bad pfn range [{start}, {end})")
+    return start, end
+
+
+def not_a_free_block(pfn, order):
+    return ValueError(f"pfn {pfn} does not head a free block of order {order}")
+
+
+def compound_split(pfn, order):
+    from .errors import invalid_free
+    err = invalid_free("nothead", pfn, order)
+    err.args = (f"pfn {pfn} heads a compound block of order {order}: split_page refuses it",)
+    return err

@@ -14,6 +14,8 @@ from ..errors import InvariantError, OutOfMemory, invalid_free
 from .buddy import _FreeList
 from ..page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,  # noqa: F401
                                already_released, alloc_failure, check_alloc,
+                               check_isolate_args, check_pfn_range, compound_split,
+                               not_a_free_block,
                                check_boot_range, check_cpu, check_pcp_sizes, check_zone_index)
 
 # mm/internal.h alloc_flags (6.3+)
@@ -864,6 +866,64 @@ class PageAllocator:
         if st[1] != order:
             return None, invalid_free("order-mismatch", pfn, order, allocated_order=st[1])
         return z, None
+
+    # ==================================================================== compaction support ==
+    def isolate_free_page(self, pfn, order):
+        """__isolate_free_page() + post_alloc_hook() for compaction's free scanner: the free
+        block heading at pfn (of exactly this order) leaves the free lists if the order-0 min
+        watermark (no boost) + 2**order holds, pageblocks of at least half a pageblock are
+        retagged MOVABLE, and it becomes an allocated non-compound MOVABLE block.  Returns
+        2**order, or 0 when the watermark refuses (nothing changed)."""
+        pfn, order = check_isolate_args(pfn, order, self.max_order)
+        z = self._zone_of(pfn)
+        if z is None:
+            raise ValueError(f"pfn {pfn} is in no zone")
+        st = z.state.get(pfn)
+        if st is None or st[0] != _FREE or st[1] != order:
+            raise not_a_free_block(pfn, order)
+        if self._pageblock_mt(z, pfn) != ISOLATE:
+            mark = z.wmark[0] + (1 << order)
+            if not self._zone_watermark_ok(z, 0, mark, 0, 0, z.free_pages):
+                return 0
+        self._del_page_from_free_list(z, pfn)
+        if order >= self.pageblock_order - 1:
+            end = pfn + (1 << order) - 1
+            for q in range(pfn, end, 1 << self.pageblock_order):
+                bmt = self._pageblock_mt(z, q)
+                if bmt < PCPTYPES:
+                    prep = self._prep_move_freepages_block(z, q)
+                    if prep is not None:
+                        self._move_freepages_block_pages(z, prep[0], MOVABLE)
+                        self._set_pageblock_migratetype(z, prep[0], MOVABLE)
+        z.state[pfn] = [_ALLOC, order, MOVABLE]
+        self._compound.discard(pfn)
+        return 1 << order
+
+    def split_page(self, pfn, order):
+        """split_page(): an allocated non-compound block of this order becomes 2**order
+        allocated order-0 pages, each freed on its own with free_pages(pfn, 0)."""
+        pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
+        z, err = self._validate_free(pfn, order)
+        if err is not None:
+            raise err
+        if order > 0 and pfn in self._compound:
+            raise compound_split(pfn, order)
+        mt = z.state[pfn][2]
+        for q in range(pfn, pfn + (1 << order)):
+            z.state[q] = [_ALLOC, 0, mt]
+
+    def free_blocks(self, i, start, end):
+        """[(pfn, order)] of the free blocks heading in [start, end) of zone i, pfn order."""
+        z = self.zones[self._zone_index(i)]
+        start, end = check_pfn_range(start, end)
+        start, end = max(start, z.start), min(end, z.end)
+        return [(p, st[1]) for p, st in _block_heads(z, start, end) if st[0] == _FREE]
+
+    def alloc_pages_slowpath(self, gfp=G.GFP_KERNEL, order=0, cpu=0):
+        """get_page_from_freelist() with the slow path's alloc_flags, as the retries after
+        direct compaction or reclaim do: a pfn or None, no reclaim hook."""
+        gfp, order, cpu = self._check_alloc(gfp, order, cpu)
+        return self._alloc(gfp, order, cpu, slowpath_only=True)
 
     # ==================================================================== inspection ==
     def zone_name(self, i):

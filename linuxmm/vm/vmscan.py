@@ -658,8 +658,14 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
         return pfn
     if kernel.vmscan.in_reclaim:
         raise OutOfMemory(f"no page for order {order} during reclaim")
+    from . import compaction as C
     highest = _highest_zoneidx(kernel, gfp)
     wakeup_kswapd(kernel)
+    costly = order > PAGE_ALLOC_COSTLY_ORDER
+    if order and (costly or not gfp & G.__GFP_MOVABLE):   # one async compaction first
+        pfn, _ = C.alloc_pages_direct_compact(kernel, gfp, order, C.COMPACT_PRIO_ASYNC)
+        if pfn is not None:
+            return pfn
     no_progress = 0
     while True:
         try:
@@ -671,6 +677,13 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
             return pa.alloc_pages(gfp, order, 0)
         except OutOfMemory:
             pass
+        if order:
+            pfn, _ = C.alloc_pages_direct_compact(kernel, gfp, order, C.DEF_COMPACT_PRIORITY)
+            if pfn is not None:
+                return pfn
+            if costly:
+                raise OutOfMemory(f"order-{order} allocation failed after reclaim and "
+                                  "compaction")
         if noretry or gfp & G.__GFP_NORETRY:
             raise OutOfMemory(f"order-{order} allocation failed after one reclaim pass")
         no_progress = 0 if progress else no_progress + 1
