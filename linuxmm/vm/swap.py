@@ -389,11 +389,13 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
 
 def swapin_readahead(kernel, entry, vma, addr):
     """swap_cluster_readahead: read the aligned window of in-use slots around the entry (the
-    faulting one first), then return the faulting one's folio."""
+    faulting one first), then return the faulting one's folio with a reference held (so the
+    readahead's own reclaim cannot free it)."""
     swap = kernel.swap_state
     si = swap.areas[entry[0]]
     offset = entry[1]
     pfn = read_swap_folio(kernel, entry, vma, addr, readahead=False)
+    kernel.mmu.refcount[pfn] += 1
     mask = swapin_nr_pages(swap, offset, kernel.page_cluster) - 1
     if mask:
         start = offset & ~mask or 1
@@ -423,8 +425,9 @@ def do_swap_page(vmf, pte):
         return VM_FAULT_SIGBUS
     ret = 0
     pfn = si.cache.get(entry[1])
-    if pfn is not None:
-        if mmu.flags[pfn] & PG_READAHEAD:           # swap_cache_get_folio
+    if pfn is not None:                             # swap_cache_get_folio: a reference
+        mmu.refcount[pfn] += 1
+        if mmu.flags[pfn] & PG_READAHEAD:
             mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_READAHEAD
             swap.ra_hits += 1
             kernel.vmscan.stat["swap_ra_hit"] += 1
@@ -437,8 +440,12 @@ def do_swap_page(vmf, pte):
         ret = VM_FAULT_MAJOR
         from .mmu_defs import EV_PGMAJFAULT
         mmu.events[EV_PGMAJFAULT] += 1
-    # map it
+    # map it: the lookup's reference becomes the mapping's
+    from .memory import linear_page_index
     flags = int(mmu.flags[pfn])
+    if not mmu.mapcount[pfn]:                       # __folio_set_anon: this VMA's anon_vma
+        mmu.mapping[pfn] = vma.anon_vma.id
+        mmu.index[pfn] = linear_page_index(vma, vmf.address)
     si.swap_map[entry[1]] -= 1
     exclusive = si.swap_map[entry[1]] == 0 and not mmu.mapcount[pfn]
     prot = vm_page_prot(vma)
@@ -454,7 +461,6 @@ def do_swap_page(vmf, pte):
     mm.counters[MM_ANONPAGES] += 1
     count = int(mmu.mapcount[pfn]) + 1
     mmu.mapcount[pfn] = count
-    mmu.refcount[pfn] += 1
     if count == 1:
         mmu.node[NR_ANON_MAPPED] += 1
     mmu.pte_set(mm.pgd, vmf.address, new, mm.counters)
