@@ -11,14 +11,14 @@ import numpy as np
 
 from .. import gfp as G
 from ..errors import OutOfMemory
-from .constants import VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, VM_WRITE
+from .constants import VM_HUGEPAGE, VM_LOCKED, VM_NOHUGEPAGE, VM_SHARED, VM_WRITE
 from .filemap import release_page
 from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL,
                        EV_THP_FAULT_ALLOC, EV_THP_FAULT_FALLBACK, EV_THP_ZERO_PAGE_ALLOC,
                        HPAGE_PMD_ORDER, MM_ANONPAGES, MM_PGTABLES_BYTES, NR_ANON_MAPPED,
                        NR_ANON_THPS, NR_INACTIVE_ANON, NR_PAGETABLE, PAGE_SHIFT, PG_ANON,
                        PG_ANON_EXCLUSIVE, PG_HEAD, PG_LRU, PG_PGTABLE, PG_SWAPBACKED, PG_TAIL,
-                       PG_UPTODATE, PG_ZERO, PMD_SIZE, pte_pfn)
+                       PG_UPTODATE, PG_ZERO, PMD_SIZE, PG_MLOCKED, PG_UNEVICTABLE, pte_pfn)
 
 HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 GFP_TRANSHUGE_LIGHT = G.GFP_TRANSHUGE_LIGHT
@@ -107,6 +107,8 @@ def _alloc_thp(mm, vma, haddr):
     node[NR_INACTIVE_ANON] += HPAGE_PMD_NR
     node[NR_ANON_THPS] += 1
     mmu.events[EV_THP_FAULT_ALLOC] += 1
+    from .mlock import folio_add_lru_vma
+    folio_add_lru_vma(kernel, pfn, vma)            # a VM_LOCKED VMA: mlock_new_folio instead
     return pfn
 
 
@@ -184,7 +186,14 @@ def _put_thp(mm, head):
     ref = int(mmu.refcount[head]) - 1
     mmu.refcount[head] = ref
     if ref == 0:
-        mmu.node[NR_INACTIVE_ANON] -= HPAGE_PMD_NR - 1    # release_page takes one
+        flags = int(mmu.flags[head])
+        if flags & PG_LRU:                                # lru_del below takes one
+            from .lruvec import LRU_NODE_ITEM, folio_lru_list
+            mmu.node[LRU_NODE_ITEM[folio_lru_list(flags)]] -= HPAGE_PMD_NR - 1
+        if flags & (PG_MLOCKED | PG_UNEVICTABLE):
+            from .mlock import folio_free_mlocked
+            folio_free_mlocked(kernel, head, flags, HPAGE_PMD_NR)
+            mmu.flags[head] = flags & ~PG_MLOCKED
         mmu.node[NR_ANON_THPS] -= 1
         for p in range(head + 1, head + HPAGE_PMD_NR):
             mmu.page_clear(p)
@@ -272,6 +281,9 @@ def split_huge_pmd(mm, haddr):
             mmu.page_copy(pfn, old + i)
             entries.append(mk_pte(pfn, bits))
         mm.counters[MM_ANONPAGES] -= HPAGE_PMD_NR          # _put_thp's view; re-added below
+        if vma.vm_flags & VM_LOCKED:
+            from .mlock import munlock_folio
+            munlock_folio(kernel, old)
         _put_thp(mm, old)
         mm.counters[MM_ANONPAGES] += HPAGE_PMD_NR
     mmu.set_bulk(mm.pgd, addrs, np.array(entries, dtype=np.uint64), mm.counters)

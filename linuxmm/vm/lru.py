@@ -42,14 +42,16 @@ def lru_lazyfree_fn(mmu, pfn):
 
 def lru_add_drain(kernel):
     """Move every queued folio and drop the batch's references (the last one frees a folio
-    that was unmapped meanwhile)."""
+    that was unmapped meanwhile); then cpu 0's mlock_fbatch (mlock_drain_local)."""
     batch = kernel.lru_lazyfree
-    if not batch:
-        return
-    pfns = list(batch)
-    batch.clear()
-    mmu = kernel.mmu
-    for pfn in pfns:
-        lru_lazyfree_fn(mmu, pfn)
-    for pfn in pfns:
-        put_page(kernel, pfn)
+    if batch:
+        pfns = list(batch)
+        batch.clear()
+        mmu = kernel.mmu
+        for pfn in pfns:
+            lru_lazyfree_fn(mmu, pfn)
+        for pfn in pfns:
+            put_page(kernel, pfn)
+    if kernel.mlock_fbatch:                  # mlock_drain_local (vm/mlock.py)
+        from .mlock import mlock_drain_local
+        mlock_drain_local(kernel)
