@@ -332,3 +332,17 @@ def test_syscall_numbers(k, p):
     assert p.syscall(L.NR_munlock, a + 50 * P, P) == -errno.ENOMEM
     assert p.syscall(L.NR_munlockall) == 0
     k.check()
+
+
+def test_mremap_of_locked_vma_populates_growth_and_checks_the_limit(k, p):
+    a = p.mmap(0, 2 * P, RW, ANON)
+    p.mlock(a, 2 * P)
+    flt = p.min_flt
+    b = p.mremap(a, 2 * P, 6 * P, L.MREMAP_MAYMOVE)
+    assert p.min_flt - flt == 4 and p.mm.locked_vm == 6 and meminfo(k, "Mlocked") == 24
+    p.capable_ipc_lock = False
+    p.rlimit_memlock = 8 * P
+    with pytest.raises(OSError) as e:
+        p.mremap(b, 6 * P, 9 * P, L.MREMAP_MAYMOVE)
+    assert e.value.errno == errno.EAGAIN and p.mm.locked_vm == 6
+    k.check()
