@@ -6,14 +6,14 @@ MADV_FREE itself before it walks).  Until then smaps still shows them as ordinar
 pages, as on a real machine.  The other batches (lru_add, activate) land with the LRU."""
 from .filemap import put_page
 from .mmu_defs import (EV_PGLAZYFREE, NR_ACTIVE_ANON, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
-                       PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_MLOCKED, PG_REFERENCED,
-                       PG_SWAPBACKED)
+                       PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_REFERENCED, PG_SWAPBACKED,
+                       PG_UNEVICTABLE)
 
 FOLIO_BATCH_SIZE = 31
 
 
 def _lazyfree_ok(flags):
-    return flags & PG_ANON and flags & PG_SWAPBACKED and not flags & PG_MLOCKED
+    return flags & PG_ANON and flags & PG_SWAPBACKED and not flags & PG_UNEVICTABLE
 
 
 def folio_mark_lazyfree(kernel, pfn):
