@@ -57,7 +57,8 @@ from .vm import constants as _vm_constants  # noqa: E402
 
 __all__ += ["AnonVma", "File", "Inode", "MmStruct", "Process", "VmArea", "VmOperations"]
 __all__ += [_n for _n in _vm_constants.__all__
-            if _n.startswith(("PROT_", "MAP_", "MREMAP_", "MADV_", "VM_", "PAGE_", "NR_"))]
+            if _n.startswith(("PROT_", "MAP_", "MREMAP_", "MADV_", "VM_", "PAGE_", "NR_", "MCL_",
+                           "MLOCK_"))]
 
 # -- page tables and faults (linuxmm/vm/memory.py): PTE bits for Process.translate(), fadvise --
 from .vm import mmu_defs as _mmu_defs  # noqa: E402

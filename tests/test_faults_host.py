@@ -176,3 +176,47 @@ def test_harness_reproduces_doc_tables():
         r = host_results("uncached_fault_page_100")
         assert _faults(r, 2) == (0, 1) and r[2]["mincore"] == [(0, 2048)]     # read-around
         assert r[2]["smaps"][0]["Rss"] == 64                                  # PTEs 96-111
+
+
+# -- mlock (mm/mlock.c): VMA splits, VmFlags lo/lf, VmLck, smaps Locked, populate faults --------
+MLOCK_ONFAULT, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 1, 2, 4
+MLOCK_SCENARIOS = {
+    "mlock_middle_then_munlock": [
+        anon("a", 16), ("write", "a", 0, 2), ("mlock", "a", 4, 8, OBS),
+        ("write", "a", 0, 16, OBS), ("munlock", "a", 6, 2, OBS), ("munlock", "a", 0, 16, OBS)],
+    "mlock_read_only_and_prot_none": [
+        anon("a", 8, prot=PROT_READ), ("mlock", "a", 0, 8, OBS), ("read", "a", 0, 8, OBS),
+        anon("b", 8, prot=PROT_NONE), ("mlock", "b", 2, 4, OBS)],
+    "mlock2_onfault_then_touch": [
+        anon("a", 16), ("write", "a", 0, 4), ("mlock2", "a", 2, 12, MLOCK_ONFAULT, OBS),
+        ("write", "a", 0, 16, OBS), ("mlock", "a", 0, 16, OBS), ("munmap", "a", 4, 4, OBS)],
+    "mlock_errors": [
+        anon("a", 4), ("mlock2", "a", 0, 4, 2, OBS), ("mlock", "a", 2, 4, OBS),
+        ("munlock", "a", 3, 4, OBS), ("mlockall", 0), ("mlockall", MCL_ONFAULT)],
+    "mlockall_future_then_mmap": [
+        ("mlockall", MCL_FUTURE), anon("a", 8) + (OBS,), ("write", "a", 0, 8, OBS),
+        ("munlockall",), anon("b", 8) + (OBS,)],
+    "mlockall_future_onfault_then_touch": [
+        ("mlockall", MCL_FUTURE | MCL_ONFAULT), anon("a", 8) + (OBS,), ("write", "a", 0, 3, OBS),
+        ("munlock", "a", 0, 8, OBS)],
+    "mlock_then_fork_child_writes": [
+        anon("a", 8), ("mlock", "a", 0, 8),
+        ("fork_child", [("read", "a", 0, 8, OBS), ("write", "a", 0, 4, OBS),
+                        ("mlock", "a", 0, 8, OBS)]),
+        ("write", "a", 0, 8, OBS)],
+    "mlock_file_private_and_shared": cached("f", 16) + [
+        fmap("a", "f", 16, align=5), ("mlock", "a", 0, 16, OBS),
+        fmap("b", "f", 16, prot=RW, flags=MAP_SHARED, align=5), ("mlock", "b", 0, 16, OBS),
+        ("write", "b", 0, 16, OBS)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MLOCK_SCENARIOS))
+@pytest.mark.parametrize("backend", ["c", "reference"])
+def test_mlock_scenarios_match_host(name, backend):
+    scenario = MLOCK_SCENARIOS[name]
+    try:
+        host = fh.run_host(scenario)
+    except fh.HostRefused as e:
+        pytest.skip(str(e))
+    fh.assert_same(host, fh.run_linuxmm(scenario, backend))

@@ -1,6 +1,7 @@
 """The fault path on both backends, driven by the same random programs: mmaps (anonymous,
 private and shared files, shared anonymous, THP), accesses one by one and in bulk, data
-written and read back, mprotect, munmap, MADV_DONTNEED, fork and exit.  Every result (errors
+written and read back, mprotect, munmap, MADV_DONTNEED, mlock/mlock2(MLOCK_ONFAULT)/munlock,
+fork and exit.  Every result (errors
 and signals included), every process's smaps/status and the machine's /proc files agree, and
 k.check() holds after every step on both."""
 import errno
@@ -120,7 +121,8 @@ class FaultPair(RuleBasedStateMachine):
         self.both(lambda b: outcome(self.proc(b, i).read, addr, len(payload)))
 
     @rule(data=st.data(), i=procs_strategy, n=st.integers(1, 20),
-          op=st.sampled_from(["munmap", "dontneed", "mprotect_r", "mprotect_rw", "mprotect_none"]))
+          op=st.sampled_from(["munmap", "dontneed", "mprotect_r", "mprotect_rw", "mprotect_none",
+                              "mlock", "mlock_onfault", "munlock"]))
     def range_op(self, data, i, n, op):
         i, addr = self._target(data, i)
         if addr is None:
@@ -133,6 +135,12 @@ class FaultPair(RuleBasedStateMachine):
                 return outcome(p.munmap, addr, n * P)
             if op == "dontneed":
                 return outcome(p.madvise, addr, n * P, L.MADV_DONTNEED)
+            if op == "mlock":
+                return outcome(p.mlock, addr, n * P)
+            if op == "mlock_onfault":
+                return outcome(p.mlock2, addr, n * P, L.MLOCK_ONFAULT)
+            if op == "munlock":
+                return outcome(p.munlock, addr, n * P)
             prot = {"mprotect_r": L.PROT_READ, "mprotect_rw": RW, "mprotect_none": 0}[op]
             return outcome(p.mprotect, addr, n * P, prot)
         self.both(go)

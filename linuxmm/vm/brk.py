@@ -36,6 +36,9 @@ def sys_brk(mm, brk):
     nxt = tree.intersection(oldbrk, newbrk + PAGE_SIZE + STACK_GUARD_GAP)
     if nxt is not None and newbrk + PAGE_SIZE > nxt.start_gap():
         return origbrk
+    from .mlock import mlock_future_ok
+    if not mlock_future_ok(mm, mm.def_flags, newbrk - oldbrk):
+        return origbrk                       # check_brk_limits: EAGAIN
     brkvma = tree.prev_of_addr(oldbrk)
     if brkvma is not None and brkvma.vm_end <= mm.start_brk:
         brkvma = None                        # vma_prev_limit(vmi, mm->start_brk)
@@ -44,6 +47,9 @@ def sys_brk(mm, brk):
     except OSError:
         return origbrk
     mm.brk = brk
+    if mm.def_flags & VM_LOCKED:             # mlockall(MCL_FUTURE): populate the new part
+        from .mmap import mm_populate
+        mm_populate(mm, oldbrk, newbrk - oldbrk)
     return brk
 
 

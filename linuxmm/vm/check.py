@@ -12,7 +12,7 @@ from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, 
                        PG_ACTIVE, PG_ANON, PG_FILE, PG_HEAD, PG_LRU, PG_OWNER_MASK, PG_PGTABLE,
                        PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL, PG_ZERO, pte_pfn,
                        PG_DIRTY, PG_ORDER_MASK, PG_READAHEAD, PG_REFERENCED, PG_UPTODATE,
-                       pg_order)
+                       NR_UNEVICTABLE, PG_MLOCKED, PG_UNEVICTABLE, pg_order)
 
 HPAGE_NR = 512
 
@@ -110,8 +110,10 @@ def check_frames(kernel):
                                 f"{int(flags[pfn]):#x}/{int(mmu.mapping[pfn])}/"
                                 f"{int(mmu.index[pfn])}")
     owned = np.nonzero(flags & PG_OWNER_MASK)[0].tolist()
-    batched = Counter(kernel.lru_lazyfree)
+    batched = Counter(kernel.lru_lazyfree)           # references of cpu 0's folio batches
+    batched.update(pfn for pfn, _ in kernel.mlock_fbatch)
     node = Counter()
+    nr_mlock = 0
     for pfn in owned:
         f = int(flags[pfn])
         kinds = [k for k in (PG_ANON, PG_FILE, PG_PGTABLE, PG_ZERO) if f & k]
@@ -146,19 +148,25 @@ def check_frames(kernel):
         else:
             if pfn not in cached:
                 problems.append(f"file pfn {pfn} is in no page cache")
-            if mc != mapped[pfn] or ref != mc + 1:
+            if mc != mapped[pfn] or ref != mc + 1 + batched[pfn]:
                 problems.append(f"file pfn {pfn}: refcount {ref}, mapcount {mc}, "
-                                f"{mapped[pfn]} PTEs")
+                                f"{mapped[pfn]} PTEs, {batched[pfn]} in lru batches")
             node[NR_FILE_PAGES] += 1
             if f & PG_SHMEM:
                 node[NR_SHMEM] += 1
             if mc:
                 node[NR_FILE_MAPPED] += 1
+        if f & PG_MLOCKED:
+            nr_mlock += nr
+        if f & PG_UNEVICTABLE and not f & PG_LRU:
+            problems.append(f"pfn {pfn} is PG_unevictable but on no LRU (flags {f:#x})")
         if f & PG_LRU:
             anon = bool(f & PG_SWAPBACKED)
             active = bool(f & PG_ACTIVE)
             key = ((NR_ACTIVE_ANON if active else NR_INACTIVE_ANON) if anon
                    else (NR_ACTIVE_FILE if active else NR_INACTIVE_FILE))
+            if f & PG_UNEVICTABLE:
+                key = NR_UNEVICTABLE
             node[key] += nr
     from .lruvec import check_lru
     check_lru(mmu, problems)
@@ -166,10 +174,17 @@ def check_frames(kernel):
         if pfn not in owned:
             problems.append(f"page-table page {pfn} is not marked PG_PGTABLE")
     for item in (NR_ANON_MAPPED, NR_FILE_MAPPED, NR_FILE_PAGES, NR_SHMEM, NR_PAGETABLE,
-                 NR_INACTIVE_ANON, NR_ACTIVE_ANON, NR_INACTIVE_FILE, NR_ACTIVE_FILE):
+                 NR_INACTIVE_ANON, NR_ACTIVE_ANON, NR_INACTIVE_FILE, NR_ACTIVE_FILE,
+                 NR_UNEVICTABLE):
         if node[item] != mmu.node[item]:
             problems.append(f"node counter {item} is {int(mmu.node[item])}, frames say "
                             f"{node[item]}")
+    if nr_mlock != kernel.mlock_stats["nr_mlock"]:
+        problems.append(f"nr_mlock is {kernel.mlock_stats['nr_mlock']}, PG_mlocked frames "
+                        f"say {nr_mlock}")
+    for head, count in kernel.mlock_count.items():
+        if not int(flags[head]) & PG_UNEVICTABLE or count < 0:
+            problems.append(f"mlock_count {count} of pfn {head}, which is not unevictable")
     # the allocator must have handed each of these frames out, and slab must not own one too
     # (every frame when there are few, an even sample of 20000 otherwise)
     pa = kernel._pa

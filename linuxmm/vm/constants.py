@@ -26,6 +26,17 @@ NR_munmap = 11
 NR_brk = 12
 NR_mremap = 25
 NR_madvise = 28
+NR_mlock = 149
+NR_munlock = 150
+NR_mlockall = 151
+NR_munlockall = 152
+NR_mlock2 = 325
+
+# mlock2 and mlockall flags (include/uapi/asm-generic/mman-common.h, x86_64 mman.h)
+MLOCK_ONFAULT = 0x01
+MCL_CURRENT = 1
+MCL_FUTURE = 2
+MCL_ONFAULT = 4
 
 # protections
 PROT_NONE = 0x0

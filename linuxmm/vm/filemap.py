@@ -24,9 +24,10 @@ from .lruvec import lru_link, lru_move, lru_unlink
 from .mmu_defs import (EV_PGACTIVATE, EV_PGPGIN, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE,
                        LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NR_ACTIVE_ANON, NR_ACTIVE_FILE,
                        NR_FILE_DIRTY, NR_FILE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_SHMEM,
-                       PAGE_SHIFT, PAGE_SIZE, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_HEAD, PG_LRU,
-                       pg_order, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_READAHEAD, PG_REFERENCED,
-                       PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_UPTODATE)
+                       NR_UNEVICTABLE, PAGE_SHIFT, PAGE_SIZE, PG_ACTIVE, PG_DIRTY, PG_FILE,
+                       PG_HEAD, PG_LRU, PG_MLOCKED, pg_order, PG_ORDER_MASK, PG_ORDER_SHIFT,
+                       PG_READAHEAD, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_TAIL,
+                       PG_UNEVICTABLE, PG_UPTODATE, PG_WORKINGSET)
 
 _mapping_ids = itertools.count(1 << 32)     # disjoint from anon_vma ids
 MAX_PAGECACHE_ORDER = 9
@@ -300,6 +301,8 @@ def mark_page_accessed(mmu, pfn):
     if not flags & PG_REFERENCED:
         for p in range(head, head + nr):
             mmu.flags[p] = int(mmu.flags[p]) | PG_REFERENCED
+    elif flags & PG_UNEVICTABLE:
+        pass            # the unevictable list is never rotated: no effect
     elif not flags & PG_ACTIVE and flags & PG_LRU:
         for p in range(head, head + nr):
             mmu.flags[p] = (int(mmu.flags[p]) | PG_ACTIVE) & ~PG_REFERENCED
@@ -320,7 +323,9 @@ def lru_del(mmu, pfn, flags):
     if not flags & PG_LRU:
         return
     node = mmu.node
-    if flags & PG_SWAPBACKED:
+    if flags & PG_UNEVICTABLE:
+        node[NR_UNEVICTABLE] -= 1
+    elif flags & PG_SWAPBACKED:
         node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= 1
     else:
         node[NR_ACTIVE_FILE if flags & PG_ACTIVE else NR_INACTIVE_FILE] -= 1
@@ -348,8 +353,12 @@ def release_page(kernel, pfn, free=True):
     """The last reference went: LRU count dropped, contents and state cleared, frame freed
     (unless `free` is false: a frame of a large folio, freed with the folio)."""
     mmu = kernel.mmu
-    lru_del(mmu, pfn, int(mmu.flags[pfn]))
+    flags = int(mmu.flags[pfn])
+    lru_del(mmu, pfn, flags)
     lru_unlink(mmu, pfn)
+    if flags & (PG_MLOCKED | PG_UNEVICTABLE):
+        from .mlock import folio_free_mlocked
+        folio_free_mlocked(kernel, pfn, flags)
     mmu.page_clear(pfn)
     mmu.flags[pfn] = 0
     mmu.refcount[pfn] = 0

@@ -2,6 +2,7 @@
 filemap_page_mkwrite; mm/shmem.c: shmem_fault; mm/mmap.c: special_mapping_fault): the vm_ops of
 file, shmem and special mappings."""
 from ..errors import (OutOfMemory)
+from .constants import VM_LOCKED
 from .memory import (FAULT_FLAG_ALLOW_RETRY, FAULT_FLAG_TRIED, VM_FAULT_LOCKED, VM_FAULT_MAJOR,
                      VM_FAULT_NOPAGE, VM_FAULT_OOM, VM_FAULT_RETRY, VM_FAULT_SIGBUS, mk_pte,
                      mm_counter_of, page_add_rmap, pte_alloc, set_pte, vm_page_prot)
@@ -103,6 +104,9 @@ def filemap_map_pages(vmf, start_pgoff, end_pgoff):
             set_pte(mm, addr, mk_pte(pfn, prot))
             mm.counters[mm_counter_of(mmu, pfn)] += 1
             mapped += 1
+            if vma.vm_flags & VM_LOCKED:
+                from .mlock import mlock_vma_folio
+                mlock_vma_folio(mm.kernel, pfn, vma)
         pgoff = nxt
     from .readahead import map_pages_mmap_miss
     map_pages_mmap_miss(file.f_ra, mapped)

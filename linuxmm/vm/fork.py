@@ -1,5 +1,6 @@
 """fork's address-space half (kernel/fork.c: dup_mm, dup_mmap; mm/rmap.c: anon_vma_fork)."""
-from .constants import VM_ACCOUNT, VM_DONTCOPY, VM_LOCKED, VM_LOCKONFAULT, VM_WIPEONFORK
+from .constants import (VM_ACCOUNT, VM_DONTCOPY, VM_LOCKED, VM_LOCKONFAULT, VM_NOHUGEPAGE,
+                        VM_WIPEONFORK)
 from .pagewalk import copy_page_range, vma_needs_copy
 from .mmu_defs import MM_HIWATER_RSS
 from .vma import AnonVma
@@ -27,6 +28,7 @@ def dup_mmap(mm, oldmm):
     for name in _COPIED:
         setattr(mm, name, getattr(oldmm, name))
     mm.counters[MM_HIWATER_RSS] = oldmm.counters[MM_HIWATER_RSS]
+    mm.def_flags = oldmm.def_flags & VM_NOHUGEPAGE   # mm_init: VM_INIT_DEF_MASK (no mlockall)
     for vma in list(oldmm.tree):
         flags = vma.vm_flags
         pages = vma.pages

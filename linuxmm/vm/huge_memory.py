@@ -11,15 +11,16 @@ import numpy as np
 
 from .. import gfp as G
 from ..errors import OutOfMemory
-from .lruvec import lru_link
-from .constants import VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, VM_WRITE
+from .constants import VM_HUGEPAGE, VM_LOCKED, VM_NOHUGEPAGE, VM_SHARED, VM_WRITE
 from .filemap import release_page
+from .lruvec import lru_link
 from .mmu_defs import (EV_THP_FAULT_ALLOC, EV_THP_FAULT_FALLBACK, EV_THP_ZERO_PAGE_ALLOC,
                        HPAGE_PMD_ORDER, LRU_INACTIVE_ANON, MM_ANONPAGES, MM_PGTABLES_BYTES,
                        NR_ANON_MAPPED, NR_ANON_THPS, NR_INACTIVE_ANON, NR_PAGETABLE,
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PAGE_SHIFT, _PAGE_SPECIAL,
-                       PG_ANON, PG_ANON_EXCLUSIVE, PG_HEAD, PG_LRU, PG_PGTABLE, PG_SWAPBACKED,
-                       PG_TAIL, PG_UPTODATE, PG_ZERO, PMD_SIZE, pte_pfn)
+                       PG_ANON, PG_ANON_EXCLUSIVE, PG_HEAD, PG_LRU, PG_MLOCKED, PG_PGTABLE,
+                       PG_SWAPBACKED, PG_TAIL, PG_UNEVICTABLE, PG_UPTODATE, PG_ZERO, PMD_SIZE,
+                       pte_pfn)
 
 HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 GFP_TRANSHUGE_LIGHT = G.GFP_TRANSHUGE_LIGHT
@@ -109,6 +110,8 @@ def _alloc_thp(mm, vma, haddr):
     lru_link(mmu, pfn, LRU_INACTIVE_ANON)
     node[NR_ANON_THPS] += 1
     mmu.events[EV_THP_FAULT_ALLOC] += 1
+    from .mlock import folio_add_lru_vma
+    folio_add_lru_vma(kernel, pfn, vma)            # a VM_LOCKED VMA: mlock_new_folio instead
     return pfn
 
 
@@ -186,6 +189,11 @@ def _put_thp(mm, head):
     ref = int(mmu.refcount[head]) - 1
     mmu.refcount[head] = ref
     if ref == 0:
+        flags = int(mmu.flags[head])
+        if flags & (PG_MLOCKED | PG_UNEVICTABLE):
+            from .mlock import folio_free_mlocked
+            folio_free_mlocked(kernel, head, flags, HPAGE_PMD_NR)
+            mmu.flags[head] = flags & ~PG_MLOCKED
         from .lruvec import lruvec_del_folio
         lruvec_del_folio(mmu, head)
         mmu.node[NR_ANON_THPS] -= 1
@@ -273,6 +281,9 @@ def split_huge_pmd(mm, haddr):
             mmu.page_copy(pfn, old + i)
             entries.append(mk_pte(pfn, bits))
         mm.counters[MM_ANONPAGES] -= HPAGE_PMD_NR          # _put_thp's view; re-added below
+        if vma.vm_flags & VM_LOCKED:
+            from .mlock import munlock_folio
+            munlock_folio(kernel, old)
         _put_thp(mm, old)
         mm.counters[MM_ANONPAGES] += HPAGE_PMD_NR
     mmu.set_bulk(mm.pgd, addrs, np.array(entries, dtype=np.uint64), mm.counters)

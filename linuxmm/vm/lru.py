@@ -7,14 +7,14 @@ pages, as on a real machine.  The other batches (lru_add, activate) land with th
 from .filemap import put_page
 from .lruvec import lru_move
 from .mmu_defs import (EV_PGLAZYFREE, LRU_INACTIVE_FILE, NR_ACTIVE_ANON, NR_INACTIVE_ANON,
-                       NR_INACTIVE_FILE, PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_MLOCKED,
-                       PG_REFERENCED, PG_SWAPBACKED)
+                       NR_INACTIVE_FILE, PG_ACTIVE, PG_ANON, PG_HEAD, PG_LRU, PG_REFERENCED,
+                       PG_SWAPBACKED, PG_UNEVICTABLE)
 
 FOLIO_BATCH_SIZE = 31
 
 
 def _lazyfree_ok(flags):
-    return flags & PG_ANON and flags & PG_SWAPBACKED and not flags & PG_MLOCKED
+    return flags & PG_ANON and flags & PG_SWAPBACKED and not flags & PG_UNEVICTABLE
 
 
 def folio_mark_lazyfree(kernel, pfn):
@@ -44,14 +44,16 @@ def lru_lazyfree_fn(mmu, pfn):
 
 def lru_add_drain(kernel):
     """Move every queued folio and drop the batch's references (the last one frees a folio
-    that was unmapped meanwhile)."""
+    that was unmapped meanwhile); then cpu 0's mlock_fbatch (mlock_drain_local)."""
     batch = kernel.lru_lazyfree
-    if not batch:
-        return
-    pfns = list(batch)
-    batch.clear()
-    mmu = kernel.mmu
-    for pfn in pfns:
-        lru_lazyfree_fn(mmu, pfn)
-    for pfn in pfns:
-        put_page(kernel, pfn)
+    if batch:
+        pfns = list(batch)
+        batch.clear()
+        mmu = kernel.mmu
+        for pfn in pfns:
+            lru_lazyfree_fn(mmu, pfn)
+        for pfn in pfns:
+            put_page(kernel, pfn)
+    if kernel.mlock_fbatch:                  # mlock_drain_local (vm/mlock.py)
+        from .mlock import mlock_drain_local
+        mlock_drain_local(kernel)

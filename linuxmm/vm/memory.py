@@ -19,7 +19,8 @@ import numpy as np
 from .. import gfp as G
 from ..errors import BusError, OutOfMemory, SegmentationFault
 from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
-                        VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE)
+                        VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_SPECIAL,
+                        VM_WRITE)
 from .filemap import folio_frames, put_page
 from .lruvec import lru_link
 from .mmu_defs import (ACCESS_DONE, ACCESS_KSWAPD, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON, MM_ANONPAGES,
@@ -125,16 +126,23 @@ def page_remove_rmap(kernel, pfn):
 
 
 def new_anon_page(mmu, pfn, vma, addr):
-    """folio_add_new_anon_rmap + folio_add_lru_vma for a fresh anonymous frame."""
+    """folio_add_new_anon_rmap + folio_add_lru_vma for a fresh anonymous frame: the inactive
+    anon list, or in a VM_LOCKED VMA mlock_new_folio (vm/mlock.py)."""
     mmu.page_clear(pfn)
-    mmu.flags[pfn] = PG_ANON | PG_ANON_EXCLUSIVE | PG_SWAPBACKED | PG_UPTODATE | PG_LRU
+    locked = (vma.vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED
+    mmu.flags[pfn] = PG_ANON | PG_ANON_EXCLUSIVE | PG_SWAPBACKED | PG_UPTODATE | (
+        0 if locked else PG_LRU)
     mmu.refcount[pfn] = 1
     mmu.mapcount[pfn] = 1
     mmu.mapping[pfn] = vma.anon_vma.id
     mmu.index[pfn] = linear_page_index(vma, addr)
     mmu.node[NR_ANON_MAPPED] += 1
-    mmu.node[NR_INACTIVE_ANON] += 1
-    lru_link(mmu, pfn, LRU_INACTIVE_ANON)
+    if locked:
+        from .mlock import mlock_new_folio
+        mlock_new_folio(vma.vm_mm.kernel, pfn)
+    else:
+        mmu.node[NR_INACTIVE_ANON] += 1
+        lru_link(mmu, pfn, LRU_INACTIVE_ANON)
 
 
 def linear_page_index(vma, addr):
@@ -541,6 +549,9 @@ def finish_fault(vmf, pfn):
             page_add_rmap(mmu, p)
         set_pte(mm, addr + (i << PAGE_SHIFT), mk_pte(p, prot))
     mm.counters[mm_counter_of(mmu, pfn)] += nr
+    if vma.vm_flags & VM_LOCKED:
+        from .mlock import mlock_vma_folio
+        mlock_vma_folio(mm.kernel, pfn, vma)
     return 0
 
 
@@ -597,6 +608,9 @@ def wp_page_copy(vmf, old):
         if counter != MM_ANONPAGES:
             mm.counters[counter] -= 1
             mm.counters[MM_ANONPAGES] += 1
+        if vma.vm_flags & VM_LOCKED:
+            from .mlock import munlock_vma_folio
+            munlock_vma_folio(kernel, old, vma)
         page_remove_rmap(kernel, old)
     return 0
 
@@ -613,7 +627,8 @@ def fault_snapshot(mm):
     table = np.zeros((len(vmas), SNAP_COLUMNS), dtype=np.int64)
     for i, vma in enumerate(vmas):
         kind = 0
-        if vma.vm_ops is None and not vma.vm_flags & VM_SHARED:
+        # (VM_LOCKED VMAs fault in Python: their new pages are mlocked)
+        if vma.vm_ops is None and not vma.vm_flags & (VM_SHARED | VM_LOCKED):
             from .huge_memory import thp_vma_suitable_mode
             # THP-eligible VMAs fault in Python (do_huge_pmd_anonymous_page)
             kind = 0 if thp_vma_suitable_mode(mm, vma) else SNAPK_ANON

@@ -116,6 +116,7 @@ class MmStruct:
         self.advise_hooks = []        # called as hook(mm, vma, start, end, advice) by madvise
         self.move_hooks = []          # called as hook(mm, old_addr, new_addr, length) by mremap
         self.capable_sys_rawio = False
+        self.owner = None             # the Process whose RLIMIT_MEMLOCK applies (vm/mlock.py)
         # page tables and fault-path state (linuxmm/vm/memory.py); none without a Kernel
         self.pgd = None
         self.counters = np.zeros(NR_MM_COUNTERS, dtype=np.int64)   # rss_stat, faults, VmPTE

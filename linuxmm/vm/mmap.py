@@ -83,6 +83,12 @@ def do_mmap(mm, file, addr, length, prot, flags, vm_flags, pgoff):
                  | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
     if flags & (MAP_GROWSDOWN | MAP_LOCKED | MAP_STACK | MAP_SYNC):
         vm_flags |= calc_vm_flag_bits(flags)
+    if vm_flags & VM_LOCKED:
+        from .mlock import can_do_mlock, mlock_future_ok
+        if flags & MAP_LOCKED and not can_do_mlock(mm):
+            raise oserror(errno.EPERM)
+        if not mlock_future_ok(mm, vm_flags, length):
+            raise oserror(errno.EAGAIN)
     if file is not None:
         inode = file.f_inode
         if not file_mmap_ok(inode, pgoff, length):

@@ -32,9 +32,15 @@ def sys_mremap(mm, old_addr, old_len, new_len, flags=0, new_addr=0):
         return _remap_move(mm, r)
     r.vma = mm.tree.lookup(r.addr)
     _check_prep_vma(mm, r)
+    locked = r.vma.vm_flags & VM_LOCKED
     if _implies_new_addr(r):
-        return _mremap_to(mm, r)
-    return _mremap_at(mm, r)
+        ret = _mremap_to(mm, r)
+    else:
+        ret = _mremap_at(mm, r)
+    if locked and r.new_len > r.old_len:         # a VM_LOCKED VMA grew: populate the new part
+        from .mmap import mm_populate
+        mm_populate(mm, ret + r.old_len, r.new_len - r.old_len)
+    return ret
 
 
 def _implies_new_addr(r):
@@ -98,6 +104,10 @@ def _check_prep_vma(mm, r):
         raise oserror(errno.EINVAL)
     if vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
         raise oserror(errno.EFAULT)
+    if r.new_len > old_len:
+        from .mlock import mlock_future_ok
+        if not mlock_future_ok(mm, vma.vm_flags, r.new_len - old_len):
+            raise oserror(errno.EAGAIN)
 
 
 def _mremap_at(mm, r):

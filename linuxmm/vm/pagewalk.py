@@ -4,8 +4,9 @@ madvise_free_pte_range) and the hooks through which the VMA layer calls them."""
 import numpy as np
 
 from ..errors import (BusError, SegmentationFault)
-from .constants import (VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED)
+from .constants import (VM_IO, VM_LOCKED, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED)
 from .filemap import (mark_page_accessed)
+from .mlock import munlock_folio
 from .memory import (_PROT_BITS, do_user_addr_fault, is_cow_mapping, linear_page_index,
                      mm_counter_of, page_add_rmap, page_remove_rmap, vm_page_prot,
                      vma_wants_writenotify)
@@ -63,15 +64,30 @@ def zap_page_range(mm, start, end, vma=None):
                 mark_page_accessed(mmu, pfn)
     small = addrs[(entries & np.uint64(_PAGE_PSE)) == 0]
     mmu.clear_bulk(mm.pgd, small)
+    locked = None if vma is None else bool(vma.vm_flags & VM_LOCKED)
+    freed = False
     for addr, entry in zip(addrs.tolist(), entries.tolist()):
         if entry & _PAGE_PSE or not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) \
                 or entry & _PAGE_SPECIAL:
             continue
-        page_remove_rmap(kernel, pte_pfn(entry))
+        pfn = pte_pfn(entry)
+        if locked or (locked is None and mm.find_vma(addr).vm_flags & VM_LOCKED):
+            munlock_folio(kernel, pfn)                 # munlock_vma_folio (folio_remove_rmap)
+        page_remove_rmap(kernel, pfn)
+        freed = True
     if huge:
         from .huge_memory import zap_huge_pmd
         for addr in huge:
+            if locked or (locked is None and mm.find_vma(addr).vm_flags & VM_LOCKED):
+                entry = mmu.pmd_get(mm.pgd, addr)
+                if not entry & _PAGE_SPECIAL:
+                    munlock_folio(kernel, pte_pfn(entry))
             zap_huge_pmd(mm, addr)
+            freed = True
+    if freed:
+        # tlb_finish_mmu -> free_pages_and_swap_cache -> lru_add_drain (the mlock batch)
+        from .lru import lru_add_drain
+        lru_add_drain(kernel)
     if swapped:
         from .swap import pte_to_swp_entry
         swap = kernel.swap_state
@@ -325,20 +341,7 @@ def madvise_free(mm, start, end):
 
 
 def mm_populate(mm, start, length):
-    """__mm_populate: GUP faults over every VMA of the range (errors skip to the next VMA)."""
-    end = start + length
-    addr = start
-    while addr < end:
-        vma = mm.find_vma(addr)
-        if vma is None or vma.vm_start >= end:
-            break
-        addr = max(addr, vma.vm_start)
-        stop = min(end, vma.vm_end)
-        flags = vma.vm_flags
-        if not flags & (VM_IO | VM_PFNMAP) and flags & (VM_READ | VM_WRITE | VM_EXEC):
-            write = (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE
-            try:
-                populate_range(mm, addr, stop, write, retry_tried=False)
-            except (SegmentationFault, BusError):
-                pass
-        addr = stop
+    """mm_populate: __mm_populate ignoring errors (vm/mlock.py: VM_LOCKONFAULT and PROT_NONE
+    VMAs are skipped, each VMA ends with lru_add_drain)."""
+    from .mlock import mm_populate as populate
+    populate(mm, start, length, ignore_errors=True)

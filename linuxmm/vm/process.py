@@ -14,12 +14,15 @@ from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, MM_ANONPAGES, M
 from .brk import sys_brk
 from .files import File
 from .constants import (MAP_ANONYMOUS, NR_brk as NR_BRK, NR_madvise as NR_MADVISE,
+                        NR_mlock, NR_mlock2, NR_mlockall, NR_munlock, NR_munlockall,
                         NR_mmap as NR_MMAP, NR_mprotect as NR_MPROTECT, NR_mremap as NR_MREMAP,
                         NR_munmap as NR_MUNMAP, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE)
 from .layout import arch_pick_mmap_layout
 from .madvise import sys_madvise
 from .mm import MmStruct, oserror
 from .mmap import sys_mmap
+from .mlock import (sys_mlock, sys_mlock2, sys_mlockall, sys_munlock,
+                    sys_munlockall)
 from .mprotect import sys_mprotect
 from .oom_kill import (check_oom_score_adj, oom_adj_from_score_adj, score_adj_from_oom_adj,
                        task_call)
@@ -38,7 +41,14 @@ class ProcessTable(dict):
 
 
 class Process:
-    """A simulated task.  Syscalls take Linux's arguments and raise OSError(errno) on failure."""
+    """A simulated task.  Syscalls take Linux's arguments and raise OSError(errno) on failure.
+
+    `rlimit_memlock` (bytes; RLIMIT_MEMLOCK's soft limit, linuxmm.vm.mlock.RLIM_INFINITY for
+    none) and `capable_ipc_lock` (CAP_IPC_LOCK: no limit applies) decide what mlock, mlock2,
+    mlockall, MAP_LOCKED and a VM_LOCKED brk may lock, as can_do_mlock and mlock_future_ok."""
+
+    rlimit_memlock = 8 << 20          # a modern distribution's default soft limit
+    capable_ipc_lock = True           # the simulated task runs as root
 
     def __init__(self, kernel, pid, name, ppid=0, mm=True):
         self.kernel = kernel
@@ -63,6 +73,7 @@ class Process:
             arch_pick_mmap_layout(mm, kernel.randomize_va_space != 0, kernel.vm_random)
         old = self.mm
         self.mm = mm
+        mm.owner = self
         if old is not None:
             mm.counters[MM_MIN_FLT] = old.counters[MM_MIN_FLT]     # the task's, not the mm's
             mm.counters[MM_MAJ_FLT] = old.counters[MM_MAJ_FLT]
@@ -108,6 +119,33 @@ class Process:
         with self.kernel.lock:
             return sys_madvise(self.mm, addr, length, advice)
 
+    def mlock(self, addr, length):
+        """mlock(2): VM_LOCKED on the range (splitting/merging VMAs), its pages faulted in and
+        mlocked (the unevictable LRU).  OSError ENOMEM (hole, RLIMIT_MEMLOCK, PROT_NONE
+        range), EPERM, EAGAIN as the kernel."""
+        with self.kernel.lock:
+            return sys_mlock(self._live_mm(), addr, length)
+
+    def mlock2(self, addr, length, flags=0):
+        """mlock2(2): flags MLOCK_ONFAULT (VM_LOCKONFAULT: nothing is faulted in, pages are
+        mlocked as they fault); EINVAL for other bits."""
+        with self.kernel.lock:
+            return sys_mlock2(self._live_mm(), addr, length, flags)
+
+    def munlock(self, addr, length):
+        with self.kernel.lock:
+            return sys_munlock(self._live_mm(), addr, length)
+
+    def mlockall(self, flags):
+        """mlockall(2): MCL_CURRENT, MCL_FUTURE (mm->def_flags: later mmaps and brk are
+        VM_LOCKED and populated), MCL_ONFAULT."""
+        with self.kernel.lock:
+            return sys_mlockall(self._live_mm(), flags)
+
+    def munlockall(self):
+        with self.kernel.lock:
+            return sys_munlockall(self._live_mm())
+
     def exit(self):
         """exit(2): the address space is torn down (every page, page table and count
         returns) and the pid released; `alive` becomes False."""
@@ -133,7 +171,7 @@ class Process:
 
     def syscall(self, nr, *args):
         """The raw system call by x86_64 number (NR_mmap, NR_munmap, NR_mprotect, NR_mremap,
-        NR_brk, NR_madvise): returns what the kernel returns, a negative errno on failure.
+        NR_brk, NR_madvise, NR_mlock, NR_munlock, NR_mlock2, NR_mlockall, NR_munlockall): returns what the kernel returns, a negative errno on failure.
         mmap's fifth argument is a file descriptor from install_fd()."""
         try:
             if nr == NR_MMAP:
@@ -146,7 +184,9 @@ class Process:
                 return self.mmap(addr, length, prot, flags, file, offset)
             handler = {NR_MUNMAP: self.munmap, NR_MPROTECT: self.mprotect,
                        NR_MREMAP: self.mremap, NR_BRK: self.brk,
-                       NR_MADVISE: self.madvise}.get(nr)
+                       NR_MADVISE: self.madvise, NR_mlock: self.mlock,
+                       NR_munlock: self.munlock, NR_mlock2: self.mlock2,
+                       NR_mlockall: self.mlockall, NR_munlockall: self.munlockall}.get(nr)
             if handler is None:
                 return -errno.ENOSYS
             return handler(*args)
@@ -272,6 +312,9 @@ class Process:
             child = kernel._new_process(self.comm, ppid=self.pid, mm=False)
             mm = MmStruct(kernel)
             child.mm = mm
+            mm.owner = child
+            child.rlimit_memlock = self.rlimit_memlock
+            child.capable_ipc_lock = self.capable_ipc_lock
             try:
                 dup_mmap(mm, parent)
             except OSError:

@@ -21,11 +21,10 @@ import numpy as np
 from ..errors import OutOfMemory
 from .. import gfp as G
 from .lruvec import lruvec_add_folio
-from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW,
-                       MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED, NR_FILE_PAGES, PAGE_SHIFT,
-                       PAGE_SIZE, PG_ACTIVE, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LRU,
-                       PG_READAHEAD, PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE, PG_WORKINGSET,
-                       VM_WRITE)
+from .mmu_defs import (MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED,
+                       _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
+                       PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD, PG_SWAPBACKED,
+                       PG_SWAPCACHE, PG_UPTODATE, VM_WRITE)
 
 SWAPFILE_CLUSTER = 512
 MAX_SWAPFILES = 32                 # 1 << SWP_TYPE_BITS (minus the special types, 27 really)

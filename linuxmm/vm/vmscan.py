@@ -17,13 +17,13 @@ from collections import Counter
 
 from ..errors import OutOfMemory
 from .. import gfp as G
-from .lruvec import (LRU_NODE_ITEM, folio_lru_list, folio_nr_pages, lru_link, lru_tail,
+from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
                      lru_unlink, lruvec_add_folio)
-from .mmu_defs import (_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, EV_PGACTIVATE,
-                       LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
-                       MM_FILEPAGES, MM_SHMEMPAGES, NR_ACTIVE_ANON, NR_ACTIVE_FILE,
-                       NR_FILE_MAPPED, NR_INACTIVE_ANON, NR_INACTIVE_FILE, PAGE_SHIFT, PG_ACTIVE,
-                       PG_ANON, PG_DIRTY, PG_FILE, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
+from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
+                       LRU_INACTIVE_FILE, MM_FILEPAGES, MM_SHMEMPAGES, NR_ACTIVE_ANON,
+                       NR_ACTIVE_FILE, NR_FILE_MAPPED, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
+                       _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, PAGE_SHIFT,
+                       PG_ACTIVE, PG_ANON, PG_DIRTY, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
                        PG_RECLAIM, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL,
                        PG_UNEVICTABLE, PG_WORKINGSET, VM_EXEC)
 
@@ -263,7 +263,6 @@ def shrink_inactive_list(kernel, nr_to_scan, sc, lru):
 def shrink_folio_list(kernel, folios, sc):
     """(pages reclaimed, pages activated, pgactivate) for the isolated folios, in order."""
     mmu = kernel.mmu
-    swap = kernel.swap_state
     reclaimed = 0
     activated = 0
     keep = []

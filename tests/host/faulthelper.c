@@ -11,6 +11,7 @@
  *   map <addr> <len> <prot> <flags> <slot|-1> <off>   mmap at addr (MAP_FIXED_NOREPLACE)
  *   read|write <addr> <npages> <step>   one byte per touched page (write stores 0x5a)
  *   madvise|mprotect <addr> <len> <arg> ; munmap <addr> <len>
+ *   mlock|munlock <addr> <len> ; mlock2 <addr> <len> <flags> ; mlockall <flags> ; munlockall
  *   fadvise <slot> <off> <len> <advice> ; pread <slot> <off> <len>
  *   cache <slot> <first> <count> <chunk>  pread those pages, chunk pages per pread, then wait
  *                                       until mincore shows them all
@@ -30,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,6 +303,27 @@ int main(void)
                 rc = mprotect((void *)a, b, (int)c);
             else
                 rc = munmap((void *)a, b);
+            getrusage(RUSAGE_SELF, &ru1);
+            reply_err(rc, "");
+        } else if (!strcmp(cmd, "mlock") || !strcmp(cmd, "munlock") || !strcmp(cmd, "mlock2")) {
+            int rc;
+            sscanf(line, "%*s %lu %lu %lu", &a, &b, &c);
+            prepare();
+            getrusage(RUSAGE_SELF, &ru0);
+            if (!strcmp(cmd, "mlock"))
+                rc = mlock((void *)a, b);
+            else if (!strcmp(cmd, "munlock"))
+                rc = munlock((void *)a, b);
+            else
+                rc = syscall(SYS_mlock2, a, b, c) != 0;
+            getrusage(RUSAGE_SELF, &ru1);
+            reply_err(rc, "");
+        } else if (!strcmp(cmd, "mlockall") || !strcmp(cmd, "munlockall")) {
+            int rc;
+            sscanf(line, "%*s %lu", &a);
+            prepare();
+            getrusage(RUSAGE_SELF, &ru0);
+            rc = cmd[1] == 'l' ? mlockall((int)a) : munlockall();
             getrusage(RUSAGE_SELF, &ru1);
             reply_err(rc, "");
         } else if (!strcmp(cmd, "fadvise")) {

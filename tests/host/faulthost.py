@@ -23,7 +23,10 @@ for that op: ``{"mincore": 1, "smaps": 1, "status": 1}`` (ops naming a mapping v
     ("read", var, first, npages[, step])   load one byte of every step-th page
     ("write", var, first, npages[, step])  store 0x5a into every step-th page
     ("madvise", var, first, npages, advice) ("mprotect", var, first, npages, prot)
-    ("munmap", var, first, npages)
+    ("munmap", var, first, npages)  ("mlock", var, first, npages)  ("munlock", var, first, npages)
+    ("mlock2", var, first, npages, flags)
+    ("mlockall", flags) ("munlockall",)   whole-process: only err (and minflt without
+                                    MCL_CURRENT, which would fault in the helper itself)
     ("fadvise", name, first, npages, advice) ("pread", name, offset, length)
     ("fork_child", [ops...])        the child runs the nested ops (its own counters), exits;
                                     the parent waits
@@ -63,7 +66,7 @@ POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL, POSIX_FADV_WILLNEED, POSIX_FADV_DONTNE
 
 SIGBUS, SIGSEGV = 7, 11
 SI_CODES = {(SIGSEGV, 1): "SEGV_MAPERR", (SIGSEGV, 2): "SEGV_ACCERR", (SIGBUS, 2): "BUS_ADRERR"}
-STATUS_KEYS = ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE")
+STATUS_KEYS = ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmLck")
 OBSERVE = ("mincore", "smaps", "status", "filecore")
 
 
@@ -234,6 +237,12 @@ class _Common:
             if opts.get("filecore"):
                 r["filecore"] = ranges(self.filecore(args[0]))
             return r
+        if name in ("mlockall", "munlockall"):
+            res = self.op_syscall(name, *args)
+            r["err"] = res["err"]
+            if name == "munlockall" or not args[0] & 1:     # MCL_CURRENT faults the helper in
+                r["minflt"] = res["minflt"]
+            return r
         var = args[0]
         if name == "mmap":
             npages, prot, flags, fname, pgoff, align = args[1:]
@@ -248,8 +257,8 @@ class _Common:
             if name in ("read", "write"):
                 step = args[3] if len(args) > 3 else 1
                 r.update(self.op_access(addr, count, step, name == "write", base))
-            elif name == "munmap":
-                r.update(self.op_syscall("munmap", addr, length))
+            elif name in ("munmap", "mlock", "munlock"):
+                r.update(self.op_syscall(name, addr, length))
             else:
                 r.update(self.op_syscall(name, addr, length, args[3]))
         base, npages = self.vars[var]
