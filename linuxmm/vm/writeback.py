@@ -9,8 +9,8 @@
   dirty_expire_centisecs ago (kupdate, oldest first, all their dirty folios) and starts
   background writeback when nr_dirty is over the background threshold; it re-arms itself while
   dirty inodes remain.  Its I/O proceeds at the disk's pace (kernel.costs["page_write"] per
-  page) in batches of WB_BATCH pages as simulated time passes, in the background: the clock is
-  not charged for it.  Background writeback writes the oldest inodes until nr_dirty is at or
+  page) as simulated time passes, in the background: the clock is not charged for it (its timer
+  fires every WB_BATCH pages' worth of time; any clock movement catches it up to the page).  Background writeback writes the oldest inodes until nr_dirty is at or
   below the background threshold.
 * balance_dirty_pages (after write(2) and shared write faults): over the background threshold
   it starts background writeback; over the dirty threshold the writer is throttled: its clock
@@ -157,7 +157,7 @@ def wb_workfn(kernel):
 
 
 def wb_progress(kernel, t):
-    """The flusher's I/O up to time t: as many whole batches as the disk wrote since wb.clock."""
+    """The flusher's I/O up to time t: as many pages as the disk wrote since wb.clock."""
     wb = kernel.wb
     if not (wb.kupdate or wb.background):
         wb.clock = t
@@ -165,7 +165,6 @@ def wb_progress(kernel, t):
     pw = kernel.costs["page_write"]
     if pw > 0:
         budget = (t - wb.clock) // pw
-        budget -= budget % WB_BATCH
         if budget <= 0:
             return
     else:
