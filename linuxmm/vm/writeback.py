@@ -10,8 +10,9 @@
   background writeback when nr_dirty is over the background threshold; it re-arms itself while
   dirty inodes remain.  Its I/O proceeds at the disk's pace (kernel.costs["page_write"] per
   page) as simulated time passes, in the background: the clock is not charged for it (its timer
-  fires every WB_BATCH pages' worth of time; any clock movement catches it up to the page).  Background writeback writes the oldest inodes until nr_dirty is at or
-  below the background threshold.
+  fires every WB_BATCH pages' worth of time; any clock movement catches it up to the page).
+  Background writeback writes the oldest inodes until nr_dirty is at or below the background
+  threshold.
 * balance_dirty_pages (after write(2) and shared write faults): over the background threshold
   it starts background writeback; over the dirty threshold the writer is throttled: its clock
   advances until the flusher has brought nr_dirty back to the threshold.
@@ -33,7 +34,7 @@ from .constants import VM_SHARED
 from .mmu_defs import (_PAGE_DIRTY, _PAGE_RW, EV_PGPGOUT, NR_FILE_DIRTY, NR_WRITEBACK,
                        PAGE_SHIFT, PG_DIRTY, pg_order)
 
-WB_BATCH = 32                     # pages whose I/O completes together (128 KiB)
+WB_BATCH = 32                     # the flusher's timer fires every 32 pages' I/O time
 CENTISEC_NS = 10_000_000
 
 
@@ -358,18 +359,27 @@ def drop_slab(kernel):
 
 def check(kernel):
     """dirty_folios sets and the dirty inode list agree with PG_dirty and NR_FILE_DIRTY."""
+    import numpy as np
     from ..errors import InvariantError
+    from .mmu_defs import PG_TAIL
     mmu = kernel.mmu
     total = 0
     for mapping in kernel.address_spaces.values():
         if mapping.shmem:
             continue
-        dirty = {first for first, nr in mapping.folios()
-                 if mmu.flags[mapping.pages[first]] & PG_DIRTY}
+        if not mapping.pages:
+            if mapping.dirty_folios:
+                raise InvariantError(f"{mapping.host}: dirty folios tracked without pages")
+            continue
+        index = np.fromiter(mapping.pages.keys(), np.int64, len(mapping.pages))
+        flags = mmu.flags[np.fromiter(mapping.pages.values(), np.int64, len(mapping.pages))]
+        flags = flags.astype(np.int64)
+        is_dirty = (flags & PG_DIRTY) != 0
+        total += int(is_dirty.sum())
+        dirty = set(index[is_dirty & ((flags & PG_TAIL) == 0)].tolist())
         if dirty != mapping.dirty_folios:
             raise InvariantError(f"{mapping.host}: dirty folios {sorted(dirty)} but tracked "
                                  f"{sorted(mapping.dirty_folios)}")
-        total += sum(mapping.folio(first)[1] for first in dirty)
         if dirty and mapping not in kernel.wb.dirty:
             raise InvariantError(f"{mapping.host} has dirty folios but is not on b_dirty")
     if total != int(mmu.node[NR_FILE_DIRTY]):
