@@ -75,6 +75,8 @@ class Kernel:
         self._mmu_init(read_ahead_kb, max_sectors_kb)
         # -- processes and address spaces (linuxmm/vm) --
         self._vm_init()
+        # -- simulated time, PSI, writeback (linuxmm/vm/clock.py, psi.py, writeback.py) --
+        self._time_init()
         # -- reclaim and swap (linuxmm/vm/vmscan, linuxmm/vm/swap) --
         self._reclaim_init(swappiness, page_cluster)
         # -- compaction (linuxmm/vm/compaction) --
@@ -355,16 +357,30 @@ class Kernel:
         values["nr_dirty_background_threshold"] = background
         return values
 
-    def _dirty_limits(self, v):
-        """global_dirty_limits() with vm.dirty_ratio 20, dirty_background_ratio 10."""
+    def _dirty_limits(self, v=None):
+        """global_dirty_limits() with the vm.dirty_* sysctls: (thresh, bg_thresh) in pages.
+        v: the vm_counters() being built, or None to read the free pages and file LRU here."""
         highmem_free = 0
         if "HighMem" in self._zone_names:        # vm_highmem_is_dirtyable = 0
             hi = self._zone_names.index("HighMem")
             hfree = self._pa.nr_free_pages(hi)
             highmem_free = hfree - min(hfree, self._wmarks[hi][2] + max(self._reserve[hi]))
-        return _wm.dirty_limits(v["nr_free_pages"], self.totalreserve_pages,
-                                v.get("nr_inactive_file", 0) + v.get("nr_active_file", 0),
-                                highmem_free)
+        if v is None:
+            from .vm.mmu_defs import NR_ACTIVE_FILE, NR_INACTIVE_FILE
+            node = self.mmu.node
+            free = sum(self._pa.nr_free_pages(i) for i in range(len(self._zone_names)))
+            file_lru = int(node[NR_INACTIVE_FILE]) + int(node[NR_ACTIVE_FILE])
+        else:
+            free = v["nr_free_pages"]
+            file_lru = v.get("nr_inactive_file", 0) + v.get("nr_active_file", 0)
+        wb = self.__dict__.get("wb")
+        if wb is None:
+            return _wm.dirty_limits(free, self.totalreserve_pages, file_lru, highmem_free)
+        return _wm.dirty_limits(free, self.totalreserve_pages, file_lru, highmem_free,
+                                dirty_ratio=wb.dirty_ratio,
+                                background_ratio=wb.dirty_background_ratio,
+                                dirty_bytes=wb.dirty_bytes,
+                                background_bytes=wb.dirty_background_bytes)
 
     def mem_available(self):
         """si_mem_available() in pages (MemAvailable)."""
@@ -837,6 +853,84 @@ class Kernel:
     def unlink(self, path):
         with self.lock:
             self.fs.unlink(path)
+
+    # -- simulated time, PSI, writeback, drop_caches (linuxmm/vm/clock.py, psi.py, writeback.py)
+    def _time_init(self):
+        from .vm import clock, psi, writeback
+        clock.clock_init(self)
+        psi.psi_init(self)
+        writeback.wb_init(self)
+        clock.rearm(self)
+
+    def advance(self, ns):
+        """Let ns nanoseconds of simulated time pass (k.now, ns since boot); the PSI averages
+        and the flusher run as their timers fall due."""
+        from .vm.clock import advance, as_ns
+        with self.lock:
+            advance(self, as_ns(ns, "ns"))
+
+    def sleep(self, seconds):
+        """Let `seconds` of idle simulated time pass (k.advance in seconds)."""
+        from .vm.clock import sleep
+        with self.lock:
+            sleep(self, seconds)
+
+    def sync(self):
+        """sync(2): write every dirty page-cache page back and wait for it (the clock advances
+        by the I/O time).  Returns the pages written."""
+        from .vm.writeback import sync
+        with self.lock:
+            return sync(self)
+
+    def drop_caches(self, mode, process=None):
+        """echo mode > /proc/sys/vm/drop_caches: 1 page cache (clean unmapped pages), 2 slab,
+        3 both, 4 silences the log line after this write.  OSError(EINVAL) for other values.
+        The line the kernel logs ("<comm> (<pid>): drop_caches: <mode>", comm and pid of
+        `process`, else "sh (0)") is kept in k._drop_caches_log.  Returns the page-cache pages
+        dropped."""
+        from .vm.writeback import drop_caches
+        with self.lock:
+            return drop_caches(self, mode, process)
+
+    def _wb_sysctl(name, lo, hi, clears=None, doc=""):
+        def get(self):
+            return getattr(self.wb, name)
+
+        def put(self, value):
+            import errno
+            import os
+            value = _args.as_int(value, name)
+            if value < lo or (hi is not None and value > hi):
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f"vm.{name}")
+            with self.lock:
+                old = getattr(self.wb, name)
+                setattr(self.wb, name, value)
+                if clears is not None and value != old:
+                    setattr(self.wb, clears, 0)    # the ratio and bytes forms exclude each other
+                if name == "dirty_writeback_centisecs":
+                    from .vm.writeback import rearm_flusher
+                    rearm_flusher(self)
+        return property(get, put, doc=doc)
+
+    dirty_ratio = _wb_sysctl("dirty_ratio", 0, 100, "dirty_bytes",
+                             "vm.dirty_ratio (20): % of dirtyable memory; clears dirty_bytes")
+    dirty_background_ratio = _wb_sysctl("dirty_background_ratio", 0, 100,
+                                        "dirty_background_bytes",
+                                        "vm.dirty_background_ratio (10); clears "
+                                        "dirty_background_bytes")
+    dirty_bytes = _wb_sysctl("dirty_bytes", 2 * 4096, None, "dirty_ratio",
+                             "vm.dirty_bytes (0: use dirty_ratio); >= 2 pages; clears "
+                             "dirty_ratio")
+    dirty_background_bytes = _wb_sysctl("dirty_background_bytes", 1, None,
+                                        "dirty_background_ratio",
+                                        "vm.dirty_background_bytes; clears "
+                                        "dirty_background_ratio")
+    dirty_expire_centisecs = _wb_sysctl("dirty_expire_centisecs", 0, None, None,
+                                        "vm.dirty_expire_centisecs (3000)")
+    dirty_writeback_centisecs = _wb_sysctl("dirty_writeback_centisecs", 0, None, None,
+                                           "vm.dirty_writeback_centisecs (500; 0 disables "
+                                           "the periodic flush)")
+    del _wb_sysctl
 
     def _vm_enough_memory(self, pages, mm=None):
         """__vm_enough_memory (unprivileged caller): charge `pages` to vm_committed_as or

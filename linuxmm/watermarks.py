@@ -141,15 +141,22 @@ def commit_limit(totalram, hugetlb=0, swap_pages=0, overcommit_ratio=50):
 
 
 def dirty_limits(free, totalreserve, file_lru, highmem_free=0, dirty_ratio=20,
-                 background_ratio=10, page_size=4096):
-    """global_dirty_limits() (mm/page-writeback.c) in pages: (nr_dirty_threshold,
-    nr_dirty_background_threshold).  free and file_lru are NR_FREE_PAGES and the file LRU
-    sizes; highmem_free is what highmem_dirtyable_memory() subtracts (0 on x86_64)."""
+                 background_ratio=10, page_size=4096, dirty_bytes=0, background_bytes=0):
+    """global_dirty_limits() (mm/page-writeback.c domain_dirty_limits) in pages:
+    (nr_dirty_threshold, nr_dirty_background_threshold).  free and file_lru are NR_FREE_PAGES
+    and the file LRU sizes; highmem_free is what highmem_dirtyable_memory() subtracts (0 on
+    x86_64); vm.dirty_bytes / dirty_background_bytes, when set, replace the ratios."""
     x = free - min(free, totalreserve) + file_lru
     x -= min(x, highmem_free)
     available = x + 1                         # "Ensure that we never return 0"
-    thresh = (dirty_ratio * page_size // 100) * available // page_size
-    bg = (background_ratio * page_size // 100) * available // page_size
+    if dirty_bytes:
+        thresh = -(-dirty_bytes // page_size)
+    else:
+        thresh = (dirty_ratio * page_size // 100) * available // page_size
+    if background_bytes:
+        bg = -(-background_bytes // page_size)
+    else:
+        bg = (background_ratio * page_size // 100) * available // page_size
     if bg >= thresh:
         bg = thresh // 2
     return thresh, bg

@@ -20,7 +20,9 @@ maps it; the block goes back with free_pages(head, order) when all its frames re
 import itertools
 
 from .. import gfp as G
+from .clock import charge
 from .lruvec import lru_link, lru_move, lru_unlink
+from .writeback import account_dirtied, write_mapping_range
 from .mmu_defs import (EV_PGACTIVATE, EV_PGPGIN, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE,
                        LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NR_ACTIVE_ANON, NR_ACTIVE_FILE,
                        NR_FILE_DIRTY, NR_FILE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_SHMEM,
@@ -45,6 +47,7 @@ class AddressSpace:
         self.pages = {}
         self.shadows = {}             # index -> workingset shadow of an evicted folio
         self.shmem = inode.kind == "shmem"
+        self.dirty_folios = set()         # first index of each dirty folio (writeback.py)
         # mapping_max_folio_order(): ext4 (6.16+, ext4_set_inode_mapping_order) allows orders
         # 0..EXT4_MAX_PAGECACHE_ORDER = min(MAX_PAGECACHE_ORDER, 11 + i_blkbits - PAGE_SHIFT);
         # MAX_PAGECACHE_ORDER = min(MAX_XAS_ORDER = 11, PREFERRED_MAX_PAGECACHE_ORDER =
@@ -172,6 +175,7 @@ class AddressSpace:
             node[NR_ACTIVE_FILE if active else NR_INACTIVE_FILE] += nr
             lru_link(mmu, pfn, LRU_INACTIVE_FILE + active)
         if read and not self.shmem:
+            charge(kernel, "page_read", nr)           # the disk reads the folio
             data = self.host.read_backing(index << PAGE_SHIFT, nr * PAGE_SIZE)
             for i in range(nr):
                 chunk = data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
@@ -200,6 +204,7 @@ class AddressSpace:
                 mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_DIRTY
             if not self.shmem:
                 node[NR_FILE_DIRTY] -= nr
+                self.dirty_folios.discard(first)
         if self.shmem:
             node[NR_SHMEM] -= nr
         for pfn in pfns:
@@ -216,6 +221,7 @@ class AddressSpace:
                 mmu.flags[p] = int(mmu.flags[p]) | PG_DIRTY
             if not self.shmem:
                 mmu.node[NR_FILE_DIRTY] += nr
+                account_dirtied(self.kernel, self, int(mmu.index[head]), nr)
 
     def folios(self, start=0, end=None):
         """(first index, nr) of each cached folio that meets [start, end], ascending."""
@@ -230,22 +236,9 @@ class AddressSpace:
 
     def writeback(self, start=0, end=None):
         """Write the dirty folios meeting [start, end] to the backing store, whole; they stay
-        cached, clean (instant I/O: filemap_write_and_wait_range).  Returns the pages written."""
-        if self.shmem:
-            return 0
-        mmu = self.kernel.mmu
-        done = 0
-        for first, nr in self.folios(start, end):
-            head = self.pages[first]
-            if not mmu.flags[head] & PG_DIRTY:
-                continue
-            for i in range(nr):
-                pfn = self.pages[first + i]
-                self.host.write_backing((first + i) << PAGE_SHIFT, mmu.page_read(pfn))
-                mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_DIRTY
-            mmu.node[NR_FILE_DIRTY] -= nr
-            done += nr
-        return done
+        cached, clean (instant I/O: filemap_write_and_wait_range, linuxmm/vm/writeback.py).
+        Returns the pages written."""
+        return write_mapping_range(self.kernel, self, start, end)
 
     def _droppable(self, first, nr):
         mmu = self.kernel.mmu

@@ -8,7 +8,9 @@ import errno
 import os
 
 from .constants import PAGE_SIZE
+from .clock import charge
 from .filemap import AddressSpace
+from .writeback import balance_dirty_pages
 from .mmu_defs import PG_DIRTY
 
 # Device numbers printed in /proc/pid/maps.
@@ -26,7 +28,7 @@ class Inode:
     host: its size and contents are read (lazily) from the host file, which is never written;
     writes stay in the simulation."""
     __slots__ = ("i_ino", "dev", "i_size", "path", "deleted", "i_mapping", "host_path",
-                 "_backing", "kind", "charged", "device")
+                 "_backing", "kind", "charged", "device", "dirtied_when")
 
     def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4", kernel=None):
         self.i_ino = ino
@@ -38,6 +40,7 @@ class Inode:
         self.kind = kind              # 'ext4' (thp_get_unmapped_area) or 'shmem'
         self.charged = 0              # shmem_acct_size: pages charged to vm_committed_as
         self.device = None            # a character device's mmap (linuxmm/vm/device.py)
+        self.dirtied_when = None      # kernel.now when the inode became dirty (writeback.py)
         self._backing = {}            # the disk: page index -> 4096 bytes (absent: zeros
         #                               or, for a host file, the host file's bytes)
         self.i_mapping = AddressSpace(self, kernel)
@@ -185,6 +188,7 @@ class File:
                 pos += take
             if pos > inode.i_size:
                 inode.i_size = pos
+            balance_dirty_pages(kernel, mapping)
             return len(data)
 
     def fsync(self):
@@ -193,7 +197,8 @@ class File:
         if kernel is None:
             return 0
         with kernel.lock:
-            self.f_inode.i_mapping.writeback()
+            written = self.f_inode.i_mapping.writeback()
+            charge(kernel, "page_write", written)      # the caller waits for the I/O
         return 0
 
     def fadvise(self, offset, length, advice):

@@ -21,15 +21,17 @@ from ..errors import BusError, OutOfMemory, SegmentationFault
 from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
                         VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_SPECIAL,
                         VM_WRITE)
+from .clock import charge
 from .filemap import folio_frames, put_page
 from .lruvec import lru_link
-from .mmu_defs import (ACCESS_DONE, ACCESS_KSWAPD, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON, MM_ANONPAGES,
-                       MM_FILEPAGES, MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES, NR_ANON_MAPPED,
-                       NR_FILE_MAPPED, NR_INACTIVE_ANON, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
-                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
-                       _PAGE_SPECIAL, _PAGE_USER, PG_ANON, PG_ANON_EXCLUSIVE, PG_FILE, PG_LRU,
-                       PG_ORDER_MASK, PG_SHMEM, PG_SWAPBACKED, PG_UPTODATE, PMD_SIZE, pte_pfn,
-                       PTRS_PER_TABLE, SNAPK_ANON, SNAP_COLUMNS)
+from .mmu_defs import (ACCESS_DONE, ACCESS_KSWAPD, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON,
+                       MM_ANONPAGES, MM_FILEPAGES, MM_MAJ_FLT, MM_MIN_FLT, MM_SHMEMPAGES,
+                       NR_ANON_MAPPED, NR_FILE_MAPPED, NR_INACTIVE_ANON, _PAGE_ACCESSED,
+                       _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW,
+                       PAGE_SHIFT, PAGE_SIZE, _PAGE_SPECIAL, _PAGE_USER, PG_ANON,
+                       PG_ANON_EXCLUSIVE, PG_FILE, PG_LRU, PG_ORDER_MASK, PG_SHMEM, PG_SWAPBACKED,
+                       PG_UPTODATE, PMD_SIZE, pte_pfn, PTRS_PER_TABLE, SNAPK_ANON, SNAP_COLUMNS)
+from .writeback import balance_dirty_pages
 
 # vm_fault_t (include/linux/mm_types.h)
 VM_FAULT_OOM = 0x1
@@ -267,7 +269,7 @@ def do_user_addr_fault(mm, addr, write, gup=False, retry_tried=True):
         # the page again afresh (retry_tried False)
         if retry_tried:
             flags |= FAULT_FLAG_TRIED
-    mm_account_fault(mm, flags, ret)
+    kind = mm_account_fault(mm, flags, ret)
     if ret & VM_FAULT_ERROR:
         if ret & VM_FAULT_OOM:
             # pagefault_out_of_memory (linuxmm/vm/oom_kill.py): the OOM victim dies (Killed),
@@ -278,22 +280,31 @@ def do_user_addr_fault(mm, addr, write, gup=False, retry_tried=True):
         if ret & VM_FAULT_SIGSEGV:
             raise SegmentationFault(addr, "SEGV_MAPERR")
         raise BusError(addr)
-    entry = mm.kernel.mmu.pte_get(mm.pgd, addr)
+    kernel = mm.kernel
+    entry = kernel.mmu.pte_get(mm.pgd, addr)
     if entry & _PAGE_PRESENT:
         touch_entry(mm, addr, entry, write)
+    # the time the fault took (linuxmm/vm/clock.py), then a writer's dirty throttling
+    charge(kernel, kind)
+    wb = kernel.wb
+    if wb.balance_mapping is not None:
+        mapping, wb.balance_mapping = wb.balance_mapping, None
+        balance_dirty_pages(kernel, mapping)
     return ret
 
 
 def mm_account_fault(mm, flags, ret):
-    """pgfault for every completed fault; min_flt or maj_flt unless it failed."""
+    """pgfault for every completed fault; min_flt or maj_flt unless it failed.  Returns the
+    kind of fault the clock charges ("minor_fault", "major_fault" or None)."""
     mmu = mm.kernel.mmu
     mmu.events[EV_PGFAULT] += 1
     if ret & VM_FAULT_ERROR:
-        return
+        return None
     if ret & VM_FAULT_MAJOR or flags & FAULT_FLAG_TRIED:
         mm.counters[MM_MAJ_FLT] += 1
-    else:
-        mm.counters[MM_MIN_FLT] += 1
+        return "major_fault"
+    mm.counters[MM_MIN_FLT] += 1
+    return "minor_fault"
 
 
 def expand_stack(mm, vma, addr):
@@ -497,6 +508,8 @@ def do_shared_fault(vmf):
 def fault_dirty_shared_page(vmf, pfn):
     mapping = vmf.vma.vm_file.f_inode.i_mapping
     mapping.set_dirty(pfn)
+    # balance_dirty_pages_ratelimited runs once the access completed (do_user_addr_fault)
+    vmf.kernel.wb.balance_mapping = mapping
 
 
 def _folio_ptes_none(mm, addr, nr):
@@ -572,7 +585,9 @@ def do_wp_page(vmf):
             if tmp & VM_FAULT_ERROR:
                 return tmp
         if mmu.flags[pfn] & PG_FILE:
-            vma.vm_file.f_inode.i_mapping.set_dirty(pfn)
+            mapping = vma.vm_file.f_inode.i_mapping
+            mapping.set_dirty(pfn)
+            kernel.wb.balance_mapping = mapping         # fault_dirty_shared_page
         return wp_page_reuse(vmf, entry)
     if not special and mmu.flags[pfn] & PG_ANON:
         if mmu.flags[pfn] & PG_ANON_EXCLUSIVE or mmu.refcount[pfn] == 1:
@@ -647,12 +662,16 @@ def wakeup_kswapd(kernel):
 def access_bulk(mm, addrs, writes):
     """Replay accesses: the MMU's loop runs until a fault it does not handle, which is
     handled here, and then resumes after it."""
-    mmu = mm.kernel.mmu
+    kernel = mm.kernel
+    mmu = kernel.mmu
+    counters = mm.counters
     n = len(addrs)
     i = 0
     while i < n:
         snap = fault_snapshot(mm)
-        i, reason = mmu.access(mm.pgd, mm.counters, snap, addrs, writes, i)
+        before = int(counters[MM_MIN_FLT])
+        i, reason = mmu.access(mm.pgd, counters, snap, addrs, writes, i)
+        charge(kernel, "minor_fault", int(counters[MM_MIN_FLT]) - before)   # the C loop's
         if reason == ACCESS_DONE:
             break
         if reason == ACCESS_KSWAPD:                 # the access at i - 1 woke kswapd
@@ -664,11 +683,15 @@ def access_bulk(mm, addrs, writes):
 
 
 def access_range(mm, start, npages, write):
-    mmu = mm.kernel.mmu
+    kernel = mm.kernel
+    mmu = kernel.mmu
+    counters = mm.counters
     i = 0
     while i < npages:
         snap = fault_snapshot(mm)
-        i, reason = mmu.access_range(mm.pgd, mm.counters, snap, start, npages, write, i)
+        before = int(counters[MM_MIN_FLT])
+        i, reason = mmu.access_range(mm.pgd, counters, snap, start, npages, write, i)
+        charge(kernel, "minor_fault", int(counters[MM_MIN_FLT]) - before)   # the C loop's
         if reason == ACCESS_DONE:
             break
         if reason == ACCESS_KSWAPD:
