@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import OutOfMemory
 from .. import gfp as G
+from .clock import charge
 from .lruvec import lruvec_add_folio
 from .mmu_defs import (MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED,
                        _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
@@ -300,6 +301,7 @@ def swap_writepage(kernel, pfn):
     mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_DIRTY
     stat = kernel.vmscan.stat
     stat["pswpout"] += 1
+    charge(kernel, "swap_out")
     from .mmu_defs import EV_PGPGOUT
     mmu.events[EV_PGPGOUT] += PAGE_SIZE >> 10
 
@@ -381,6 +383,7 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     lruvec_add_folio(mmu, pfn)
     stat = kernel.vmscan.stat
     stat["pswpin"] += 1
+    charge(kernel, "page_read")                     # the fault's request: major_fault
     from .mmu_defs import EV_PGPGIN
     mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
     return pfn

@@ -17,6 +17,8 @@ from collections import Counter
 
 from ..errors import OutOfMemory
 from .. import gfp as G
+from .clock import charge
+from .psi import psi_memstall_enter, psi_memstall_leave
 from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
                      lru_unlink, lruvec_add_folio)
 from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -266,6 +268,7 @@ def shrink_folio_list(kernel, folios, sc):
     reclaimed = 0
     activated = 0
     keep = []
+    charge(kernel, "reclaim_scan", len(folios))
     for pfn in folios:
         flags = int(mmu.flags[pfn])
         nr = folio_nr_pages(flags)
@@ -579,6 +582,7 @@ def balance_pgdat(kernel, order=0, highest_zoneidx=None):
     vs.kswapd_runs += 1
     vs.in_reclaim = True
     total = 0
+    psi_memstall_enter(kernel, "kswapd0")
     try:
         nr_to_reclaim = sum(max(pa.watermarks(i)[2], SWAP_CLUSTER_MAX)
                             for i in range(highest_zoneidx + 1) if pa.managed_pages(i))
@@ -598,6 +602,7 @@ def balance_pgdat(kernel, order=0, highest_zoneidx=None):
                 sc.priority -= 1
     finally:
         vs.in_reclaim = False
+        psi_memstall_leave(kernel, "kswapd0")
     if boosted:
         for i in range(len(kernel._zone_names)):
             if pa.watermark_boost(i):
@@ -624,6 +629,8 @@ def try_to_free_pages(kernel, gfp, order, highest_zoneidx):
     sc = ScanControl(kernel, SWAP_CLUSTER_MAX, gfp, order, kswapd=False,
                      reclaim_idx=highest_zoneidx)
     vs.in_reclaim = True
+    current = getattr(kernel, "current", None)
+    psi_memstall_enter(kernel, current)              # __perform_reclaim
     try:
         while sc.priority >= 0:
             shrink_node(kernel, sc)
@@ -632,6 +639,7 @@ def try_to_free_pages(kernel, gfp, order, highest_zoneidx):
             sc.priority -= 1
     finally:
         vs.in_reclaim = False
+        psi_memstall_leave(kernel, current)
     return sc.nr_reclaimed
 
 
