@@ -38,7 +38,12 @@ def filemap_fault(vmf):
             return ret | VM_FAULT_RETRY          # the I/O dropped the mmap lock
     elif major:
         ret = VM_FAULT_MAJOR
-    pfn = mapping.pages[index]
+    pfn = mapping.pages.get(index)
+    if pfn is None:                          # reclaimed by the readahead's own allocations:
+        try:                                 # filemap_fault's retry_find reads it again
+            pfn, _ = mapping.find_or_create(index)
+        except OutOfMemory:
+            return VM_FAULT_OOM
     kernel.mmu.refcount[pfn] += 1            # the reference handed to the fault
     vmf.page = pfn
     return ret | VM_FAULT_LOCKED
@@ -88,7 +93,6 @@ def filemap_map_pages(vmf, start_pgoff, end_pgoff):
             if addr0 >> PMD_SHIFT == (addr0 + (nr << PAGE_SHIFT) - 1) >> PMD_SHIFT:
                 lo, hi = first, nxt - 1
         for index in range(lo, hi + 1):
-            pfn = pages[index]
             addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
             if not tables:
                 try:
@@ -96,6 +100,9 @@ def filemap_map_pages(vmf, start_pgoff, end_pgoff):
                 except OutOfMemory:
                     return VM_FAULT_OOM
                 tables = True
+            pfn = pages.get(index)            # (the table's allocation may have reclaimed it)
+            if pfn is None:
+                continue
             if mmu.pte_get(mm.pgd, addr) != 0:
                 continue
             if addr == vmf.address:

@@ -211,7 +211,21 @@ def pte_alloc(mm, addr):
     """pte_alloc (and the PUD/PMD above it): make sure the tables for addr exist."""
     mmu = mm.kernel.mmu
     if mmu.pte_get(mm.pgd, addr) == 0:
-        mmu.pte_set(mm.pgd, addr, 0, mm.counters)
+        with_tables(mm.kernel, mmu.pte_set, mm.pgd, addr, 0, mm.counters)
+
+
+def with_tables(kernel, fn, *args):
+    """An MMU call that may allocate page-table pages (which the engine takes from the
+    allocator without reclaim): when the allocator refuses, the allocation's slow path runs
+    (kswapd, direct reclaim, the OOM killer) for one GFP_PGTABLE_USER page, which goes back
+    to the per-CPU list the engine takes it from; then the call runs again."""
+    for _ in range(4):
+        try:
+            return fn(*args)
+        except OutOfMemory:
+            pfn = kernel.alloc_user_page(G.GFP_PGTABLE_USER)
+            kernel.free_pages(pfn, 0)
+    return fn(*args)
 
 
 # -- entry: one user access -------------------------------------------------------------------
@@ -341,7 +355,7 @@ def handle_mm_fault(mm, vma, addr, flags):
     pmd = mmu.pmd_get(mm.pgd, addr)
     if pmd == 0:                     # __handle_mm_fault: pud_alloc, pmd_alloc come first (they
         try:                         # stay even when the fault then fails with SIGBUS)
-            mmu.pmd_alloc(mm.pgd, addr, mm.counters)
+            with_tables(mm.kernel, mmu.pmd_alloc, mm.pgd, addr, mm.counters)
         except OutOfMemory:
             return VM_FAULT_OOM
     entry = mmu.pte_get(mm.pgd, addr)

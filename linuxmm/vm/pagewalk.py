@@ -7,7 +7,7 @@ from ..errors import (BusError, SegmentationFault)
 from .constants import (VM_IO, VM_LOCKED, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED)
 from .filemap import (mark_page_accessed)
 from .mlock import munlock_folio
-from .memory import (_PROT_BITS, do_user_addr_fault, is_cow_mapping, linear_page_index,
+from .memory import (_PROT_BITS, with_tables, do_user_addr_fault, is_cow_mapping, linear_page_index,
                      mm_counter_of, page_add_rmap, page_remove_rmap, vm_page_prot,
                      vma_wants_writenotify)
 from .mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, PAGE_SHIFT, PAGE_SIZE,
@@ -151,14 +151,14 @@ def copy_tables(dst, src, start, end):
         if depth == 0:
             addr = _next(addr, PGDIR_SIZE)
             continue
-        mmu.pud_alloc(dst.pgd, addr, dst.counters)
+        with_tables(dst.kernel, mmu.pud_alloc, dst.pgd, addr, dst.counters)
         if depth == 1:
             addr = _next(addr, PUD_SIZE)
             continue
-        mmu.pmd_alloc(dst.pgd, addr, dst.counters)
+        with_tables(dst.kernel, mmu.pmd_alloc, dst.pgd, addr, dst.counters)
         if depth == 3 and not mmu.pmd_get(src.pgd, addr) & _PAGE_PSE \
                 and mmu.table_depth(dst.pgd, addr) == 2:
-            mmu.pte_set(dst.pgd, addr, 0, dst.counters)        # pte_alloc: an empty table
+            with_tables(dst.kernel, mmu.pte_set, dst.pgd, addr, 0, dst.counters)  # pte_alloc
         addr = _next(addr, PMD_SIZE)
 
 
@@ -203,7 +203,7 @@ def copy_page_range(dst, src, vma):
         mmu.set_bulk(src.pgd, np.array([a for a, _ in parent_wp], dtype=np.int64),
                      np.array([e for _, e in parent_wp], dtype=np.uint64), src.counters)
     if child:
-        mmu.set_bulk(dst.pgd, np.array([a for a, _ in child], dtype=np.int64),
+        with_tables(dst.kernel, mmu.set_bulk, dst.pgd, np.array([a for a, _ in child], dtype=np.int64),
                      np.array([e for _, e in child], dtype=np.uint64), dst.counters)
 
 
@@ -257,7 +257,8 @@ def move_page_tables(mm, old_addr, new_addr, length):
     mmu.clear_bulk(mm.pgd, addrs)
     small = ~huge
     if small.any():
-        mmu.set_bulk(mm.pgd, addrs[small] - old_addr + new_addr, entries[small], mm.counters)
+        with_tables(mm.kernel, mmu.set_bulk, mm.pgd, addrs[small] - old_addr + new_addr,
+                    entries[small], mm.counters)
     for addr, entry in zip(addrs[huge].tolist(), entries[huge].tolist()):
         mmu.pmd_set(mm.pgd, addr - old_addr + new_addr, entry, mm.counters)
         mm.deposited[addr - old_addr + new_addr] = mm.deposited.pop(addr)
