@@ -573,6 +573,7 @@ class Kernel:
                               levels=3 if self.arch == "i386" else 4)
         self.address_spaces = {}                  # every page cache that ever held a page
         self.lru_lazyfree = []                    # cpu 0's lru_lazyfree folio batch (vm/lru.py)
+        self.lru_deactivate = []                  # cpu 0's lru_deactivate folio batch (MADV_COLD)
         from .vm.mlock import mlock_init
         mlock_init(self)                          # mlock_fbatch, mlock_count, nr_mlock (vm/mlock.py)
         mmu = self.mmu

@@ -111,6 +111,7 @@ def check_frames(kernel):
                                 f"{int(mmu.index[pfn])}")
     owned = np.nonzero(flags & PG_OWNER_MASK)[0].tolist()
     batched = Counter(kernel.lru_lazyfree)           # references of cpu 0's folio batches
+    batched.update(kernel.lru_deactivate)
     batched.update(pfn for pfn, _ in kernel.mlock_fbatch)
     node = Counter()
     nr_mlock = 0

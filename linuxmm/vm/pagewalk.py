@@ -309,6 +309,9 @@ def advise_hook(mm, vma, start, end, advice):
                                    kernel.bdi, offset, end - start)
     elif advice in (C.MADV_POPULATE_READ, C.MADV_POPULATE_WRITE):
         populate_range(mm, start, end, advice == C.MADV_POPULATE_WRITE)
+    elif advice in (C.MADV_COLD, C.MADV_PAGEOUT):
+        from .madvise_lru import madvise_cold_or_pageout
+        madvise_cold_or_pageout(mm, vma, start, end, advice == C.MADV_PAGEOUT)
 
 
 def madvise_free(mm, start, end):

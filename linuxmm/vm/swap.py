@@ -11,7 +11,9 @@ being written or read (PG_SWAPCACHE, its slot in `folio_entry`), and keeps a sha
 Simplifications (docs/pressure.md): I/O completes synchronously (pageout frees the folio in
 the same reclaim pass, as with a synchronous device); swap-in readahead is the cluster
 readahead of vm.page-cluster (swap_cluster_readahead, with swapin_nr_pages' window), not the
-VMA readahead; anonymous THPs and shmem are not swapped.
+VMA readahead; anonymous THPs and shmem are not swapped.  A swap area named /dev/zramN is
+SWP_SYNCHRONOUS_IO: a fault on a slot only one PTE holds reads that page alone, skipping the
+swap cache, and frees the slot (do_swap_page's skip-swapcache path).
 """
 import errno
 import os
@@ -58,6 +60,9 @@ class SwapInfo:
         self.type = type_
         self.path = path
         self.kind = kind                          # "partition" or "file"
+        # SWP_SYNCHRONOUS_IO: a zram device (/dev/zramN) completes its I/O synchronously, and
+        # do_swap_page reads a page only this PTE holds without the swap cache or readahead
+        self.synchronous_io = path.startswith("/dev/zram")
         self.max = size_pages                     # slots, the header page included
         self.pages = size_pages - 1               # usable slots (si->pages)
         self.prio = prio
@@ -389,6 +394,34 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     return pfn
 
 
+def swapin_direct(kernel, entry, vma, addr):
+    """do_swap_page's skip-swapcache read (SWP_SYNCHRONOUS_IO): a new anonymous folio with the
+    slot's bytes, on the LRU, not in the swap cache; its one reference becomes the mapping's."""
+    from .memory import linear_page_index
+    from .workingset import workingset_refault
+    si = kernel.swap_state.areas[entry[0]]
+    pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
+    mmu = kernel.mmu
+    mmu.page_clear(pfn)
+    data = si.data.get(entry[1])
+    if data is not None:
+        mmu.page_write(pfn, 0, data)
+    mmu.flags[pfn] = PG_ANON | PG_SWAPBACKED | PG_UPTODATE
+    mmu.refcount[pfn] = 1
+    mmu.mapcount[pfn] = 0
+    mmu.mapping[pfn] = vma.anon_vma.id if vma.anon_vma is not None else 0
+    mmu.index[pfn] = linear_page_index(vma, addr)
+    shadow = si.shadows.get(entry[1])
+    if shadow is not None:
+        workingset_refault(kernel, pfn, shadow, file=False)
+    lruvec_add_folio(mmu, pfn)
+    kernel.vmscan.stat["pswpin"] += 1
+    charge(kernel, "page_read")
+    from .mmu_defs import EV_PGPGIN
+    mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
+    return pfn
+
+
 def swapin_readahead(kernel, entry, vma, addr):
     """swap_cluster_readahead: read the aligned window of in-use slots around the entry (the
     faulting one first), then return the faulting one's folio with a reference held (so the
@@ -427,7 +460,18 @@ def do_swap_page(vmf, pte):
         return VM_FAULT_SIGBUS
     ret = 0
     pfn = si.cache.get(entry[1])
-    if pfn is not None:                             # swap_cache_get_folio: a reference
+    direct = False
+    if pfn is None and si.synchronous_io and si.swap_map[entry[1]] == 1:
+        mm.anon_vma_prepare(vma)                    # SWP_SYNCHRONOUS_IO, __swap_count == 1
+        try:
+            pfn = swapin_direct(kernel, entry, vma, vmf.address)
+        except OutOfMemory:
+            return VM_FAULT_OOM
+        direct = True
+        ret = VM_FAULT_MAJOR
+        from .mmu_defs import EV_PGMAJFAULT
+        mmu.events[EV_PGMAJFAULT] += 1
+    elif pfn is not None:                           # swap_cache_get_folio: a reference
         mmu.refcount[pfn] += 1
         if mmu.flags[pfn] & PG_READAHEAD:
             mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_READAHEAD
@@ -449,6 +493,9 @@ def do_swap_page(vmf, pte):
         mmu.mapping[pfn] = vma.anon_vma.id
         mmu.index[pfn] = linear_page_index(vma, vmf.address)
     si.swap_map[entry[1]] -= 1
+    if direct:                                      # swap_free_nr: nothing else holds it
+        si.shadows.pop(entry[1], None)
+        si.slot_free(entry[1])
     exclusive = si.swap_map[entry[1]] == 0 and not mmu.mapcount[pfn]
     prot = vm_page_prot(vma)
     new = mk_pte(pfn, prot | _PAGE_ACCESSED)

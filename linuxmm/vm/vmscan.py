@@ -73,7 +73,8 @@ class Vmscan:
 class ScanControl:
     __slots__ = ("nr_to_reclaim", "gfp", "order", "priority", "may_swap", "may_writepage",
                  "may_unmap", "reclaim_idx", "kswapd", "nr_scanned", "nr_reclaimed",
-                 "may_deactivate", "cache_trim_mode", "file_is_tiny", "swappiness")
+                 "may_deactivate", "cache_trim_mode", "file_is_tiny", "swappiness",
+                 "no_flusher")
 
     def __init__(self, kernel, nr_to_reclaim, gfp, order=0, kswapd=False, reclaim_idx=None):
         self.nr_to_reclaim = nr_to_reclaim
@@ -91,6 +92,8 @@ class ScanControl:
         self.cache_trim_mode = False
         self.file_is_tiny = False
         self.swappiness = kernel.swappiness
+        self.no_flusher = False       # reclaim_pages: shrink_inactive_list's flusher wakeup
+                                      # is not on its path
 
 
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
@@ -262,8 +265,10 @@ def shrink_inactive_list(kernel, nr_to_scan, sc, lru):
     return reclaimed
 
 
-def shrink_folio_list(kernel, folios, sc):
-    """(pages reclaimed, pages activated, pgactivate) for the isolated folios, in order."""
+def shrink_folio_list(kernel, folios, sc, ignore_references=False):
+    """(pages reclaimed, pages activated, pgactivate) for the isolated folios, in order.
+    ignore_references (reclaim_pages: MADV_PAGEOUT) skips folio_check_references: every
+    folio is reclaimed as FOLIOREF_RECLAIM."""
     mmu = kernel.mmu
     reclaimed = 0
     activated = 0
@@ -275,7 +280,11 @@ def shrink_folio_list(kernel, folios, sc):
         if flags & (PG_UNEVICTABLE | PG_MLOCKED):
             keep.append(pfn)
             continue
-        references, mappings = folio_check_references(kernel, pfn)
+        if ignore_references:
+            from .rmap import rmap_walk
+            references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
+        else:
+            references, mappings = folio_check_references(kernel, pfn)
         if references == FOLIOREF_ACTIVATE:
             activated += _activate(kernel, pfn)
             keep.append(pfn)
@@ -315,7 +324,8 @@ def shrink_folio_list(kernel, folios, sc):
                 kernel.vmscan.stat["nr_vmscan_immediate_reclaim"] += nr
                 activated += _activate(kernel, pfn)
                 keep.append(pfn)
-                _wake_flusher(kernel)
+                if not sc.no_flusher:
+                    _wake_flusher(kernel)
                 continue
             if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
                 keep.append(pfn)
@@ -406,6 +416,25 @@ def _wake_flusher(kernel):
         return
     for mapping in list(kernel.address_spaces.values()):
         mapping.writeback()
+
+
+# -- reclaim_pages (MADV_PAGEOUT) ---------------------------------------------------------------
+def reclaim_pages(kernel, folios):
+    """mm/vmscan.c reclaim_pages + reclaim_folio_list: the isolated folios (off the LRU, in
+    the order given) lose PG_active and go through shrink_folio_list with ignore_references
+    (GFP_KERNEL, may_writepage, may_unmap, may_swap); what is kept goes back on the LRU
+    (folio_putback_lru).  Counts pgactivate (and what pageout counts) but no pgscan/pgsteal:
+    only shrink_inactive_list counts those.  Returns the pages reclaimed."""
+    if not folios:
+        return 0
+    mmu = kernel.mmu
+    for pfn in folios:
+        _set_folio_flags(mmu, pfn, 0, PG_ACTIVE)
+    sc = ScanControl(kernel, SWAP_CLUSTER_MAX, G.GFP_KERNEL)
+    sc.no_flusher = True
+    reclaimed, _, pgactivate = shrink_folio_list(kernel, folios, sc, ignore_references=True)
+    mmu.events[EV_PGACTIVATE] += pgactivate
+    return reclaimed
 
 
 # -- shrink_node -------------------------------------------------------------------------------

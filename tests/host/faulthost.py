@@ -30,6 +30,12 @@ for that op: ``{"mincore": 1, "smaps": 1, "status": 1}`` (ops naming a mapping v
     ("fadvise", name, first, npages, advice) ("pread", name, offset, length)
     ("fork_child", [ops...])        the child runs the nested ops (its own counters), exits;
                                     the parent waits
+    ("swapon", npages)              a swap area of npages pages on /dev/zram0 (SWP_SYNCHRONOUS_IO:
+                                    swap-out frees at once, swap-in reads one page, no swap
+                                    cache); the host's is set up as root and removed after the
+                                    scenario, and refused (HostRefused) when zram0 is missing or
+                                    busy or another swap area is active
+    ("drop_caches", mode)           echo mode > /proc/sys/vm/drop_caches (refused if not writable)
 
 Result: one dict per op, ``{"op": label, "minflt": n, "majflt": n, ...}`` with, where they
 apply, ``err`` (errno name or None), ``signal`` (None or (signal, si_code name, page index of
@@ -62,6 +68,7 @@ MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_POPULATE = 0x01, 0x02, 0x20, 0x8000
 MAP_FIXED_NOREPLACE = 0x100000
 MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED = 1, 2, 3, 4
 MADV_HUGEPAGE = 14
+MADV_COLD, MADV_PAGEOUT = 20, 21
 POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL, POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED = 1, 2, 3, 4
 
 SIGBUS, SIGSEGV = 7, 11
@@ -237,6 +244,9 @@ class _Common:
             if opts.get("filecore"):
                 r["filecore"] = ranges(self.filecore(args[0]))
             return r
+        if name in ("swapon", "drop_caches"):
+            r.update(getattr(self, "op_" + name)(*args))
+            return r
         if name in ("mlockall", "munlockall"):
             res = self.op_syscall(name, *args)
             r["err"] = res["err"]
@@ -348,6 +358,18 @@ class HostRun(_Common):
         res = self.h.call(name, *args)
         return dict(self.counts(res), err=_err(res))
 
+    def op_swapon(self, npages):
+        zram_swapon(npages)
+        return {"err": None}
+
+    def op_drop_caches(self, mode):
+        try:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write(f"{mode}\n")
+        except OSError as e:
+            raise HostRefused(f"cannot write /proc/sys/vm/drop_caches: {e}") from None
+        return {"err": None}
+
     def mincore(self, base, npages):
         return self.h.call("mincore", base, npages)
 
@@ -372,6 +394,48 @@ class HostRun(_Common):
         return results
 
 
+ZRAM = "/sys/block/zram0"
+
+
+def _swaps():
+    with open("/proc/swaps") as f:
+        return f.read().splitlines()[1:]
+
+
+def zram_swapon(npages):
+    """swapon /dev/zram0 sized npages pages (mkswap from util-linux); the area is removed by
+    zram_swapoff when the scenario ends."""
+    if os.geteuid() != 0 or not os.path.exists(ZRAM) or shutil.which("mkswap") is None \
+            or shutil.which("swapon") is None:
+        raise HostRefused("swap needs root, /dev/zram0, mkswap and swapon")
+    if _swaps():
+        raise HostRefused("another swap area is active on the host")
+    with open(f"{ZRAM}/disksize") as f:
+        if f.read().strip() != "0":
+            raise HostRefused("/dev/zram0 is in use")
+    _TMP["zram"] = True
+    try:
+        with open(f"{ZRAM}/disksize", "w") as f:
+            f.write(str(npages * PAGE))
+        for cmd in (["mkswap", "/dev/zram0"], ["swapon", "/dev/zram0"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        zram_swapoff()
+        raise HostRefused(f"cannot enable swap on /dev/zram0: {e}") from None
+
+
+def zram_swapoff():
+    if not _TMP.pop("zram", False):
+        return
+    if any(line.startswith("/dev/zram0 ") for line in _swaps()):
+        subprocess.run(["swapoff", "/dev/zram0"], check=False, capture_output=True)
+    try:
+        with open(f"{ZRAM}/reset", "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+
+
 def run_host(scenario):
     """Run scenario in a fresh helper process on this host; returns the result list."""
     helper = _Helper()
@@ -379,6 +443,7 @@ def run_host(scenario):
         return HostRun(helper).run(scenario)
     finally:
         helper.close()
+        zram_swapoff()
         for name in os.listdir(data_dir()):
             if name.endswith(f".{os.getpid()}"):
                 os.unlink(os.path.join(data_dir(), name))
@@ -468,6 +533,14 @@ class SimRun(_Common):
 
     def op_syscall(self, name, *args):
         return self.counted(getattr(self.p, name), *args)
+
+    def op_swapon(self, npages):
+        self.k.swapon(npages * PAGE, path="/dev/zram0")
+        return {"err": None}
+
+    def op_drop_caches(self, mode):
+        self.k.drop_caches(mode, process=self.p)
+        return {"err": None}
 
     def mincore(self, base, npages):
         try:
