@@ -144,12 +144,13 @@ def test_file_larger_than_ram_read_twice_thrashes_the_page_cache(backend_name):
     p.touch_range(m, n * P)
     first = p.maj_flt
     v1 = vmstat(k)
-    assert v1["pgsteal_file"] > 0 and v1["workingset_refault_file"] == 0
+    assert v1["pgsteal_file"] > 0                  # the file never fit
+    assert v1["workingset_refault_file"] < n // 50  # (readahead pages evicted before use)
     k.check()
     p.touch_range(m, n * P)                         # the first pages were evicted: refaults
     v2 = vmstat(k)
     assert p.maj_flt > first
-    assert v2["workingset_refault_file"] > 0
+    assert v2["workingset_refault_file"] - v1["workingset_refault_file"] > n // 4
     assert v2["pgsteal_file"] > v1["pgsteal_file"]
     for i in range(0, n, 64):
         assert p.read(m + i * P, 12) == stamp(i)
@@ -275,7 +276,7 @@ def test_kswapd_reclaims_to_the_high_watermark_and_time_passes(backend_name):
     assert v["pageoutrun"] > 0 and v["pgsteal_kswapd"] > 0 and v["oom_kill"] == 0
     assert k.now > t0
     k.kswapd()                                     # balanced: a zone is above high again
-    high_ok = [z.free_pages > z.watermarks[2] for z in k.zones if z.managed_pages]
+    high_ok = [z.free_pages > z.watermark.high for z in k.zones if z.managed_pages]
     assert any(high_ok)
     pressure = k.read("/proc/pressure/memory").splitlines()
     assert int(pressure[0].split("total=")[1]) > 0     # kswapd's stalls count as "some"

@@ -27,7 +27,7 @@ from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INAC
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, PAGE_SHIFT,
                        PG_ACTIVE, PG_ANON, PG_DIRTY, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
                        PG_RECLAIM, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL,
-                       PG_UNEVICTABLE, PG_WORKINGSET, VM_EXEC)
+                       PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, VM_EXEC)
 
 SWAP_CLUSTER_MAX = 32
 DEF_PRIORITY = 12
@@ -100,18 +100,32 @@ DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 
 
 # -- referenced bits (rmap) ------------------------------------------------------------------
+def folio_rmap(kernel, pfn):
+    """Every (process, vma, address) mapping the folio headed by pfn: for a large page-cache
+    folio, the mappings of each of its pages (each frame carries its own index)."""
+    from .rmap import rmap_walk
+    flags = int(kernel.mmu.flags[pfn])
+    if flags & PG_ANON or not flags & PG_ORDER_MASK:
+        return rmap_walk(kernel, pfn)
+    out = []
+    for p in range(pfn, pfn + folio_nr_pages(flags)):
+        if kernel.mmu.mapcount[p]:
+            out.extend(rmap_walk(kernel, p))
+    return out
+
+
 def folio_referenced(kernel, pfn):
     """(young PTEs, union of the VMAs' flags, their mappings): test and clear Accessed."""
-    from .rmap import rmap_walk
     mmu = kernel.mmu
     referenced = 0
     vm_flags = 0
-    mappings = rmap_walk(kernel, pfn)
+    mappings = folio_rmap(kernel, pfn)
     for process, vma, addr in mappings:
         if vma.vm_flags & VM_LOCKED:
             return referenced, vm_flags | VM_LOCKED, mappings
         mm = process.mm
-        pte = mmu.pmd_get(mm.pgd, addr) if mmu.flags[pfn] & PG_HEAD else mmu.pte_get(mm.pgd, addr)
+        thp = mmu.flags[pfn] & PG_ANON and mmu.flags[pfn] & PG_HEAD    # PMD-mapped
+        pte = mmu.pmd_get(mm.pgd, addr) if thp else mmu.pte_get(mm.pgd, addr)
         if pte & _PAGE_ACCESSED:
             if pte & _PAGE_PSE:
                 mmu.pmd_set(mm.pgd, addr & ~((1 << 21) - 1), pte & ~_PAGE_ACCESSED, mm.counters)
@@ -361,7 +375,7 @@ def _activate(kernel, pfn):
     return folio_nr_pages(flags)
 
 
-def _unmap_file(kernel, pfn, mappings):
+def _unmap_file(kernel, head, mappings):
     """try_to_unmap of a page-cache folio: its PTEs go (a dirty one dirties the folio)."""
     from .filemap import put_page
     mmu = kernel.mmu
@@ -370,6 +384,7 @@ def _unmap_file(kernel, pfn, mappings):
         pte = mmu.pte_get(mm.pgd, addr)
         if pte & _PAGE_PSE or not pte & _PAGE_PRESENT:
             continue
+        pfn = (pte & PTE_PFN_MASK) >> PAGE_SHIFT
         if pte & _PAGE_DIRTY:
             vma.vm_file.f_inode.i_mapping.set_dirty(pfn)
         mmu.pte_set(mm.pgd, addr, 0, mm.counters)
@@ -624,6 +639,9 @@ def balance_pgdat(kernel, order=0, highest_zoneidx=None):
             sc.nr_to_reclaim = nr_to_reclaim
             sc.nr_reclaimed = 0
             shrink_node(kernel, sc)
+            # ZONE_RECLAIM_ACTIVE: while kswapd works, nr_pcp_high() falls to high_min and the
+            # freed pages reach the buddy lists (here: the pcp lists are drained)
+            kernel.drain_pages()
             got = sc.nr_reclaimed
             total += got
             sc.nr_reclaimed = before + got
@@ -710,6 +728,11 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
             pass
         progress = try_to_free_pages(kernel, gfp, order, highest)
         try:
+            return pa.alloc_pages(gfp, order, 0)
+        except OutOfMemory:
+            pass
+        kernel.drain_pages()                       # __alloc_pages_direct_reclaim's
+        try:                                       # drain_all_pages and second try
             return pa.alloc_pages(gfp, order, 0)
         except OutOfMemory:
             pass
