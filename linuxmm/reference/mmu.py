@@ -302,6 +302,28 @@ class Mmu:
     def pte_get(self, pgd, addr):
         return self._leaf(self._check_pgd(pgd), A.check_addr(addr, self.task_size))[0]
 
+    # -- unchecked fast paths (linuxmm.mmu.Mmu's twins): trusted internal callers only
+    def pte_get_unchecked(self, pgd, addr):
+        """pte_get without argument checks."""
+        return self._leaf(pgd, addr)[0]
+
+    def pte_update(self, pgd, addr, entry, counters):
+        """pte_set without argument checks: a PTE in an existing PTE table is overwritten in
+        place; otherwise (no table, a huge leaf) the checked pte_set runs."""
+        e, table, i = self._leaf(pgd, addr)
+        if table is None or e & _PSE:
+            self.pte_set(pgd, addr, entry, counters)
+            return
+        table[i] = entry
+
+    def pte_clear_young(self, pgd, addr):
+        """ptep_test_and_clear_young: pte_get's entry for addr; a PTE (not a huge PMD leaf)
+        with Accessed set loses it in the table."""
+        e, table, i = self._leaf(pgd, addr)
+        if e & D._PAGE_ACCESSED and not e & _PSE:
+            table[i] = e & ~D._PAGE_ACCESSED
+        return e
+
     def pmd_get(self, pgd, addr):
         pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)
         pmd = self._pmd_table(pgd, addr)

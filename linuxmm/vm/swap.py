@@ -317,10 +317,10 @@ def try_to_unmap_anon(kernel, pfn, mappings):
     si = swap.areas[entry[0]]
     for process, vma, addr in mappings:
         mm = process.mm
-        pte = mmu.pte_get(mm.pgd, addr)
+        pte = mmu.pte_get_unchecked(mm.pgd, addr)
         if pte & _PAGE_DIRTY:
             mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_DIRTY
-        mmu.pte_set(mm.pgd, addr, swp_pte, mm.counters)
+        mmu.pte_update(mm.pgd, addr, swp_pte, mm.counters)
         mm.counters[MM_ANONPAGES] -= 1
         mm.counters[MM_SWAPENTS] += 1
         si.swap_map[entry[1]] += 1
@@ -465,7 +465,7 @@ def do_swap_page(vmf, pte):
     mmu.mapcount[pfn] = count
     if count == 1:
         mmu.node[NR_ANON_MAPPED] += 1
-    mmu.pte_set(mm.pgd, vmf.address, new, mm.counters)
+    mmu.pte_update(mm.pgd, vmf.address, new, mm.counters)
     # should_try_to_free_swap: a write fault on the only user frees the slot at once
     if swap.swap_full() or (vmf.write and exclusive and int(mmu.refcount[pfn]) == 2):
         swap.folio_free_swap(pfn)

@@ -19,6 +19,7 @@ from ..errors import OutOfMemory
 from .. import gfp as G
 from .clock import charge
 from .psi import psi_memstall_enter, psi_memstall_leave
+from .rmap import RmapIndex, rmap_walk
 from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
                      lru_unlink, lruvec_add_folio)
 from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -61,6 +62,8 @@ class Vmscan:
         self.refaults_anon = 0
         self.kswapd_runs = 0
         self.in_reclaim = False
+        self.rmap_pass = False            # shrink_node runs: rmap through rmap_index
+        self.rmap_index = None            # the pass's RmapIndex, built at its first rmap walk
         self.zone_starts = [start for _, start, _ in kernel.layout.spans]
 
     def vmstat(self):
@@ -99,24 +102,38 @@ DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 # -- referenced bits (rmap) ------------------------------------------------------------------
 def folio_referenced(kernel, pfn):
     """(young PTEs, union of the VMAs' flags, their mappings): test and clear Accessed."""
-    from .rmap import rmap_walk
     mmu = kernel.mmu
     referenced = 0
     vm_flags = 0
-    mappings = rmap_walk(kernel, pfn)
+    mappings = _rmap(kernel, pfn)
+    head = mmu.flags[pfn] & PG_HEAD
     for process, vma, addr in mappings:
         if vma.vm_flags & VM_LOCKED:
             return referenced, vm_flags | VM_LOCKED, mappings
         mm = process.mm
-        pte = mmu.pmd_get(mm.pgd, addr) if mmu.flags[pfn] & PG_HEAD else mmu.pte_get(mm.pgd, addr)
+        if head:
+            pte = mmu.pmd_get(mm.pgd, addr)
+            if pte & _PAGE_ACCESSED and not pte & _PAGE_PSE:
+                mmu.pte_set(mm.pgd, addr, pte & ~_PAGE_ACCESSED, mm.counters)
+        else:
+            pte = mmu.pte_clear_young(mm.pgd, addr)      # a PTE's Accessed is cleared here
         if pte & _PAGE_ACCESSED:
             if pte & _PAGE_PSE:
                 mmu.pmd_set(mm.pgd, addr & ~((1 << 21) - 1), pte & ~_PAGE_ACCESSED, mm.counters)
-            else:
-                mmu.pte_set(mm.pgd, addr, pte & ~_PAGE_ACCESSED, mm.counters)
             referenced += 1
             vm_flags |= vma.vm_flags
     return referenced, vm_flags, mappings
+
+
+def _rmap(kernel, pfn):
+    """rmap_walk, through the pass's RmapIndex while shrink_node runs (no VMA changes then)."""
+    vs = kernel.vmscan
+    index = vs.rmap_index
+    if index is None:
+        if not vs.rmap_pass:
+            return rmap_walk(kernel, pfn)
+        index = vs.rmap_index = RmapIndex(kernel)
+    return index.walk(kernel, pfn)
 
 
 def _is_file_lru(flags):
@@ -357,12 +374,12 @@ def _unmap_file(kernel, pfn, mappings):
     mmu = kernel.mmu
     for process, vma, addr in mappings:
         mm = process.mm
-        pte = mmu.pte_get(mm.pgd, addr)
+        pte = mmu.pte_get_unchecked(mm.pgd, addr)
         if pte & _PAGE_PSE or not pte & _PAGE_PRESENT:
             continue
         if pte & _PAGE_DIRTY:
             vma.vm_file.f_inode.i_mapping.set_dirty(pfn)
-        mmu.pte_set(mm.pgd, addr, 0, mm.counters)
+        mmu.pte_update(mm.pgd, addr, 0, mm.counters)
         mm.counters[MM_SHMEMPAGES if mmu.flags[pfn] & PG_SHMEM else MM_FILEPAGES] -= 1
         count = int(mmu.mapcount[pfn]) - 1
         mmu.mapcount[pfn] = count
@@ -537,8 +554,14 @@ def shrink_node(kernel, sc):
     from .lru import lru_add_drain
     lru_add_drain(kernel)
     prepare_scan_control(kernel, sc)
-    shrink_lruvec(kernel, sc)
     vs = kernel.vmscan
+    vs.rmap_index = None
+    vs.rmap_pass = True
+    try:
+        shrink_lruvec(kernel, sc)
+    finally:
+        vs.rmap_pass = False
+        vs.rmap_index = None
     vs.refaults_anon = vs.stat["workingset_activate_anon"]
     vs.refaults_file = vs.stat["workingset_activate_file"]
 
