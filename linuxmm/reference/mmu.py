@@ -48,6 +48,18 @@ def _may_free(start, end, floor, ceiling, mask):
     return (end - 1) & _M64 <= (ceiling - 1) & _M64
 
 
+def _chunked(addrs, writes, start):
+    """(k, addr, write) from k = start on, converted to Python ints in growing chunks: a loop
+    that stops at the next fault converts about as many as it replays (not the whole rest)."""
+    n = len(addrs)
+    step = 64
+    while start < n:
+        end = min(start + step, n)
+        yield from zip(range(start, end), addrs[start:end].tolist(), writes[start:end].tolist())
+        start = end
+        step = min(step * 2, 1 << 16)
+
+
 class Mmu:
     """Page frames, page tables and the bulk access loop over one PageAllocator."""
 
@@ -527,8 +539,7 @@ class Mmu:
         A.check_snapshot(snapshot)
         start = A.check_access(addrs, writes, start)
         return self._access(pgd, counters, snapshot.tolist(),
-                            zip(range(start, len(addrs)), addrs[start:].tolist(),
-                                writes[start:].tolist()), len(addrs))
+                            _chunked(addrs, writes, start), len(addrs))
 
     def access_range(self, pgd, counters, snapshot, addr, npages, write, start=0):
         pgd = self._check_pgd(pgd)

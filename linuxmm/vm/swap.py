@@ -22,10 +22,15 @@ from ..errors import OutOfMemory
 from .. import gfp as G
 from .clock import charge
 from .lruvec import lruvec_add_folio
-from .mmu_defs import (MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED,
-                       _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
-                       PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD, PG_SWAPBACKED,
-                       PG_SWAPCACHE, PG_UPTODATE, VM_WRITE)
+from .filemap import put_page
+from .memory import (VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, do_wp_page,
+                     linear_page_index, mk_pte, vm_page_prot)
+from .workingset import workingset_refault
+from .mmu_defs import (EV_PGMAJFAULT, EV_PGPGIN, EV_PGPGOUT, MM_ANONPAGES, MM_SWAPENTS,
+                       NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT,
+                       _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE, PG_ANON,
+                       PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD, PG_SWAPBACKED, PG_SWAPCACHE,
+                       PG_UPTODATE, VM_WRITE)
 
 SWAPFILE_CLUSTER = 512
 MAX_SWAPFILES = 32                 # 1 << SWP_TYPE_BITS (minus the special types, 27 really)
@@ -247,7 +252,6 @@ class SwapState:
     def delete_from_swap_cache(self, pfn, shadow=None):
         """__delete_from_swap_cache (+ the cache's reference): the slot is freed when no PTE
         holds it."""
-        from .filemap import put_page
         entry = self.folio_entry.pop(pfn)
         si = self.areas[entry[0]]
         off = entry[1]
@@ -302,14 +306,12 @@ def swap_writepage(kernel, pfn):
     stat = kernel.vmscan.stat
     stat["pswpout"] += 1
     charge(kernel, "swap_out")
-    from .mmu_defs import EV_PGPGOUT
     mmu.events[EV_PGPGOUT] += PAGE_SIZE >> 10
 
 
 def try_to_unmap_anon(kernel, pfn, mappings):
     """try_to_unmap of a swap-cache folio: each PTE becomes its swap entry (MM_ANONPAGES ->
     MM_SWAPENTS, one swap_map use each); a dirty PTE dirties the folio."""
-    from .filemap import put_page
     swap = kernel.swap_state
     entry = swap.folio_entry[pfn]
     swp_pte = swp_entry_to_pte(*entry)
@@ -359,8 +361,6 @@ def swapin_nr_pages(swap, offset, page_cluster):
 def read_swap_folio(kernel, entry, vma, addr, readahead):
     """__read_swap_cache_async + swap_read_folio: a new anonymous folio in the swap cache with
     the slot's bytes, on the LRU (activated when workingset_refault says so)."""
-    from .memory import linear_page_index
-    from .workingset import workingset_refault
     swap = kernel.swap_state
     si = swap.areas[entry[0]]
     pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=readahead)
@@ -384,7 +384,6 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     stat = kernel.vmscan.stat
     stat["pswpin"] += 1
     charge(kernel, "page_read")                     # the fault's request: major_fault
-    from .mmu_defs import EV_PGPGIN
     mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
     return pfn
 
@@ -416,7 +415,6 @@ def swapin_readahead(kernel, entry, vma, addr):
 def do_swap_page(vmf, pte):
     """do_swap_page: the folio from the swap cache (a hit, minor) or read in (major, with
     readahead); mapped again, the PTE's slot use dropped, and writable when exclusive."""
-    from .memory import VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, mk_pte, vm_page_prot
     mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
     mmu = kernel.mmu
@@ -440,10 +438,8 @@ def do_swap_page(vmf, pte):
         except OutOfMemory:
             return VM_FAULT_OOM
         ret = VM_FAULT_MAJOR
-        from .mmu_defs import EV_PGMAJFAULT
         mmu.events[EV_PGMAJFAULT] += 1
     # map it: the lookup's reference becomes the mapping's
-    from .memory import linear_page_index
     flags = int(mmu.flags[pfn])
     if not mmu.mapcount[pfn]:                       # __folio_set_anon: this VMA's anon_vma
         mmu.mapping[pfn] = vma.anon_vma.id
@@ -470,7 +466,6 @@ def do_swap_page(vmf, pte):
     if swap.swap_full() or (vmf.write and exclusive and int(mmu.refcount[pfn]) == 2):
         swap.folio_free_swap(pfn)
     if vmf.write and not exclusive:
-        from .memory import do_wp_page
         vmf.orig_pte = new
         ret |= do_wp_page(vmf)
     return ret

@@ -20,6 +20,10 @@ from .. import gfp as G
 from .clock import charge
 from .psi import psi_memstall_enter, psi_memstall_leave
 from .rmap import RmapIndex, rmap_walk
+from .filemap import put_page
+from .lru import lru_add_drain
+from .swap import add_to_swap, swap_writepage, try_to_unmap_anon
+from .workingset import workingset_eviction
 from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
                      lru_unlink, lruvec_add_folio)
 from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -308,7 +312,6 @@ def shrink_folio_list(kernel, folios, sc):
                 keep.append(pfn)
                 continue
             if not flags & PG_SWAPCACHE:
-                from .swap import add_to_swap
                 if not sc.may_swap or not add_to_swap(kernel, pfn):
                     activated += _activate(kernel, pfn)
                     keep.append(pfn)
@@ -320,7 +323,6 @@ def shrink_folio_list(kernel, folios, sc):
         # try_to_unmap
         if mappings:
             if anon:
-                from .swap import try_to_unmap_anon
                 try_to_unmap_anon(kernel, pfn, mappings)
             else:
                 _unmap_file(kernel, pfn, mappings)
@@ -337,7 +339,6 @@ def shrink_folio_list(kernel, folios, sc):
             if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
                 keep.append(pfn)
                 continue
-            from .swap import swap_writepage
             swap_writepage(kernel, pfn)
             kernel.vmscan.stat["nr_vmscan_write"] += nr
         # __remove_mapping: only the cache's reference (and isolation) may remain
@@ -370,7 +371,6 @@ def _activate(kernel, pfn):
 
 def _unmap_file(kernel, pfn, mappings):
     """try_to_unmap of a page-cache folio: its PTEs go (a dirty one dirties the folio)."""
-    from .filemap import put_page
     mmu = kernel.mmu
     for process, vma, addr in mappings:
         mm = process.mm
@@ -391,7 +391,6 @@ def _unmap_file(kernel, pfn, mappings):
 def _remove_mapping(kernel, pfn, anon):
     """__remove_mapping: free the folio when the cache's reference is the only one left,
     leaving a shadow entry."""
-    from .workingset import workingset_eviction
     mmu = kernel.mmu
     flags = int(mmu.flags[pfn])
     nr = folio_nr_pages(flags)
@@ -551,7 +550,6 @@ def shrink_lruvec(kernel, sc):
 
 
 def shrink_node(kernel, sc):
-    from .lru import lru_add_drain
     lru_add_drain(kernel)
     prepare_scan_control(kernel, sc)
     vs = kernel.vmscan
