@@ -90,7 +90,7 @@ def run(backend, n, seed=1, every=97):
     k.check()
     delta = {name: after[name] - before[name] for name in after}
     assert delta["pswpout"] > 0 and delta["pgscan_kswapd"] > 0, delta
-    if n >= 200_000:
+    if n >= 300_000:
         assert delta["pswpin"] > 0 and delta["maj_flt"] > 0, delta
     digest = contents_digest(p, a, npages)
     return dt, after, delta, digest
