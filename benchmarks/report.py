@@ -1,6 +1,6 @@
 """Print every benchmark ratio from one run: python benchmarks/report.py [name ...]
 
-Collects measure() from each benchmarks/ratios_<name>.py (buddy, page_alloc, kernel, slab, vm, faults, ...)
+Collects measure() from each benchmarks/ratios_<name>.py (buddy, page_alloc, kernel, slab, vm, faults, thrash, ...)
 and prints one table.  Each measurement checks its own result, so a fast wrong answer fails here.
 """
 import glob

@@ -487,6 +487,13 @@ uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
 uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
 int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters);
 int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters);
+/* Unchecked fast paths for trusted internal callers (reclaim, swap): the PTE of addr in an existing
+ * PTE table is overwritten (0), or nothing happens and -LMM_EINVAL when there is no PTE table for
+ * addr (absent tables or a huge leaf: the caller takes the checked pte_set). */
+int lmm_mmu_pte_update(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry);
+/* ptep_test_and_clear_young: the leaf entry of addr as pte_get() returns it; when it is a PTE
+ * (not a huge PMD leaf) with Accessed set, Accessed is cleared in the table. */
+uint64_t lmm_mmu_pte_clear_young(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
 /* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
 /* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */

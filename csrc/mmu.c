@@ -441,6 +441,31 @@ int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entr
     return 0;
 }
 
+int lmm_mmu_pte_update(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry)
+{
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
+        return -LMM_EINVAL;
+    int err = 0;
+    uint64_t *pmd = pmd_slot(m, pgd, addr, NULL, &err);
+    if (!pmd || !*pmd || (*pmd & LMM_PTE_PSE))
+        return -LMM_EINVAL;
+    table(m, *pmd)[IDX(addr, LMM_PAGE_SHIFT)] = entry;
+    return 0;
+}
+
+uint64_t lmm_mmu_pte_clear_young(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    if (bad_pgd(m, pgd) || addr >= m->task_size)
+        return 0;
+    uint64_t *slot = leaf_slot(m, pgd, addr);
+    if (!slot)
+        return 0;
+    uint64_t e = *slot;
+    if ((e & LMM_PTE_ACCESSED) && !(e & LMM_PTE_PSE))
+        *slot = e & ~(uint64_t)LMM_PTE_ACCESSED;
+    return e;
+}
+
 int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
 {
     int err = 0;

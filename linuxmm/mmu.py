@@ -19,6 +19,9 @@ from .vm import mmu_defs as D
 
 _from_buffer = ffi.from_buffer
 _access = lib.lmm_mmu_access
+_pte_get = lib.lmm_mmu_pte_get
+_pte_update = lib.lmm_mmu_pte_update
+_pte_clear_young = lib.lmm_mmu_pte_clear_young
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -126,6 +129,23 @@ class Mmu:
     def pte_get(self, pgd, addr):
         return lib.lmm_mmu_pte_get(self._ptr, self._check_pgd(pgd),
                                    A.check_addr(addr, self.task_size))
+
+    # -- unchecked fast paths: trusted internal callers only (reclaim, swap), with a pgd of this
+    # MMU and a user address; the checked methods above stay the public API
+    def pte_get_unchecked(self, pgd, addr):
+        """pte_get without argument checks."""
+        return _pte_get(self._ptr, pgd, addr)
+
+    def pte_update(self, pgd, addr, entry, counters):
+        """pte_set without argument checks: a PTE in an existing PTE table is overwritten in
+        place; otherwise (no table, a huge leaf) the checked pte_set runs."""
+        if _pte_update(self._ptr, pgd, addr, entry):
+            self.pte_set(pgd, addr, entry, counters)
+
+    def pte_clear_young(self, pgd, addr):
+        """ptep_test_and_clear_young: pte_get's entry for addr; a PTE (not a huge PMD leaf)
+        with Accessed set loses it in the table."""
+        return _pte_clear_young(self._ptr, pgd, addr)
 
     def pmd_get(self, pgd, addr):
         return lib.lmm_mmu_pmd_get(self._ptr, self._check_pgd(pgd),

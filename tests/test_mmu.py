@@ -525,12 +525,14 @@ class MmuParity(RuleBasedStateMachine):
     @rule(mm=st.integers(0, 1))
     def recycle_mm(self, mm):
         def recycle(s):
+            # the new PGD first: when memory is full the old mm stays as it was
+            fresh = s.m.pgd_alloc(s.counters[mm])
             pgd = s.pgds[mm]
             s.m.clear_bulk(pgd, s.m.walk(pgd, 0, s.m.user_top)[0])
             s.m.free_pgtables(pgd, 0, s.m.user_top, 0, 0, s.counters[mm])
             s.m.pgd_free(pgd, s.counters[mm])
-            s.pgds[mm] = s.m.pgd_alloc(s.counters[mm])
-            return s.pgds[mm]
+            s.pgds[mm] = fresh
+            return fresh
         self.both(recycle)
 
     @rule(data=st.data())

@@ -48,6 +48,18 @@ def _may_free(start, end, floor, ceiling, mask):
     return (end - 1) & _M64 <= (ceiling - 1) & _M64
 
 
+def _chunked(addrs, writes, start):
+    """(k, addr, write) from k = start on, converted to Python ints in growing chunks: a loop
+    that stops at the next fault converts about as many as it replays (not the whole rest)."""
+    n = len(addrs)
+    step = 64
+    while start < n:
+        end = min(start + step, n)
+        yield from zip(range(start, end), addrs[start:end].tolist(), writes[start:end].tolist())
+        start = end
+        step = min(step * 2, 1 << 16)
+
+
 class Mmu:
     """Page frames, page tables and the bulk access loop over one PageAllocator."""
 
@@ -302,6 +314,28 @@ class Mmu:
     def pte_get(self, pgd, addr):
         return self._leaf(self._check_pgd(pgd), A.check_addr(addr, self.task_size))[0]
 
+    # -- unchecked fast paths (linuxmm.mmu.Mmu's twins): trusted internal callers only
+    def pte_get_unchecked(self, pgd, addr):
+        """pte_get without argument checks."""
+        return self._leaf(pgd, addr)[0]
+
+    def pte_update(self, pgd, addr, entry, counters):
+        """pte_set without argument checks: a PTE in an existing PTE table is overwritten in
+        place; otherwise (no table, a huge leaf) the checked pte_set runs."""
+        e, table, i = self._leaf(pgd, addr)
+        if table is None or e & _PSE:
+            self.pte_set(pgd, addr, entry, counters)
+            return
+        table[i] = entry
+
+    def pte_clear_young(self, pgd, addr):
+        """ptep_test_and_clear_young: pte_get's entry for addr; a PTE (not a huge PMD leaf)
+        with Accessed set loses it in the table."""
+        e, table, i = self._leaf(pgd, addr)
+        if e & D._PAGE_ACCESSED and not e & _PSE:
+            table[i] = e & ~D._PAGE_ACCESSED
+        return e
+
     def pmd_get(self, pgd, addr):
         pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)
         pmd = self._pmd_table(pgd, addr)
@@ -505,8 +539,7 @@ class Mmu:
         A.check_snapshot(snapshot)
         start = A.check_access(addrs, writes, start)
         return self._access(pgd, counters, snapshot.tolist(),
-                            zip(range(start, len(addrs)), addrs[start:].tolist(),
-                                writes[start:].tolist()), len(addrs))
+                            _chunked(addrs, writes, start), len(addrs))
 
     def access_range(self, pgd, counters, snapshot, addr, npages, write, start=0):
         pgd = self._check_pgd(pgd)

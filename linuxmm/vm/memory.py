@@ -248,7 +248,7 @@ def touch_entry(mm, addr, entry, write):
         if entry & _PAGE_PSE:
             mmu.pmd_set(mm.pgd, addr & ~(PMD_SIZE - 1), new, mm.counters)
         else:
-            mmu.pte_set(mm.pgd, addr, new, mm.counters)
+            mmu.pte_update(mm.pgd, addr, new, mm.counters)
 
 
 def access_error(write, vma):
@@ -295,7 +295,7 @@ def do_user_addr_fault(mm, addr, write, gup=False, retry_tried=True):
             raise SegmentationFault(addr, "SEGV_MAPERR")
         raise BusError(addr)
     kernel = mm.kernel
-    entry = kernel.mmu.pte_get(mm.pgd, addr)
+    entry = kernel.mmu.pte_get_unchecked(mm.pgd, addr)
     if entry & _PAGE_PRESENT:
         touch_entry(mm, addr, entry, write)
     # the time the fault took (linuxmm/vm/clock.py), then a writer's dirty throttling
@@ -358,7 +358,7 @@ def handle_mm_fault(mm, vma, addr, flags):
             with_tables(mm.kernel, mmu.pmd_alloc, mm.pgd, addr, mm.counters)
         except OutOfMemory:
             return VM_FAULT_OOM
-    entry = mmu.pte_get(mm.pgd, addr)
+    entry = mmu.pte_get_unchecked(mm.pgd, addr)      # (addr lies in vma: a user address)
     if entry & _PAGE_PSE:
         from .huge_memory import huge_pmd_fault
         return huge_pmd_fault(mm, vma, addr, flags, entry)

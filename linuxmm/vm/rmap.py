@@ -49,3 +49,71 @@ def rmap_walk(kernel, pfn):
             if mapped == pfn:
                 out.append((process, vma, addr))
     return out
+
+
+class RmapIndex:
+    """rmap_walk() for many frames in a row (a reclaim pass): every VMA of every live process,
+    listed under each anon_vma id it serves (its own anon_vma's and its ancestors') and under its
+    file's mapping id, in rmap_walk()'s order (processes, then each one's VMAs by address).
+    walk() gives exactly rmap_walk()'s answer while no VMA, anon_vma or process changes: build
+    one per pass and drop it when the pass ends."""
+
+    __slots__ = ("anon", "file")
+
+    def __init__(self, kernel):
+        anon_keys = {}
+        file_keys = {}
+        for process in list(kernel._processes.values()):
+            mm = process.mm
+            if mm is None or mm.pgd is None:
+                continue
+            for vma in mm.tree:
+                item = (process, mm, vma)
+                anon = vma.anon_vma
+                seen = None
+                while anon is not None:
+                    aid = anon.id
+                    if seen is None:
+                        seen = {aid}
+                        anon_keys.setdefault(aid, []).append(item)
+                    elif aid not in seen:
+                        seen.add(aid)
+                        anon_keys.setdefault(aid, []).append(item)
+                    anon = anon.parent
+                if vma.vm_file is not None:
+                    file_keys.setdefault(vma.vm_file.f_inode.i_mapping.id, []).append(item)
+        self.anon = anon_keys
+        self.file = file_keys
+
+    def walk(self, kernel, pfn):
+        """rmap_walk(kernel, pfn) from the index."""
+        mmu = kernel.mmu
+        flags = int(mmu.flags[pfn])
+        if flags & PG_ANON:
+            candidates = self.anon.get(int(mmu.mapping[pfn]))
+        elif flags & PG_FILE:
+            candidates = self.file.get(int(mmu.mapping[pfn]))
+        else:
+            return []
+        if not candidates:
+            return []
+        index = int(mmu.index[pfn])
+        get = mmu.pte_get_unchecked
+        out = []
+        for process, mm, vma in candidates:
+            delta = (index - vma.vm_pgoff) & _U64               # unsigned long arithmetic
+            if delta >= vma.pages:
+                continue
+            addr = vma.vm_start + (delta << PAGE_SHIFT)
+            entry = get(mm.pgd, addr)
+            if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
+                continue
+            mapped = pte_pfn(entry)
+            if entry & _PAGE_PSE:
+                mapped += (addr & (PMD_SIZE - 1)) >> PAGE_SHIFT
+            if mapped == pfn:
+                out.append((process, vma, addr))
+        return out
+
+
+_U64 = (1 << 64) - 1

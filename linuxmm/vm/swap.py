@@ -24,10 +24,15 @@ from ..errors import OutOfMemory
 from .. import gfp as G
 from .clock import charge
 from .lruvec import lruvec_add_folio
-from .mmu_defs import (MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED,
-                       _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE,
-                       PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD, PG_SWAPBACKED,
-                       PG_SWAPCACHE, PG_UPTODATE, VM_WRITE)
+from .filemap import put_page
+from .memory import (VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, do_wp_page,
+                     linear_page_index, mk_pte, vm_page_prot)
+from .workingset import workingset_refault
+from .mmu_defs import (EV_PGMAJFAULT, EV_PGPGIN, EV_PGPGOUT, MM_ANONPAGES, MM_SWAPENTS,
+                       NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT,
+                       _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE, PG_ANON,
+                       PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD, PG_SWAPBACKED, PG_SWAPCACHE,
+                       PG_UPTODATE, VM_WRITE)
 
 SWAPFILE_CLUSTER = 512
 MAX_SWAPFILES = 32                 # 1 << SWP_TYPE_BITS (minus the special types, 27 really)
@@ -252,7 +257,6 @@ class SwapState:
     def delete_from_swap_cache(self, pfn, shadow=None):
         """__delete_from_swap_cache (+ the cache's reference): the slot is freed when no PTE
         holds it."""
-        from .filemap import put_page
         entry = self.folio_entry.pop(pfn)
         si = self.areas[entry[0]]
         off = entry[1]
@@ -307,14 +311,12 @@ def swap_writepage(kernel, pfn):
     stat = kernel.vmscan.stat
     stat["pswpout"] += 1
     charge(kernel, "swap_out")
-    from .mmu_defs import EV_PGPGOUT
     mmu.events[EV_PGPGOUT] += PAGE_SIZE >> 10
 
 
 def try_to_unmap_anon(kernel, pfn, mappings):
     """try_to_unmap of a swap-cache folio: each PTE becomes its swap entry (MM_ANONPAGES ->
     MM_SWAPENTS, one swap_map use each); a dirty PTE dirties the folio."""
-    from .filemap import put_page
     swap = kernel.swap_state
     entry = swap.folio_entry[pfn]
     swp_pte = swp_entry_to_pte(*entry)
@@ -322,10 +324,10 @@ def try_to_unmap_anon(kernel, pfn, mappings):
     si = swap.areas[entry[0]]
     for process, vma, addr in mappings:
         mm = process.mm
-        pte = mmu.pte_get(mm.pgd, addr)
+        pte = mmu.pte_get_unchecked(mm.pgd, addr)
         if pte & _PAGE_DIRTY:
             mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_DIRTY
-        mmu.pte_set(mm.pgd, addr, swp_pte, mm.counters)
+        mmu.pte_update(mm.pgd, addr, swp_pte, mm.counters)
         mm.counters[MM_ANONPAGES] -= 1
         mm.counters[MM_SWAPENTS] += 1
         si.swap_map[entry[1]] += 1
@@ -364,8 +366,6 @@ def swapin_nr_pages(swap, offset, page_cluster):
 def read_swap_folio(kernel, entry, vma, addr, readahead):
     """__read_swap_cache_async + swap_read_folio: a new anonymous folio in the swap cache with
     the slot's bytes, on the LRU (activated when workingset_refault says so)."""
-    from .memory import linear_page_index
-    from .workingset import workingset_refault
     swap = kernel.swap_state
     si = swap.areas[entry[0]]
     pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=readahead)
@@ -389,7 +389,6 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     stat = kernel.vmscan.stat
     stat["pswpin"] += 1
     charge(kernel, "page_read")                     # the fault's request: major_fault
-    from .mmu_defs import EV_PGPGIN
     mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
     return pfn
 
@@ -397,8 +396,6 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
 def swapin_direct(kernel, entry, vma, addr):
     """do_swap_page's skip-swapcache read (SWP_SYNCHRONOUS_IO): a new anonymous folio with the
     slot's bytes, on the LRU, not in the swap cache; its one reference becomes the mapping's."""
-    from .memory import linear_page_index
-    from .workingset import workingset_refault
     si = kernel.swap_state.areas[entry[0]]
     pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
     mmu = kernel.mmu
@@ -417,7 +414,6 @@ def swapin_direct(kernel, entry, vma, addr):
     lruvec_add_folio(mmu, pfn)
     kernel.vmscan.stat["pswpin"] += 1
     charge(kernel, "page_read")
-    from .mmu_defs import EV_PGPGIN
     mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
     return pfn
 
@@ -449,7 +445,6 @@ def swapin_readahead(kernel, entry, vma, addr):
 def do_swap_page(vmf, pte):
     """do_swap_page: the folio from the swap cache (a hit, minor) or read in (major, with
     readahead); mapped again, the PTE's slot use dropped, and writable when exclusive."""
-    from .memory import VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, mk_pte, vm_page_prot
     mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
     mmu = kernel.mmu
@@ -469,7 +464,6 @@ def do_swap_page(vmf, pte):
             return VM_FAULT_OOM
         direct = True
         ret = VM_FAULT_MAJOR
-        from .mmu_defs import EV_PGMAJFAULT
         mmu.events[EV_PGMAJFAULT] += 1
     elif pfn is not None:                           # swap_cache_get_folio: a reference
         mmu.refcount[pfn] += 1
@@ -484,10 +478,8 @@ def do_swap_page(vmf, pte):
         except OutOfMemory:
             return VM_FAULT_OOM
         ret = VM_FAULT_MAJOR
-        from .mmu_defs import EV_PGMAJFAULT
         mmu.events[EV_PGMAJFAULT] += 1
     # map it: the lookup's reference becomes the mapping's
-    from .memory import linear_page_index
     flags = int(mmu.flags[pfn])
     if not mmu.mapcount[pfn]:                       # __folio_set_anon: this VMA's anon_vma
         mmu.mapping[pfn] = vma.anon_vma.id
@@ -512,12 +504,11 @@ def do_swap_page(vmf, pte):
     mmu.mapcount[pfn] = count
     if count == 1:
         mmu.node[NR_ANON_MAPPED] += 1
-    mmu.pte_set(mm.pgd, vmf.address, new, mm.counters)
+    mmu.pte_update(mm.pgd, vmf.address, new, mm.counters)
     # should_try_to_free_swap: a write fault on the only user frees the slot at once
     if swap.swap_full() or (vmf.write and exclusive and int(mmu.refcount[pfn]) == 2):
         swap.folio_free_swap(pfn)
     if vmf.write and not exclusive:
-        from .memory import do_wp_page
         vmf.orig_pte = new
         ret |= do_wp_page(vmf)
     return ret

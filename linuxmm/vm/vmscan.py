@@ -19,6 +19,11 @@ from ..errors import OutOfMemory
 from .. import gfp as G
 from .clock import charge
 from .psi import psi_memstall_enter, psi_memstall_leave
+from .rmap import RmapIndex, rmap_walk
+from .filemap import put_page
+from .lru import lru_add_drain
+from .swap import add_to_swap, swap_writepage, try_to_unmap_anon
+from .workingset import workingset_eviction
 from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
                      lru_unlink, lruvec_add_folio)
 from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -61,6 +66,8 @@ class Vmscan:
         self.refaults_anon = 0
         self.kswapd_runs = 0
         self.in_reclaim = False
+        self.rmap_pass = False            # shrink_node runs: rmap through rmap_index
+        self.rmap_index = None            # the pass's RmapIndex, built at its first rmap walk
         self.zone_starts = [start for _, start, _ in kernel.layout.spans]
 
     def vmstat(self):
@@ -103,14 +110,13 @@ DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 def folio_rmap(kernel, pfn):
     """Every (process, vma, address) mapping the folio headed by pfn: for a large page-cache
     folio, the mappings of each of its pages (each frame carries its own index)."""
-    from .rmap import rmap_walk
     flags = int(kernel.mmu.flags[pfn])
     if flags & PG_ANON or not flags & PG_ORDER_MASK:
-        return rmap_walk(kernel, pfn)
+        return _rmap(kernel, pfn)
     out = []
     for p in range(pfn, pfn + folio_nr_pages(flags)):
         if kernel.mmu.mapcount[p]:
-            out.extend(rmap_walk(kernel, p))
+            out.extend(_rmap(kernel, p))
     return out
 
 
@@ -120,20 +126,32 @@ def folio_referenced(kernel, pfn):
     referenced = 0
     vm_flags = 0
     mappings = folio_rmap(kernel, pfn)
+    thp = mmu.flags[pfn] & PG_ANON and mmu.flags[pfn] & PG_HEAD     # PMD-mapped
     for process, vma, addr in mappings:
         if vma.vm_flags & VM_LOCKED:
             return referenced, vm_flags | VM_LOCKED, mappings
         mm = process.mm
-        thp = mmu.flags[pfn] & PG_ANON and mmu.flags[pfn] & PG_HEAD    # PMD-mapped
-        pte = mmu.pmd_get(mm.pgd, addr) if thp else mmu.pte_get(mm.pgd, addr)
+        if thp:
+            pte = mmu.pmd_get(mm.pgd, addr)
+        else:
+            pte = mmu.pte_clear_young(mm.pgd, addr)      # a PTE's Accessed is cleared here
         if pte & _PAGE_ACCESSED:
             if pte & _PAGE_PSE:
                 mmu.pmd_set(mm.pgd, addr & ~((1 << 21) - 1), pte & ~_PAGE_ACCESSED, mm.counters)
-            else:
-                mmu.pte_set(mm.pgd, addr, pte & ~_PAGE_ACCESSED, mm.counters)
             referenced += 1
             vm_flags |= vma.vm_flags
     return referenced, vm_flags, mappings
+
+
+def _rmap(kernel, pfn):
+    """rmap_walk, through the pass's RmapIndex while shrink_node runs (no VMA changes then)."""
+    vs = kernel.vmscan
+    index = vs.rmap_index
+    if index is None:
+        if not vs.rmap_pass:
+            return rmap_walk(kernel, pfn)
+        index = vs.rmap_index = RmapIndex(kernel)
+    return index.walk(kernel, pfn)
 
 
 def _is_file_lru(flags):
@@ -314,7 +332,6 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
                 keep.append(pfn)
                 continue
             if not flags & PG_SWAPCACHE:
-                from .swap import add_to_swap
                 if not sc.may_swap or not add_to_swap(kernel, pfn):
                     activated += _activate(kernel, pfn)
                     keep.append(pfn)
@@ -326,7 +343,6 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
         # try_to_unmap
         if mappings:
             if anon:
-                from .swap import try_to_unmap_anon
                 try_to_unmap_anon(kernel, pfn, mappings)
             else:
                 _unmap_file(kernel, pfn, mappings)
@@ -344,7 +360,6 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
             if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
                 keep.append(pfn)
                 continue
-            from .swap import swap_writepage
             swap_writepage(kernel, pfn)
             kernel.vmscan.stat["nr_vmscan_write"] += nr
         # __remove_mapping: only the cache's reference (and isolation) may remain
@@ -377,17 +392,16 @@ def _activate(kernel, pfn):
 
 def _unmap_file(kernel, head, mappings):
     """try_to_unmap of a page-cache folio: its PTEs go (a dirty one dirties the folio)."""
-    from .filemap import put_page
     mmu = kernel.mmu
     for process, vma, addr in mappings:
         mm = process.mm
-        pte = mmu.pte_get(mm.pgd, addr)
+        pte = mmu.pte_get_unchecked(mm.pgd, addr)
         if pte & _PAGE_PSE or not pte & _PAGE_PRESENT:
             continue
         pfn = (pte & PTE_PFN_MASK) >> PAGE_SHIFT
         if pte & _PAGE_DIRTY:
             vma.vm_file.f_inode.i_mapping.set_dirty(pfn)
-        mmu.pte_set(mm.pgd, addr, 0, mm.counters)
+        mmu.pte_update(mm.pgd, addr, 0, mm.counters)
         mm.counters[MM_SHMEMPAGES if mmu.flags[pfn] & PG_SHMEM else MM_FILEPAGES] -= 1
         count = int(mmu.mapcount[pfn]) - 1
         mmu.mapcount[pfn] = count
@@ -399,7 +413,6 @@ def _unmap_file(kernel, head, mappings):
 def _remove_mapping(kernel, pfn, anon):
     """__remove_mapping: free the folio when the cache's reference is the only one left,
     leaving a shadow entry."""
-    from .workingset import workingset_eviction
     mmu = kernel.mmu
     flags = int(mmu.flags[pfn])
     nr = folio_nr_pages(flags)
@@ -578,11 +591,16 @@ def shrink_lruvec(kernel, sc):
 
 
 def shrink_node(kernel, sc):
-    from .lru import lru_add_drain
     lru_add_drain(kernel)
     prepare_scan_control(kernel, sc)
-    shrink_lruvec(kernel, sc)
     vs = kernel.vmscan
+    vs.rmap_index = None
+    vs.rmap_pass = True
+    try:
+        shrink_lruvec(kernel, sc)
+    finally:
+        vs.rmap_pass = False
+        vs.rmap_index = None
     vs.refaults_anon = vs.stat["workingset_activate_anon"]
     vs.refaults_file = vs.stat["workingset_activate_file"]
 
