@@ -5,6 +5,7 @@ import pytest
 
 import linuxmm as L
 from linuxmm import VM_FAULT_NOPAGE, VM_FAULT_SIGBUS
+from procfields import status
 
 P = 4096
 RW = L.PROT_READ | L.PROT_WRITE
@@ -22,12 +23,6 @@ def k(backend_name):
 def p(k):
     return k.spawn("t")
 
-
-def status(k, p, key):
-    for line in k.read(f"/proc/{p.pid}/status").splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def smaps_of(k, p, addr):

@@ -8,6 +8,7 @@ import pytest
 import linuxmm as L
 from linuxmm.vm.mlock import RLIM_INFINITY
 from linuxmm.vm.mmu_defs import PG_LRU, PG_MLOCKED, PG_UNEVICTABLE
+from procfields import status, meminfo
 
 P = 4096
 RW = L.PROT_READ | L.PROT_WRITE
@@ -26,18 +27,6 @@ def p(k):
     return k.spawn("t")
 
 
-def status(k, p, key):
-    for line in k.read(f"/proc/{p.pid}/status").splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
-
-
-def meminfo(k, key):
-    for line in k.read("/proc/meminfo").splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def vmas(k, p):

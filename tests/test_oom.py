@@ -9,24 +9,13 @@ import pytest
 import linuxmm as L
 from linuxmm import gfp as G
 from linuxmm.vm import oom_kill
+from procfields import status, meminfo
 
 P = 4096
 RW = L.PROT_READ | L.PROT_WRITE
 ANON = L.MAP_PRIVATE | L.MAP_ANONYMOUS
 
 
-def status(k, p, key):
-    for line in k.read(f"/proc/{p.pid}/status").splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
-
-
-def meminfo(k, key):
-    for line in k.read("/proc/meminfo").splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def vmstat(k, key):

@@ -7,6 +7,7 @@ import errno
 import pytest
 
 import linuxmm as L
+from procfields import field
 
 P = 4096
 RW = L.PROT_READ | L.PROT_WRITE
@@ -21,12 +22,6 @@ EVENTS = ("pswpin", "pswpout", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct
 def vmstat(k):
     return {line.split()[0]: int(line.split()[1]) for line in k.read("/proc/vmstat").splitlines()}
 
-
-def field(text, key):
-    for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def ram_pages(k):

@@ -7,17 +7,12 @@ import pytest
 
 import linuxmm as L
 from linuxmm.vm.writeback import writeback_folio
+from procfields import meminfo
 
 BACKENDS = ["c", "reference"]
 P = 4096
 SEC = 1_000_000_000
 
-
-def meminfo(k, name):
-    for line in k.read("/proc/meminfo").splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    raise KeyError(name)
 
 
 def vmstat(k, name):
