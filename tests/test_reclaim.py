@@ -289,3 +289,23 @@ def test_overcommit_never_refuses_beyond_commit_limit(backend_name):
     a = p.mmap(0, limit // 4, RW, ANON)
     assert a > 0
     k.check()
+
+
+def test_madv_free_pages_are_discarded_under_pressure_without_swap(backend_name):
+    k = L.Kernel("64M", backend=backend_name)
+    p = k.spawn("lazy")
+    n = 3000
+    a = p.mmap(0, n * P, RW, ANON)
+    fill(p, a, n, stride=1)
+    p.madvise(a, n * P, L.MADV_FREE)
+    p.write(a + 5 * P + 100, b"rewritten!!!")      # redirtied: must survive
+    hog = k.spawn("hog")
+    m = ram_pages(k) - 1500
+    h = hog.mmap(0, m * P, RW, ANON)
+    hog.touch_range(h, m * P, write=True)
+    v = vmstat(k)
+    assert v["pglazyfreed"] > 0 and v["pswpout"] == 0 and v["oom_kill"] == 0
+    assert p.read(a + 5 * P + 100, 12) == b"rewritten!!!"
+    lost = sum(p.read(a + i * P + 100, 12) == bytes(12) for i in range(n))
+    assert lost == v["pglazyfreed"]                # a discarded page reads back as zeros
+    k.check()

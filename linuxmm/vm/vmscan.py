@@ -26,7 +26,7 @@ from .swap import add_to_swap, swap_writepage, try_to_unmap_anon
 from .workingset import workingset_eviction
 from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
                      lru_unlink, lruvec_add_folio)
-from .mmu_defs import (EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
+from .mmu_defs import (NR_ANON_MAPPED, MM_ANONPAGES, EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                        LRU_INACTIVE_FILE, MM_FILEPAGES, MM_SHMEMPAGES, NR_ACTIVE_ANON,
                        NR_ACTIVE_FILE, NR_FILE_MAPPED, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, PAGE_SHIFT,
@@ -48,7 +48,7 @@ STAT_NAMES = (
     "pageoutrun", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "nr_swapcached",
     "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
     "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
-    "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "kswapd_low_wmark_hit_quickly",
+    "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "pglazyfreed", "kswapd_low_wmark_hit_quickly",
     "kswapd_high_wmark_hit_quickly", "pgsteal_khugepaged", "pgscan_khugepaged")
 
 
@@ -336,6 +336,14 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
                     activated += _activate(kernel, pfn)
                     keep.append(pfn)
                     continue
+        elif anon:                                       # MADV_FREE'd: lazily freeable
+            if _discard_lazyfree(kernel, pfn, mappings):
+                kernel.vmscan.stat["pglazyfreed"] += nr
+                reclaimed += nr
+            else:                                        # written again: swap-backed again
+                activated += _activate(kernel, pfn)
+                keep.append(pfn)
+            continue
         elif flags & PG_SHMEM or (not anon and flags & PG_ORDER_MASK and flags & PG_TAIL):
             activated += _activate(kernel, pfn)      # shmem is not swapped here
             keep.append(pfn)
@@ -388,6 +396,31 @@ def _activate(kernel, pfn):
         return 0
     _set_folio_flags(mmu, pfn, PG_ACTIVE, 0)
     return folio_nr_pages(flags)
+
+
+def _discard_lazyfree(kernel, pfn, mappings):
+    """try_to_unmap_one of a lazily freeable anonymous folio (MADV_FREE): clean everywhere, its
+    PTEs are dropped and the folio freed (pglazyfreed); redirtied, it is swap-backed again and
+    stays mapped (the unmap fails).  True when it was discarded."""
+    mmu = kernel.mmu
+    dirty = bool(int(mmu.flags[pfn]) & PG_DIRTY)
+    for process, _, addr in mappings:
+        if mmu.pte_get(process.mm.pgd, addr) & _PAGE_DIRTY:
+            dirty = True
+    if dirty or mmu.refcount[pfn] != mmu.mapcount[pfn]:
+        from .lruvec import folio_set_lru_state
+        folio_set_lru_state(mmu, pfn, PG_SWAPBACKED, 0)   # (isolated: flags only)
+        return False
+    for process, _, addr in mappings:
+        mm = process.mm
+        mmu.pte_set(mm.pgd, addr, 0, mm.counters)
+        mm.counters[MM_ANONPAGES] -= 1
+        count = int(mmu.mapcount[pfn]) - 1
+        mmu.mapcount[pfn] = count
+        if count == 0:
+            mmu.node[NR_ANON_MAPPED] -= 1
+        put_page(kernel, pfn)
+    return True
 
 
 def _unmap_file(kernel, head, mappings):
