@@ -7,7 +7,7 @@ import errno
 import pytest
 
 import linuxmm as L
-from procfields import field
+from procfields import field, status
 
 P = 4096
 RW = L.PROT_READ | L.PROT_WRITE
@@ -308,4 +308,23 @@ def test_madv_free_pages_are_discarded_under_pressure_without_swap(backend_name)
     assert p.read(a + 5 * P + 100, 12) == b"rewritten!!!"
     lost = sum(p.read(a + i * P + 100, 12) == bytes(12) for i in range(n))
     assert lost == v["pglazyfreed"]                # a discarded page reads back as zeros
+    k.check()
+
+
+def test_madv_free_drops_swapped_pages(backend_name):
+    k = L.Kernel("64M", swap="128M", backend=backend_name)
+    p = k.spawn("p")
+    n = ram_pages(k) * 5 // 4
+    a = p.mmap(0, n * P, RW, ANON)
+    fill(p, a, n, stride=50)
+    assert status(k, p, "VmSwap") > 0
+    resident = p.mincore(a, n * P)                 # 0: in swap only
+    p.madvise(a, n * P, L.MADV_FREE)
+    assert status(k, p, "VmSwap") == 0             # the swap entries went, not the mapping
+    mem = k.read("/proc/meminfo")
+    assert field(mem, "SwapTotal") - field(mem, "SwapFree") == field(mem, "SwapCached")
+    for i in range(0, n, 50):                      # swapped pages read as new zero pages,
+        want = stamp(i) if resident[i] else bytes(12)   # resident ones keep their bytes
+        assert p.read(a + i * P + 100, 12) == want
+    assert 0 < sum(resident[::50]) < len(resident[::50])
     k.check()

@@ -316,13 +316,17 @@ def advise_hook(mm, vma, start, end, advice):
 
 def madvise_free(mm, start, end):
     """madvise_free_pte_range: every present anonymous page gets a clean, old PTE; a dirty
-    folio mapped once is cleaned; each goes to folio_mark_lazyfree (the lru_lazyfree batch)."""
+    folio mapped once is cleaned; each goes to folio_mark_lazyfree (the lru_lazyfree batch);
+    swap entries are freed and their PTEs cleared."""
     from .lru import folio_mark_lazyfree
     kernel = mm.kernel
     mmu = kernel.mmu
     addrs, entries = _drain_split_walk(mm, start, end)
-    out_a, out_e, lazy = [], [], []
+    out_a, out_e, lazy, swapped = [], [], [], []
     for addr, entry in zip(addrs.tolist(), entries.tolist()):
+        if entry and not entry & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_PSE):
+            swapped.append((addr, entry))              # the data is not needed: drop it
+            continue
         if entry & _PAGE_PSE or not entry & _PAGE_PRESENT or entry & _PAGE_SPECIAL:
             continue
         pfn = pte_pfn(entry)
@@ -342,6 +346,12 @@ def madvise_free(mm, start, end):
                      mm.counters)
     for pfn in lazy:
         folio_mark_lazyfree(kernel, pfn)
+    if swapped:                       # free_swap_and_cache_nr + clear_not_present_full_ptes
+        from .swap import pte_to_swp_entry
+        mmu.clear_bulk(mm.pgd, np.array([a for a, _ in swapped], dtype=np.int64))
+        mm.counters[MM_SWAPENTS] -= len(swapped)
+        for _, entry in swapped:
+            kernel.swap_state.put_entry(pte_to_swp_entry(entry))
 
 
 def mm_populate(mm, start, length):
