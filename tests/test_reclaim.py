@@ -316,7 +316,9 @@ def test_madv_free_drops_swapped_pages(backend_name):
     p = k.spawn("p")
     n = ram_pages(k) * 5 // 4
     a = p.mmap(0, n * P, RW, ANON)
-    fill(p, a, n, stride=50)
+    for i in range(0, n, 50):                      # stamps first: the oldest pages swap
+        p.write(a + i * P + 100, stamp(i))
+    p.touch_range(a, n * P, write=True)
     assert status(k, p, "VmSwap") > 0
     resident = p.mincore(a, n * P)                 # 0: in swap only
     p.madvise(a, n * P, L.MADV_FREE)
