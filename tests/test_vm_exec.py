@@ -232,10 +232,15 @@ def test_randomized_layout_keeps_the_hosts_relations():
     path = "/usr/bin/cat"
     if not os.path.exists(path):
         pytest.skip("no /usr/bin/cat")
-    host = subprocess.run([path, "/proc/self/maps"], capture_output=True, text=True,
-                          check=True).stdout.splitlines(keepends=True)
-    expected = _layout_relations(host, os.path.realpath(path))
-    assert all(expected.values()), expected
+    # the host's layout is random too: a rare draw can break one relation (say, a gap between
+    # the vDSO and ld.so), so the relations must hold in most of a few fresh host processes
+    samples = []
+    for _ in range(5):
+        host = subprocess.run([path, "/proc/self/maps"], capture_output=True, text=True,
+                              check=True).stdout.splitlines(keepends=True)
+        samples.append(_layout_relations(host, os.path.realpath(path)))
+    expected = max(samples, key=lambda rel: sum(rel.values()))
+    assert all(expected.values()) and sum(all(r.values()) for r in samples) >= 3, samples
     for seed in range(5):
         k = Kernel(randomize_va_space=2, seed=seed)
         p = k.spawn("sh")
