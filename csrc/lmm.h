@@ -494,6 +494,26 @@ int lmm_mmu_pte_update(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t e
 /* ptep_test_and_clear_young: the leaf entry of addr as pte_get() returns it; when it is a PTE
  * (not a huge PMD leaf) with Accessed set, Accessed is cleared in the table. */
 uint64_t lmm_mmu_pte_clear_young(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
+/* Reclaim's referenced-PTE pass over a batch of isolated folios (mm/rmap.c folio_referenced,
+ * mm/vmscan.c folio_check_references) for the anonymous order-0 ones, with a flat rmap snapshot
+ * of the reclaim pass: keys[nkeys] (sorted anon_vma ids), kstart[nkeys + 1] (each key's
+ * candidates are cand[kstart[k]..kstart[k+1])), and per candidate VMA its pgd, vm_start, pages,
+ * vm_pgoff and vm_flags, in rmap_walk()'s order.  For folio i: out_ref[i] = -1 when it is not
+ * handled here (not anonymous, large, mlocked/unevictable, or a mapping through a huge PMD:
+ * nothing was changed, the caller takes the Python path); else the referenced PTE count (their
+ * Accessed cleared, stopping at a VM_LOCKED VMA as folio_referenced does), out_vmflags[i] the
+ * union of the referencing VMAs' flags (| VM_LOCKED), and the mappings found are
+ * out_cand/out_addr[out_mstart[i]..out_mstart[i+1]) (candidate index, address).  With
+ * check != 0 the folio's PG_referenced is tested and set/cleared and out_decision[i] is
+ * folio_check_references' FOLIOREF_* code.  Returns the mappings written, or -1 when cap is too
+ * small (nothing is changed then). */
+int64_t lmm_mmu_check_references(struct lmm_mmu *m, const int64_t *pfns, int64_t n,
+                                 const int64_t *keys, const int64_t *kstart, int64_t nkeys,
+                                 const int64_t *c_pgd, const int64_t *c_start,
+                                 const int64_t *c_pages, const int64_t *c_pgoff,
+                                 const int64_t *c_vmflags, int check, int64_t *out_ref,
+                                 int64_t *out_vmflags, int64_t *out_decision, int64_t *out_mstart,
+                                 int64_t *out_cand, int64_t *out_addr, int64_t cap);
 /* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
 /* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */

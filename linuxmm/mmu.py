@@ -22,6 +22,7 @@ _access = lib.lmm_mmu_access
 _pte_get = lib.lmm_mmu_pte_get
 _pte_update = lib.lmm_mmu_pte_update
 _pte_clear_young = lib.lmm_mmu_pte_clear_young
+_check_refs = lib.lmm_mmu_check_references
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -246,6 +247,32 @@ class Mmu:
             raise InvariantError(A.leaf_left_message(self._leaf[0], self._leaf[1]))
         if err:                                                     # pragma: no cover
             raise AssertionError(f"C refused arguments the checks accept: {err}")
+
+    # -- reclaim's referenced-PTE pass (trusted internal callers: linuxmm/vm/vmscan.py) ---------
+    def check_references(self, pfns, flat, check):
+        """lmm_mmu_check_references over the isolated folios `pfns` (int64 array) with the
+        pass's flat anon rmap snapshot `flat` (RmapIndex.flat()): (ref, vmflags, decision,
+        mstart, cand, addr) int64 arrays; ref[i] == -1: folio i is left to the Python path."""
+        n = len(pfns)
+        keys, kstart, pgd, start, pages, pgoff, vmflags = flat
+        ref = np.empty(n, np.int64)
+        vmf = np.empty(n, np.int64)
+        dec = np.full(n, -1, np.int64)                # written only with check
+        mstart = np.empty(n + 1, np.int64)
+        cap = max(n * 2, 8)
+        fb = _from_buffer
+        while True:
+            cand = np.empty(cap, np.int64)
+            addr = np.empty(cap, np.int64)
+            w = _check_refs(self._ptr, fb("int64_t[]", pfns), n, fb("int64_t[]", keys),
+                            fb("int64_t[]", kstart), len(keys), fb("int64_t[]", pgd),
+                            fb("int64_t[]", start), fb("int64_t[]", pages), fb("int64_t[]", pgoff),
+                            fb("int64_t[]", vmflags), 1 if check else 0, fb("int64_t[]", ref),
+                            fb("int64_t[]", vmf), fb("int64_t[]", dec), fb("int64_t[]", mstart),
+                            fb("int64_t[]", cand), fb("int64_t[]", addr), cap)
+            if w >= 0:
+                return ref, vmf, dec, mstart, cand[:w], addr[:w]
+            cap *= 4
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

@@ -15,6 +15,8 @@ clears and counts them.  Counters are kept where /proc/vmstat shows them.
 """
 from collections import Counter
 
+import numpy as np
+
 from ..errors import OutOfMemory
 from .. import gfp as G
 from .clock import charge
@@ -154,6 +156,39 @@ def _rmap(kernel, pfn):
     return index.walk(kernel, pfn)
 
 
+def _batch_references(kernel, folios, check):
+    """The engine's batch folio_referenced / folio_check_references for the anonymous order-0
+    folios among `folios` (Mmu.check_references), inside a reclaim pass only (the pass's
+    RmapIndex, flattened); None outside one.
+
+    Why a batch before the per-folio loop gives the per-folio loop's results: a folio's rmap
+    answer and its PTEs' Accessed bits depend only on the PTEs mapping that folio and on the
+    VMAs (fixed during a pass), and handling the other folios of the batch (swap slot, unmap of
+    their own PTEs, freeing them, the clock's timers, which touch file folios only) changes
+    neither; the flags it reads and writes (PG_referenced) are the folio's own."""
+    vs = kernel.vmscan
+    if not vs.rmap_pass:
+        return None
+    index = vs.rmap_index
+    if index is None:
+        index = vs.rmap_index = RmapIndex(kernel)
+    flat = index.flat()
+    ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(
+        np.array(folios, np.int64), flat, check)
+    return (ref.tolist(), vmf.tolist(), dec.tolist(), mstart.tolist(), cand.tolist(),
+            addr.tolist(), index.flat_items)
+
+
+def _batch_mappings(batch, i):
+    """folio i's [(process, vma, address)] from a _batch_references answer."""
+    _, _, _, mstart, cand, addr, items = batch
+    out = []
+    for j in range(mstart[i], mstart[i + 1]):
+        process, _, vma = items[cand[j]]
+        out.append((process, vma, addr[j]))
+    return out
+
+
 def _is_file_lru(flags):
     return not flags & PG_SWAPBACKED
 
@@ -242,12 +277,16 @@ def shrink_active_list(kernel, nr_to_scan, sc, lru):
     stat["pgrefill"] += scanned
     file = lru == LRU_ACTIVE_FILE
     active, inactive = [], []
-    for pfn in folios:
+    batch = _batch_references(kernel, folios, False) if folios else None
+    for i, pfn in enumerate(folios):
         flags = int(mmu.flags[pfn])
         if flags & PG_UNEVICTABLE:
             active.append(pfn)
             continue
-        referenced, vm_flags, _ = folio_referenced(kernel, pfn)
+        if batch is not None and batch[0][i] >= 0:
+            referenced, vm_flags = batch[0][i], batch[1][i]
+        else:
+            referenced, vm_flags, _ = folio_referenced(kernel, pfn)
         if referenced and vm_flags & VM_EXEC and _is_file_lru(flags):
             active.append(pfn)
             continue
@@ -306,15 +345,18 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
     activated = 0
     keep = []
     charge(kernel, "reclaim_scan", len(folios))
-    for pfn in folios:
+    batch = None if ignore_references else _batch_references(kernel, folios, True)
+    for i, pfn in enumerate(folios):
         flags = int(mmu.flags[pfn])
         nr = folio_nr_pages(flags)
         if flags & (PG_UNEVICTABLE | PG_MLOCKED):
             keep.append(pfn)
             continue
         if ignore_references:
-            from .rmap import rmap_walk
             references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
+        elif batch is not None and batch[0][i] >= 0:
+            references = batch[2][i]
+            mappings = _batch_mappings(batch, i) if batch[3][i + 1] > batch[3][i] else []
         else:
             references, mappings = folio_check_references(kernel, pfn)
         if references == FOLIOREF_ACTIVATE:
