@@ -514,6 +514,18 @@ int64_t lmm_mmu_check_references(struct lmm_mmu *m, const int64_t *pfns, int64_t
                                  const int64_t *c_vmflags, int check, int64_t *out_ref,
                                  int64_t *out_vmflags, int64_t *out_decision, int64_t *out_mstart,
                                  int64_t *out_cand, int64_t *out_addr, int64_t cap);
+/* isolate_lru_folios for one list: folios from the tail of list lru until nr_to_scan pages
+ * are taken or the list's counter of pages has been seen; a folio at or above limit_pfn (a zone
+ * above reclaim_idx) is skipped and the skipped ones go back to the head in reverse order.  The
+ * taken folios lose PG_lru (the head of an anonymous folio, every frame of a page-cache one) and
+ * the list's node counter drops by their pages.  out[] gets the taken folios in order (cap: the
+ * counter + 1), skipped[] is scratch of the same size; *scanned the pages taken.  Returns the
+ * folios taken. */
+int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int64_t limit_pfn,
+                            int64_t *out, int64_t *skipped, int64_t *scanned);
+/* lruvec_add_folio of each folio in order: PG_lru set, at the head of the list its flags name,
+ * the node counter up by its pages. */
+void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n);
 /* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
 /* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */

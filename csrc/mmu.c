@@ -1147,3 +1147,69 @@ int64_t lmm_mmu_check_references(struct lmm_mmu *m, const int64_t *pfns, int64_t
     }
     return w;
 }
+
+/* -- reclaim: the LRU lists in bulk (linuxmm/vm/lruvec.py's rules) ---------------------------- */
+#define PG_ACTIVE_     0x200u
+#define PG_ORDER_SHIFT_ 24
+
+static inline int64_t folio_nr(uint32_t flags)
+{
+    if (flags & LMM_PG_ANON)
+        return (flags & PG_HEAD_) ? 512 : 1;
+    return (int64_t)1 << ((flags & PG_ORDER_MASK_) >> PG_ORDER_SHIFT_);
+}
+
+static inline int folio_lru(uint32_t flags)
+{
+    if (flags & PG_UNEVICTABLE_)
+        return 4;                                       /* LRU_UNEVICTABLE */
+    return ((flags & LMM_PG_SWAPBACKED) ? 0 : 2) + ((flags & PG_ACTIVE_) ? 1 : 0);
+}
+
+static void folio_lru_bit(struct lmm_mmu *m, int64_t head, uint32_t flags, int on)
+{
+    int64_t nr = (flags & LMM_PG_ANON) ? 1 : folio_nr(flags);
+    for (int64_t p = head; p < head + nr; p++)
+        m->flags[p] = on ? (m->flags[p] | LMM_PG_LRU) : (m->flags[p] & ~(uint32_t)LMM_PG_LRU);
+}
+
+int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int64_t limit_pfn,
+                            int64_t *out, int64_t *skipped, int64_t *scanned)
+{
+    int32_t head = (int32_t)(m->max_pfn + lru);
+    int64_t total = m->node[lru], seen = 0, scan = 0, taken = 0, nskip = 0;
+    while (scan < nr_to_scan && seen < total) {
+        int32_t pfn = m->lru_prev[head];
+        if (pfn == head)
+            break;
+        uint32_t flags = m->flags[pfn];
+        int64_t nr = folio_nr(flags);
+        seen += nr;
+        if (pfn >= limit_pfn) {
+            lru_unlink(m, pfn);
+            skipped[nskip++] = pfn;
+            continue;
+        }
+        scan += nr;
+        m->node[lru] -= nr;
+        folio_lru_bit(m, pfn, flags, 0);
+        lru_unlink(m, pfn);
+        out[taken++] = pfn;
+    }
+    for (int64_t i = nskip - 1; i >= 0; i--)
+        lru_add(m, skipped[i], lru);
+    *scanned = scan;
+    return taken;
+}
+
+void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t pfn = pfns[i];
+        uint32_t flags = m->flags[pfn];
+        int lru = folio_lru(flags);
+        folio_lru_bit(m, pfn, flags, 1);
+        m->node[lru] += folio_nr(flags);
+        lru_add(m, pfn, lru);
+    }
+}

@@ -23,6 +23,8 @@ _pte_get = lib.lmm_mmu_pte_get
 _pte_update = lib.lmm_mmu_pte_update
 _pte_clear_young = lib.lmm_mmu_pte_clear_young
 _check_refs = lib.lmm_mmu_check_references
+_isolate = lib.lmm_mmu_isolate_lru
+_lru_add_batch = lib.lmm_mmu_lru_add_batch
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -63,6 +65,7 @@ class Mmu:
             setattr(self, name, np.frombuffer(buf, dtype=dtype))
         self._reason = ffi.new("int *")
         self._leaf = ffi.new("uint64_t[2]")
+        self._scanned = ffi.new("int64_t *")
 
     def lru_list(self, lru):
         """The pfns on LRU list `lru`, newest first (InvariantError when the list is broken)."""
@@ -273,6 +276,22 @@ class Mmu:
             if w >= 0:
                 return ref, vmf, dec, mstart, cand[:w], addr[:w]
             cap *= 4
+
+    def isolate_lru(self, lru, nr_to_scan, limit_pfn):
+        """lmm_mmu_isolate_lru: (folios taken from list lru's tail as a list, pages scanned);
+        folios at or above limit_pfn are skipped (linuxmm/vm/vmscan.py isolate_lru_folios)."""
+        cap = int(self.node[lru]) + 1
+        out = np.empty(cap, np.int64)
+        scratch = np.empty(cap, np.int64)
+        n = _isolate(self._ptr, lru, nr_to_scan, limit_pfn, _from_buffer("int64_t[]", out),
+                     _from_buffer("int64_t[]", scratch), self._scanned)
+        return out[:n].tolist(), self._scanned[0]
+
+    def lru_add_batch(self, pfns):
+        """lruvec_add_folio of each folio of the list `pfns`, in order."""
+        if pfns:
+            arr = np.array(pfns, np.int64)
+            _lru_add_batch(self._ptr, _from_buffer("int64_t[]", arr), len(arr))
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

@@ -154,3 +154,35 @@ def test_check_references_short_output_changes_nothing():
                                      fb("int64_t[]", cand), fb("int64_t[]", addr), 1)
     assert w == -1
     assert (ptes(k), k.mmu.flags.tolist()) == before
+
+
+def lru_state(k):
+    mmu = k.mmu
+    return (mmu.flags.tolist(), mmu.node.tolist(), mmu.lru_prev.tolist(), mmu.lru_next.tolist())
+
+
+@pytest.mark.parametrize("reclaim_idx", [0, 1, 2])
+def test_isolate_lru_and_putback_match_the_python_rules(reclaim_idx):
+    """Mmu.isolate_lru (C and reference) = vmscan._isolate_lru_folios_py, with zones above
+    reclaim_idx skipped and rotated; Mmu.lru_add_batch = lruvec_add_folio in a loop."""
+    from linuxmm.vm.lruvec import lruvec_add_folio
+    ks = [machine(b) for b in ("c", "c", "reference", "reference")]
+    results = []
+    for j, k in enumerate(ks):
+        sc = V.ScanControl(k, 32, 0, reclaim_idx=reclaim_idx)
+        out = []
+        for lru, n in ((LRU_INACTIVE_ANON, 32), (LRU_ACTIVE_ANON, 100), (LRU_INACTIVE_ANON, 5000)):
+            if j % 2:
+                taken, scanned = V._isolate_lru_folios_py(k, n, lru, sc)
+            else:
+                taken, scanned = V.isolate_lru_folios(k, n, lru, sc)
+            out.append((taken, scanned))
+            if j % 2:
+                for pfn in taken[::-1]:
+                    lruvec_add_folio(k.mmu, pfn)
+            else:
+                k.mmu.lru_add_batch(taken[::-1])
+        results.append((out, lru_state(k)))
+        k.check()
+    assert all(r == results[0] for r in results[1:])
+    assert sum(len(t) for t, _ in results[0][0]) > 0

@@ -339,6 +339,41 @@ class Mmu:
             table[i] = e & ~D._PAGE_ACCESSED
         return e
 
+    # -- the LRU lists in bulk (linuxmm.mmu.Mmu's twins, with linuxmm/vm/lruvec.py's rules) ----
+    def isolate_lru(self, lru, nr_to_scan, limit_pfn):
+        """lmm_mmu_isolate_lru in Python: (folios taken, pages scanned)."""
+        from ..vm.lruvec import folio_nr_pages, lru_link, lru_tail, lru_unlink
+        taken, skipped = [], []
+        scanned = seen = 0
+        total = int(self.node[lru])
+        flags_arr = self.flags
+        while scanned < nr_to_scan and seen < total:
+            pfn = lru_tail(self, lru)
+            if pfn is None:
+                break
+            flags = int(flags_arr[pfn])
+            nr = folio_nr_pages(flags)
+            seen += nr
+            if pfn >= limit_pfn:
+                lru_unlink(self, pfn)
+                skipped.append(pfn)
+                continue
+            scanned += nr
+            self.node[lru] -= nr
+            for p in range(pfn, pfn + (1 if flags & D.PG_ANON else nr)):
+                flags_arr[p] = int(flags_arr[p]) & ~D.PG_LRU
+            lru_unlink(self, pfn)
+            taken.append(pfn)
+        for pfn in reversed(skipped):
+            lru_link(self, pfn, lru)
+        return taken, scanned
+
+    def lru_add_batch(self, pfns):
+        """lruvec_add_folio of each folio of the list `pfns`, in order."""
+        from ..vm.lruvec import lruvec_add_folio
+        for pfn in pfns:
+            lruvec_add_folio(self, pfn)
+
     # -- reclaim's referenced-PTE pass (linuxmm.mmu.Mmu.check_references's twin) --------------
     def check_references(self, pfns, flat, check):
         """lmm_mmu_check_references in Python: (ref, vmflags, decision, mstart, cand, addr)."""

@@ -71,6 +71,11 @@ class Vmscan:
         self.rmap_pass = False            # shrink_node runs: rmap through rmap_index
         self.rmap_index = None            # the pass's RmapIndex, built at its first rmap walk
         self.zone_starts = [start for _, start, _ in kernel.layout.spans]
+        # zone_limits[i]: the lowest pfn pfn_zone() puts above zone i (isolate_lru_folios
+        # skips folios at or above it)
+        spans = kernel.layout.spans
+        self.zone_limits = [min([start for j, (_, start, size) in enumerate(spans)
+                                 if j > i and size] or [1 << 62]) for i in range(len(spans))]
 
     def vmstat(self):
         out = dict(self.stat)
@@ -235,6 +240,15 @@ def isolate_lru_folios(kernel, nr_to_scan, lru, sc):
     """Take up to nr_to_scan pages' worth of folios from the list's tail (off the LRU, PG_lru
     cleared); folios of zones above reclaim_idx are skipped (rotated to the head).  Returns
     (folios in isolation order, pages scanned)."""
+    limits = kernel.vmscan.zone_limits
+    idx = sc.reclaim_idx
+    limit = limits[idx] if 0 <= idx < len(limits) else (0 if idx < 0 else 1 << 62)
+    return kernel.mmu.isolate_lru(lru, nr_to_scan, limit)
+
+
+def _isolate_lru_folios_py(kernel, nr_to_scan, lru, sc):
+    """isolate_lru_folios as the engine does it (Mmu.isolate_lru), kept as the readable
+    statement of the rule (tests/test_reclaim_engine.py compares the two)."""
     mmu = kernel.mmu
     taken = []
     scanned = 0
@@ -292,12 +306,8 @@ def shrink_active_list(kernel, nr_to_scan, sc, lru):
             continue
         _set_folio_flags(mmu, pfn, PG_WORKINGSET, PG_ACTIVE)
         inactive.append(pfn)
-    nr_deactivate = 0
-    for pfn in active:
-        putback(kernel, pfn)
-    for pfn in inactive:
-        nr_deactivate += folio_nr_pages(int(mmu.flags[pfn]))
-        putback(kernel, pfn)
+    nr_deactivate = sum(folio_nr_pages(int(mmu.flags[pfn])) for pfn in inactive)
+    mmu.lru_add_batch(active + inactive)                 # putback, in order
     stat["pgdeactivate"] += nr_deactivate
     # lru_note_cost of the rotated pages
     rotated = sum(folio_nr_pages(int(mmu.flags[p])) for p in active)
@@ -409,14 +419,8 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
             keep.append(pfn)
             continue
         reclaimed += nr
-    pgactivate = 0
-    for pfn in keep:
-        flags = int(mmu.flags[pfn])
-        if flags & PG_ACTIVE and not flags & PG_LRU:
-            pass
-        if mmu.refcount[pfn] <= 0:
-            continue                                     # pragma: no cover
-        putback(kernel, pfn)
+    refcount = mmu.refcount
+    mmu.lru_add_batch([pfn for pfn in keep if refcount[pfn] > 0])     # putback, in order
     pgactivate = activated
     return reclaimed, activated, pgactivate
 
