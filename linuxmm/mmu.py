@@ -23,6 +23,8 @@ _pte_get = lib.lmm_mmu_pte_get
 _pte_update = lib.lmm_mmu_pte_update
 _pte_clear_young = lib.lmm_mmu_pte_clear_young
 _check_refs = lib.lmm_mmu_check_references
+_pmd_get = lib.lmm_mmu_pmd_get
+_page_clear = lib.lmm_mmu_page_clear
 _isolate = lib.lmm_mmu_isolate_lru
 _lru_add_batch = lib.lmm_mmu_lru_add_batch
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
@@ -139,6 +141,14 @@ class Mmu:
     def pte_get_unchecked(self, pgd, addr):
         """pte_get without argument checks."""
         return _pte_get(self._ptr, pgd, addr)
+
+    def pmd_get_unchecked(self, pgd, addr):
+        """pmd_get without argument checks."""
+        return _pmd_get(self._ptr, pgd, addr)
+
+    def page_clear_unchecked(self, pfn):
+        """page_clear of a frame known to be a user page (not a page-table page)."""
+        _page_clear(self._ptr, pfn)
 
     def pte_update(self, pgd, addr, entry, counters):
         """pte_set without argument checks: a PTE in an existing PTE table is overwritten in

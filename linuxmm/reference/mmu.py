@@ -322,6 +322,15 @@ class Mmu:
         """pte_get without argument checks."""
         return self._leaf(pgd, addr)[0]
 
+    def pmd_get_unchecked(self, pgd, addr):
+        """pmd_get without argument checks."""
+        pmd = self._pmd_table(pgd, addr)
+        return 0 if pmd is None else pmd[(addr >> D.PMD_SHIFT) & 511]
+
+    def page_clear_unchecked(self, pfn):
+        """page_clear of a frame known to be a user page (not a page-table page)."""
+        self._data.pop(pfn, None)
+
     def pte_update(self, pgd, addr, entry, counters):
         """pte_set without argument checks: a PTE in an existing PTE table is overwritten in
         place; otherwise (no table, a huge leaf) the checked pte_set runs."""
