@@ -494,6 +494,38 @@ int lmm_mmu_pte_update(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t e
 /* ptep_test_and_clear_young: the leaf entry of addr as pte_get() returns it; when it is a PTE
  * (not a huge PMD leaf) with Accessed set, Accessed is cleared in the table. */
 uint64_t lmm_mmu_pte_clear_young(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
+/* Reclaim's referenced-PTE pass over a batch of isolated folios (mm/rmap.c folio_referenced,
+ * mm/vmscan.c folio_check_references) for the anonymous order-0 ones, with a flat rmap snapshot
+ * of the reclaim pass: keys[nkeys] (sorted anon_vma ids), kstart[nkeys + 1] (each key's
+ * candidates are cand[kstart[k]..kstart[k+1])), and per candidate VMA its pgd, vm_start, pages,
+ * vm_pgoff and vm_flags, in rmap_walk()'s order.  For folio i: out_ref[i] = -1 when it is not
+ * handled here (not anonymous, large, mlocked/unevictable, or a mapping through a huge PMD:
+ * nothing was changed, the caller takes the Python path); else the referenced PTE count (their
+ * Accessed cleared, stopping at a VM_LOCKED VMA as folio_referenced does), out_vmflags[i] the
+ * union of the referencing VMAs' flags (| VM_LOCKED), and the mappings found are
+ * out_cand/out_addr[out_mstart[i]..out_mstart[i+1]) (candidate index, address).  With
+ * check != 0 the folio's PG_referenced is tested and set/cleared and out_decision[i] is
+ * folio_check_references' FOLIOREF_* code.  Returns the mappings written, or -1 when cap is too
+ * small (nothing is changed then). */
+int64_t lmm_mmu_check_references(struct lmm_mmu *m, const int64_t *pfns, int64_t n,
+                                 const int64_t *keys, const int64_t *kstart, int64_t nkeys,
+                                 const int64_t *c_pgd, const int64_t *c_start,
+                                 const int64_t *c_pages, const int64_t *c_pgoff,
+                                 const int64_t *c_vmflags, int check, int64_t *out_ref,
+                                 int64_t *out_vmflags, int64_t *out_decision, int64_t *out_mstart,
+                                 int64_t *out_cand, int64_t *out_addr, int64_t cap);
+/* isolate_lru_folios for one list: folios from the tail of list lru until nr_to_scan pages
+ * are taken or the list's counter of pages has been seen; a folio at or above limit_pfn (a zone
+ * above reclaim_idx) is skipped and the skipped ones go back to the head in reverse order.  The
+ * taken folios lose PG_lru (the head of an anonymous folio, every frame of a page-cache one) and
+ * the list's node counter drops by their pages.  out[] gets the taken folios in order (cap: the
+ * counter + 1), skipped[] is scratch of the same size; *scanned the pages taken.  Returns the
+ * folios taken. */
+int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int64_t limit_pfn,
+                            int64_t *out, int64_t *skipped, int64_t *scanned);
+/* lruvec_add_folio of each folio in order: PG_lru set, at the head of the list its flags name,
+ * the node counter up by its pages. */
+void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n);
 /* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
 /* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */

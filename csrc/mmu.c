@@ -1017,3 +1017,199 @@ int64_t lmm_mmu_access_range(struct lmm_mmu *m, int64_t pgd, int64_t *counters, 
     *reason = LMM_ACCESS_DONE;
     return npages;
 }
+
+/* -- reclaim: referenced PTEs of a batch of isolated anonymous folios ------------------------ */
+#define PG_REFERENCED_  0x100u
+#define PG_HEAD_        0x1000u
+#define PG_TAIL_        0x2000u
+#define PG_MLOCKED_     0x10000u
+#define PG_UNEVICTABLE_ 0x100000u
+#define PG_ORDER_MASK_  0xF000000u
+#define VM_EXEC_        0x4
+#define VM_LOCKED_      0x2000
+enum { FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE };
+
+static int64_t key_find(const int64_t *keys, int64_t nkeys, int64_t id)
+{
+    int64_t lo = 0, hi = nkeys;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < nkeys && keys[lo] == id) ? lo : -1;
+}
+
+int64_t lmm_mmu_check_references(struct lmm_mmu *m, const int64_t *pfns, int64_t n,
+                                 const int64_t *keys, const int64_t *kstart, int64_t nkeys,
+                                 const int64_t *c_pgd, const int64_t *c_start,
+                                 const int64_t *c_pages, const int64_t *c_pgoff,
+                                 const int64_t *c_vmflags, int check, int64_t *out_ref,
+                                 int64_t *out_vmflags, int64_t *out_decision, int64_t *out_mstart,
+                                 int64_t *out_cand, int64_t *out_addr, int64_t cap)
+{
+    /* first pass: find every mapping (no side effects), so that a short cap changes nothing */
+    int64_t w = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t pfn = pfns[i];
+        out_mstart[i] = w;
+        out_ref[i] = -1;
+        out_vmflags[i] = 0;
+        if (check)
+            out_decision[i] = -1;
+        if (pfn < 0 || pfn >= m->max_pfn)
+            continue;
+        uint32_t flags = m->flags[pfn];
+        if (!(flags & LMM_PG_ANON) ||
+            (flags & (PG_HEAD_ | PG_TAIL_ | PG_ORDER_MASK_ | PG_MLOCKED_ | PG_UNEVICTABLE_)))
+            continue;
+        int64_t k = key_find(keys, nkeys, m->mapping[pfn]);
+        int64_t start = w, huge = 0;
+        if (k >= 0) {
+            uint64_t index = (uint64_t)m->index[pfn];
+            for (int64_t c = kstart[k]; c < kstart[k + 1]; c++) {
+                uint64_t delta = index - (uint64_t)c_pgoff[c];
+                if (delta >= (uint64_t)c_pages[c])
+                    continue;
+                uint64_t addr = (uint64_t)c_start[c] + (delta << LMM_PAGE_SHIFT);
+                uint64_t e = lmm_mmu_pte_get(m, c_pgd[c], addr);
+                if (!(e & (LMM_PTE_PRESENT | LMM_PTE_PROTNONE)) || (e & LMM_PTE_SPECIAL))
+                    continue;
+                int64_t mapped = PFN_OF(e);
+                if (e & LMM_PTE_PSE)
+                    mapped += (int64_t)((addr & (PMD_SIZE - 1)) >> LMM_PAGE_SHIFT);
+                if (mapped != pfn)
+                    continue;
+                if (e & LMM_PTE_PSE) {
+                    huge = 1;
+                    break;
+                }
+                if (w >= cap)
+                    return -1;
+                out_cand[w] = c;
+                out_addr[w] = (int64_t)addr;
+                w++;
+            }
+        }
+        if (huge) {
+            w = start;
+            continue;
+        }
+        out_ref[i] = 0;
+    }
+    out_mstart[n] = w;
+    /* second pass: folio_referenced (test and clear Accessed), folio_check_references */
+    for (int64_t i = 0; i < n; i++) {
+        if (out_ref[i] < 0)
+            continue;
+        int64_t referenced = 0, vm_flags = 0;
+        for (int64_t j = out_mstart[i]; j < out_mstart[i + 1]; j++) {
+            int64_t c = out_cand[j];
+            if (c_vmflags[c] & VM_LOCKED_) {
+                vm_flags |= VM_LOCKED_;
+                break;
+            }
+            uint64_t e = lmm_mmu_pte_clear_young(m, c_pgd[c], (uint64_t)out_addr[j]);
+            if (e & LMM_PTE_ACCESSED) {
+                referenced++;
+                vm_flags |= c_vmflags[c];
+            }
+        }
+        out_ref[i] = referenced;
+        out_vmflags[i] = vm_flags;
+        if (!check)
+            continue;
+        int64_t pfn = pfns[i];
+        uint32_t flags = m->flags[pfn];
+        int referenced_folio = (flags & PG_REFERENCED_) != 0;
+        int file_lru = !(flags & LMM_PG_SWAPBACKED);
+        if (referenced_folio)
+            m->flags[pfn] = flags & ~PG_REFERENCED_;
+        int d;
+        if (vm_flags & VM_LOCKED_) {
+            d = FOLIOREF_ACTIVATE;
+        } else if (referenced) {
+            m->flags[pfn] |= PG_REFERENCED_;
+            if (referenced_folio || referenced > 1)
+                d = FOLIOREF_ACTIVATE;
+            else if ((vm_flags & VM_EXEC_) && file_lru)
+                d = FOLIOREF_ACTIVATE;
+            else
+                d = FOLIOREF_KEEP;
+        } else if (referenced_folio && file_lru) {
+            d = FOLIOREF_RECLAIM_CLEAN;
+        } else {
+            d = FOLIOREF_RECLAIM;
+        }
+        out_decision[i] = d;
+    }
+    return w;
+}
+
+/* -- reclaim: the LRU lists in bulk (linuxmm/vm/lruvec.py's rules) ---------------------------- */
+#define PG_ACTIVE_     0x200u
+#define PG_ORDER_SHIFT_ 24
+
+static inline int64_t folio_nr(uint32_t flags)
+{
+    if (flags & LMM_PG_ANON)
+        return (flags & PG_HEAD_) ? 512 : 1;
+    return (int64_t)1 << ((flags & PG_ORDER_MASK_) >> PG_ORDER_SHIFT_);
+}
+
+static inline int folio_lru(uint32_t flags)
+{
+    if (flags & PG_UNEVICTABLE_)
+        return 4;                                       /* LRU_UNEVICTABLE */
+    return ((flags & LMM_PG_SWAPBACKED) ? 0 : 2) + ((flags & PG_ACTIVE_) ? 1 : 0);
+}
+
+static void folio_lru_bit(struct lmm_mmu *m, int64_t head, uint32_t flags, int on)
+{
+    int64_t nr = (flags & LMM_PG_ANON) ? 1 : folio_nr(flags);
+    for (int64_t p = head; p < head + nr; p++)
+        m->flags[p] = on ? (m->flags[p] | LMM_PG_LRU) : (m->flags[p] & ~(uint32_t)LMM_PG_LRU);
+}
+
+int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int64_t limit_pfn,
+                            int64_t *out, int64_t *skipped, int64_t *scanned)
+{
+    int32_t head = (int32_t)(m->max_pfn + lru);
+    int64_t total = m->node[lru], seen = 0, scan = 0, taken = 0, nskip = 0;
+    while (scan < nr_to_scan && seen < total) {
+        int32_t pfn = m->lru_prev[head];
+        if (pfn == head)
+            break;
+        uint32_t flags = m->flags[pfn];
+        int64_t nr = folio_nr(flags);
+        seen += nr;
+        if (pfn >= limit_pfn) {
+            lru_unlink(m, pfn);
+            skipped[nskip++] = pfn;
+            continue;
+        }
+        scan += nr;
+        m->node[lru] -= nr;
+        folio_lru_bit(m, pfn, flags, 0);
+        lru_unlink(m, pfn);
+        out[taken++] = pfn;
+    }
+    for (int64_t i = nskip - 1; i >= 0; i--)
+        lru_add(m, skipped[i], lru);
+    *scanned = scan;
+    return taken;
+}
+
+void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t pfn = pfns[i];
+        uint32_t flags = m->flags[pfn];
+        int lru = folio_lru(flags);
+        folio_lru_bit(m, pfn, flags, 1);
+        m->node[lru] += folio_nr(flags);
+        lru_add(m, pfn, lru);
+    }
+}

@@ -22,6 +22,11 @@ _access = lib.lmm_mmu_access
 _pte_get = lib.lmm_mmu_pte_get
 _pte_update = lib.lmm_mmu_pte_update
 _pte_clear_young = lib.lmm_mmu_pte_clear_young
+_check_refs = lib.lmm_mmu_check_references
+_pmd_get = lib.lmm_mmu_pmd_get
+_page_clear = lib.lmm_mmu_page_clear
+_isolate = lib.lmm_mmu_isolate_lru
+_lru_add_batch = lib.lmm_mmu_lru_add_batch
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -62,6 +67,7 @@ class Mmu:
             setattr(self, name, np.frombuffer(buf, dtype=dtype))
         self._reason = ffi.new("int *")
         self._leaf = ffi.new("uint64_t[2]")
+        self._scanned = ffi.new("int64_t *")
 
     def lru_list(self, lru):
         """The pfns on LRU list `lru`, newest first (InvariantError when the list is broken)."""
@@ -135,6 +141,14 @@ class Mmu:
     def pte_get_unchecked(self, pgd, addr):
         """pte_get without argument checks."""
         return _pte_get(self._ptr, pgd, addr)
+
+    def pmd_get_unchecked(self, pgd, addr):
+        """pmd_get without argument checks."""
+        return _pmd_get(self._ptr, pgd, addr)
+
+    def page_clear_unchecked(self, pfn):
+        """page_clear of a frame known to be a user page (not a page-table page)."""
+        _page_clear(self._ptr, pfn)
 
     def pte_update(self, pgd, addr, entry, counters):
         """pte_set without argument checks: a PTE in an existing PTE table is overwritten in
@@ -246,6 +260,48 @@ class Mmu:
             raise InvariantError(A.leaf_left_message(self._leaf[0], self._leaf[1]))
         if err:                                                     # pragma: no cover
             raise AssertionError(f"C refused arguments the checks accept: {err}")
+
+    # -- reclaim's referenced-PTE pass (trusted internal callers: linuxmm/vm/vmscan.py) ---------
+    def check_references(self, pfns, flat, check):
+        """lmm_mmu_check_references over the isolated folios `pfns` (int64 array) with the
+        pass's flat anon rmap snapshot `flat` (RmapIndex.flat()): (ref, vmflags, decision,
+        mstart, cand, addr) int64 arrays; ref[i] == -1: folio i is left to the Python path."""
+        n = len(pfns)
+        keys, kstart, pgd, start, pages, pgoff, vmflags = flat
+        ref = np.empty(n, np.int64)
+        vmf = np.empty(n, np.int64)
+        dec = np.full(n, -1, np.int64)                # written only with check
+        mstart = np.empty(n + 1, np.int64)
+        cap = max(n * 2, 8)
+        fb = _from_buffer
+        while True:
+            cand = np.empty(cap, np.int64)
+            addr = np.empty(cap, np.int64)
+            w = _check_refs(self._ptr, fb("int64_t[]", pfns), n, fb("int64_t[]", keys),
+                            fb("int64_t[]", kstart), len(keys), fb("int64_t[]", pgd),
+                            fb("int64_t[]", start), fb("int64_t[]", pages), fb("int64_t[]", pgoff),
+                            fb("int64_t[]", vmflags), 1 if check else 0, fb("int64_t[]", ref),
+                            fb("int64_t[]", vmf), fb("int64_t[]", dec), fb("int64_t[]", mstart),
+                            fb("int64_t[]", cand), fb("int64_t[]", addr), cap)
+            if w >= 0:
+                return ref, vmf, dec, mstart, cand[:w], addr[:w]
+            cap *= 4
+
+    def isolate_lru(self, lru, nr_to_scan, limit_pfn):
+        """lmm_mmu_isolate_lru: (folios taken from list lru's tail as a list, pages scanned);
+        folios at or above limit_pfn are skipped (linuxmm/vm/vmscan.py isolate_lru_folios)."""
+        cap = int(self.node[lru]) + 1
+        out = np.empty(cap, np.int64)
+        scratch = np.empty(cap, np.int64)
+        n = _isolate(self._ptr, lru, nr_to_scan, limit_pfn, _from_buffer("int64_t[]", out),
+                     _from_buffer("int64_t[]", scratch), self._scanned)
+        return out[:n].tolist(), self._scanned[0]
+
+    def lru_add_batch(self, pfns):
+        """lruvec_add_folio of each folio of the list `pfns`, in order."""
+        if pfns:
+            arr = np.array(pfns, np.int64)
+            _lru_add_batch(self._ptr, _from_buffer("int64_t[]", arr), len(arr))
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

@@ -15,6 +15,9 @@ from ..vm import mmu_defs as D
 _M64 = (1 << 64) - 1
 _PFN = D.PTE_PFN_MASK
 _PSE = D._PAGE_PSE
+_U64 = (1 << 64) - 1
+_VM_LOCKED = 0x2000
+_REF_SKIP = D.PG_HEAD | D.PG_TAIL | D.PG_ORDER_MASK | D.PG_MLOCKED | D.PG_UNEVICTABLE
 _PMD_MASK = _M64 & ~(D.PMD_SIZE - 1)
 _SHIFT = {D.LEVEL_PGD: D.PGDIR_SHIFT, D.LEVEL_PUD: D.PUD_SHIFT, D.LEVEL_PMD: D.PMD_SHIFT,
           D.LEVEL_PTE: D.PAGE_SHIFT}
@@ -319,6 +322,15 @@ class Mmu:
         """pte_get without argument checks."""
         return self._leaf(pgd, addr)[0]
 
+    def pmd_get_unchecked(self, pgd, addr):
+        """pmd_get without argument checks."""
+        pmd = self._pmd_table(pgd, addr)
+        return 0 if pmd is None else pmd[(addr >> D.PMD_SHIFT) & 511]
+
+    def page_clear_unchecked(self, pfn):
+        """page_clear of a frame known to be a user page (not a page-table page)."""
+        self._data.pop(pfn, None)
+
     def pte_update(self, pgd, addr, entry, counters):
         """pte_set without argument checks: a PTE in an existing PTE table is overwritten in
         place; otherwise (no table, a huge leaf) the checked pte_set runs."""
@@ -335,6 +347,128 @@ class Mmu:
         if e & D._PAGE_ACCESSED and not e & _PSE:
             table[i] = e & ~D._PAGE_ACCESSED
         return e
+
+    # -- the LRU lists in bulk (linuxmm.mmu.Mmu's twins, with linuxmm/vm/lruvec.py's rules) ----
+    def isolate_lru(self, lru, nr_to_scan, limit_pfn):
+        """lmm_mmu_isolate_lru in Python: (folios taken, pages scanned)."""
+        from ..vm.lruvec import folio_nr_pages, lru_link, lru_tail, lru_unlink
+        taken, skipped = [], []
+        scanned = seen = 0
+        total = int(self.node[lru])
+        flags_arr = self.flags
+        while scanned < nr_to_scan and seen < total:
+            pfn = lru_tail(self, lru)
+            if pfn is None:
+                break
+            flags = int(flags_arr[pfn])
+            nr = folio_nr_pages(flags)
+            seen += nr
+            if pfn >= limit_pfn:
+                lru_unlink(self, pfn)
+                skipped.append(pfn)
+                continue
+            scanned += nr
+            self.node[lru] -= nr
+            for p in range(pfn, pfn + (1 if flags & D.PG_ANON else nr)):
+                flags_arr[p] = int(flags_arr[p]) & ~D.PG_LRU
+            lru_unlink(self, pfn)
+            taken.append(pfn)
+        for pfn in reversed(skipped):
+            lru_link(self, pfn, lru)
+        return taken, scanned
+
+    def lru_add_batch(self, pfns):
+        """lruvec_add_folio of each folio of the list `pfns`, in order."""
+        from ..vm.lruvec import lruvec_add_folio
+        for pfn in pfns:
+            lruvec_add_folio(self, pfn)
+
+    # -- reclaim's referenced-PTE pass (linuxmm.mmu.Mmu.check_references's twin) --------------
+    def check_references(self, pfns, flat, check):
+        """lmm_mmu_check_references in Python: (ref, vmflags, decision, mstart, cand, addr)."""
+        keys, kstart, c_pgd, c_start, c_pages, c_pgoff, c_vmflags = (a.tolist() for a in flat)
+        slot = {k: j for j, k in enumerate(keys)}
+        pfns = [int(p) for p in pfns]
+        n = len(pfns)
+        ref = [-1] * n
+        vmf = [0] * n
+        dec = [-1] * n
+        mstart = [0] * (n + 1)
+        cand, addrs = [], []
+        flags_arr, mapping, index_arr = self.flags, self.mapping, self.index
+        skip = _REF_SKIP
+        for i, pfn in enumerate(pfns):
+            mstart[i] = len(cand)
+            if not 0 <= pfn < self.max_pfn:
+                continue
+            flags = int(flags_arr[pfn])
+            if not flags & D.PG_ANON or flags & skip:
+                continue
+            k = slot.get(int(mapping[pfn]))
+            found = []
+            huge = False
+            if k is not None:
+                index = int(index_arr[pfn])
+                for c in range(kstart[k], kstart[k + 1]):
+                    delta = (index - c_pgoff[c]) & _U64
+                    if delta >= c_pages[c]:
+                        continue
+                    addr = c_start[c] + (delta << D.PAGE_SHIFT)
+                    e = self._leaf(c_pgd[c], addr)[0] if addr < self.task_size else 0
+                    if not e & (D._PAGE_PRESENT | D._PAGE_PROTNONE) or e & D._PAGE_SPECIAL:
+                        continue
+                    mapped = (e & _PFN) >> D.PAGE_SHIFT
+                    if e & _PSE:
+                        mapped += (addr & (D.PMD_SIZE - 1)) >> D.PAGE_SHIFT
+                    if mapped != pfn:
+                        continue
+                    if e & _PSE:
+                        huge = True
+                        break
+                    found.append((c, addr))
+            if huge:
+                continue
+            ref[i] = 0
+            for c, addr in found:
+                cand.append(c)
+                addrs.append(addr)
+        mstart[n] = len(cand)
+        for i, pfn in enumerate(pfns):
+            if ref[i] < 0:
+                continue
+            referenced = vm_flags = 0
+            for j in range(mstart[i], mstart[i + 1]):
+                c = cand[j]
+                if c_vmflags[c] & _VM_LOCKED:
+                    vm_flags |= _VM_LOCKED
+                    break
+                if self.pte_clear_young(c_pgd[c], addrs[j]) & D._PAGE_ACCESSED:
+                    referenced += 1
+                    vm_flags |= c_vmflags[c]
+            ref[i] = referenced
+            vmf[i] = vm_flags
+            if not check:
+                continue
+            flags = int(flags_arr[pfn])
+            referenced_folio = bool(flags & D.PG_REFERENCED)
+            file_lru = not flags & D.PG_SWAPBACKED
+            if referenced_folio:
+                flags_arr[pfn] = flags & ~D.PG_REFERENCED
+            if vm_flags & _VM_LOCKED:
+                d = 3
+            elif referenced:
+                flags_arr[pfn] = int(flags_arr[pfn]) | D.PG_REFERENCED
+                if referenced_folio or referenced > 1 or (vm_flags & D.VM_EXEC and file_lru):
+                    d = 3                                   # FOLIOREF_ACTIVATE
+                else:
+                    d = 2                                   # FOLIOREF_KEEP
+            elif referenced_folio and file_lru:
+                d = 1                                       # FOLIOREF_RECLAIM_CLEAN
+            else:
+                d = 0                                       # FOLIOREF_RECLAIM
+            dec[i] = d
+        as64 = lambda x: np.array(x, np.int64)
+        return as64(ref), as64(vmf), as64(dec), as64(mstart), as64(cand), as64(addrs)
 
     def pmd_get(self, pgd, addr):
         pgd, addr = self._check_pgd(pgd), A.check_addr(addr, self.task_size)

@@ -352,7 +352,7 @@ def expand_stack(mm, vma, addr):
 def handle_mm_fault(mm, vma, addr, flags):
     mmu = mm.kernel.mmu
     write = flags & FAULT_FLAG_WRITE
-    pmd = mmu.pmd_get(mm.pgd, addr)
+    pmd = mmu.pmd_get_unchecked(mm.pgd, addr)
     if pmd == 0:                     # __handle_mm_fault: pud_alloc, pmd_alloc come first (they
         try:                         # stay even when the fault then fails with SIGBUS)
             with_tables(mm.kernel, mmu.pmd_alloc, mm.pgd, addr, mm.counters)

@@ -5,6 +5,8 @@ descends from it through fork); a file page's is its inode (every VMA mapping th
 Simplification (docs/faults.md): the anon_vma interval trees and i_mmap are not kept; the walk
 visits every live process's VMAs and keeps those the kernel's trees would return.
 """
+import numpy as np
+
 from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, PAGE_SHIFT,
                        PG_ANON, PG_FILE, PMD_SIZE, pte_pfn)
 
@@ -58,7 +60,7 @@ class RmapIndex:
     walk() gives exactly rmap_walk()'s answer while no VMA, anon_vma or process changes: build
     one per pass and drop it when the pass ends."""
 
-    __slots__ = ("anon", "file")
+    __slots__ = ("anon", "file", "_flat", "flat_items")
 
     def __init__(self, kernel):
         anon_keys = {}
@@ -84,6 +86,27 @@ class RmapIndex:
                     file_keys.setdefault(vma.vm_file.f_inode.i_mapping.id, []).append(item)
         self.anon = anon_keys
         self.file = file_keys
+        self._flat = None
+        self.flat_items = None
+
+    def flat(self):
+        """The anon half as flat int64 arrays for the engine's batch rmap (Mmu.check_references):
+        (keys: the anon_vma ids sorted, kstart: key k's candidates are [kstart[k], kstart[k+1]),
+        and per candidate its pgd, vm_start, pages, vm_pgoff, vm_flags), candidates in walk()'s
+        order; flat_items[c] is candidate c's (process, mm, vma)."""
+        if self._flat is None:
+            keys = sorted(self.anon)
+            kstart = [0]
+            items = []
+            for k in keys:
+                items.extend(self.anon[k])
+                kstart.append(len(items))
+            cols = ([mm.pgd for _, mm, _ in items], [vma.vm_start for _, _, vma in items],
+                    [vma.pages for _, _, vma in items], [vma.vm_pgoff for _, _, vma in items],
+                    [vma.vm_flags for _, _, vma in items])
+            self._flat = tuple(np.array(x, np.int64) for x in [keys, kstart, *cols])
+            self.flat_items = items
+        return self._flat
 
     def walk(self, kernel, pfn):
         """rmap_walk(kernel, pfn) from the index."""

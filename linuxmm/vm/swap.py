@@ -370,7 +370,7 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     si = swap.areas[entry[0]]
     pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=readahead)
     mmu = kernel.mmu
-    mmu.page_clear(pfn)
+    mmu.page_clear_unchecked(pfn)                   # a fresh user page
     data = si.data.get(entry[1])
     if data is not None:
         mmu.page_write(pfn, 0, data)
@@ -399,7 +399,7 @@ def swapin_direct(kernel, entry, vma, addr):
     si = kernel.swap_state.areas[entry[0]]
     pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
     mmu = kernel.mmu
-    mmu.page_clear(pfn)
+    mmu.page_clear_unchecked(pfn)                   # a fresh user page
     data = si.data.get(entry[1])
     if data is not None:
         mmu.page_write(pfn, 0, data)

@@ -15,6 +15,8 @@ clears and counts them.  Counters are kept where /proc/vmstat shows them.
 """
 from collections import Counter
 
+import numpy as np
+
 from ..errors import OutOfMemory
 from .. import gfp as G
 from .clock import charge
@@ -69,6 +71,11 @@ class Vmscan:
         self.rmap_pass = False            # shrink_node runs: rmap through rmap_index
         self.rmap_index = None            # the pass's RmapIndex, built at its first rmap walk
         self.zone_starts = [start for _, start, _ in kernel.layout.spans]
+        # zone_limits[i]: the lowest pfn pfn_zone() puts above zone i (isolate_lru_folios
+        # skips folios at or above it)
+        spans = kernel.layout.spans
+        self.zone_limits = [min([start for j, (_, start, size) in enumerate(spans)
+                                 if j > i and size] or [1 << 62]) for i in range(len(spans))]
 
     def vmstat(self):
         out = dict(self.stat)
@@ -154,6 +161,39 @@ def _rmap(kernel, pfn):
     return index.walk(kernel, pfn)
 
 
+def _batch_references(kernel, folios, check):
+    """The engine's batch folio_referenced / folio_check_references for the anonymous order-0
+    folios among `folios` (Mmu.check_references), inside a reclaim pass only (the pass's
+    RmapIndex, flattened); None outside one.
+
+    Why a batch before the per-folio loop gives the per-folio loop's results: a folio's rmap
+    answer and its PTEs' Accessed bits depend only on the PTEs mapping that folio and on the
+    VMAs (fixed during a pass), and handling the other folios of the batch (swap slot, unmap of
+    their own PTEs, freeing them, the clock's timers, which touch file folios only) changes
+    neither; the flags it reads and writes (PG_referenced) are the folio's own."""
+    vs = kernel.vmscan
+    if not vs.rmap_pass:
+        return None
+    index = vs.rmap_index
+    if index is None:
+        index = vs.rmap_index = RmapIndex(kernel)
+    flat = index.flat()
+    ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(
+        np.array(folios, np.int64), flat, check)
+    return (ref.tolist(), vmf.tolist(), dec.tolist(), mstart.tolist(), cand.tolist(),
+            addr.tolist(), index.flat_items)
+
+
+def _batch_mappings(batch, i):
+    """folio i's [(process, vma, address)] from a _batch_references answer."""
+    _, _, _, mstart, cand, addr, items = batch
+    out = []
+    for j in range(mstart[i], mstart[i + 1]):
+        process, _, vma = items[cand[j]]
+        out.append((process, vma, addr[j]))
+    return out
+
+
 def _is_file_lru(flags):
     return not flags & PG_SWAPBACKED
 
@@ -200,6 +240,15 @@ def isolate_lru_folios(kernel, nr_to_scan, lru, sc):
     """Take up to nr_to_scan pages' worth of folios from the list's tail (off the LRU, PG_lru
     cleared); folios of zones above reclaim_idx are skipped (rotated to the head).  Returns
     (folios in isolation order, pages scanned)."""
+    limits = kernel.vmscan.zone_limits
+    idx = sc.reclaim_idx
+    limit = limits[idx] if 0 <= idx < len(limits) else (0 if idx < 0 else 1 << 62)
+    return kernel.mmu.isolate_lru(lru, nr_to_scan, limit)
+
+
+def _isolate_lru_folios_py(kernel, nr_to_scan, lru, sc):
+    """isolate_lru_folios as the engine does it (Mmu.isolate_lru), kept as the readable
+    statement of the rule (tests/test_reclaim_engine.py compares the two)."""
     mmu = kernel.mmu
     taken = []
     scanned = 0
@@ -242,23 +291,23 @@ def shrink_active_list(kernel, nr_to_scan, sc, lru):
     stat["pgrefill"] += scanned
     file = lru == LRU_ACTIVE_FILE
     active, inactive = [], []
-    for pfn in folios:
+    batch = _batch_references(kernel, folios, False) if folios else None
+    for i, pfn in enumerate(folios):
         flags = int(mmu.flags[pfn])
         if flags & PG_UNEVICTABLE:
             active.append(pfn)
             continue
-        referenced, vm_flags, _ = folio_referenced(kernel, pfn)
+        if batch is not None and batch[0][i] >= 0:
+            referenced, vm_flags = batch[0][i], batch[1][i]
+        else:
+            referenced, vm_flags, _ = folio_referenced(kernel, pfn)
         if referenced and vm_flags & VM_EXEC and _is_file_lru(flags):
             active.append(pfn)
             continue
         _set_folio_flags(mmu, pfn, PG_WORKINGSET, PG_ACTIVE)
         inactive.append(pfn)
-    nr_deactivate = 0
-    for pfn in active:
-        putback(kernel, pfn)
-    for pfn in inactive:
-        nr_deactivate += folio_nr_pages(int(mmu.flags[pfn]))
-        putback(kernel, pfn)
+    nr_deactivate = sum(folio_nr_pages(int(mmu.flags[pfn])) for pfn in inactive)
+    mmu.lru_add_batch(active + inactive)                 # putback, in order
     stat["pgdeactivate"] += nr_deactivate
     # lru_note_cost of the rotated pages
     rotated = sum(folio_nr_pages(int(mmu.flags[p])) for p in active)
@@ -306,15 +355,18 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
     activated = 0
     keep = []
     charge(kernel, "reclaim_scan", len(folios))
-    for pfn in folios:
+    batch = None if ignore_references else _batch_references(kernel, folios, True)
+    for i, pfn in enumerate(folios):
         flags = int(mmu.flags[pfn])
         nr = folio_nr_pages(flags)
         if flags & (PG_UNEVICTABLE | PG_MLOCKED):
             keep.append(pfn)
             continue
         if ignore_references:
-            from .rmap import rmap_walk
             references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
+        elif batch is not None and batch[0][i] >= 0:
+            references = batch[2][i]
+            mappings = _batch_mappings(batch, i) if batch[3][i + 1] > batch[3][i] else []
         else:
             references, mappings = folio_check_references(kernel, pfn)
         if references == FOLIOREF_ACTIVATE:
@@ -375,14 +427,8 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
             keep.append(pfn)
             continue
         reclaimed += nr
-    pgactivate = 0
-    for pfn in keep:
-        flags = int(mmu.flags[pfn])
-        if flags & PG_ACTIVE and not flags & PG_LRU:
-            pass
-        if mmu.refcount[pfn] <= 0:
-            continue                                     # pragma: no cover
-        putback(kernel, pfn)
+    refcount = mmu.refcount
+    mmu.lru_add_batch([pfn for pfn in keep if refcount[pfn] > 0])     # putback, in order
     pgactivate = activated
     return reclaimed, activated, pgactivate
 
