@@ -37,7 +37,8 @@ def _head(path, n=65536):
     return raw, False
 
 
-_STRACE_LINE = re.compile(rb"^(?:\[pid +\d+\] |\d+ +)?(?:[\d:.]+ )?[a-z_0-9]+\(", re.M)
+_STRACE_LINE = re.compile(rb"^(?:\[pid +\d+\] |\d+ +)?(?:[\d:.]+ )?[a-z_0-9]+\("
+                          rb"(?:.*\) += (?:-?\d|0x|\?)|.*<unfinished \.\.\.>$)", re.M)
 _LACKEY_LINE = re.compile(rb"^(?:I  | [LSM] )[0-9a-fA-F]+,\d+$", re.M)
 
 
