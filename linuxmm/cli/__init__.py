@@ -321,7 +321,7 @@ def _no_aslr():
               "that differ")
 @_common
 def record(command, output, show_all, as_json, quiet):
-    """Run COMMAND on this host under strace (-f -y, memory calls and execve) with address
+    """Run COMMAND on this host under strace (-f -y, memory calls, execve and clone) with address
     randomization off (setarch -R), save the log, replay it and print the comparison.
     Write the command after --:  linuxmm record -- ls -l /"""
     from ..replay import TraceError
@@ -334,7 +334,7 @@ def record(command, output, show_all, as_json, quiet):
     if exe is None:
         raise UserError(f"{command[0]}: command not found")
     output = output or os.path.basename(command[0]) + ".strace"
-    argv = [strace_bin, "-f", "-y", "-s", "4096", "-e", "trace=%memory,execve",
+    argv = [strace_bin, "-f", "-y", "-s", "4096", "-e", "trace=%memory,execve,clone,clone3,fork,vfork",
             "-o", output, os.path.abspath(exe), *command[1:]]
     try:
         done = subprocess.run(argv, preexec_fn=_no_aslr,

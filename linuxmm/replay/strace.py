@@ -203,7 +203,8 @@ class Replayer:
         self.log_dir = log_dir
         self.procs = {}
         self.first = None
-        self.parents = {}                     # child pid -> parent pid (from clone results)
+        self.parents = {}                     # child pid -> parent pid, for logs without clone
+        self.threads = set()
         self.results = []
         self.unsupported = {}
 
@@ -243,8 +244,13 @@ class Replayer:
         p = self.process(c.pid)
         name, a = c.name, c.args
         if name in FORKS:
-            if c.ret is not None and c.ret > 0:
-                self.parents[c.ret] = c.pid
+            child = c.ret
+            if child is not None and child > 0 and child not in self.procs and p.alive:
+                if "CLONE_VM" in c.args_text and "CLONE_VFORK" not in c.args_text:
+                    self.procs[child] = p          # a thread: the same address space
+                    self.threads.add(child)
+                else:
+                    self.procs[child] = p.fork()
             return
         if name not in REPLAYED:
             self.unsupported[name] = self.unsupported.get(name, 0) + 1
@@ -299,13 +305,23 @@ def replay(path, *, mem="16G", backend="c", cpus=2, seed=0, randomize_va_space=0
     k = Kernel(mem, backend=backend, cpus=cpus, seed=seed,
                randomize_va_space=randomize_va_space)
     r = Replayer(k, os.path.dirname(os.path.abspath(path)))
+    # Which pids appear without a traced clone (they are forked from the first process).
+    first = next(ev[2] for ev in events)
+    cloned = {ev[3].ret for ev in events if ev[0] == "call" and ev[3].name in FORKS}
+    later = {first: [pid for pid in dict.fromkeys(ev[2] for ev in events)
+                     if pid != first and pid not in cloned]}
     for i, ev in enumerate(events):
         if ev[0] == "call":
             try:
                 r.call(ev[3])
             except (ValueError, IndexError) as err:
                 raise TraceError(f"{path}:{ev[1]}: cannot replay {ev[3]!r}: {err}") from None
-        elif ev[2] in r.procs and r.procs[ev[2]].alive:
+        elif ev[2] in r.procs and ev[2] not in r.threads and r.procs[ev[2]].alive:
+            # Without traced clone calls a child first seen after its parent exited is
+            # forked now, as the parent's last moment.
+            for pid in later.get(ev[2], ()):
+                if pid not in r.procs:
+                    r.procs[pid] = r.procs[ev[2]].fork()
             r.procs[ev[2]].exit()
         if progress is not None:
             progress(i + 1, len(events))
