@@ -1,11 +1,9 @@
-"""Command line: ``linuxmm demo`` (also ``python -m linuxmm demo``)."""
-import argparse
-import sys
+"""``linuxmm demo``: boot a machine, a burst of allocations, processes, memory pressure."""
 import time
 
 import numpy as np
 
-from . import gfp as G
+from .. import gfp as G
 
 
 def buddyinfo_line(zone_name, nr_free):
@@ -22,8 +20,12 @@ def _vmstat(k, *prefixes):
     return [ln for ln in k.read("/proc/vmstat").splitlines() if ln.startswith(prefixes)]
 
 
-def demo(args):
-    from .kernel import Kernel
+def demo(args, phase=lambda name: None, facts=None):
+    """Print the tour; phase(name) is called as each part starts; facts (a dict) collects the
+    numbers that --json prints."""
+    from ..kernel import Kernel
+    facts = {} if facts is None else facts
+    phase("boot and allocation burst")
 
     start = time.perf_counter()
     k = Kernel(args.mem, cpus=args.cpus, seed=args.seed, backend=args.backend)
@@ -76,17 +78,25 @@ def demo(args):
     print("\n".join(_meminfo(k, "MemTotal", "MemFree", "MemAvailable", "Slab", "SUnreclaim")))
     print("\n/proc/vmstat (excerpt):")
     print("\n".join(_vmstat(k, "pgalloc_", "pgfree", "nr_free_pages", "nr_slab_")))
-    _process_demo(k)
+    facts.update({"mem": k.mem, "cpus": k.cpus, "backend": k.backend, "seed": args.seed,
+                  "user_pages": sum(len(u) for u in user), "kernel_blocks": len(kernel),
+                  "slab_objects": len(objs), "kmallocs": len(kmallocs)})
+    phase("processes: exec, mmap, faults, fork, exit")
+    _process_demo(k, facts)
     k.check()
-    print(f"\nall invariants checked; {(time.perf_counter() - start) * 1e3:.0f} ms in all")
+    phase("memory pressure: kswapd and swap")
+    _pressure_demo(args, facts)
+    elapsed = time.perf_counter() - start
+    facts["seconds"] = round(elapsed, 3)
+    print(f"\nall invariants checked; {elapsed * 1e3:.0f} ms in all")
     return 0
 
 
-def _process_demo(k):
+def _process_demo(k, facts):
     """A process: a few mmaps and, where the host has one, execve of a real ELF binary."""
     import os
 
-    from . import vm
+    from .. import vm
 
     p = k.spawn("demo")
     rw = vm.PROT_READ | vm.PROT_WRITE
@@ -101,14 +111,13 @@ def _process_demo(k):
     p.brk(p.brk(0) + (132 << 10))
     print(f"/proc/{p.pid}/maps:")
     print(k.read(f"/proc/{p.pid}/maps"), end="")
-    _fault_demo(k, p)
+    facts["exec"] = binary
+    _fault_demo(k, p, facts)
 
 
-def _fault_demo(k, p):
+def _fault_demo(k, p, facts):
     """Demand paging, a file through the page cache, fork with COW, exit."""
-    import numpy as np
-
-    from . import vm
+    from .. import vm
     size = 16 << 20
     a = p.mmap(0, size, vm.PROT_READ | vm.PROT_WRITE, vm.MAP_PRIVATE | vm.MAP_ANONYMOUS)
     p.touch_range(a, size // 2)                       # reads: the zero page
@@ -126,24 +135,44 @@ def _fault_demo(k, p):
     print("\n".join(k.read(f"/proc/{child.pid}/smaps_rollup").splitlines()[:8]))
     print("/proc/meminfo (excerpt):")
     print("\n".join(_meminfo(k, "MemFree", "Cached", "AnonPages", "Mapped", "PageTables")))
+    facts.update({"parent_min_flt": p.min_flt, "parent_maj_flt": p.maj_flt,
+                  "child_min_flt": child.min_flt})
     child.exit()
+    print(f"the child (pid {child.pid}) exited: its pages and page tables are free again")
     print("/proc/vmstat (excerpt):")
     print("\n".join(_vmstat(k, "pgfault", "pgmajfault", "pgreuse")))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="linuxmm", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="boot a machine, run a burst of allocations, show /proc")
-    p.add_argument("--mem", default="4G", help="RAM size (default 4G)")
-    p.add_argument("--cpus", type=int, default=2)
-    p.add_argument("--bursts", type=int, default=20, help="scale of the allocation burst")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", choices=("c", "reference"), default="c")
-    p.set_defaults(func=demo)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def _pressure_demo(args, facts):
+    """A small machine with swap: a process writes more than RAM holds; kswapd swaps."""
+    from .. import vm
+    from ..kernel import Kernel
+    k = Kernel("64M", swap="64M", cpus=1, seed=args.seed, backend=args.backend)
+    k.spawn("init")
+    p = k.spawn("hog")
+    npages = 9000
+    a = p.mmap(0, npages * 4096, vm.PROT_READ | vm.PROT_WRITE,
+               vm.MAP_PRIVATE | vm.MAP_ANONYMOUS)
+    print(f"\nmemory pressure: a 64M machine ({k.read('/proc/meminfo').split()[1]} kB "
+          f"MemTotal) with a 64M swap file; pid {p.pid} writes {npages} pages "
+          f"({npages * 4 // 1024} MiB), more than RAM holds")
+    p.write(a, b"first page")
+    p.touch_range(a, npages * 4096, write=True)
+    first = p.read(a, 10)
+    print(f"kswapd swapped the oldest pages out; reading the first page back is a major "
+          f"fault: {first!r}, maj_flt {p.maj_flt}")
+    print("/proc/swaps:")
+    print(k.read("/proc/swaps"), end="")
+    print("/proc/meminfo (excerpt):")
+    print("\n".join(_meminfo(k, "MemFree", "AnonPages", "SwapTotal", "SwapFree")))
+    print(f"/proc/{p.pid}/status (excerpt):")
+    print("\n".join(ln for ln in k.read(f"/proc/{p.pid}/status").splitlines()
+                    if ln.startswith(("VmRSS", "RssAnon", "VmSwap"))))
+    print("/proc/vmstat (excerpt):")
+    print("\n".join(_vmstat(k, "pswp", "pgsteal_kswapd", "pgscan_kswapd", "pageoutrun")))
+    print("/proc/pressure/memory:")
+    print(k.read("/proc/pressure/memory"), end="")
+    vs = k.vm_counters()
+    facts.update({"pressure_pswpout": int(vs["pswpout"]), "pressure_pswpin": int(vs["pswpin"]),
+                  "pressure_maj_flt": p.maj_flt, "pressure_swap_kb": p.rss["swap"] * 4})
+    k.check()
