@@ -688,6 +688,13 @@ class Kernel:
         with self.lock:
             return balance_pgdat(self)
 
+    def kswapd_log(self):
+        """kswapd's runs so far (the last 100000): dicts of start and end (simulated ns,
+        k.now), pages scanned and pages reclaimed, oldest first."""
+        with self.lock:
+            return [{"start": s, "end": e, "scanned": n, "reclaimed": r}
+                    for s, e, n, r in self.vmscan.kswapd_log]
+
     def try_to_free_pages(self, nr_pages=32):
         """Direct reclaim as an allocation would do it (try_to_free_pages); returns the pages
         reclaimed."""

@@ -330,3 +330,18 @@ def test_madv_free_drops_swapped_pages(backend_name):
         assert p.read(a + i * P + 100, 12) == want
     assert 0 < sum(resident[::50]) < len(resident[::50])
     k.check()
+
+
+def test_kswapd_log_shows_activity_over_time(backend_name):
+    k = L.Kernel("64M", swap="128M", backend=backend_name)
+    p = k.spawn("p")
+    n = ram_pages(k) * 3 // 2
+    a = p.mmap(0, n * P, RW, ANON)
+    p.touch_range(a, n * P, write=True)
+    log = k.kswapd_log()
+    v = vmstat(k)
+    assert len(log) == v["pageoutrun"] > 1
+    assert sum(run["scanned"] for run in log) == v["pgscan_kswapd"]
+    assert sum(run["reclaimed"] for run in log) == v["pgsteal_kswapd"]
+    starts = [run["start"] for run in log]
+    assert starts == sorted(starts) and all(r["start"] <= r["end"] <= k.now for r in log)

@@ -13,7 +13,7 @@ slow path that calls them.
 Referenced bits come from the PTEs (rmap): every simulated access sets Accessed, reclaim
 clears and counts them.  Counters are kept where /proc/vmstat shows them.
 """
-from collections import Counter
+from collections import Counter, deque
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from .mmu_defs import (NR_ANON_MAPPED, MM_ANONPAGES, EV_PGACTIVATE, LRU_ACTIVE_A
                        PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, VM_EXEC)
 
 SWAP_CLUSTER_MAX = 32
+KSWAPD_LOG_MAX = 100_000          # kswapd runs remembered for k.kswapd_log()
 DEF_PRIORITY = 12
 MAX_SWAPPINESS = 200
 MAX_RECLAIM_RETRIES = 16
@@ -67,6 +68,7 @@ class Vmscan:
         self.refaults_file = 0
         self.refaults_anon = 0
         self.kswapd_runs = 0
+        self.kswapd_log = deque(maxlen=KSWAPD_LOG_MAX)   # (start ns, end ns, scanned, reclaimed)
         self.in_reclaim = False
         self.rmap_pass = False            # shrink_node runs: rmap through rmap_index
         self.rmap_index = None            # the pass's RmapIndex, built at its first rmap walk
@@ -723,6 +725,7 @@ def balance_pgdat(kernel, order=0, highest_zoneidx=None):
     vs.kswapd_runs += 1
     vs.in_reclaim = True
     total = 0
+    start, scanned = kernel.now, vs.stat["pgscan_kswapd"]
     psi_memstall_enter(kernel, "kswapd0")
     try:
         nr_to_reclaim = sum(max(pa.watermarks(i)[2], SWAP_CLUSTER_MAX)
@@ -751,6 +754,7 @@ def balance_pgdat(kernel, order=0, highest_zoneidx=None):
         for i in range(len(kernel._zone_names)):
             if pa.watermark_boost(i):
                 pa.clear_watermark_boost(i)
+    vs.kswapd_log.append((start, kernel.now, vs.stat["pgscan_kswapd"] - scanned, total))
     return total
 
 
