@@ -885,8 +885,11 @@ class Kernel:
         with nothing cached.  fs "ext4" (a disk: reads fill the page cache) or "tmpfs" (shmem);
         by default paths under /dev/shm/ and /run/ are tmpfs, all others ext4."""
         from .units import parse_size
+        size = parse_size(size) if isinstance(size, str) else _args.as_int(size, "size")
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
         with self.lock:
-            return self.fs.create(path, parse_size(size), fs)
+            return self.fs.create(path, size, fs)
 
     def create_device(self, path, ops, vm_flags=None):
         """A character device at path whose mmap installs `ops`, a Python vm_operations_struct

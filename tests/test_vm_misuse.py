@@ -204,3 +204,225 @@ def test_huge_min_free_kbytes_is_refused_and_check_passes(backend_name):
         k.min_free_kbytes = 2**40
     assert k.min_free_kbytes == old
     k.check()
+
+
+# -- 2. refused calls that would have changed state ----------------------------------------------
+def test_mmap_with_numpy_all_ones_prot_leaves_nothing_charged(backend_name):
+    k = L.Kernel("128M", backend=backend_name)
+    p = k.spawn("a")
+    before = snapshot(k, p)
+    addr = p.mmap(0, 8192, np.uint64(2**64 - 1), ANON)   # unknown prot bits are ignored
+    assert type(addr) is int
+    assert k.vm_committed_as == before[2] + 2
+    p.munmap(addr, 8192)
+    assert k.vm_committed_as == before[2] and p.maps == ""
+    before = snapshot(k, p)                    # VmPeak keeps the 8 kB
+    for bad in (1.0, True, None, "3"):
+        with pytest.raises(ArgumentTypeError):
+            p.mmap(0, 8192, bad, ANON)
+        with pytest.raises(ArgumentTypeError):
+            p.mmap(0, 8192, RW, ANON, None, bad)
+        assert snapshot(k, p) == before
+    k.check()
+
+
+def _exec_ready(k):
+    p = k.spawn("sh")
+    p.execve("/usr/bin/true", ["true"], ["A=1"])
+    return p
+
+
+def test_execve_validates_before_the_old_address_space_goes(backend_name):
+    k = L.Kernel("128M", backend=backend_name)
+    p = _exec_ready(k)
+    before = snapshot(k, p)
+    bad = [(5, []), (["true"], 5), ("true", []), ([1], []), (["true"], [None]),
+           (["tr\0ue"], []), ([b"x" * (32 * 4096)], []), (["x" * 4000] * 600, [])]
+    for argv, envp in bad:
+        with pytest.raises((ValueError, TypeError, OSError)):
+            p.execve("/usr/bin/true", argv, envp)
+        assert snapshot(k, p) == before, (argv, envp)
+        k.check()
+    with pytest.raises(OSError) as err:
+        p.execve("/usr/bin/true", ["x" * 4000] * 600, [])
+    assert err.value.errno == errno.E2BIG
+    for path in (None, 5, "/no/such/file", "", "/etc/hostname"):
+        with pytest.raises((ValueError, TypeError, OSError)):
+            p.execve(path, ["x"], [])
+        assert snapshot(k, p)[:3] == before[:3], path     # (reading a header may cache it)
+    # NULL argv and envp are allowed (Linux adds an empty string and warns once)
+    p.execve("/usr/bin/true", None, None)
+    assert "with NULL argv: empty string added" in k.dmesg()
+    assert p.alive and p.mm.map_count > 0
+    k.check()
+
+
+def test_execve_relative_path_and_non_utf8_interpreter(backend_name, tmp_path):
+    import struct
+    k = L.Kernel("128M", backend=backend_name)
+    data = bytearray(open("/usr/bin/true", "rb").read())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * 56)
+        if p_type == 3:
+            break
+    else:
+        pytest.skip("/usr/bin/true has no PT_INTERP")
+    bogus = b"/lib\xff\xfe-ld.so"
+    data[p_offset:p_offset + p_filesz] = bogus + bytes(p_filesz - len(bogus))
+    f = k.create_file("bin/badinterp", 0)             # relative: /bin/badinterp
+    assert f.path == "/bin/badinterp"
+    f.write(0, bytes(data))
+    p = _exec_ready(k)
+    before = snapshot(k, p)
+    with pytest.raises(OSError) as err:
+        p.execve("bin/badinterp", ["x"], [])
+    assert err.value.errno in (errno.ENOENT, errno.ENOEXEC)
+    assert snapshot(k, p)[:3] == before[:3]
+    data[p_offset + p_filesz - 1] = ord("x")          # not NUL-terminated: ENOEXEC
+    f.write(0, bytes(data))
+    with pytest.raises(OSError) as err:
+        p.execve("/bin/badinterp", ["x"], [])
+    assert err.value.errno == errno.ENOEXEC
+    assert snapshot(k, p)[:3] == before[:3]
+    k.check()
+
+
+def test_relative_paths_resolve_against_slash_not_the_host_cwd(backend_name, tmp_path,
+                                                               monkeypatch):
+    (tmp_path / "usr").mkdir()
+    (tmp_path / "hostonly").write_bytes(b"host cwd file")
+    monkeypatch.chdir(tmp_path)
+    k = L.Kernel("64M", backend=backend_name)
+    with pytest.raises(FileNotFoundError):
+        k.open("hostonly")                             # /hostonly: not the host's cwd
+    assert k.open("etc/hostname").path == "/etc/hostname"
+    f = k.create_file("data/x", 10)
+    assert f.path == "/data/x" and k.open("/data/x").f_inode is f.f_inode
+    p = k.spawn("a")
+    p.execve("usr/bin/true", ["true"], [])             # /usr/bin/true
+    assert "/usr/bin/true" in p.maps
+    for bad in (None, 5, 1.5):
+        with pytest.raises(TypeError):
+            k.open(bad)
+        with pytest.raises(TypeError):
+            k.create_file(bad, 0)
+    k.check()
+
+
+@pytest.mark.parametrize("fs,limit", [("ext4", ((1 << 32) - 1) << 12), ("tmpfs", (1 << 63) - 1)])
+def test_create_file_beyond_max_file_size_is_efbig_and_leaves_no_inode(backend_name, fs, limit):
+    k = L.Kernel("64M", backend=backend_name)
+    for size in (2**62, limit + 1, 2**64):
+        if size <= limit:
+            continue
+        with pytest.raises(OSError) as err:
+            k.create_file("/data/huge", size, fs=fs)
+        assert err.value.errno == errno.EFBIG
+        assert "/data/huge" not in k.fs.inodes
+    f = k.create_file("/data/huge", np.int64(limit), fs=fs)
+    assert f.size == limit
+    with pytest.raises(OSError) as err:
+        f.write(limit, b"x")
+    assert err.value.errno == errno.EFBIG
+    assert f.write(limit - 1, b"xy") == 1
+    for bad in (1.5, True, None):
+        with pytest.raises(TypeError):
+            k.create_file("/data/bad", bad)
+        assert "/data/bad" not in k.fs.inodes
+    k.check()
+
+
+def test_big_files_are_sparse_and_read_lazily(backend_name, tmp_path, monkeypatch):
+    import builtins
+    k = L.Kernel("64M", backend=backend_name)
+    f = k.create_file("/data/big", "1G")
+    assert f.read(0, 16) == bytes(16) and f.read((1 << 30) - 8, 16) == bytes(8)
+    assert not f.f_inode._backing
+    host = tmp_path / "sparse"
+    with open(host, "wb") as h:
+        h.truncate(1 << 30)
+        h.seek(5 * 4096)
+        h.write(b"hello")
+    read = []
+    real_open = builtins.open
+
+    def counting_open(*args, **kw):
+        fh = real_open(*args, **kw)
+        if str(args[0]) == str(host):
+            real_read = fh.read
+            fh = _Wrap(fh, real_read, read)
+        return fh
+    monkeypatch.setattr(builtins, "open", counting_open)
+    g = k.open(str(host))
+    assert g.read(0, 16) == bytes(16)
+    assert g.read(5 * 4096, 5) == b"hello"
+    assert sum(read) <= 64 * 4096                      # readahead windows, not the file
+
+
+class _Wrap:
+    def __init__(self, fh, real_read, log):
+        self._fh, self._read, self._log = fh, real_read, log
+
+    def read(self, n=-1):
+        data = self._read(n)
+        self._log.append(len(data))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+
+# -- 3. one contract for int-like arguments -------------------------------------------------------
+def test_vm_calls_take_numpy_integers_and_refuse_floats_and_bools(backend_name):
+    k = L.Kernel("128M", backend=backend_name)
+    p = k.spawn("a")
+    addr = p.mmap(np.int64(0), np.uint32(4 * P), np.int8(RW), np.int32(ANON), None, np.uint8(0))
+    assert type(addr) is int
+    p.touch(np.uint64(addr), write=True)
+    p.touch_range(np.int64(addr), np.int16(P))
+    p.write(np.uint64(addr), b"abc")
+    assert p.read(np.int64(addr), np.int32(3)) == b"abc"
+    addr = new = p.mremap(np.uint64(addr), np.int64(4 * P), np.int64(8 * P), np.int32(1))
+    assert p.mincore(np.uint64(addr), np.int64(P)) == bytes([1])
+    p.mprotect(np.uint64(addr), np.int64(P), np.int32(PROT_READ))
+    p.madvise(np.uint64(addr + P), np.int64(P), np.int32(4))
+    p.mlock(np.uint64(addr), np.int64(P))
+    p.munlock(np.uint64(addr), np.int64(P))
+    p.mlock2(np.uint64(addr), np.int64(P), np.int32(0))
+    p.brk(np.int64(0))
+    assert p.mm.find_vma_bulk(np.array([new], dtype=np.uint64))[0] == new
+    p.munmap(np.uint64(new), np.int64(8 * P))
+    assert p.maps == ""
+    assert p.syscall(NR_brk, 0, 0, 0, 0, 0, 0) == p.mm.brk
+    assert p.syscall(np.int64(NR_munmap), np.uint64(0), np.int64(P)) == 0
+    assert p.syscall(NR_madvise, 1, P, 4, 0, 0, 0) == -errno.EINVAL
+    with pytest.raises(TypeError):
+        p.syscall(NR_brk, 0, 0, 0, 0, 0, 0, 0)
+    with pytest.raises(ArgumentTypeError):
+        p.syscall(NR_brk, 1.5)
+    before = snapshot(k, p)
+    for bad in (1.5, True, np.float64(4096), None, "4096", np.bool_(True)):
+        calls = [lambda: p.mmap(0, bad, RW, ANON), lambda: p.mmap(0, P, RW, bad), lambda: p.munmap(bad, P),
+                 lambda: p.mprotect(0, bad, RW), lambda: p.mremap(0, P, bad),
+                 lambda: p.brk(bad), lambda: p.madvise(0, P, bad),
+                 lambda: p.mlock(bad, P), lambda: p.mlock2(0, P, bad),
+                 lambda: p.mlockall(bad), lambda: p.mincore(bad, P),
+                 lambda: p.touch(bad), lambda: p.touch_range(0, bad),
+                 lambda: p.read(bad, 1), lambda: p.write(bad, b"x")]
+        if bad is not None:                    # mmap's addr None is NULL
+            calls += [lambda: p.mm.find_vma_bulk([bad]), lambda: p.mmap(bad, P, RW, ANON)]
+        for call in calls:
+            with pytest.raises(ArgumentTypeError):
+                call()
+            assert snapshot(k, p) == before
+    with pytest.raises(ArgumentTypeError):
+        p.mm.find_vma_bulk([1.5])
+    k.check()

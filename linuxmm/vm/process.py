@@ -31,6 +31,12 @@ from .mremap import sys_mremap
 U64 = (1 << 64) - 1
 
 
+def _reg(value, name):
+    """A system call argument as the register holds it: any integer with __index__ (numpy's
+    too; bool, float, None and str refused with ArgumentTypeError), modulo 2**64."""
+    return _args.as_int(value, name) & U64
+
+
 class ProcessTable(dict):
     """Kernel.processes: the live processes by pid; `in` accepts a pid or a Process."""
 
@@ -85,9 +91,13 @@ class Process:
     def mmap(self, addr, length, prot, flags, file=None, offset=0):
         """addr None is NULL; file is a File or a descriptor from install_fd() (fget: an
         unknown one gives EBADF, and it is ignored with MAP_ANONYMOUS as the kernel does)."""
-        if addr is None:
-            addr = 0
-        if isinstance(file, int) and not isinstance(file, bool):
+        addr = 0 if addr is None else _reg(addr, "addr")
+        length = _reg(length, "length")
+        prot = _reg(prot, "prot")
+        flags = _reg(flags, "flags")
+        offset = _reg(offset, "offset")
+        if file is not None and not isinstance(file, (bool, File)) and hasattr(file, "__index__"):
+            file = _args.as_int(file, "file")
             file = None if flags & MAP_ANONYMOUS else self.fds.get(file)
         elif file is not None and not isinstance(file, File):
             raise TypeError(f"file must be a File, a file descriptor or None, not {file!r}")
@@ -96,26 +106,33 @@ class Process:
 
     @task_call
     def munmap(self, addr, length):
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
-            return self.mm.do_munmap(addr & U64, length & U64)
+            return self.mm.do_munmap(addr, length)
 
     @task_call
     def mprotect(self, addr, length, prot):
+        addr, length, prot = _reg(addr, "addr"), _reg(length, "length"), _reg(prot, "prot")
         with self.kernel.lock:
             return sys_mprotect(self.mm, addr, length, prot)
 
     @task_call
     def mremap(self, old_addr, old_len, new_len, flags=0, new_addr=0):
+        old_addr, old_len = _reg(old_addr, "old_addr"), _reg(old_len, "old_len")
+        new_len, flags = _reg(new_len, "new_len"), _reg(flags, "flags")
+        new_addr = _reg(new_addr, "new_addr")
         with self.kernel.lock:
             return sys_mremap(self.mm, old_addr, old_len, new_len, flags, new_addr)
 
     @task_call
     def brk(self, addr):
+        addr = _reg(addr, "addr")
         with self.kernel.lock:
             return sys_brk(self.mm, addr)
 
     @task_call
     def madvise(self, addr, length, advice):
+        addr, length, advice = _reg(addr, "addr"), _reg(length, "length"), _reg(advice, "advice")
         with self.kernel.lock:
             return sys_madvise(self.mm, addr, length, advice)
 
@@ -124,6 +141,7 @@ class Process:
         """mlock(2): VM_LOCKED on the range (splitting/merging VMAs), its pages faulted in and
         mlocked (the unevictable LRU).  OSError ENOMEM (hole, RLIMIT_MEMLOCK, PROT_NONE
         range), EPERM, EAGAIN as the kernel."""
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
             return sys_mlock(self._live_mm(), addr, length)
 
@@ -131,11 +149,13 @@ class Process:
     def mlock2(self, addr, length, flags=0):
         """mlock2(2): flags MLOCK_ONFAULT (VM_LOCKONFAULT: nothing is faulted in, pages are
         mlocked as they fault); EINVAL for other bits."""
+        addr, length, flags = _reg(addr, "addr"), _reg(length, "length"), _reg(flags, "flags")
         with self.kernel.lock:
             return sys_mlock2(self._live_mm(), addr, length, flags)
 
     @task_call
     def munlock(self, addr, length):
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
             return sys_munlock(self._live_mm(), addr, length)
 
@@ -143,6 +163,7 @@ class Process:
     def mlockall(self, flags):
         """mlockall(2): MCL_CURRENT, MCL_FUTURE (mm->def_flags: later mmaps and brk are
         VM_LOCKED and populated), MCL_ONFAULT."""
+        flags = _reg(flags, "flags")
         with self.kernel.lock:
             return sys_mlockall(self._live_mm(), flags)
 
@@ -315,6 +336,7 @@ class Process:
         """mincore(2): one byte per page, 1 when the page is resident (a present PTE, or a
         cached page of the mapped file).  OSError EINVAL / ENOMEM as the kernel."""
         from .mincore import sys_mincore
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
             return sys_mincore(self._live_mm(), addr, length)
 
