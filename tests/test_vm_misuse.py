@@ -426,3 +426,90 @@ def test_vm_calls_take_numpy_integers_and_refuse_floats_and_bools(backend_name):
     with pytest.raises(ArgumentTypeError):
         p.mm.find_vma_bulk([1.5])
     k.check()
+
+
+# -- 4. Hypothesis: both backends, one contract for int-like arguments ------------------------------
+from hypothesis import given, settings, strategies as st   # noqa: E402
+
+NP_INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+def _np_int(draw_value):
+    return st.sampled_from(NP_INTS).flatmap(
+        lambda t: st.integers(int(np.iinfo(t).min), int(np.iinfo(t).max)).map(t))
+
+
+INTLIKE = st.one_of(
+    st.integers(0, 8) .map(lambda n: n * P),
+    st.sampled_from([0, 1, 3, 7, P - 1, P, 2**47, 2**63 - 1, 2**64 - 1, 2**64, -1, -P, 2**100]),
+    st.integers(-2**70, 2**70),
+    _np_int(None),
+    st.booleans(), st.floats(allow_nan=True), st.sampled_from([np.float64(P), np.bool_(False)]),
+)
+SMALL = st.one_of(st.integers(0, 40), st.sampled_from([MAP_PRIVATE | MAP_ANONYMOUS,
+                                                       0x22 | 0x10, 0x21, 0x100022]), INTLIKE)
+CALLS = {
+    "mmap": (lambda p, a: p.mmap(*a), [INTLIKE, INTLIKE, SMALL, SMALL]),
+    "mmap_off": (lambda p, a: p.mmap(0, P, RW, ANON, None, a[0]), [INTLIKE]),
+    "munmap": (lambda p, a: p.munmap(*a), [INTLIKE, INTLIKE]),
+    "mprotect": (lambda p, a: p.mprotect(*a), [INTLIKE, INTLIKE, SMALL]),
+    "mremap": (lambda p, a: p.mremap(*a), [INTLIKE, INTLIKE, INTLIKE, SMALL]),
+    "brk": (lambda p, a: p.brk(*a), [INTLIKE]),
+    "madvise": (lambda p, a: p.madvise(*a), [INTLIKE, INTLIKE, SMALL]),
+    "mlock": (lambda p, a: p.mlock(*a), [INTLIKE, INTLIKE]),
+    "mlock2": (lambda p, a: p.mlock2(*a), [INTLIKE, INTLIKE, SMALL]),
+    "munlock": (lambda p, a: p.munlock(*a), [INTLIKE, INTLIKE]),
+    "mincore": (lambda p, a: p.mincore(*a), [INTLIKE, INTLIKE]),
+    "touch": (lambda p, a: p.touch(*a), [INTLIKE]),
+    "touch_range": (lambda p, a: p.touch_range(a[0], a[1] % (64 * P) if isinstance(a[1], int)
+                                                 and not isinstance(a[1], bool) else a[1]),
+                    [INTLIKE, INTLIKE]),
+    "read": (lambda p, a: p.read(a[0], 8), [INTLIKE]),
+    "write": (lambda p, a: p.write(a[0], b"12345678"), [INTLIKE]),
+    "find_vma_bulk": (lambda p, a: p.mm.find_vma_bulk([a[0]]).tolist(), [INTLIKE]),
+    "syscall": (lambda p, a: p.syscall(*a), [st.sampled_from([9, 10, 11, 12, 25, 28, 149, 150,
+                                                              151, 325, 999]),
+                                              INTLIKE, INTLIKE, SMALL, SMALL, SMALL, INTLIKE]),
+}
+
+
+def _machine(backend_name):
+    k = L.Kernel("64M", backend=backend_name)
+    p = k.spawn("a")
+    base = p.mmap(0, 16 * P, RW, ANON)
+    p.touch_range(base, 4 * P, write=True)
+    p.mmap(base + 32 * P, 4 * P, PROT_READ, ANON | 0x10)
+    return k, p
+
+
+def _outcome(k, p, call, args):
+    try:
+        result = call(p, args)
+    except BaseException as err:       # noqa: BLE001 - any refusal is compared
+        return ("raise", type(err).__name__, getattr(err, "errno", None))
+    return ("ok", result)
+
+
+@settings(deadline=None)
+@given(data=st.data())
+def test_int_like_arguments_same_on_both_backends_and_refusals_change_nothing(data):
+    name = data.draw(st.sampled_from(sorted(CALLS)), label="call")
+    call, strategies = CALLS[name]
+    args = [data.draw(s, label=f"arg{i}") for i, s in enumerate(strategies)]
+    outcomes = []
+    for backend_name in ("c", "reference"):
+        k, p = _machine(backend_name)
+        before = (k.read(f"/proc/{p.pid}/maps"), k.read(f"/proc/{p.pid}/status"),
+                  k.vm_committed_as)
+        out = _outcome(k, p, call, args)
+        k.check()
+        if out[0] == "raise" and out[1] not in ("SegmentationFault", "BusError", "Killed"):
+            after = (k.read(f"/proc/{p.pid}/maps"), k.read(f"/proc/{p.pid}/status"),
+                     k.vm_committed_as)
+            assert after == before, (name, args, out)
+        if any(isinstance(a, (bool, np.bool_, float, np.floating)) for a in args) \
+                and name not in ("syscall",) or (name == "syscall" and any(
+                    isinstance(a, (bool, np.bool_, float, np.floating)) for a in args[1:])):
+            assert out[1] == "ArgumentTypeError", (name, args, out)
+        outcomes.append(out)
+    assert outcomes[0] == outcomes[1], (name, args)
