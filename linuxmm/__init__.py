@@ -6,7 +6,7 @@ classes live in ``linuxmm.reference``.
 from ._ffi import ABI_VERSION
 from .buddy import BuddyAllocator
 from .errors import (ArgumentTypeError, BusError, InvalidFree, InvariantError, Killed,
-                     MMError, OutOfMemory, SegmentationFault)
+                     MMError, OutOfMemory, SegmentationFault, SysctlError)
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ __all__ = [
     "Killed",
     "MMError",
     "OutOfMemory",
+    "SysctlError",
 ]
 
 # -- zones (physical memory: Kernel boot, zones, pages, /proc) --

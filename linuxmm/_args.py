@@ -3,7 +3,10 @@ import operator
 
 import numpy as np
 
-from .errors import ArgumentTypeError
+from .errors import ArgumentTypeError, SysctlError
+
+INT_MAX = 2**31 - 1
+ULONG_MAX = 2**64 - 1
 
 MAX_ORDER_LIMIT = 20
 
@@ -63,3 +66,13 @@ def int_array(values, dtype, name):
 def pfn_array(pfns):
     """pfns as a contiguous int64 array (see int_array)."""
     return int_array(pfns, np.int64, "pfns")
+
+
+def sysctl_int(value, name, lo=0, hi=INT_MAX):
+    """A sysctl write as proc_dointvec_minmax checks it: an integer (bool, float, None, str
+    refused with ArgumentTypeError) in lo..hi (SysctlError, OSError(EINVAL) and ValueError)."""
+    value = as_int(value, name)
+    if not lo <= value <= hi:
+        import errno
+        raise SysctlError(errno.EINVAL, f"vm.{name} must be in {lo}..{hi}, got {value}")
+    return value

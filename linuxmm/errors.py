@@ -18,6 +18,14 @@ class ArgumentTypeError(MMError, TypeError, ValueError):
     code expects, and a ValueError, as the kernel-facing API documents for bad arguments."""
 
 
+class SysctlError(MMError, OSError, ValueError):
+    """A refused write of a sysctl-like Kernel attribute (k.swappiness = 500): the value is
+    outside the range the kernel's handler (proc_dointvec_minmax & co.) accepts.  Both
+    OSError(EINVAL), what the write(2) to /proc/sys/vm/* returns, and a ValueError, the type
+    every refused write raises (a non-integer raises ArgumentTypeError, also a ValueError).
+    The attribute keeps its old value."""
+
+
 class InvariantError(MMError, AssertionError):
     """check() found a broken invariant: the model's state is corrupt."""
 

@@ -6,12 +6,13 @@ Kernel's public methods are thin delegations so that the whole API is discoverab
 """
 import importlib
 import threading
+import weakref
 
 from . import _args
 from . import boot as _boot
 from . import procfs as _procfs
 from . import watermarks as _wm
-from .errors import InvariantError, OutOfMemory
+from .errors import ArgumentTypeError, InvariantError, OutOfMemory, SysctlError
 from .gfp import GFP_KERNEL
 from .page import Page
 from .printk import KERN_INFO, LogBuffer
@@ -54,7 +55,7 @@ class Kernel:
         if not 1 <= self.cpus <= 1024:
             raise ValueError(f"cpus must be in 1..1024, got {self.cpus}")
         self.swap = parse_size(swap)
-        self.randomize_va_space = _args.as_int(randomize_va_space, "randomize_va_space")
+        self.randomize_va_space = randomize_va_space
         self.seed = _args.as_int(seed, "seed")
         self.slab_nomerge = bool(slab_nomerge)
         self.lock = threading.RLock()
@@ -88,9 +89,6 @@ class Kernel:
                        boot_allocations):
         if self.arch not in _boot.ARCHES:
             raise ValueError(f"arch must be one of {_boot.ARCHES}, got {self.arch!r}")
-        if transparent_hugepage not in THP_MODES:
-            raise ValueError(f"transparent_hugepage must be one of {THP_MODES}, "
-                             f"got {transparent_hugepage!r}")
         self.transparent_hugepage = transparent_hugepage
         self.max_order = MAX_PAGE_ORDER
         self.pageblock_order = PAGEBLOCK_ORDER
@@ -98,9 +96,7 @@ class Kernel:
         self._wmark_scale = self._check_scale_factor(watermark_scale_factor)
         self._high_fraction = self._check_high_fraction(high_fraction)
         if min_free_kbytes is not None:
-            min_free_kbytes = _args.as_int(min_free_kbytes, "min_free_kbytes")
-            if min_free_kbytes < 0:
-                raise ValueError(f"min_free_kbytes must be >= 0, got {min_free_kbytes}")
+            min_free_kbytes = _args.sysctl_int(min_free_kbytes, "min_free_kbytes")
         if boot_allocations is None:        # reserved= alone describes memblock.reserved
             boot_allocations = reserved is None
         layout = _boot.boot(self.mem, arch=self.arch, e820=e820, reserved=reserved,
@@ -143,26 +139,48 @@ class Kernel:
 
     @staticmethod
     def _check_scale_factor(value):
-        value = _args.as_int(value, "watermark_scale_factor")
-        if not 1 <= value <= _wm.MAX_WATERMARK_SCALE_FACTOR:
-            raise ValueError(f"watermark_scale_factor must be in 1..3000, got {value}")
-        return value
+        return _args.sysctl_int(value, "watermark_scale_factor", 1,
+                                _wm.MAX_WATERMARK_SCALE_FACTOR)
 
     @staticmethod
     def _check_high_fraction(value):
-        value = _args.as_int(value, "percpu_pagelist_high_fraction")
+        value = _args.sysctl_int(value, "percpu_pagelist_high_fraction")
         if value != 0 and value < _wm.MIN_PERCPU_PAGELIST_HIGH_FRACTION:
-            raise ValueError(f"percpu_pagelist_high_fraction must be 0 or >= 8, got {value}")
+            import errno
+            raise SysctlError(errno.EINVAL, f"vm.percpu_pagelist_high_fraction must be 0 or "
+                              f">= 8, got {value}")
         return value
 
-    def _check_ratios(self, ratios):
-        if ratios is None:
+    def _check_ratios(self, ratios, default_none=True):
+        if ratios is None and default_none:
             return [_wm.LOWMEM_RESERVE_RATIO[name] for name in self._zone_names]
-        ratios = [_args.as_int(r, "lowmem_reserve_ratio") for r in ratios]
+        if isinstance(ratios, (str, bytes)) or not hasattr(ratios, "__iter__"):
+            raise ArgumentTypeError(f"lowmem_reserve_ratio must be a sequence of integers, "
+                                    f"not {type(ratios).__name__}")
+        ratios = [_args.sysctl_int(r, "lowmem_reserve_ratio", -_args.INT_MAX - 1)
+                  for r in ratios]
         if len(ratios) != len(self._zone_names):
-            raise ValueError(f"lowmem_reserve_ratio needs {len(self._zone_names)} values "
-                             f"(one per zone: {' '.join(self._zone_names)}), got {len(ratios)}")
+            import errno
+            raise SysctlError(errno.EINVAL,
+                              f"lowmem_reserve_ratio needs {len(self._zone_names)} values "
+                              f"(one per zone: {' '.join(self._zone_names)}), got {len(ratios)}")
         return [r if r >= 1 else 0 for r in ratios]     # values < 1 become 0
+
+    def _retune(self, **values):
+        """Assign zone-shaping sysctls and recompute the watermarks; if the page allocator
+        refuses the result, every value and tunable is put back and SysctlError raised."""
+        with self.lock:
+            old = {name: getattr(self, name) for name in values}
+            for name, value in values.items():
+                setattr(self, name, value)
+            try:
+                self._setup_per_zone_wmarks()
+            except (ValueError, OverflowError) as err:
+                for name, value in old.items():
+                    setattr(self, name, value)
+                self._setup_per_zone_wmarks()
+                import errno
+                raise SysctlError(errno.EINVAL, f"refused: {err}") from None
 
     def _setup_per_zone_wmarks(self, boot=False):
         """__setup_per_zone_wmarks + lowmem_reserve + totalreserve + pcp + thresholds, pushed
@@ -195,12 +213,8 @@ class Kernel:
 
     @min_free_kbytes.setter
     def min_free_kbytes(self, value):
-        value = _args.as_int(value, "min_free_kbytes")
-        if value < 0:
-            raise ValueError(f"min_free_kbytes must be >= 0, got {value}")
-        with self.lock:
-            self._min_free_kbytes = self._user_min_free_kbytes = value
-            self._setup_per_zone_wmarks()
+        value = _args.sysctl_int(value, "min_free_kbytes")
+        self._retune(_min_free_kbytes=value, _user_min_free_kbytes=value)
 
     @property
     def watermark_scale_factor(self):
@@ -208,10 +222,7 @@ class Kernel:
 
     @watermark_scale_factor.setter
     def watermark_scale_factor(self, value):
-        value = self._check_scale_factor(value)
-        with self.lock:
-            self._wmark_scale = value
-            self._setup_per_zone_wmarks()
+        self._retune(_wmark_scale=self._check_scale_factor(value))
 
     @property
     def lowmem_reserve_ratio(self):
@@ -219,10 +230,7 @@ class Kernel:
 
     @lowmem_reserve_ratio.setter
     def lowmem_reserve_ratio(self, value):
-        ratios = self._check_ratios(value)
-        with self.lock:
-            self._ratios = ratios
-            self._setup_per_zone_wmarks()
+        self._retune(_ratios=self._check_ratios(value, default_none=False))
 
     @property
     def percpu_pagelist_high_fraction(self):
@@ -230,10 +238,7 @@ class Kernel:
 
     @percpu_pagelist_high_fraction.setter
     def percpu_pagelist_high_fraction(self, value):
-        value = self._check_high_fraction(value)
-        with self.lock:
-            self._high_fraction = value
-            self._setup_per_zone_wmarks()
+        self._retune(_high_fraction=self._check_high_fraction(value))
 
     @property
     def zones(self):
@@ -540,6 +545,8 @@ class Kernel:
 
     def read(self, path):
         """The text of a /proc file, byte for byte as the kernel prints it."""
+        if not isinstance(path, str):
+            raise ArgumentTypeError(f"path must be a str, not {type(path).__name__}")
         render = self._procfs.get(path)
         if render is not None:
             return render()
@@ -646,8 +653,6 @@ class Kernel:
         from .vm.vmscan import Vmscan
         self.swappiness = swappiness
         self.page_cluster = page_cluster
-        self.swappiness = self._check_sysctl("swappiness", swappiness, 0, 200)
-        self.page_cluster = self._check_sysctl("page_cluster", page_cluster, 0, 31)
         self.swap_state = SwapState(self)
         self.vmscan = Vmscan(self)
         self.register_stats(self.vmscan.vmstat)
@@ -658,10 +663,7 @@ class Kernel:
 
     @staticmethod
     def _check_sysctl(name, value, lo, hi):
-        value = _args.as_int(value, name)
-        if not lo <= value <= hi:
-            raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
-        return value
+        return _args.sysctl_int(value, name, lo, hi)
 
     @property
     def total_swap_pages(self):
@@ -733,9 +735,7 @@ class Kernel:
 
     @extfrag_threshold.setter
     def extfrag_threshold(self, value):
-        value = _args.as_int(value, "extfrag_threshold")
-        if not 0 <= value <= 1000:
-            raise ValueError(f"extfrag_threshold must be in 0..1000, got {value}")
+        value = _args.sysctl_int(value, "extfrag_threshold", 0, 1000)
         self.compaction.extfrag_threshold = value
 
     @property
@@ -746,10 +746,50 @@ class Kernel:
 
     @compact_unevictable_allowed.setter
     def compact_unevictable_allowed(self, value):
-        value = _args.as_int(value, "compact_unevictable_allowed")
-        if value not in (0, 1):
-            raise ValueError(f"compact_unevictable_allowed must be 0 or 1, got {value}")
+        value = _args.sysctl_int(value, "compact_unevictable_allowed", 0, 1)
         self.compaction.compact_unevictable_allowed = value
+
+    # -- sysctls checked on every write (docs/vm.md "Refused calls") ----------------------------
+    def _int_sysctl(name, lo, hi, doc):
+        key = "_sysctl_" + name
+
+        def get(self):
+            return self.__dict__[key]
+
+        def put(self, value):
+            self.__dict__[key] = _args.sysctl_int(value, name, lo, hi)
+        return property(get, put, doc=doc)
+
+    max_map_count = _int_sysctl("max_map_count", 0, _args.INT_MAX,
+                                "vm.max_map_count (65530)")
+    overcommit_memory = _int_sysctl("overcommit_memory", 0, 2,
+                                    "vm.overcommit_memory: 0 heuristic, 1 always, 2 never")
+    overcommit_ratio = _int_sysctl("overcommit_ratio", 0, _args.INT_MAX,
+                                   "vm.overcommit_ratio (50; the kernel's proc_dointvec also "
+                                   "takes negative values, linuxmm refuses them)")
+    admin_reserve_kbytes = _int_sysctl("admin_reserve_kbytes", 0, _args.ULONG_MAX,
+                                       "vm.admin_reserve_kbytes")
+    user_reserve_kbytes = _int_sysctl("user_reserve_kbytes", 0, _args.ULONG_MAX,
+                                      "vm.user_reserve_kbytes")
+    swappiness = _int_sysctl("swappiness", 0, 200, "vm.swappiness (60)")
+    page_cluster = _int_sysctl("page_cluster", 0, 31, "vm.page-cluster (3)")
+    randomize_va_space = _int_sysctl("randomize_va_space", -_args.INT_MAX - 1, _args.INT_MAX,
+                                     "kernel.randomize_va_space (2; proc_dointvec: any int, "
+                                     "above 1 acts as 2)")
+    del _int_sysctl
+
+    @property
+    def transparent_hugepage(self):
+        """/sys/kernel/mm/transparent_hugepage/enabled: "always", "madvise" or "never"."""
+        return self.__dict__["_thp_mode"]
+
+    @transparent_hugepage.setter
+    def transparent_hugepage(self, value):
+        if not isinstance(value, str) or value not in THP_MODES:
+            import errno
+            raise SysctlError(errno.EINVAL, f"transparent_hugepage must be one of {THP_MODES}, "
+                              f"got {value!r}")
+        self.__dict__["_thp_mode"] = value
 
     # -- processes and address spaces (linuxmm/vm) ------------------------------------------------
     def _vm_init(self):
@@ -762,6 +802,7 @@ class Kernel:
         self.overcommit_memory = 0            # vm.overcommit_memory
         self.vm_committed_as = 0              # pages charged by VM_ACCOUNT and shmem
         self._processes = {}
+        self._exited = weakref.WeakSet()     # exited processes still referenced (check())
         self._next_pid = 1
         self.register_stats(lambda: {"vm_committed_as": self.vm_committed_as})
         from .vm.oom_kill import oom_init
@@ -798,6 +839,8 @@ class Kernel:
         with self.lock:
             for process in self._processes.values():
                 process.mm.check()
+            for process in list(self._exited):
+                _check_exited(process)
             if self.vm_committed_as < 0:
                 raise InvariantError(f"vm_committed_as {self.vm_committed_as} < 0")
 
@@ -827,7 +870,14 @@ class Kernel:
             return process
 
     def exit_process(self, process):
-        """The process exits: its address space is torn down and the pid is released."""
+        """The process exits: its address space is torn down and the pid is released.  Every
+        later call on it raises ProcessLookupError (ESRCH); exiting twice does nothing.
+        ArgumentTypeError unless process is a Process; ValueError for another Kernel's."""
+        from .vm.process import Process
+        if not isinstance(process, Process):
+            raise ArgumentTypeError(f"process must be a Process, not {type(process).__name__}")
+        if process.kernel is not self:
+            raise ValueError(f"process {process.pid} belongs to another Kernel")
         with self.lock:
             if not process.alive:
                 return
@@ -835,14 +885,18 @@ class Kernel:
                 process.mm.exit_mmap()
             process.alive = False
             self._processes.pop(process.pid, None)
+            self._exited.add(process)
 
     def create_file(self, path, size=0, fs=None):
         """creat(2) + ftruncate: a simulated file of `size` zero bytes, returned open (O_RDWR)
         with nothing cached.  fs "ext4" (a disk: reads fill the page cache) or "tmpfs" (shmem);
         by default paths under /dev/shm/ and /run/ are tmpfs, all others ext4."""
         from .units import parse_size
+        size = parse_size(size) if isinstance(size, str) else _args.as_int(size, "size")
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
         with self.lock:
-            return self.fs.create(path, parse_size(size), fs)
+            return self.fs.create(path, size, fs)
 
     def create_device(self, path, ops, vm_flags=None):
         """A character device at path whose mmap installs `ops`, a Python vm_operations_struct
@@ -908,8 +962,9 @@ class Kernel:
             import errno
             import os
             value = _args.as_int(value, name)
-            if value < lo or (hi is not None and value > hi):
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), f"vm.{name}")
+            limit = _args.ULONG_MAX if name.endswith("_bytes") else _args.INT_MAX
+            if value < lo or value > (limit if hi is None else hi):
+                raise SysctlError(errno.EINVAL, os.strerror(errno.EINVAL), f"vm.{name}")
             with self.lock:
                 old = getattr(self.wb, name)
                 setattr(self.wb, name, value)
@@ -977,3 +1032,22 @@ class Kernel:
             value = sum(managed()) if managed is not None else self.mem >> 12
             self._vm_totalram = value
         return value
+
+
+def _check_exited(process):
+    """Nothing may stay charged to an exited process: no VMA, commit charge, page table,
+    resident page or swap entry (exit_mmap returned them all)."""
+    from .vm.mmu_defs import (MM_ANONPAGES, MM_FILEPAGES, MM_PGTABLES_BYTES, MM_SHMEMPAGES,
+                              MM_SWAPENTS)
+    mm = process.mm
+    if process.pid in process.kernel._processes or mm is None:
+        return
+    c = mm.counters
+    left = {"vmas": len(mm.tree), "committed": mm.committed, "total_vm": mm.total_vm,
+            "locked_vm": mm.locked_vm, "pgd": 0 if mm.pgd is None else 1,
+            "anon": int(c[MM_ANONPAGES]), "file": int(c[MM_FILEPAGES]),
+            "shmem": int(c[MM_SHMEMPAGES]), "swap": int(c[MM_SWAPENTS]),
+            "pgtables_bytes": int(c[MM_PGTABLES_BYTES])}
+    left = {k: v for k, v in left.items() if v}
+    if left:
+        raise InvariantError(f"exited process {process.pid} still holds {left}")

@@ -84,9 +84,17 @@ class ElfImage:
         self.interp = None
         self.exec_stack = None
         for ph in self.phdrs:
-            if ph.p_type == PT_INTERP:
+            if ph.p_type == PT_INTERP and self.interp is None:
+                # load_elf_binary: a NUL-terminated path of 2..PATH_MAX bytes, else ENOEXEC;
+                # the bytes are the path as they are (os.fsdecode: any bytes, no UTF-8 needed)
+                if not 2 <= ph.p_filesz <= 4096:
+                    raise oserror(errno.ENOEXEC)
                 raw = file.read(ph.p_offset, ph.p_filesz)
-                self.interp = raw.split(b"\0", 1)[0].decode()
+                if len(raw) != ph.p_filesz:
+                    raise oserror(errno.EIO)
+                if raw[-1] != 0:
+                    raise oserror(errno.ENOEXEC)
+                self.interp = os.fsdecode(raw.split(b"\0", 1)[0])
             elif ph.p_type == PT_GNU_STACK:
                 self.exec_stack = bool(ph.p_flags & PF_X)
 
@@ -302,10 +310,67 @@ def may_exec_host(kernel, path):
         raise oserror(errno.EACCES)
 
 
+MAX_ARG_STRINGS = 0x7FFFFFFF
+MAX_ARG_STRLEN = 32 * PAGE_SIZE
+ARG_MAX = 32 * PAGE_SIZE
+
+
+def copy_strings_arg(strings, name):
+    """do_execveat_common's count() + copy_strings() of argv or envp, before anything changes:
+    None is NULL (no strings); else a list or tuple of str or bytes without NUL bytes.
+    ArgumentTypeError for other types, E2BIG for a string over MAX_ARG_STRLEN."""
+    from ..errors import ArgumentTypeError
+    if strings is None:
+        return []
+    if not isinstance(strings, (list, tuple)):
+        raise ArgumentTypeError(f"{name} must be a list of str or bytes, "
+                                f"not {type(strings).__name__}")
+    out = []
+    for s in strings:
+        if isinstance(s, str):
+            b = os.fsencode(s)
+        elif isinstance(s, (bytes, bytearray)):
+            b = bytes(s)
+        else:
+            raise ArgumentTypeError(f"{name} items must be str or bytes, not {type(s).__name__}")
+        if b"\0" in b:
+            raise ValueError(f"{name} item contains a NUL byte: {s!r}")
+        if len(b) + 1 > MAX_ARG_STRLEN:
+            raise oserror(errno.E2BIG)
+        out.append(b)
+    if len(out) > MAX_ARG_STRINGS:
+        raise oserror(errno.E2BIG)
+    return out
+
+
+def check_arg_limits(kernel, filename, argv, envp):
+    """bprm_stack_limits: the strings and their pointers fit in a quarter of RLIMIT_STACK
+    (at least ARG_MAX, at most 3/4 of _STK_LIM): else E2BIG."""
+    limit = min(RLIMIT_STACK_DEFAULT // 4 * 3, getattr(kernel, "rlimit_stack", 8 << 20) // 4)
+    limit = max(limit, ARG_MAX)
+    ptr_size = (max(len(argv), 1) + len(envp)) * 8
+    if ptr_size > limit:
+        raise oserror(errno.E2BIG)
+    if copy_strings_size(filename, argv, envp) > limit - ptr_size:
+        raise oserror(errno.E2BIG)
+
+
 def execve(process, path, argv, envp):
     """Replace the process's address space with the ELF program at `path` (a simulated file or
-    a host file).  Returns the entry point (the interpreter's when there is one)."""
+    a host file; a relative path resolves against "/").  Returns the entry point (the
+    interpreter's when there is one).  Everything that can fail before the point of no
+    return (path, argv and envp, the file, its ELF headers and interpreter) is checked
+    before the old address space goes: such a failure changes nothing."""
+    from .files import resolve_path
     kernel = process.kernel
+    path = resolve_path(path)
+    argv = copy_strings_arg(argv, "argv")
+    envp = copy_strings_arg(envp, "envp")
+    check_arg_limits(kernel, path, argv, envp)
+    if not argv and not getattr(kernel, "_null_argv_warned", False):     # pr_warn_once
+        kernel._null_argv_warned = True
+        kernel.printk(f"process '{process.comm}' launched '{path}' with NULL argv: empty "
+                      f"string added", 4)
     may_exec_host(kernel, path)
     file = kernel.open(path)
     arch = process.mm.arch if process.mm is not None else vm_arch(kernel)

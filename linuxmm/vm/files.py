@@ -6,6 +6,7 @@ page cache belongs to the inode, shared by every open file of it.
 """
 import errno
 import os
+import posixpath
 
 from .constants import PAGE_SIZE
 from .clock import charge
@@ -21,6 +22,37 @@ TMPFS_MOUNTS = ("/dev/shm/", "/run/")
 FILESYSTEMS = ("ext4", "tmpfs")
 
 O_ACCMODE = 3
+# s_maxbytes: ext4 with 4 KiB blocks (extent files, ext4_max_size: 2**32 - 1 blocks, 16 TiB);
+# tmpfs MAX_LFS_FILESIZE (LLONG_MAX on 64-bit; ULONG_MAX << PAGE_SHIFT on 32-bit i386)
+EXT4_MAX_BYTES = ((1 << 32) - 1) << 12
+MAX_LFS_FILESIZE = {"x86_64": (1 << 63) - 1, "i386": ((1 << 32) - 1) << 12}
+
+
+def resolve_path(path):
+    """The absolute path a path names for a simulated process (cwd "/", never the host's):
+    str, bytes or os.PathLike; ArgumentTypeError for anything else, ENOENT for ""."""
+    from ..errors import ArgumentTypeError
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ArgumentTypeError(f"path must be a str, bytes or os.PathLike, "
+                                f"not {type(path).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if "\0" in path:
+        raise ValueError("path contains a NUL byte")
+    if not path:
+        raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if not path.startswith("/"):
+        path = posixpath.normpath("/" + path)
+    return path
+
+
+def max_bytes(kind, kernel):
+    """The file system's s_maxbytes for an inode kind ("ext4" or "shmem")."""
+    arch = getattr(kernel, "arch", "x86_64")
+    lfs = MAX_LFS_FILESIZE.get(arch, MAX_LFS_FILESIZE["x86_64"])
+    return min(EXT4_MAX_BYTES, lfs) if kind == "ext4" else lfs
 
 
 class Inode:
@@ -166,6 +198,10 @@ class File:
         inode = self.f_inode
         kernel = self._kernel()
         data = bytes(data)
+        limit = max_bytes(inode.kind, kernel)       # generic_write_check_limits
+        if data and offset >= limit:
+            raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+        data = data[:limit - offset]
         if kernel is None:
             inode.write_backing(offset, data)
             inode.i_size = max(inode.i_size, offset + len(data))
@@ -239,8 +275,7 @@ class FileSystem:
         """creat + ftruncate.  fs: "ext4" (the simulated disk) or "tmpfs" (shmem: pages live
         only in the page cache, holes fault in zeroed pages); by default files under /dev/shm/
         and /run/ are on tmpfs, every other path on ext4."""
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError(f"path must be an absolute path string, got {path!r}")
+        path = resolve_path(path)
         if fs is None:
             fs = "tmpfs" if path.startswith(TMPFS_MOUNTS) else "ext4"
         if fs not in FILESYSTEMS:
@@ -248,6 +283,8 @@ class FileSystem:
         if size < 0:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         kind = "shmem" if fs == "tmpfs" else "ext4"
+        if size > max_bytes(kind, self.kernel):      # inode_newsize_ok: beyond s_maxbytes
+            raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), path)
         old = self.inodes.get(path)
         if old is not None and old.host_path is None and old.kind == kind:
             inode = old                      # creat(2) truncates an existing file
@@ -264,6 +301,7 @@ class FileSystem:
         return File(inode, os.O_RDWR)
 
     def open(self, path, flags=os.O_RDONLY):
+        path = resolve_path(path)
         inode = self.inodes.get(path)
         if inode is None:
             if flags & os.O_CREAT:
@@ -274,6 +312,7 @@ class FileSystem:
         return File(inode, flags)
 
     def unlink(self, path):
+        path = resolve_path(path)
         inode = self.inodes.pop(path, None)
         if inode is None or inode.host_path is not None:
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
@@ -296,8 +335,7 @@ class FileSystem:
     def create_device(self, path, user_ops, vm_flags=None):
         """mknod of a character device whose mmap installs user_ops (see vm/device.py)."""
         from .device import DEFAULT_VM_FLAGS, DEVTMPFS_DEV, Device
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError(f"path must be an absolute path string, got {path!r}")
+        path = resolve_path(path)
         device = Device(user_ops, DEFAULT_VM_FLAGS if vm_flags is None else vm_flags)
         inode = Inode(self._next_dev_ino, DEVTMPFS_DEV, 0, path, kind="device",
                       kernel=self.kernel)

@@ -213,7 +213,8 @@ class MmStruct:
 
     def _bulk(self, addrs, c_function, numpy_function):
         _, starts, ends, _ = self.tree.snapshot()
-        addrs = np.ascontiguousarray(addrs, dtype=np.int64).reshape(-1)
+        from .._args import int_array
+        addrs = int_array(addrs, np.int64, "addrs")
         kernel = self.kernel
         if kernel is not None and kernel.backend == "reference":
             return numpy_function(starts, ends, addrs)

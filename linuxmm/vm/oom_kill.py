@@ -262,15 +262,23 @@ def pagefault_out_of_memory(mm, addr):
 
 
 # -- the task context of a Process call -----------------------------------------------------------
+def no_such_process(pid):
+    """The error of a call on a process that has exited (the kernel's ESRCH for a dead
+    task): ProcessLookupError, an OSError with errno ESRCH."""
+    return ProcessLookupError(errno.ESRCH, f"No such process: process {pid} has exited")
+
+
 def task_call(method):
     """Decorate a Process method that runs in the task's context: a process the OOM killer
-    has killed raises Killed; while the method runs the process is `kernel.current`; if it
+    has killed raises Killed, one that has exited ProcessLookupError (ESRCH); while the method runs the process is `kernel.current`; if it
     becomes the OOM victim meanwhile, it exits when the method unwinds and Killed is raised."""
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         if self.oom_killed:
             _reap_current(self)
             raise Killed(self.pid)
+        if not self.alive:
+            raise no_such_process(self.pid)
         kernel = self.kernel
         saved = kernel.current
         kernel.current = self

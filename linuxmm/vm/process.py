@@ -24,11 +24,17 @@ from .mmap import sys_mmap
 from .mlock import (sys_mlock, sys_mlock2, sys_mlockall, sys_munlock,
                     sys_munlockall)
 from .mprotect import sys_mprotect
-from .oom_kill import (check_oom_score_adj, oom_adj_from_score_adj, score_adj_from_oom_adj,
-                       task_call)
+from .oom_kill import (check_oom_score_adj, no_such_process, oom_adj_from_score_adj,
+                       score_adj_from_oom_adj, task_call)
 from .mremap import sys_mremap
 
 U64 = (1 << 64) - 1
+
+
+def _reg(value, name):
+    """A system call argument as the register holds it: any integer with __index__ (numpy's
+    too; bool, float, None and str refused with ArgumentTypeError), modulo 2**64."""
+    return _args.as_int(value, name) & U64
 
 
 class ProcessTable(dict):
@@ -85,9 +91,13 @@ class Process:
     def mmap(self, addr, length, prot, flags, file=None, offset=0):
         """addr None is NULL; file is a File or a descriptor from install_fd() (fget: an
         unknown one gives EBADF, and it is ignored with MAP_ANONYMOUS as the kernel does)."""
-        if addr is None:
-            addr = 0
-        if isinstance(file, int) and not isinstance(file, bool):
+        addr = 0 if addr is None else _reg(addr, "addr")
+        length = _reg(length, "length")
+        prot = _reg(prot, "prot")
+        flags = _reg(flags, "flags")
+        offset = _reg(offset, "offset")
+        if file is not None and not isinstance(file, (bool, File)) and hasattr(file, "__index__"):
+            file = _args.as_int(file, "file")
             file = None if flags & MAP_ANONYMOUS else self.fds.get(file)
         elif file is not None and not isinstance(file, File):
             raise TypeError(f"file must be a File, a file descriptor or None, not {file!r}")
@@ -96,52 +106,68 @@ class Process:
 
     @task_call
     def munmap(self, addr, length):
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
-            return self.mm.do_munmap(addr & U64, length & U64)
+            return self.mm.do_munmap(addr, length)
 
     @task_call
     def mprotect(self, addr, length, prot):
+        addr, length, prot = _reg(addr, "addr"), _reg(length, "length"), _reg(prot, "prot")
         with self.kernel.lock:
             return sys_mprotect(self.mm, addr, length, prot)
 
     @task_call
     def mremap(self, old_addr, old_len, new_len, flags=0, new_addr=0):
+        old_addr, old_len = _reg(old_addr, "old_addr"), _reg(old_len, "old_len")
+        new_len, flags = _reg(new_len, "new_len"), _reg(flags, "flags")
+        new_addr = _reg(new_addr, "new_addr")
         with self.kernel.lock:
             return sys_mremap(self.mm, old_addr, old_len, new_len, flags, new_addr)
 
     @task_call
     def brk(self, addr):
+        addr = _reg(addr, "addr")
         with self.kernel.lock:
             return sys_brk(self.mm, addr)
 
     @task_call
     def madvise(self, addr, length, advice):
+        addr, length, advice = _reg(addr, "addr"), _reg(length, "length"), _reg(advice, "advice")
         with self.kernel.lock:
             return sys_madvise(self.mm, addr, length, advice)
 
+    @task_call
     def mlock(self, addr, length):
         """mlock(2): VM_LOCKED on the range (splitting/merging VMAs), its pages faulted in and
         mlocked (the unevictable LRU).  OSError ENOMEM (hole, RLIMIT_MEMLOCK, PROT_NONE
         range), EPERM, EAGAIN as the kernel."""
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
             return sys_mlock(self._live_mm(), addr, length)
 
+    @task_call
     def mlock2(self, addr, length, flags=0):
         """mlock2(2): flags MLOCK_ONFAULT (VM_LOCKONFAULT: nothing is faulted in, pages are
         mlocked as they fault); EINVAL for other bits."""
+        addr, length, flags = _reg(addr, "addr"), _reg(length, "length"), _reg(flags, "flags")
         with self.kernel.lock:
             return sys_mlock2(self._live_mm(), addr, length, flags)
 
+    @task_call
     def munlock(self, addr, length):
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
             return sys_munlock(self._live_mm(), addr, length)
 
+    @task_call
     def mlockall(self, flags):
         """mlockall(2): MCL_CURRENT, MCL_FUTURE (mm->def_flags: later mmaps and brk are
         VM_LOCKED and populated), MCL_ONFAULT."""
+        flags = _reg(flags, "flags")
         with self.kernel.lock:
             return sys_mlockall(self._live_mm(), flags)
 
+    @task_call
     def munlockall(self):
         with self.kernel.lock:
             return sys_munlockall(self._live_mm())
@@ -169,10 +195,19 @@ class Process:
         if self.fds.pop(fd, None) is None:
             raise oserror(errno.EBADF)
 
+    @task_call
     def syscall(self, nr, *args):
         """The raw system call by x86_64 number (NR_mmap, NR_munmap, NR_mprotect, NR_mremap,
-        NR_brk, NR_madvise, NR_mlock, NR_munlock, NR_mlock2, NR_mlockall, NR_munlockall): returns what the kernel returns, a negative errno on failure.
-        mmap's fifth argument is a file descriptor from install_fd()."""
+        NR_brk, NR_madvise, NR_mlock, NR_munlock, NR_mlock2, NR_mlockall, NR_munlockall):
+        returns what the kernel returns, a negative errno on failure.  Up to six integer
+        arguments (the registers); those the call does not use are ignored, missing ones are
+        0.  mmap's fifth argument is a file descriptor from install_fd().  A process that has
+        exited raises ProcessLookupError (ESRCH), an OOM-killed one Killed."""
+        nr = _args.as_int(nr, "nr")
+        if len(args) > 6:
+            raise TypeError(f"a system call takes at most 6 arguments, got {len(args)}")
+        args = tuple(_args.as_int(a, f"arg{i}") for i, a in enumerate(args))
+        args += (0,) * (6 - len(args))
         try:
             if nr == NR_MMAP:
                 addr, length, prot, flags, fd, offset = args
@@ -182,14 +217,16 @@ class Process:
                     if file is None:
                         return -errno.EBADF
                 return self.mmap(addr, length, prot, flags, file, offset)
-            handler = {NR_MUNMAP: self.munmap, NR_MPROTECT: self.mprotect,
-                       NR_MREMAP: self.mremap, NR_BRK: self.brk,
-                       NR_MADVISE: self.madvise, NR_mlock: self.mlock,
-                       NR_munlock: self.munlock, NR_mlock2: self.mlock2,
-                       NR_mlockall: self.mlockall, NR_munlockall: self.munlockall}.get(nr)
+            handler = {NR_MUNMAP: (self.munmap, 2), NR_MPROTECT: (self.mprotect, 3),
+                       NR_MREMAP: (self.mremap, 5), NR_BRK: (self.brk, 1),
+                       NR_MADVISE: (self.madvise, 3), NR_mlock: (self.mlock, 2),
+                       NR_munlock: (self.munlock, 2), NR_mlock2: (self.mlock2, 3),
+                       NR_mlockall: (self.mlockall, 1),
+                       NR_munlockall: (self.munlockall, 0)}.get(nr)
             if handler is None:
                 return -errno.ENOSYS
-            return handler(*args)
+            handler, nargs = handler
+            return handler(*args[:nargs])
         except OSError as err:
             return -err.errno
 
@@ -198,7 +235,7 @@ class Process:
         if self.oom_killed:
             raise Killed(self.pid)
         if not self.alive:
-            raise ProcessLookupError(f"process {self.pid} has exited")
+            raise no_such_process(self.pid)
         return self.mm
 
     @task_call
@@ -299,6 +336,7 @@ class Process:
         """mincore(2): one byte per page, 1 when the page is resident (a present PTE, or a
         cached page of the mapped file).  OSError EINVAL / ENOMEM as the kernel."""
         from .mincore import sys_mincore
+        addr, length = _reg(addr, "addr"), _reg(length, "length")
         with self.kernel.lock:
             return sys_mincore(self._live_mm(), addr, length)
 
