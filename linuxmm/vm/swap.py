@@ -363,12 +363,11 @@ def swapin_nr_pages(swap, offset, page_cluster):
     return pages
 
 
-def read_swap_folio(kernel, entry, vma, addr, readahead):
-    """__read_swap_cache_async + swap_read_folio: a new anonymous folio in the swap cache with
-    the slot's bytes, on the LRU (activated when workingset_refault says so)."""
-    swap = kernel.swap_state
-    si = swap.areas[entry[0]]
-    pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=readahead)
+def _new_swapin_folio(kernel, entry, vma, addr, noretry=False):
+    """A fresh anonymous folio holding the slot's bytes (pswpin, pgpgin, a page read), not yet
+    on the LRU: the index and anon_vma of the faulting VMA, no reference yet."""
+    si = kernel.swap_state.areas[entry[0]]
+    pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=noretry)
     mmu = kernel.mmu
     mmu.page_clear_unchecked(pfn)                   # a fresh user page
     data = si.data.get(entry[1])
@@ -379,42 +378,38 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     mmu.mapcount[pfn] = 0
     mmu.mapping[pfn] = vma.anon_vma.id if vma.anon_vma is not None else 0
     mmu.index[pfn] = linear_page_index(vma, addr)
-    swap.add_to_swap_cache(pfn, entry)
-    shadow = si.shadows.pop(entry[1], None)
-    if shadow is not None:
-        workingset_refault(kernel, pfn, shadow, file=False)
-    if readahead:
-        mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_READAHEAD
-    lruvec_add_folio(mmu, pfn)
-    stat = kernel.vmscan.stat
-    stat["pswpin"] += 1
+    kernel.vmscan.stat["pswpin"] += 1
     charge(kernel, "page_read")                     # the fault's request: major_fault
     mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
+    return pfn
+
+
+def _refault_and_lru(kernel, pfn, shadow):
+    """workingset_refault (maybe straight to the active list), then onto the LRU."""
+    if shadow is not None:
+        workingset_refault(kernel, pfn, shadow, file=False)
+    lruvec_add_folio(kernel.mmu, pfn)
+
+
+def read_swap_folio(kernel, entry, vma, addr, readahead):
+    """__read_swap_cache_async + swap_read_folio: a new anonymous folio in the swap cache with
+    the slot's bytes, on the LRU (activated when workingset_refault says so)."""
+    swap = kernel.swap_state
+    pfn = _new_swapin_folio(kernel, entry, vma, addr, noretry=readahead)
+    swap.add_to_swap_cache(pfn, entry)
+    shadow = swap.areas[entry[0]].shadows.pop(entry[1], None)
+    if readahead:
+        kernel.mmu.flags[pfn] = int(kernel.mmu.flags[pfn]) | PG_READAHEAD
+    _refault_and_lru(kernel, pfn, shadow)
     return pfn
 
 
 def swapin_direct(kernel, entry, vma, addr):
     """do_swap_page's skip-swapcache read (SWP_SYNCHRONOUS_IO): a new anonymous folio with the
     slot's bytes, on the LRU, not in the swap cache; its one reference becomes the mapping's."""
-    si = kernel.swap_state.areas[entry[0]]
-    pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE)
-    mmu = kernel.mmu
-    mmu.page_clear_unchecked(pfn)                   # a fresh user page
-    data = si.data.get(entry[1])
-    if data is not None:
-        mmu.page_write(pfn, 0, data)
-    mmu.flags[pfn] = PG_ANON | PG_SWAPBACKED | PG_UPTODATE
-    mmu.refcount[pfn] = 1
-    mmu.mapcount[pfn] = 0
-    mmu.mapping[pfn] = vma.anon_vma.id if vma.anon_vma is not None else 0
-    mmu.index[pfn] = linear_page_index(vma, addr)
-    shadow = si.shadows.get(entry[1])
-    if shadow is not None:
-        workingset_refault(kernel, pfn, shadow, file=False)
-    lruvec_add_folio(mmu, pfn)
-    kernel.vmscan.stat["pswpin"] += 1
-    charge(kernel, "page_read")
-    mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
+    pfn = _new_swapin_folio(kernel, entry, vma, addr)
+    kernel.mmu.refcount[pfn] = 1
+    _refault_and_lru(kernel, pfn, kernel.swap_state.areas[entry[0]].shadows.get(entry[1]))
     return pfn
 
 
