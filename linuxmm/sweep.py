@@ -136,7 +136,10 @@ def expand(text, source, grid):
     keys = list(grid)
     points = [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
     for point in points:
-        _scenario(data, source, point)
+        try:
+            _scenario(data, source, point)
+        except ScenarioError as err:
+            raise SweepError(f"--grid: {err}") from None
     return points
 
 
