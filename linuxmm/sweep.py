@@ -222,7 +222,7 @@ def run_sweep(scenario, grid, *, workers=1, scheduler=None, progress=None):
 
 def _run_dask(tasks, scheduler, progress):
     try:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
     except ImportError:
         raise SweepError("--scheduler needs dask.distributed (pip install 'dask[distributed]' "
                          "or 'linuxmm[dask]')") from None
@@ -233,14 +233,11 @@ def _run_dask(tasks, scheduler, progress):
                          f"{' '.join(str(err).split())}") from None
     try:
         futures = [client.submit(_run_task, task, pure=False) for task in tasks]
-        index = {f.key: i for i, f in enumerate(futures)}
-        rows = [None] * len(tasks)
-        done = 0
-        for future in as_completed(futures):
-            rows[index[future.key]] = future.result()
-            done += 1
+        rows = []
+        for future in futures:                  # in grid order, as they come
+            rows.append(future.result())
             if progress is not None:
-                progress(done, len(tasks))
+                progress(len(rows), len(tasks))
         return rows
     finally:
         client.close()
