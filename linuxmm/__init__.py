@@ -87,3 +87,8 @@ __all__ += ["PTE_PRESENT", "PTE_RW", "PTE_USER", "PTE_ACCESSED", "PTE_DIRTY", "P
             "PTE_SPECIAL", "PTE_NX", "POSIX_FADV_NORMAL", "POSIX_FADV_RANDOM",
             "POSIX_FADV_SEQUENTIAL", "POSIX_FADV_WILLNEED", "POSIX_FADV_DONTNEED",
             "POSIX_FADV_NOREUSE"]
+
+# -- reports (issue 10): snapshots of the counters over simulated time (docs/reports.md) --
+from .sampling import Sampler  # noqa: E402
+
+__all__ += ["Sampler"]

@@ -46,8 +46,10 @@ def cli():
     linuxmm proc SCENARIO.toml PATH   one /proc file of the scenario's final state
     linuxmm replay TRACE              replay an strace log, lackey or .npz access trace
     linuxmm record -- CMD ARGS...     strace a command on this host, then replay it
+    linuxmm report [SCENARIO]         an HTML report with plots over simulated time
+    linuxmm sweep SCENARIO --grid K=V1,V2   one scenario over a parameter grid -> CSV
 
-    Scenario files and trace kinds: docs/cli.md.
+    Scenario files and trace kinds: docs/cli.md; reports and sweeps: docs/reports.md.
     """
 
 
@@ -358,6 +360,9 @@ def record(command, output, show_all, as_json, quiet):
         _print_replay(sm, show_all)
         click.echo(f"log saved to {output}; command exit status {done.returncode}")
     return 0
+
+
+from . import report as _report_commands  # noqa: E402,F401  (report, sweep)
 
 
 # -- entry point --------------------------------------------------------------------------------
