@@ -26,12 +26,12 @@
 int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order)
 {
     (void)gfp;
-    return lmm_buddy_alloc((struct lmm_buddy *)buddy, order);
+    return lmm_buddy_alloc_owned((struct lmm_buddy *)buddy, order);
 }
 
 int64_t lmm_slab_buddy_free_page(void *buddy, int64_t pfn, int order)
 {
-    return lmm_buddy_free((struct lmm_buddy *)buddy, pfn, order);
+    return lmm_buddy_free_owned((struct lmm_buddy *)buddy, pfn, order);
 }
 
 /* ===================================================================== pfn map == */

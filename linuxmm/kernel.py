@@ -571,6 +571,10 @@ class Kernel:
         # i386 is CONFIG_X86_PAE: 3-level tables (docs/vm.md "i386")
         self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn,
                               levels=3 if self.arch == "i386" else 4)
+        # a frame the fault path owns (user page, page cache, page table, zero page) is not
+        # free_pages()'s to release: the allocator refuses it (InvalidFree "mapped")
+        from .vm.mmu_defs import PG_OWNER_MASK
+        self._pa.set_frame_owners(self.mmu.flags, PG_OWNER_MASK)
         self.address_spaces = {}                  # every page cache that ever held a page
         self.lru_lazyfree = []                    # cpu 0's lru_lazyfree folio batch (vm/lru.py)
         self.lru_deactivate = []                  # cpu 0's lru_deactivate folio batch (MADV_COLD)

@@ -238,6 +238,17 @@ class PageAllocator:
             pfn = int(pfns[lib.lmm_pa_error_index(self._ptr)])
             raise self._errors.free_error(err, pfn, 0, cpu)
 
+    def set_frame_owners(self, flags, mask):
+        """Register the fault path's per-frame flags (a uint32 numpy array, one entry per
+        frame): free_pages and free_pages_bulk then refuse (InvalidFree, reason "mapped") a
+        block whose head frame has a bit of mask set.  The array is kept alive here."""
+        flags = np.asarray(flags)
+        if flags.dtype != np.uint32 or flags.ndim != 1 or not flags.flags.c_contiguous:
+            raise ValueError("flags must be a contiguous 1-D uint32 array")
+        mask = _args.as_int(mask, "mask")
+        self._frame_owners = (flags, _from_buffer("uint32_t[]", flags))
+        lib.lmm_pa_set_frame_owners(self._ptr, self._frame_owners[1], len(flags), mask)
+
     def drain_pages(self, cpu=None):
         """drain_local_pages(cpu) / drain_all_pages() when cpu is None."""
         cpu = -1 if cpu is None else check_cpu(cpu, self.cpus)

@@ -371,9 +371,17 @@ class SlabAllocator(SlabAllocatorCommon):
     def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
                  boot_objects=True, page_offset=PAGE_OFFSET, direct_map_end=None):
         self.page_offset, self.direct_map_end = direct_map(page_offset, direct_map_end)
-        if hasattr(page_source, "alloc_pages"):
+        # the slab's blocks are marked as its own (PageSlab, PG_large_kmalloc): the allocator's
+        # public frees refuse them
+        if hasattr(page_source, "_slab_alloc_pages"):
+            self._page_alloc = page_source._slab_alloc_pages
+            self._page_free = page_source._slab_free_pages
+        elif hasattr(page_source, "alloc_pages"):
             self._page_alloc = page_source.alloc_pages
             self._page_free = lambda pfn, order: page_source.free_pages(pfn, order)
+        elif hasattr(page_source, "_alloc_owned"):
+            self._page_alloc = lambda gfp, order: page_source._alloc_owned(order)
+            self._page_free = page_source._free_owned
         elif hasattr(page_source, "alloc") and hasattr(page_source, "free"):
             self._page_alloc = lambda gfp, order: page_source.alloc(order)
             self._page_free = page_source.free

@@ -110,6 +110,7 @@ class KmemCacheCommon:
         self.refcount = 1
         self.aliases = []
         self.alive = True
+        self.permanent = False        # a boot or kmalloc cache: Linux never destroys it
         self.index = index
         self._meta = []               # kmem_cache and kmem_cache_node objects backing this cache
         self._constructed = {}        # slab pfn -> serial of the slab the ctor ran on
@@ -174,6 +175,9 @@ class KmemCacheCommon:
         """kmem_cache_destroy(): drop one reference; the last one releases the cache.  Refuses
         (CacheInUse listing the objects, nothing changed) while objects remain."""
         self._check_alive()
+        if self.permanent:
+            raise D.CacheInUse(f"kmem_cache_destroy {self.name}: a boot or kmalloc cache is "
+                               f"never destroyed (the slab allocator itself uses it)")
         if self.refcount > 1:
             self.refcount -= 1
             return
@@ -339,6 +343,7 @@ class SlabAllocatorCommon:
                              None, None, kmalloc=False)
         self.kmem_cache_node, self.kmem_cache = node, cache
         node.refcount = cache.refcount = -1     # create_boot_cache(): "Exempt from merging"
+        node.permanent = cache.permanent = True
         # bootstrap() list_add()s kmem_cache, then kmem_cache_node: the latter is listed first
         self.caches[:2] = [cache, node]
         if not boot_objects:
@@ -352,6 +357,7 @@ class SlabAllocatorCommon:
                 # (slab_unmergeable() with CONFIG_HARDENED_USERCOPY)
                 c = self._create(K.cache_name(t, idx), K.index_size(idx), 0, K.TYPE_FLAGS[t],
                                  None, None, kmalloc=True, usersize=K.index_size(idx))
+                c.permanent = True
                 self._kmalloc[(t, idx)] = c
                 self._core_set_kmalloc(t, idx, c)
         self._meta_off = False

@@ -1,0 +1,124 @@
+"""Issue 12, allocator and slab side: a refused call changes nothing.
+
+Ownership (a page may only be freed by the path that owns it), lifetimes (destroyed caches and
+dropped allocators release everything), bounds (no input makes the host run out of memory) and
+one argument contract on both backends."""
+import numpy as np
+import pytest
+
+from linuxmm.errors import InvalidFree
+from linuxmm.vm.mmu_defs import PG_ANON, PG_FILE, PG_PGTABLE
+
+PROT_RW = 3
+MAP_PRIVATE_ANON = 0x22
+
+
+def _snapshot(k):
+    """Everything a refused free could change: free pages per zone and per order, pcp lists."""
+    out = []
+    for i in range(len(k._zone_names)):
+        out.append((k._pa.nr_free_pages(i), tuple(k._pa.nr_free(i)),
+                    tuple(k._pa.pcp_count(i, c) for c in range(k.cpus))))
+    return out
+
+
+def _refused(k, call, reason):
+    before = _snapshot(k)
+    with pytest.raises(InvalidFree) as info:
+        call()
+    assert info.value.reason == reason
+    assert _snapshot(k) == before
+    k.check()
+
+
+# ------------------------------------------------------------------ ownership ----------------
+def test_free_pages_refuses_a_slab_page(backend):
+    k = backend.Kernel("64M")
+    c = k.kmem_cache_create("x", 128)
+    pfn = k.alloc_pages()
+    k.free_pages(pfn)                       # the next allocation (the slab's) may take it
+    objs = [c.alloc() for _ in range(64)]
+    pages = sorted({k.virt_to_page(o).pfn for o in objs})
+    for p in pages:
+        _refused(k, lambda: k.free_pages(p, 0), "slab")
+        _refused(k, lambda: k.free_pages_bulk([p]), "slab")
+    other = k.alloc_pages()
+    _refused(k, lambda: k.free_pages_bulk([other, pages[0]]), "slab")   # all or nothing
+    k.free_pages(other)
+    for o in objs:
+        c.free(o)
+    c.destroy()                             # the slab's own path still releases its pages
+    k.check()
+
+
+def test_free_pages_refuses_a_large_kmalloc_block(backend):
+    k = backend.Kernel("64M")
+    addr = k.kmalloc(100_000)               # order 5, from the page allocator
+    pfn = k.virt_to_page(addr).pfn
+    _refused(k, lambda: k.free_pages(pfn, 5), "slab")
+    _refused(k, lambda: k.free_pages(pfn, 0), "slab")
+    k.kfree(addr)
+    with pytest.raises(InvalidFree):        # kfree released it: no second free anywhere
+        k.free_pages(pfn, 5)
+    k.check()
+
+
+def test_buddy_slab_pages_are_the_slabs(backend):
+    b = backend.BuddyAllocator(1024)
+    s = backend.SlabAllocator(b) if hasattr(backend, "SlabAllocator") else None
+    if s is None:
+        import linuxmm.slab.cache as cache
+        s = cache.SlabAllocator(b)
+    c = s.kmem_cache_create("y", 256)
+    obj = c.alloc()
+    pfn = (obj - s.page_offset) >> 12
+    free = b.free_pages
+    with pytest.raises(InvalidFree) as info:
+        b.free(pfn, 0)
+    assert info.value.reason == "slab"
+    with pytest.raises(InvalidFree):
+        b.free_bulk([pfn])
+    assert b.free_pages == free
+    b.check()
+    c.free(obj)
+    c.destroy()
+    b.check()
+
+
+def _frame_with(k, bit):
+    return int(np.nonzero(k.mmu.flags & bit)[0][0])
+
+
+def test_free_pages_refuses_frames_of_the_fault_path(backend):
+    k = backend.Kernel("64M")
+    p = k.spawn()
+    addr = p.mmap(0, 4 * 4096, PROT_RW, MAP_PRIVATE_ANON)
+    p.write(addr, b"x" * 4 * 4096)
+    f = k.create_file("/data/f", 8192)
+    f.read(0, 16)
+    for bit in (PG_ANON, PG_PGTABLE, PG_FILE):
+        pfn = _frame_with(k, bit)
+        _refused(k, lambda: k.free_pages(pfn, 0), "mapped")
+        _refused(k, lambda: k.free_pages_bulk(np.array([pfn], np.int64)), "mapped")
+    assert p.read(addr, 4) == b"xxxx"
+    k.exit_process(p)
+    k.check()
+
+
+# ------------------------------------------------------------------ permanent caches ---------
+def test_kmalloc_and_boot_caches_cannot_be_destroyed(backend):
+    from linuxmm.slab import CacheInUse
+    k = backend.Kernel("64M")
+    addr = k.kmalloc(100)
+    kc = k.virt_to_page(addr).slab_cache
+    k.kfree(addr)
+    for cache in (kc, k.slab.kmem_cache, k.slab.kmem_cache_node):
+        with pytest.raises(CacheInUse):
+            cache.destroy()
+        with pytest.raises(CacheInUse):
+            k.kmem_cache_destroy(cache)
+        assert cache.alive
+    assert k.kmalloc(100)
+    c = k.kmem_cache_create("after", 200)
+    c.destroy()
+    k.check()
