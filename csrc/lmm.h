@@ -318,8 +318,12 @@ int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order);
 int64_t lmm_slab_buddy_free_page(void *buddy, int64_t pfn, int order);
 
 int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry *g);
-/* Release every slab of a cache with no objects in use and retire it; -EBUSY if objects remain. */
+/* Release every slab of a cache with no objects in use and retire it; -EBUSY if objects remain.
+ * The cache's memory and id are released: a later lmm_slab_cache_create() may reuse the id, so
+ * the caller's handle becomes LMM_SLAB_DEAD_CACHE, on which every call returns
+ * -LMM_SLAB_EDEAD. */
 int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache);
+#define LMM_SLAB_DEAD_CACHE  2147483647
 int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache);
 
 uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp);

@@ -37,12 +37,16 @@ class BuddyAllocator:
         self._orders = ffi.new("int64_t[]", max_order + 1)
         self._msg = ffi.new("char[]", 256)
         lib.lmm_buddy_free_range(raw, start_pfn, start_pfn + nr_pages)
+        self._errors = _Errors(self._b, start_pfn, nr_pages, max_order)
         self._bind_fast_paths(self._b)
 
     def _bind_fast_paths(self, raw):
         """alloc/free as closures over the (garbage-collected) C pointer, which they keep alive:
-        no attribute lookups on the hot path.  They shadow the documented methods below."""
-        alloc_error, free_error, bad_args = self._alloc_error, self._free_error, self._bad_free_args
+        no attribute lookups on the hot path.  They shadow the documented methods below.  They
+        hold no reference to self (an _Errors builds their exceptions), so the allocator is in
+        no reference cycle: its memory goes back at the last `del`, without the cycle collector."""
+        errors = self._errors
+        alloc_error, free_error, bad_args = errors.alloc_error, errors.free_error, errors.bad_free_args
 
         def alloc(order=0):
             try:
@@ -138,12 +142,30 @@ class BuddyAllocator:
 
     # -- errors ---------------------------------------------------------------------------------
     def _alloc_error(self, code, order):
+        return self._errors.alloc_error(code, order)
+
+    def _free_error(self, code, pfn, order):
+        return self._errors.free_error(code, pfn, order)
+
+    def __repr__(self):
+        return (f"<BuddyAllocator pfns {self.start_pfn}..{self.start_pfn + self.nr_pages} "
+                f"max_order {self.max_order} free {self.free_pages}>")
+
+
+class _Errors:
+    """Turns a failed C call into the exception the reference model raises (what that needs,
+    not the BuddyAllocator: the fast-path closures then create no reference cycle)."""
+
+    def __init__(self, b, start_pfn, nr_pages, max_order):
+        self._b, self.start_pfn, self.nr_pages, self.max_order = b, start_pfn, nr_pages, max_order
+
+    def alloc_error(self, code, order):
         if code == -lib.LMM_ENOMEM:
             return OutOfMemory(f"no free block of order {order} or above")
         _args.check_alloc_order(order, self.max_order)      # raises the TypeError/ValueError
         return ValueError(f"bad order {order!r}")           # pragma: no cover
 
-    def _bad_free_args(self, pfn, order):
+    def bad_free_args(self, pfn, order):
         """Arguments cffi refused: raise what the reference raises, or name the reason."""
         pfn = _args.as_int(pfn, "pfn")
         order = _args.as_int(order, "order")
@@ -151,7 +173,7 @@ class BuddyAllocator:
             return -lib.LMM_EINVAL
         return -lib.LMM_ERANGE
 
-    def _free_error(self, code, pfn, order):
+    def free_error(self, code, pfn, order):
         reason = _REASONS[code]
         allocated = None
         if reason == "order-mismatch":
@@ -160,7 +182,3 @@ class BuddyAllocator:
             allocated = o[0]
         return invalid_free(reason, pfn, order, start_pfn=self.start_pfn,
                             end_pfn=self.start_pfn + self.nr_pages, allocated_order=allocated)
-
-    def __repr__(self):
-        return (f"<BuddyAllocator pfns {self.start_pfn}..{self.start_pfn + self.nr_pages} "
-                f"max_order {self.max_order} free {self.free_pages}>")

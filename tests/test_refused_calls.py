@@ -122,3 +122,54 @@ def test_kmalloc_and_boot_caches_cannot_be_destroyed(backend):
     c = k.kmem_cache_create("after", 200)
     c.destroy()
     k.check()
+
+
+# ------------------------------------------------------------------ lifetimes ----------------
+def test_cache_create_destroy_cycles_release_everything(backend):
+    k = backend.Kernel("64M")
+    s = k.slab
+
+    def cycle(n):
+        for i in range(n):
+            c = k.kmem_cache_create("cycle", 128 + (i % 7) * 8)
+            c.alloc()                       # a slab, then freed with the cache
+            c.free(c.objects_in_use()[0])
+            c.destroy()
+
+    cycle(10)
+    ids, caches = len(s._ids), len(s.caches)
+    meta = getattr(s, "metadata_bytes", None)
+    cycle(20_000 if backend.__name__ == "linuxmm" else 2_000)
+    assert (len(s._ids), len(s.caches)) == (ids, caches)
+    assert getattr(s, "metadata_bytes", None) == meta
+    k.check()
+
+
+def test_a_destroyed_cache_handle_stays_dead_when_its_id_is_reused(backend):
+    k = backend.Kernel("64M")
+    old = k.kmem_cache_create("old", 300)
+    alloc, free = old.alloc, old.free
+    old.destroy()
+    new = k.kmem_cache_create("new", 300)
+    assert new.index == old.index           # the id went back and was reused
+    for call in (alloc, old.alloc, lambda: free(new.alloc()), lambda: old.alloc_bulk(2)):
+        with pytest.raises(ValueError):
+            call()
+    assert new.inuse == 1 and old.inuse == 0
+    k.check()
+
+
+def test_buddy_allocator_is_freed_at_del_without_the_cycle_collector(backend):
+    import gc
+    import weakref
+    gc.collect()
+    gc.disable()
+    try:
+        b = backend.BuddyAllocator(1 << 16)
+        b.free(b.alloc(3), 3)
+        b.free_bulk(b.alloc_bulk(4))
+        ref = weakref.ref(b)
+        del b
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -342,6 +342,9 @@ class KmemCache(KmemCacheCommon):
         for key, cid in list(self._sa._kmalloc_ids.items()):
             if cid is self:
                 del self._sa._kmalloc_ids[key]
+        ids = self._sa._ids
+        if ids[self.index] is self:         # the id is free for the next cache
+            ids[self.index] = None
 
     # -- benchmarks (same results as the C loops, at Python speed) -------------------------------
     def bench_pairs(self, pairs):
@@ -628,8 +631,13 @@ class SlabAllocator(SlabAllocatorCommon):
     def _core_new_cache(self, name, g, ctor):
         debug = g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON)
         cls = SlowKmemCache if (ctor is not None or debug) else KmemCache
-        c = cls(self, name, g, ctor, len(self._ids))
-        self._ids.append(c)
+        # the lowest id a destroyed cache released, as the C core does
+        cid = next((i for i, x in enumerate(self._ids) if x is None), len(self._ids))
+        c = cls(self, name, g, ctor, cid)
+        if cid < len(self._ids):
+            self._ids[cid] = c
+        else:
+            self._ids.append(c)
         return c
 
     def _core_set_kmalloc(self, t, idx, c):
@@ -642,6 +650,8 @@ class SlabAllocator(SlabAllocatorCommon):
         listed = {}
         rec = unrec = 0
         for c in self._ids:
+            if c is None:
+                continue
             pages = slabs = total = inuse = 0
             for which, lst in enumerate(c.lists):
                 if which == EMPTY and lst:

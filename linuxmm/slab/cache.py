@@ -23,6 +23,7 @@ _free = lib.lmm_slab_free
 _kmalloc = lib.lmm_slab_kmalloc
 _kfree = lib.lmm_slab_kfree
 _MIN_ADDR = lib.LMM_SLAB_MIN_ADDR
+_DEAD = lib.LMM_SLAB_DEAD_CACHE
 assert _MIN_ADDR == 4096
 
 for _name in ("ENOMEM", "EINVAL"):
@@ -56,7 +57,7 @@ class KmemCache(KmemCacheCommon):
         self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
         self._fast = _fast_paths(self, self._sys, cid)
         if type(self) is KmemCache:         # no Python work around the core call: bind them
-            self.alloc, self.free = self._fast
+            self.alloc, self.free = self._fast[:2]
 
     # -- hot paths ------------------------------------------------------------------------------
     def alloc(self, gfp=F.GFP_KERNEL):
@@ -119,6 +120,10 @@ class KmemCache(KmemCacheCommon):
         err = lib.lmm_slab_cache_release(self._sys, self._id)
         if err:  # pragma: no cover - destroy() checked first
             raise InvariantError(f"{self.name}: release failed ({err})")
+        # the core reuses the id: this handle (and its fast paths) now name the dead cache
+        self.allocator._ids[self._id] = None
+        self._id = _DEAD
+        self._fast[2]()
 
     # -- benchmarks -----------------------------------------------------------------------------
     def bench_pairs(self, pairs):
@@ -144,6 +149,10 @@ def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
     with Python work around the core call (SlowKmemCache) calls them from its methods."""
     c_alloc, c_free = _alloc, _free
 
+    def kill():
+        nonlocal cid
+        cid = _DEAD
+
     def alloc(gfp=GFP_KERNEL):
         try:
             addr = c_alloc(sys, cid, gfp)
@@ -164,7 +173,7 @@ def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
 
     alloc.__doc__ = KmemCache.alloc.__doc__
     free.__doc__ = KmemCache.free.__doc__
-    return alloc, free
+    return alloc, free, kill
 
 
 class SlowKmemCache(SlowPathMixin, KmemCache):
@@ -275,7 +284,10 @@ class SlabAllocator(SlabAllocatorCommon):
             raise ValueError(f"cannot create cache {name} (code {cid})")
         cls = SlowKmemCache if (ctor is not None or p.debug) else KmemCache
         c = cls(self, name, g, ctor, cid)
-        self._ids.append(c)
+        if cid < len(self._ids):            # an id a destroyed cache released
+            self._ids[cid] = c
+        else:
+            self._ids.append(c)
         return c
 
     def _core_set_kmalloc(self, t, idx, c):
