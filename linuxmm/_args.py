@@ -63,3 +63,16 @@ def int_array(values, dtype, name):
 def pfn_array(pfns):
     """pfns as a contiguous int64 array (see int_array)."""
     return int_array(pfns, np.int64, "pfns")
+
+
+BULK_CLAMP = 1 << 16        # bulk counts above this are checked against what could be allocated
+
+
+def free_pages_of(src):
+    """Pages a page source could still hand out: a BuddyAllocator's free pages, or a
+    PageAllocator's free pages plus those on its per-CPU lists (an upper bound, cheap)."""
+    zones = getattr(src, "nr_zones", None)
+    if zones is None:
+        return src.free_pages
+    return sum(src.nr_free_pages(i) + sum(src.pcp_count(i, c) for c in range(src.cpus))
+               for i in range(zones))

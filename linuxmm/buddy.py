@@ -82,6 +82,8 @@ class BuddyAllocator:
         """Up to count blocks as an int64 array (shorter when memory runs out), in one C call."""
         count = _args.check_count(count)
         order = _args.check_alloc_order(order, self.max_order)
+        # the output holds what can be allocated, never more: a huge count is a short array
+        count = min(count, lib.lmm_buddy_free_pages(self._b) >> order)
         out = np.empty(count, dtype=np.int64)
         n = lib.lmm_buddy_alloc_bulk(self._b, ffi.from_buffer("int64_t[]", out), count, order)
         return out if n == count else out[:n]

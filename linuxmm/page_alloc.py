@@ -210,6 +210,8 @@ class PageAllocator:
     def alloc_pages_bulk(self, gfp=G.GFP_KERNEL, count=1, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array, one C call."""
         try:
+            if count > _args.BULK_CLAMP:    # size the output by what can be allocated
+                count = min(_args.check_count(count), _args.free_pages_of(self))
             out = _empty(count, _int64_t)
             n = _alloc_bulk(self._ptr, gfp, count, cpu, _from_buffer("int64_t[]", out))
         except (TypeError, OverflowError, ValueError):

@@ -173,3 +173,46 @@ def test_buddy_allocator_is_freed_at_del_without_the_cycle_collector(backend):
         assert ref() is None
     finally:
         gc.enable()
+
+
+# ------------------------------------------------------------------ bounds: bulk counts ------
+HUGE = 2**32
+
+
+def test_huge_bulk_counts_are_sized_by_what_can_be_allocated(backend):
+    b = backend.BuddyAllocator(4096)
+    got = b.alloc_bulk(HUGE, order=2)
+    assert len(got) == 1024 and b.free_pages == 0
+    assert len(b.alloc_bulk(HUGE)) == 0
+    b.free_bulk(got, order=2)
+    b.check()
+    k = backend.Kernel("64M")
+    free = k.zone("DMA32").free_pages + k.zone("DMA").free_pages
+    pfns = k.alloc_pages_bulk(count=HUGE)
+    assert 0 < len(pfns) <= free
+    k.free_pages_bulk(pfns)
+    c = k.kmem_cache_create("bulk", 64)
+    before = _snapshot(k)
+    with pytest.raises(backend.OutOfMemory if hasattr(backend, "OutOfMemory") else MemoryError):
+        c.alloc_bulk(HUGE)
+    assert _snapshot(k) == before and c.inuse == 0
+    objs = c.alloc_bulk(1000)
+    c.free_bulk(objs)
+    k.check()
+
+
+def test_huge_bulk_counts_agree_between_backends():
+    import linuxmm
+    import linuxmm.reference as R
+    results = []
+    for mod in (linuxmm, R):
+        k = mod.Kernel("64M")
+        b = mod.BuddyAllocator(2048)
+        c = k.kmem_cache_create("bulk", 64)
+        out = [b.alloc_bulk(HUGE).tolist(), k.alloc_pages_bulk(count=HUGE).tolist()]
+        try:
+            c.alloc_bulk(HUGE)
+        except MemoryError as e:
+            out.append(type(e))
+        results.append(out)
+    assert results[0] == results[1]

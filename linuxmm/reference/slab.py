@@ -249,6 +249,8 @@ class KmemCache(KmemCacheCommon):
         gfp = check_gfp(gfp)
         if not self.core_alive:
             raise alloc_error(self, C.EDEAD, gfp)
+        if self._bulk_impossible(count):
+            raise alloc_error(self, C.ENOMEM, gfp)
         out = []
         try:
             for _ in range(count):

@@ -72,6 +72,8 @@ class KmemCache(KmemCacheCommon):
         """kmem_cache_alloc_bulk(): `count` objects as a uint64 array, all or nothing."""
         count = _args.check_count(count)
         gfp = check_gfp(gfp)
+        if self.alive and self._bulk_impossible(count):
+            raise self._alloc_error(lib.LMM_ENOMEM, gfp)
         out = np.empty(count, dtype=np.uint64)
         n = lib.lmm_slab_alloc_bulk(self._sys, self._id, gfp, count, ffi.from_buffer("uint64_t[]", out))
         if n < 0:

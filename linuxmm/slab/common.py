@@ -199,6 +199,18 @@ class KmemCacheCommon:
         self.alive = False
         self.allocator._cache_destroyed(self)
 
+    def _bulk_impossible(self, count):
+        """A bulk allocation of count objects cannot succeed: more than the cache's free objects
+        plus a full slab for every page its page source could still hand out.  Checked (for
+        large counts only) before anything is allocated, so that a huge count is OutOfMemory on
+        both backends without allocating (or sizing an array for) count objects."""
+        if count <= _args.BULK_CLAMP:
+            return False
+        st = self._core_stats()
+        free_objects = st["total_objects"] - st["inuse"]
+        pages = _args.free_pages_of(self.allocator.page_source)
+        return count > free_objects + (pages >> self.order) * self.objects
+
     def _check_alive(self):
         if not self.alive:
             raise ValueError(f"cache {self.name} was destroyed")
