@@ -48,19 +48,28 @@ class BuddyAllocator:
         errors = self._errors
         alloc_error, free_error, bad_args = errors.alloc_error, errors.free_error, errors.bad_free_args
 
+        # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
+        # argument that is not exactly an int is converted by _args.as_int first, which refuses
+        # what the reference refuses (ArgumentTypeError) and accepts numpy integers
+        as_int, _int = _args.as_int, int
+
         def alloc(order=0):
+            if order.__class__ is not _int:
+                order = as_int(order, "order")
             try:
                 pfn = _alloc(raw, order)
-            except (TypeError, OverflowError):
+            except OverflowError:
                 pfn = -lib.LMM_EINVAL
             if pfn < 0:
                 raise alloc_error(pfn, order)
             return pfn
 
         def free(pfn, order=0):
+            if pfn.__class__ is not _int or order.__class__ is not _int:
+                pfn, order = as_int(pfn, "pfn"), as_int(order, "order")
             try:
                 err = _free(raw, pfn, order)
-            except (TypeError, OverflowError):
+            except OverflowError:
                 err = bad_args(pfn, order)
             if err:
                 raise free_error(err, pfn, order)
@@ -92,6 +101,8 @@ class BuddyAllocator:
         """Free every block of an array or buffer of pfns; all or nothing."""
         arr = _args.pfn_array(pfns)
         order = _args.as_int(order, "order")
+        if not 0 <= order <= self.max_order:
+            raise invalid_free("order", None, order)
         err = lib.lmm_buddy_free_bulk(self._b, ffi.from_buffer("int64_t[]", arr), len(arr), order)
         if err:
             if err == -lib.LMM_EINVAL:

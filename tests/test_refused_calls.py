@@ -216,3 +216,78 @@ def test_huge_bulk_counts_agree_between_backends():
             out.append(type(e))
         results.append(out)
     assert results[0] == results[1]
+
+
+# ------------------------------------------------------------------ one contract -------------
+def _outcome(call):
+    try:
+        r = call()
+    except Exception as e:          # noqa: BLE001 - the type is the result being compared
+        return ("raises", type(e).__name__)
+    return ("ok", r.tolist() if isinstance(r, np.ndarray) else r)
+
+
+def _misuse_cases(k, b, c):
+    return {
+        "kmalloc(True)": lambda: k.kmalloc(True),
+        "alloc_pages(True)": lambda: k.alloc_pages(True),
+        "alloc_pages(order=True)": lambda: k.alloc_pages(order=True),
+        "alloc_pages(cpu=np.bool_)": lambda: k.alloc_pages(cpu=np.bool_(False)),
+        "b.alloc(True)": lambda: b.alloc(True),
+        "b.alloc(np.bool_)": lambda: b.alloc(np.bool_(False)),
+        "kfree(True)": lambda: k.kfree(True),
+        "b.free(False, 1)": lambda: b.free(False, 1),
+        "b.free(np.bool_, 1)": lambda: b.free(np.bool_(False), 1),
+        "free_pages(False)": lambda: k.free_pages(False),
+        "b.free_bulk(order=2**31)": lambda: b.free_bulk(np.array([0]), order=2**31),
+        "b.free_bulk(order=-1)": lambda: b.free_bulk([0], order=-1),
+        "c.free(np.bool_)": lambda: c.free(np.bool_(True)),
+        "c.free(1.0)": lambda: c.free(1.0),
+        "alloc_pages_bulk(count=True)": lambda: k.alloc_pages_bulk(count=True),
+        "free_pages_bulk(cpu=True)": lambda: k.free_pages_bulk([], cpu=True),
+        "b.alloc(np.float32)": lambda: b.alloc(np.float32(1)),
+    }
+
+
+def test_bools_and_non_integers_are_refused_alike_and_change_nothing():
+    import linuxmm
+    import linuxmm.reference as R
+    seen = {}
+    for mod in (linuxmm, R):
+        k = mod.Kernel("64M")
+        b = mod.BuddyAllocator(1024)
+        pfn0 = b.alloc()
+        assert pfn0 == 0
+        c = k.kmem_cache_create("z", 64)
+        before = (_snapshot(k), b.free_pages, b.nr_free)
+        seen[mod.__name__] = {name: _outcome(call)
+                              for name, call in _misuse_cases(k, b, c).items()}
+        assert (_snapshot(k), b.free_pages, b.nr_free) == before     # pfn 0 still allocated
+        b.free(pfn0)
+        k.check()
+        b.check()
+    c_res, ref_res = seen.values()
+    assert c_res == ref_res
+    assert all(r == ("raises", "ArgumentTypeError") for name, r in c_res.items()
+               if "bulk(order" not in name), c_res
+    assert c_res["b.free_bulk(order=2**31)"] == ("raises", "InvalidFree")
+
+
+def test_numpy_integers_are_accepted_everywhere(backend):
+    k = backend.Kernel("64M")
+    b = backend.BuddyAllocator(1024)
+    pfn = b.alloc(np.int64(2))
+    b.free(np.uint32(pfn), np.int8(2))
+    b.free_bulk(b.alloc_bulk(np.uint16(4), np.int64(1)), np.int32(1))
+    p = k.alloc_pages(np.uint32(0xcc0), np.int64(3), np.int16(1))
+    k.free_pages(np.int64(p), np.uint8(3), np.int32(1))
+    k.free_pages_bulk(k.alloc_pages_bulk(np.uint32(0xcc0), np.int64(5), np.int8(0)), np.int64(0))
+    a = k.kmalloc(np.int32(100))
+    assert k.ksize(np.uint64(a)) == 128
+    k.kfree(np.uint64(a))
+    c = k.kmem_cache_create("np", np.int64(64))
+    o = c.alloc()
+    c.free(np.uint64(o))
+    c.free_bulk(c.alloc_bulk(np.int32(7)))
+    k.check()
+    b.check()

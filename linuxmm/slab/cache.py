@@ -145,7 +145,7 @@ class KmemCache(KmemCacheCommon):
         return r
 
 
-def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
+def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     """alloc() and free() as closures over the core handles, without a bound-method call and
     attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
     with Python work around the core call (SlowKmemCache) calls them from its methods."""
@@ -167,6 +167,8 @@ def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
 
     def free(addr):
         try:
+            if addr.__class__ is not _int:              # cffi takes a bool, numpy.bool_ as an int
+                addr = check_addr(addr)
             err = c_free(sys, cid, addr)
         except (TypeError, OverflowError):
             err = -lib.LMM_SLAB_ENOTSLAB if check_addr(addr) is not None else 0
@@ -213,6 +215,8 @@ class SlabAllocator(SlabAllocatorCommon):
         """kmalloc(): an object of the size class of `size` (ZERO_SIZE_PTR for 0), or compound
         pages above 8 KiB."""
         try:
+            if size.__class__ is not int:           # cffi takes a bool, numpy.bool_ as an int
+                size = _args.as_int(size, "size")
             addr = _kmalloc(self._sys, size, gfp)
         except (TypeError, OverflowError):
             _args.as_int(size, "size")
@@ -229,6 +233,8 @@ class SlabAllocator(SlabAllocatorCommon):
     def kfree(self, addr):
         """kfree(): any slab object or large kmalloc; 0 and ZERO_SIZE_PTR are no-ops."""
         try:
+            if addr.__class__ is not int:           # cffi takes a bool, numpy.bool_ as an int
+                addr = check_addr(addr)
             err = _kfree(self._sys, addr)
         except (TypeError, OverflowError):
             check_addr(addr)
