@@ -291,3 +291,38 @@ def test_numpy_integers_are_accepted_everywhere(backend):
     c.free_bulk(c.alloc_bulk(np.int32(7)))
     k.check()
     b.check()
+
+
+# ------------------------------------------------------------------ bounds: machine size -----
+@pytest.mark.parametrize("kwargs", [
+    {"mem": 2**64}, {"mem": "10P"}, {"mem": "65T"},
+    {"e820": [(0, 2**64 - 1, "usable")]},
+    {"e820": [(0, 0x9fbff, "usable"), (0x100000, (1 << 46) + 4095, "usable")]},
+    {"mem": "65G", "arch": "i386"},
+])
+def test_machines_beyond_the_physical_address_width_are_refused_at_once(backend_name, kwargs):
+    import time
+
+    import linuxmm
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="physical address space"):
+        linuxmm.Kernel(backend=backend_name, **kwargs)
+    assert time.perf_counter() - t < 1
+
+
+def test_a_machine_larger_than_the_host_is_refused_before_allocating(backend_name, monkeypatch):
+    import linuxmm
+    from linuxmm import boot
+    need = boot.host_bytes_needed((64 << 30) >> 12)
+    monkeypatch.setattr(boot, "host_available_bytes", lambda: need - 1)
+    with pytest.raises(MemoryError, match="MemAvailable"):
+        linuxmm.Kernel("64G", backend=backend_name)
+    monkeypatch.setattr(boot, "host_available_bytes", lambda: need + (1 << 30))
+    assert linuxmm.Kernel("1G", backend=backend_name).mem == 1 << 30
+
+
+def test_host_estimate_covers_what_a_boot_touches():
+    from linuxmm import boot
+    assert boot.host_bytes_needed(1 << 28) == (2 << 30) + (1 << 30)     # 1 TiB: 3 GiB
+    real = boot.host_available_bytes()
+    assert real is None or real > 0
