@@ -326,3 +326,33 @@ def test_host_estimate_covers_what_a_boot_touches():
     assert boot.host_bytes_needed(1 << 28) == (2 << 30) + (1 << 30)     # 1 TiB: 3 GiB
     real = boot.host_available_bytes()
     assert real is None or real > 0
+
+
+def test_kernel_is_freed_at_del_without_the_cycle_collector(backend_name):
+    import gc
+    import weakref
+
+    import linuxmm
+    gc.collect()
+    gc.disable()
+    try:
+        k = linuxmm.Kernel("64M", backend=backend_name)
+        p = k.spawn()
+        addr = p.mmap(0, 1 << 20, PROT_RW, MAP_PRIVATE_ANON)
+        p.write(addr, b"x" * 100_000)
+        child = p.fork()
+        f = k.create_file("/data/f", 1 << 16)
+        f.read(0, 100)
+        k.kmem_cache_create("gc", 100).alloc()
+        k.kmalloc(100)
+        k.read("/proc/meminfo")
+        k.read(f"/proc/{p.pid}/smaps")
+        k.advance(10**9)
+        k.check()
+        k.exit_process(child)               # a live process holds its kernel, as it should
+        k.exit_process(p)
+        refs = [weakref.ref(x) for x in (k, k._pa, k.mmu, k.slab)]
+        del k, p, child, f
+        assert [r() for r in refs] == [None] * len(refs)
+    finally:
+        gc.enable()

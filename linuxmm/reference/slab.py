@@ -4,6 +4,7 @@ Written for reading: each cache has its node partial list, full slabs, cpu slab 
 list (OrderedDicts used as lists with O(1) insertion at the head), each slab a LIFO freelist
 that starts in address order, and a dict maps every slab page to its slab.
 """
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -59,7 +60,7 @@ class KmemCache(KmemCacheCommon):
     backend = "reference"
 
     def __init__(self, allocator, name, geometry, ctor, cid):
-        self._sa = allocator
+        self._sa = weakref.proxy(allocator)     # no cycle through the allocator's cache list
         # node partial, full, (empty: a view), cpu slab, cpu partial; OrderedDicts, head first
         self.lists = tuple(OrderedDict() for _ in range(5))
         self.nr_slabs = self.total_objects = self.inuse_count = self.pages = 0

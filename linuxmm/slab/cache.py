@@ -5,6 +5,8 @@ alloc_bulk()/free_bulk() on uint64 numpy arrays, kmalloc()/kfree().  Caches with
 with SLAB_POISON / SLAB_RED_ZONE take a Python slow path around the same calls.  The twin is
 linuxmm.reference.slab.
 """
+import weakref
+
 import numpy as np
 
 from .. import _args
@@ -52,6 +54,7 @@ class KmemCache(KmemCacheCommon):
 
     def __init__(self, allocator, name, geometry, ctor, cid):
         self._sys = allocator._sys
+        self._pages = allocator.page_source     # the C core's page source outlives the cache
         self._id = cid
         self._stats_buf = ffi.new("int64_t[12]")
         self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
@@ -145,11 +148,14 @@ class KmemCache(KmemCacheCommon):
         return r
 
 
-def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
+def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     """alloc() and free() as closures over the core handles, without a bound-method call and
     attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
     with Python work around the core call (SlowKmemCache) calls them from its methods."""
     c_alloc, c_free = _alloc, _free
+    # the closures are the cache's own attributes: they hold it weakly (no reference cycle);
+    # only their error paths need it
+    cache = weakref.proxy(cache_obj)
 
     def kill():
         nonlocal cid

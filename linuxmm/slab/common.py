@@ -3,6 +3,7 @@ SLUB's geometry and merging, the boot caches, kmalloc caches, the ctor and debug
 /proc/slabinfo, meminfo/vmstat contributions.  Each backend supplies the object-level core.
 """
 import operator
+import weakref
 
 import numpy as np
 
@@ -95,7 +96,10 @@ class KmemCacheCommon:
     primitives."""
 
     def _setup(self, allocator, name, geometry, flags, ctor, index):
-        self.allocator = allocator
+        # a weak proxy: the allocator lists its caches, so a strong back pointer would be a
+        # reference cycle keeping the machine's memory until the cycle collector runs
+        self.allocator = allocator if isinstance(allocator, weakref.ProxyType) \
+            else weakref.proxy(allocator)
         self.name = name
         self.geometry = geometry
         self.flags = geometry.flags
