@@ -152,6 +152,8 @@ int lmm_buddy_validate_free(const struct lmm_buddy *b, int64_t pfn, int order)
         return -LMM_EDUP;
     if (!(p->flags & PB_HEAD))
         return pfn_is_free(b, pfn) ? -LMM_EFREE : -LMM_ENOTHEAD;
+    if (p->flags & PB_OWNED)
+        return -LMM_EOWNED;
     if (p->order != order)
         return -LMM_EORDER;
     return 0;
@@ -182,6 +184,29 @@ int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
         }
     }
     return lmm_buddy_validate_free(b, pfn, order);
+}
+
+int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order)
+{
+    int64_t pfn = lmm_buddy_alloc(b, order);
+    if (pfn >= 0)
+        b->pages[pfn_to_idx(b, pfn)].flags = PB_HEAD | PB_OWNED;
+    return pfn;
+}
+
+int64_t lmm_buddy_free_owned(struct lmm_buddy *b, int64_t pfn, int order)
+{
+    if (pfn_in_range(b, pfn)) {
+        struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
+        if (p->flags == (PB_HEAD | PB_OWNED) && p->order == order) {
+            p->flags = PB_HEAD;
+            int64_t err = lmm_buddy_free(b, pfn, order);
+            if (err)                    /* cannot happen: the block is valid */
+                p->flags = PB_HEAD | PB_OWNED;
+            return err;
+        }
+    }
+    return lmm_buddy_free(b, pfn, order);
 }
 
 /*
@@ -316,7 +341,8 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
     for (int64_t i = 0; i < b->nr_pages;) {
         const struct lmm_page_meta *p = &b->pages[i];
         if (p->flags & (PB_BUDDY | PB_HEAD)) {
-            CHECK(p->flags == PB_BUDDY || p->flags == PB_HEAD, "pfn %lld has flags %#x",
+            CHECK(p->flags == PB_BUDDY || p->flags == PB_HEAD || p->flags == (PB_HEAD | PB_OWNED),
+                  "pfn %lld has flags %#x",
                   (long long)idx_to_pfn(b, (uint32_t)i), p->flags);
             CHECK(p->order <= b->max_order, "pfn %lld has order %d",
                   (long long)idx_to_pfn(b, (uint32_t)i), p->order);

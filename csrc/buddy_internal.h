@@ -32,6 +32,8 @@
 #define PB_HEAD     0x02    /* first page of an allocated block, order valid */
 #define PB_PENDING  0x04    /* transient mark used while validating a bulk free */
 #define PB_PCP      0x08    /* first page of a block on a per-CPU list (zone layer), order valid */
+#define PB_OWNED    0x10    /* with PB_HEAD: the slab allocator's block (PageSlab, large kmalloc);
+                             * the public frees refuse it (-LMM_EOWNED), only its owner frees it */
 
 struct lmm_page_meta {
     uint32_t next;          /* free-list links (page indices), LMM_NIL terminated */

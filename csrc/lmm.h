@@ -20,6 +20,8 @@
 #define LMM_ENOTHEAD    6   /* pfn is not the first page of an allocated block */
 #define LMM_EORDER      7   /* block was allocated with another order */
 #define LMM_EDUP        8   /* bulk free names the same block twice */
+#define LMM_EOWNED      11  /* the block belongs to the slab allocator (a slab, a large kmalloc) */
+#define LMM_EMAPPED     12  /* the frame belongs to the fault path (user, page-cache, table page) */
 
 /* ---- migratetypes and free-page flags (include/linux/mmzone.h, mm/internal.h) ------------ */
 #define LMM_MIGRATE_UNMOVABLE    0
@@ -53,6 +55,10 @@ int64_t lmm_buddy_error_index(struct lmm_buddy *b);
 
 int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt);
 int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi);
+/* For a slab allocator on a bare buddy: the block is marked as the slab's, which
+ * lmm_buddy_free()/lmm_buddy_free_bulk() refuse (-LMM_EOWNED); lmm_buddy_free_owned() frees it. */
+int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order);
+int64_t lmm_buddy_free_owned(struct lmm_buddy *b, int64_t pfn, int order);
 
 int64_t lmm_buddy_start_pfn(struct lmm_buddy *b);
 int64_t lmm_buddy_nr_pages(struct lmm_buddy *b);
@@ -202,9 +208,15 @@ int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, 
 int64_t lmm_pa_error_index(struct lmm_pa *pa);
 int lmm_pa_drain(struct lmm_pa *pa, int cpu);     /* cpu -1: every CPU */
 
-/* For the slab allocator: cpu 0, no reclaim hook. */
+/* For the slab allocator: cpu 0, no reclaim hook.  The block is marked as the slab's (PageSlab,
+ * PG_large_kmalloc): lmm_pa_free() and lmm_pa_free_bulk() refuse it with -LMM_EOWNED; only
+ * lmm_pa_free_page_cb() releases it. */
 int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order);
 int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order);
+/* The fault path's per-frame flags (nr entries): lmm_pa_free() and lmm_pa_free_bulk() refuse a
+ * block whose head frame has a bit of mask set (-LMM_EMAPPED).  flags NULL: no such check.  The
+ * caller keeps the array alive as long as the allocator. */
+void lmm_pa_set_frame_owners(struct lmm_pa *pa, const uint32_t *flags, int64_t nr, uint32_t mask);
 
 /* Compaction support (mm/compaction.c's free scanner; not on the hot paths).
  * isolate_free_page: __isolate_free_page() of the free block heading at pfn with this order
@@ -306,8 +318,12 @@ int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order);
 int64_t lmm_slab_buddy_free_page(void *buddy, int64_t pfn, int order);
 
 int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry *g);
-/* Release every slab of a cache with no objects in use and retire it; -EBUSY if objects remain. */
+/* Release every slab of a cache with no objects in use and retire it; -EBUSY if objects remain.
+ * The cache's memory and id are released: a later lmm_slab_cache_create() may reuse the id, so
+ * the caller's handle becomes LMM_SLAB_DEAD_CACHE, on which every call returns
+ * -LMM_SLAB_EDEAD. */
 int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache);
+#define LMM_SLAB_DEAD_CACHE  2147483647
 int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache);
 
 uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp);

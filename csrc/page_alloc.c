@@ -1012,8 +1012,12 @@ static int validate_free(struct lmm_pa *pa, int64_t pfn, int order, struct lmm_z
         return -LMM_EDUP;
     if (!(p->flags & PB_HEAD))
         return pfn_is_free(z, pfn) ? -LMM_EFREE : -LMM_ENOTHEAD;
+    if (p->flags & PB_OWNED)
+        return -LMM_EOWNED;
     if (p->order != order)
         return -LMM_EORDER;
+    if (frame_is_mapped(pa, pfn))
+        return -LMM_EMAPPED;
     *zp = z;
     return 0;
 }
@@ -1045,7 +1049,8 @@ int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, 
         if (!z || !zone_spans_pfn(z, pfn))
             z = pfn_to_zone(pa, pfn);
         struct lmm_page_meta *p;
-        if (z && (p = &z->b.pages[pfn - z->start])->flags == PB_HEAD && p->order == 0) {
+        if (z && (p = &z->b.pages[pfn - z->start])->flags == PB_HEAD && p->order == 0 &&
+            !frame_is_mapped(pa, pfn)) {
             p->flags = PB_PENDING;
             continue;
         }
@@ -1082,12 +1087,36 @@ int64_t lmm_pa_alloc_page_cb(void *pa, uint32_t gfp, int order)
     struct lmm_pa *p = pa;
     if (check_alloc_args(p, gfp, order, 0))
         return -LMM_EINVAL;
-    return alloc_pages(p, gfp, order, 0, 0);
+    int64_t pfn = alloc_pages(p, gfp, order, 0, 0);
+    if (pfn >= 0) {                     /* __SetPageSlab / PG_large_kmalloc: the slab's block */
+        struct lmm_zone *z = pfn_to_zone(p, pfn);
+        z->b.pages[pfn - z->start].flags = PB_HEAD | PB_OWNED;
+    }
+    return pfn;
 }
 
 int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order)
 {
-    return lmm_pa_free(pa, pfn, order, 0);
+    struct lmm_pa *p = pa;
+    struct lmm_zone *z = pfn_to_zone(p, pfn);
+    if (z) {
+        struct lmm_page_meta *m = &z->b.pages[pfn - z->start];
+        if (m->flags == (PB_HEAD | PB_OWNED) && m->order == order) {
+            m->flags = PB_HEAD;
+            int64_t err = lmm_pa_free(p, pfn, order, 0);
+            if (err)                    /* cannot happen: the block is valid */
+                m->flags = PB_HEAD | PB_OWNED;
+            return err;
+        }
+    }
+    return lmm_pa_free(p, pfn, order, 0);
+}
+
+void lmm_pa_set_frame_owners(struct lmm_pa *pa, const uint32_t *flags, int64_t nr, uint32_t mask)
+{
+    pa->frame_flags = flags;
+    pa->nr_frames = flags ? nr : 0;
+    pa->frame_mask = mask;
 }
 
 /* ===================================================================== boot == */

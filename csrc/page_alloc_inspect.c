@@ -270,7 +270,8 @@ static int check_zone(struct lmm_pa *pa, struct lmm_zone *z, char *msg, int msgl
             i++;
             continue;
         }
-        CHECK(p->flags == PB_BUDDY || p->flags == PB_HEAD || p->flags == PB_PCP,
+        CHECK(p->flags == PB_BUDDY || p->flags == PB_HEAD || p->flags == PB_PCP ||
+              p->flags == (PB_HEAD | PB_OWNED),
               "%s %d: pfn %lld has flags %#x", name, z->idx, (long long)idx_to_pfn(b, (uint32_t)i),
               p->flags);
         int64_t size = (int64_t)1 << p->order;

@@ -80,6 +80,9 @@ struct lmm_pa {
     int64_t pgfree;
     int64_t kswapd_wakeups;
     int64_t error_index;
+    const uint32_t *frame_flags;    /* the fault path's per-frame flags (lmm_pa_set_frame_owners) */
+    int64_t nr_frames;
+    uint32_t frame_mask;            /* owner bits: a frame with one of them set is not ours */
     struct lmm_zone zones[LMM_MAX_NR_ZONES];
 };
 
@@ -125,6 +128,12 @@ static inline int pindex_to_order(const struct lmm_pa *pa, int pindex)
 static inline int pcp_allowed_order(const struct lmm_pa *pa, int order)
 {
     return order <= PAGE_ALLOC_COSTLY_ORDER || (pa->thp && order == pa->pageblock_order);
+}
+
+/* Does the fault path own the frame (PG_ANON, PG_FILE, PG_PGTABLE, PG_ZERO)? */
+static inline int frame_is_mapped(const struct lmm_pa *pa, int64_t pfn)
+{
+    return (uint64_t)pfn < (uint64_t)pa->nr_frames && (pa->frame_flags[pfn] & pa->frame_mask);
 }
 
 #endif

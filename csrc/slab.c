@@ -26,12 +26,12 @@
 int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order)
 {
     (void)gfp;
-    return lmm_buddy_alloc((struct lmm_buddy *)buddy, order);
+    return lmm_buddy_alloc_owned((struct lmm_buddy *)buddy, order);
 }
 
 int64_t lmm_slab_buddy_free_page(void *buddy, int64_t pfn, int order)
 {
-    return lmm_buddy_free((struct lmm_buddy *)buddy, pfn, order);
+    return lmm_buddy_free_owned((struct lmm_buddy *)buddy, pfn, order);
 }
 
 /* ===================================================================== pfn map == */
@@ -127,6 +127,8 @@ struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_
         return NULL;
     }
     s->nr_slab_ids = 1;
+    for (int l = 0; l < 5; l++)
+        s->dead.lists[l].head = s->dead.lists[l].tail = SLAB_NIL;
     for (int t = 0; t < KMALLOC_TYPES; t++)
         for (int i = 0; i < KMALLOC_INDEXES; i++)
             s->kmalloc[t][i] = -1;
@@ -147,6 +149,7 @@ void lmm_slab_sys_destroy(struct lmm_slab_sys *s)
     for (int i = 0; i < s->nr_caches; i++)
         free(s->caches[i]);
     free(s->caches);
+    free(s->free_caches);
     for (int64_t t = 0; t < s->map_leaves; t++)
         free(s->map[t]);
     free(s->map);
@@ -163,12 +166,18 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
         (uint64_t)g->size * (uint64_t)g->min_objects > ((uint64_t)PAGE_SIZE << g->min_order) ||
         g->min_partial < 0 || g->cpu_partial < 0 || g->cpu_partial > 0xffff)
         return -LMM_EINVAL;
-    if (s->nr_caches == s->caches_cap) {
+    if (!s->nr_free_caches && s->nr_caches == s->caches_cap) {
+        if (s->caches_cap >= (1 << 30))
+            return -LMM_ENOMEM;
         int cap = s->caches_cap ? 2 * s->caches_cap : 64;
         struct kmem_cache **c = realloc(s->caches, (size_t)cap * sizeof(*c));
         if (!c)
             return -LMM_ENOMEM;
         s->caches = c;
+        int *f = realloc(s->free_caches, (size_t)cap * sizeof(*f));
+        if (!f)
+            return -LMM_ENOMEM;
+        s->free_caches = f;
         s->caches_cap = cap;
     }
     struct kmem_cache *c = calloc(1, sizeof(*c));
@@ -181,6 +190,16 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
     /* slub_set_cpu_partial(): DIV_ROUND_UP(cpu_partial * 2, oo_objects) */
     c->cpu_partial_slabs = c->g.debug_lists ? 0 :
         (uint32_t)((2 * (int64_t)c->g.cpu_partial + g->objects - 1) / g->objects);
+    if (s->nr_free_caches) {            /* the lowest released id first */
+        int best = 0;
+        for (int i = 1; i < s->nr_free_caches; i++)
+            if (s->free_caches[i] < s->free_caches[best])
+                best = i;
+        int id = s->free_caches[best];
+        s->free_caches[best] = s->free_caches[--s->nr_free_caches];
+        s->caches[id] = c;
+        return id;
+    }
     s->caches[s->nr_caches] = c;
     return s->nr_caches++;
 }
@@ -188,16 +207,18 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
 int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache)
 {
     if ((unsigned)type >= KMALLOC_TYPES || (unsigned)index >= KMALLOC_INDEXES ||
-        cache < -1 || cache >= s->nr_caches)
+        cache < -1 || cache >= s->nr_caches || (cache >= 0 && !s->caches[cache]))
         return -LMM_EINVAL;
     s->kmalloc[type][index] = cache;
     return 0;
 }
 
+/* The cache of an id; &s->dead for LMM_SLAB_DEAD_CACHE; NULL for an id never handed out or
+ * released. */
 static inline struct kmem_cache *get_cache(struct lmm_slab_sys *s, int cache)
 {
     if ((unsigned)cache >= (unsigned)s->nr_caches)
-        return NULL;
+        return cache == LMM_SLAB_DEAD_CACHE ? &s->dead : NULL;
     return s->caches[cache];
 }
 
@@ -740,10 +761,15 @@ int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int
  */
 int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *addrs, int64_t n)
 {
-    if (n < 0 || cache < -1 || cache >= s->nr_caches)
+    if (n < 0 || cache < -1)
         return -LMM_EINVAL;
-    if (cache >= 0 && !s->caches[cache]->alive)
-        return -LMM_SLAB_EDEAD;
+    if (cache >= 0) {
+        const struct kmem_cache *c = get_cache(s, cache);
+        if (!c)
+            return -LMM_EINVAL;
+        if (!c->alive)
+            return -LMM_SLAB_EDEAD;
+    }
     uint64_t *loc = n ? malloc((size_t)n * sizeof(uint64_t)) : NULL;
     if (n && !loc)
         return -LMM_ENOMEM;
@@ -998,6 +1024,11 @@ int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache)
         for (int i = 0; i < KMALLOC_INDEXES; i++)
             if (s->kmalloc[t][i] == cache)
                 s->kmalloc[t][i] = -1;
+    if (cache != LMM_SLAB_DEAD_CACHE) {   /* the id and the memory go back */
+        free(c);
+        s->caches[cache] = NULL;
+        s->free_caches[s->nr_free_caches++] = cache;
+    }
     return 0;
 }
 
@@ -1165,7 +1196,8 @@ int64_t lmm_slab_metadata_bytes(struct lmm_slab_sys *s)
         n += (int64_t)s->slabs[i].cap * 2;
     for (int64_t t = 0; t < s->map_leaves; t++)
         n += 8 + (s->map[t] ? (int64_t)MAP_LEAF_SIZE * 4 : 0);
-    return n + (int64_t)s->nr_caches * (int64_t)sizeof(struct kmem_cache);
+    n += (int64_t)s->caches_cap * (int64_t)(sizeof(struct kmem_cache *) + sizeof(int));
+    return n + (int64_t)(s->nr_caches - s->nr_free_caches) * (int64_t)sizeof(struct kmem_cache);
 }
 
 int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
@@ -1179,6 +1211,8 @@ int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
     }
     for (int ci = 0; ci < s->nr_caches; ci++) {
         struct kmem_cache *c = s->caches[ci];
+        if (!c)
+            continue;
         int64_t nr_slabs = 0, total = 0, inuse = 0, pages = 0;
         for (int w = 0; w < 5; w++) {
             int64_t n = 0;

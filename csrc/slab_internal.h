@@ -99,8 +99,11 @@ struct lmm_slab_sys {
     uint32_t *free_ids;             /* recycled ids */
     uint32_t nr_free_ids;
 
-    struct kmem_cache **caches;
-    int nr_caches, caches_cap;
+    struct kmem_cache **caches;     /* by id; NULL for a released id */
+    int nr_caches, caches_cap;      /* ids handed out so far, capacity */
+    int *free_caches;               /* released ids, reused by lmm_slab_cache_create() */
+    int nr_free_caches;
+    struct kmem_cache dead;         /* what LMM_SLAB_DEAD_CACHE names: never alive */
     int kmalloc[KMALLOC_TYPES][KMALLOC_INDEXES];
 
     uint32_t **map;                 /* pfn >> MAP_LEAF_SHIFT -> leaf */

@@ -76,3 +76,16 @@ def sysctl_int(value, name, lo=0, hi=INT_MAX):
         import errno
         raise SysctlError(errno.EINVAL, f"vm.{name} must be in {lo}..{hi}, got {value}")
     return value
+
+
+BULK_CLAMP = 1 << 16        # bulk counts above this are checked against what could be allocated
+
+
+def free_pages_of(src):
+    """Pages a page source could still hand out: a BuddyAllocator's free pages, or a
+    PageAllocator's free pages plus those on its per-CPU lists (an upper bound, cheap)."""
+    zones = getattr(src, "nr_zones", None)
+    if zones is None:
+        return src.free_pages
+    return sum(src.nr_free_pages(i) + sum(src.pcp_count(i, c) for c in range(src.cpus))
+               for i in range(zones))

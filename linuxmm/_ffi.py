@@ -19,4 +19,6 @@ FREE_REASONS = {
     -lib.LMM_ENOTHEAD: "nothead",
     -lib.LMM_EORDER: "order-mismatch",
     -lib.LMM_EDUP: "dup",
+    -lib.LMM_EOWNED: "slab",
+    -lib.LMM_EMAPPED: "mapped",
 }

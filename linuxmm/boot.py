@@ -28,6 +28,16 @@ KERNEL_RESERVED_PAGES = 9419
 KERNEL_START_PFN = (16 << 20) >> PAGE_SHIFT
 
 ARCHES = ("x86_64", "i386")
+# MAX_PHYSMEM_BITS: the physical address width the model supports.  x86_64 with 4-level paging
+# maps 46 bits (64 TiB) of physical memory; i386 with PAE addresses 36 bits (64 GiB), of which
+# the kernel (no HIGHMEM64G since 6.15) uses the first 4 GiB.  RAM beyond is refused at boot.
+PHYS_ADDR_BITS = {"x86_64": 46, "i386": 36}
+# Host memory a boot touches per page frame, beyond what stays lazily mapped: the MMU's LRU link
+# arrays (2 x int32 per frame, initialised to -1) and one host page of the allocator's page
+# metadata per max-order block (the block heads memblock_free_all() writes).
+HOST_BYTES_PER_FRAME = 8
+HOST_BYTES_PER_MAX_ORDER_BLOCK = 4096
+MAX_ORDER_PAGES = 1024
 # Zone names in zone-index order, as the kernel configures them for each arch.
 ZONE_NAMES = {
     "x86_64": ("DMA", "DMA32", "Normal", "Movable", "Device"),
@@ -172,6 +182,48 @@ def memory_pfns(e820, arch):
     if not pfns:
         raise ValueError("the e820 map has no usable RAM")
     return pfns
+
+
+def check_phys_limit(table, arch):
+    """ValueError for usable RAM beyond the arch's physical address width (PHYS_ADDR_BITS)."""
+    bits = PHYS_ADDR_BITS[arch]
+    for start, end, kind in table:
+        if kind == E820_USABLE and end >= 1 << bits:
+            size = (1 << bits) >> 30
+            size = f"{size >> 10} TiB" if size >= 1024 else f"{size} GiB"
+            raise ValueError(
+                f"usable RAM at {start:#x}-{end:#x} lies beyond {arch}'s {bits}-bit physical "
+                f"address space ({size}), the most linuxmm models (docs/physical.md)")
+
+
+def host_available_bytes():
+    """MemAvailable of the host (/proc/meminfo), or None where there is no such file."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def host_bytes_needed(max_pfn):
+    """Host memory a boot of max_pfn page frames touches (see HOST_BYTES_PER_FRAME)."""
+    return (max_pfn * HOST_BYTES_PER_FRAME
+            + -(-max_pfn // MAX_ORDER_PAGES) * HOST_BYTES_PER_MAX_ORDER_BLOCK)
+
+
+def check_host_memory(max_pfn):
+    """MemoryError, before anything is allocated, when the metadata of a machine of max_pfn
+    page frames would not fit in the host's available memory."""
+    need = host_bytes_needed(max_pfn)
+    avail = host_available_bytes()
+    if avail is not None and need > avail:
+        raise MemoryError(
+            f"a machine of {max_pfn} page frames ({(max_pfn << PAGE_SHIFT) >> 30} GiB of "
+            f"physical address space) needs about {need >> 20} MiB of host memory for its page "
+            f"metadata; the host has {avail >> 20} MiB available (MemAvailable)")
 
 
 # -- zones ----------------------------------------------------------------------------------
@@ -321,7 +373,9 @@ def boot(mem=None, *, arch="x86_64", e820=None, reserved=None, boot_allocations=
     if arch not in ARCHES:
         raise ValueError(f"arch must be one of {ARCHES}, got {arch!r}")
     table = parse_e820(e820) if e820 is not None else default_e820(parse_size(mem))
+    check_phys_limit(table, arch)
     memory = memory_pfns(table, arch)
+    check_host_memory(memory[-1][1])
     res = [(0, 256)]
     user = parse_reserved(reserved) if reserved is not None else []
     if boot_allocations:

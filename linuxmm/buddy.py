@@ -37,26 +37,39 @@ class BuddyAllocator:
         self._orders = ffi.new("int64_t[]", max_order + 1)
         self._msg = ffi.new("char[]", 256)
         lib.lmm_buddy_free_range(raw, start_pfn, start_pfn + nr_pages)
+        self._errors = _Errors(self._b, start_pfn, nr_pages, max_order)
         self._bind_fast_paths(self._b)
 
     def _bind_fast_paths(self, raw):
         """alloc/free as closures over the (garbage-collected) C pointer, which they keep alive:
-        no attribute lookups on the hot path.  They shadow the documented methods below."""
-        alloc_error, free_error, bad_args = self._alloc_error, self._free_error, self._bad_free_args
+        no attribute lookups on the hot path.  They shadow the documented methods below.  They
+        hold no reference to self (an _Errors builds their exceptions), so the allocator is in
+        no reference cycle: its memory goes back at the last `del`, without the cycle collector."""
+        errors = self._errors
+        alloc_error, free_error, bad_args = errors.alloc_error, errors.free_error, errors.bad_free_args
+
+        # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
+        # argument that is not exactly an int is converted by _args.as_int first, which refuses
+        # what the reference refuses (ArgumentTypeError) and accepts numpy integers
+        as_int, _int = _args.as_int, int
 
         def alloc(order=0):
+            if order.__class__ is not _int:
+                order = as_int(order, "order")
             try:
                 pfn = _alloc(raw, order)
-            except (TypeError, OverflowError):
+            except OverflowError:
                 pfn = -lib.LMM_EINVAL
             if pfn < 0:
                 raise alloc_error(pfn, order)
             return pfn
 
         def free(pfn, order=0):
+            if pfn.__class__ is not _int or order.__class__ is not _int:
+                pfn, order = as_int(pfn, "pfn"), as_int(order, "order")
             try:
                 err = _free(raw, pfn, order)
-            except (TypeError, OverflowError):
+            except OverflowError:
                 err = bad_args(pfn, order)
             if err:
                 raise free_error(err, pfn, order)
@@ -78,6 +91,8 @@ class BuddyAllocator:
         """Up to count blocks as an int64 array (shorter when memory runs out), in one C call."""
         count = _args.check_count(count)
         order = _args.check_alloc_order(order, self.max_order)
+        # the output holds what can be allocated, never more: a huge count is a short array
+        count = min(count, lib.lmm_buddy_free_pages(self._b) >> order)
         out = np.empty(count, dtype=np.int64)
         n = lib.lmm_buddy_alloc_bulk(self._b, ffi.from_buffer("int64_t[]", out), count, order)
         return out if n == count else out[:n]
@@ -86,6 +101,8 @@ class BuddyAllocator:
         """Free every block of an array or buffer of pfns; all or nothing."""
         arr = _args.pfn_array(pfns)
         order = _args.as_int(order, "order")
+        if not 0 <= order <= self.max_order:
+            raise invalid_free("order", None, order)
         err = lib.lmm_buddy_free_bulk(self._b, ffi.from_buffer("int64_t[]", arr), len(arr), order)
         if err:
             if err == -lib.LMM_EINVAL:
@@ -138,12 +155,30 @@ class BuddyAllocator:
 
     # -- errors ---------------------------------------------------------------------------------
     def _alloc_error(self, code, order):
+        return self._errors.alloc_error(code, order)
+
+    def _free_error(self, code, pfn, order):
+        return self._errors.free_error(code, pfn, order)
+
+    def __repr__(self):
+        return (f"<BuddyAllocator pfns {self.start_pfn}..{self.start_pfn + self.nr_pages} "
+                f"max_order {self.max_order} free {self.free_pages}>")
+
+
+class _Errors:
+    """Turns a failed C call into the exception the reference model raises (what that needs,
+    not the BuddyAllocator: the fast-path closures then create no reference cycle)."""
+
+    def __init__(self, b, start_pfn, nr_pages, max_order):
+        self._b, self.start_pfn, self.nr_pages, self.max_order = b, start_pfn, nr_pages, max_order
+
+    def alloc_error(self, code, order):
         if code == -lib.LMM_ENOMEM:
             return OutOfMemory(f"no free block of order {order} or above")
         _args.check_alloc_order(order, self.max_order)      # raises the TypeError/ValueError
         return ValueError(f"bad order {order!r}")           # pragma: no cover
 
-    def _bad_free_args(self, pfn, order):
+    def bad_free_args(self, pfn, order):
         """Arguments cffi refused: raise what the reference raises, or name the reason."""
         pfn = _args.as_int(pfn, "pfn")
         order = _args.as_int(order, "order")
@@ -151,7 +186,7 @@ class BuddyAllocator:
             return -lib.LMM_EINVAL
         return -lib.LMM_ERANGE
 
-    def _free_error(self, code, pfn, order):
+    def free_error(self, code, pfn, order):
         reason = _REASONS[code]
         allocated = None
         if reason == "order-mismatch":
@@ -160,7 +195,3 @@ class BuddyAllocator:
             allocated = o[0]
         return invalid_free(reason, pfn, order, start_pfn=self.start_pfn,
                             end_pfn=self.start_pfn + self.nr_pages, allocated_order=allocated)
-
-    def __repr__(self):
-        return (f"<BuddyAllocator pfns {self.start_pfn}..{self.start_pfn + self.nr_pages} "
-                f"max_order {self.max_order} free {self.free_pages}>")

@@ -40,6 +40,10 @@ _FREE_REASONS = {
     "dup": "double free: pfn {pfn} is named twice in one bulk free",
     "nothead": "pfn {pfn} is not the first page of an allocated block",
     "order-mismatch": "pfn {pfn} was allocated with order {allocated_order}, freed with order {order}",
+    "slab": "pfn {pfn} belongs to the slab allocator (a slab or a large kmalloc): "
+            "kfree/kmem_cache_free release it, not free_pages",
+    "mapped": "pfn {pfn} belongs to the fault path (a user page, page-cache page, page table or "
+              "zero page): it is released when its last reference goes, not by free_pages",
 }
 
 

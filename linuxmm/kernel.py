@@ -58,13 +58,16 @@ class Kernel:
         self.randomize_va_space = randomize_va_space
         self.seed = _args.as_int(seed, "seed")
         self.slab_nomerge = bool(slab_nomerge)
+        # Subsystems, registered closures and processes hold this weak proxy, never the Kernel
+        # itself: the Kernel is in no reference cycle, so `del k` frees the machine at once.
+        self._me = weakref.proxy(self)
         self.lock = threading.RLock()
         self._procfs = {}
         self._stat_sources = []
         self._checkers = []          # each subsystem's check(), run by Kernel.check()
         self.now = 0                 # simulated time, ns (printk timestamps)
         self.current = None          # the Process whose call the kernel is running (`current`)
-        self._log = LogBuffer(lambda: self.now)
+        self._log = LogBuffer(lambda me=self._me: me.now)
         # -- physical memory (linuxmm/boot, watermarks, zone, page, procfs) --
         self._boot_physical(e820, reserved, min_free_kbytes, watermark_scale_factor,
                             transparent_hugepage, lowmem_reserve_ratio,
@@ -128,7 +131,7 @@ class Kernel:
                 self._setup_per_zone_wmarks()
         if min_free_kbytes is not None:                 # sysctl vm.min_free_kbytes written
             self.min_free_kbytes = min_free_kbytes
-        _procfs.register(self)
+        _procfs.register(self._me)
         # The hot entry points are the engine's own (same signatures and defaults): they shadow
         # the documented methods below without a delegation frame.
         self.alloc_pages, self.free_pages = self._pa.alloc_pages, self._pa.free_pages
@@ -578,11 +581,15 @@ class Kernel:
         # i386 is CONFIG_X86_PAE: 3-level tables (docs/vm.md "i386")
         self.mmu = module.Mmu(self._pa, self.layout.max_pfn, self.zero_pfn,
                               levels=3 if self.arch == "i386" else 4)
+        # a frame the fault path owns (user page, page cache, page table, zero page) is not
+        # free_pages()'s to release: the allocator refuses it (InvalidFree "mapped")
+        from .vm.mmu_defs import PG_OWNER_MASK
+        self._pa.set_frame_owners(self.mmu.flags, PG_OWNER_MASK)
         self.address_spaces = {}                  # every page cache that ever held a page
         self.lru_lazyfree = []                    # cpu 0's lru_lazyfree folio batch (vm/lru.py)
         self.lru_deactivate = []                  # cpu 0's lru_deactivate folio batch (MADV_COLD)
         from .vm.mlock import mlock_init
-        mlock_init(self)                          # mlock_fbatch, mlock_count, nr_mlock (vm/mlock.py)
+        mlock_init(self._me)                          # mlock_fbatch, mlock_count, nr_mlock (vm/mlock.py)
         mmu = self.mmu
 
         def counters():
@@ -590,7 +597,7 @@ class Kernel:
             values.update({name: int(mmu.events[i]) for i, name in VM_EVENT_NAMES.items()})
             return values
         self.register_stats(counters)
-        self._checkers.append(self._frames_check)
+        self._checkers.append(lambda me=self._me: me._frames_check())
         from .kmap import Kmap
         self._kmap = Kmap(self.arch, I386_PAGE_OFFSET if self.arch == "i386" else PAGE_OFFSET,
                           self.layout.max_low_pfn, self.layout.max_pfn, self.cpus)
@@ -629,7 +636,7 @@ class Kernel:
     def _frames_check(self):
         from .vm.check import check_frames
         with self.lock:
-            check_frames(self)
+            check_frames(self._me)
 
     def rmap(self, pfn):
         """[(pid, address)] of every user mapping of frame pfn (rmap_walk), in pid order."""
@@ -638,14 +645,14 @@ class Kernel:
         if not 0 <= pfn < self.layout.max_pfn:
             raise ValueError(f"pfn {pfn} is beyond the end of memory")
         with self.lock:
-            return sorted((p.pid, addr) for p, _, addr in rmap_walk(self, pfn))
+            return sorted((p.pid, addr) for p, _, addr in rmap_walk(self._me, pfn))
 
     def alloc_user_page(self, gfp, order=0, noretry=False):
         """Pages for user memory or the page cache (cpu 0) through the allocation slow path:
         kswapd when the allocation wakes it, direct reclaim, the OOM killer; OutOfMemory when
         nothing helps (at once after one reclaim pass with noretry / __GFP_NORETRY)."""
         from .vm.vmscan import alloc_with_reclaim
-        return alloc_with_reclaim(self, gfp, order, noretry)
+        return alloc_with_reclaim(self._me, gfp, order, noretry)
 
     # -- reclaim and swap (linuxmm/vm/vmscan.py, linuxmm/vm/swap.py) --------------------------
     def _reclaim_init(self, swappiness, page_cluster):
@@ -653,11 +660,11 @@ class Kernel:
         from .vm.vmscan import Vmscan
         self.swappiness = swappiness
         self.page_cluster = page_cluster
-        self.swap_state = SwapState(self)
-        self.vmscan = Vmscan(self)
+        self.swap_state = SwapState(self._me)
+        self.vmscan = Vmscan(self._me)
         self.register_stats(self.vmscan.vmstat)
-        self.register_proc("/proc/swaps", lambda: render_swaps(self))
-        self._checkers.append(self._swap_check)
+        self.register_proc("/proc/swaps", lambda me=self._me: render_swaps(me))
+        self._checkers.append(lambda me=self._me: me._swap_check())
         if self.swap:
             self.swap_state.swapon(self.swap, path="/swapfile")
 
@@ -688,7 +695,7 @@ class Kernel:
         """Wake kswapd now (balance_pgdat): returns the pages it reclaimed."""
         from .vm.vmscan import balance_pgdat
         with self.lock:
-            return balance_pgdat(self)
+            return balance_pgdat(self._me)
 
     def kswapd_log(self):
         """kswapd's runs so far (the last 100000): dicts of start and end (simulated ns,
@@ -702,30 +709,30 @@ class Kernel:
         reclaimed."""
         from .vm.vmscan import try_to_free_pages
         with self.lock:
-            return try_to_free_pages(self, GFP_KERNEL, 0, len(self._zone_names) - 1)
+            return try_to_free_pages(self._me, GFP_KERNEL, 0, len(self._zone_names) - 1)
 
     def _swap_check(self):
         from .vm.swap import check_swap
         with self.lock:
-            check_swap(self)
+            check_swap(self._me)
 
     # -- compaction (linuxmm/vm/compaction.py) ---------------------------------------------------
     def _compaction_init(self):
         from .vm import compaction
-        compaction.init(self)
+        compaction.init(self._me)
 
     def compact_memory(self):
         """echo 1 > /proc/sys/vm/compact_memory: every populated zone compacted synchronously
         from end to end (movable user pages migrate towards the zone's end)."""
         from .vm import compaction
-        compaction.compact_memory(self)
+        compaction.compact_memory(self._me)
 
     def compact_zone(self, zone, order=-1):
         """Compact one zone (name or index) over its whole span, synchronously; order -1 runs
         until the scanners meet, an order stops once a free block of that order exists.
         Returns the kernel's compact_result (linuxmm.vm.compaction.COMPACT_*)."""
         from .vm import compaction
-        return compaction.compact_zone(self, zone, order)
+        return compaction.compact_zone(self._me, zone, order)
 
     @property
     def extfrag_threshold(self):
@@ -796,7 +803,7 @@ class Kernel:
         from .vm.files import FileSystem
         from .vm.layout import KernelRandom
         from .vm.procfs import render_maps, render_status
-        self.fs = FileSystem(self)
+        self.fs = FileSystem(self._me)
         self.vm_random = KernelRandom(self.seed)
         self.max_map_count = 65530            # vm.max_map_count
         self.overcommit_memory = 0            # vm.overcommit_memory
@@ -804,22 +811,24 @@ class Kernel:
         self._processes = {}
         self._exited = weakref.WeakSet()     # exited processes still referenced (check())
         self._next_pid = 1
-        self.register_stats(lambda: {"vm_committed_as": self.vm_committed_as})
+        self.register_stats(lambda me=self._me: {"vm_committed_as": me.vm_committed_as})
         from .vm.oom_kill import oom_init
-        oom_init(self)                        # oom_kill count, /proc/<pid>/oom_score*
-        self._checkers.append(self._vm_check)
+        oom_init(self._me)                        # oom_kill count, /proc/<pid>/oom_score*
+        self._checkers.append(lambda me=self._me: me._vm_check())
         # mm/util.c init_admin_reserve / init_user_reserve: from the free memory at boot
         free_kb = self._vm_free_pages_at_boot() * 4
         self.admin_reserve_kbytes = min(free_kb // 32, 1 << 13)
         self.user_reserve_kbytes = min(free_kb // 32, 1 << 17)
         self.overcommit_ratio = 50
+        me = self._me
+
         def maps(pid):
-            with self.lock:
-                return render_maps(self._process(pid).mm)
+            with me.lock:
+                return render_maps(me._process(pid).mm)
 
         def status(pid):
-            with self.lock:
-                return render_status(self._process(pid))
+            with me.lock:
+                return render_status(me._process(pid))
         self.register_proc("/proc/<pid>/maps", maps)
         self.register_proc("/proc/<pid>/status", status)
         from .vm import smaps as _smaps
@@ -829,9 +838,11 @@ class Kernel:
             self.register_proc(f"/proc/<pid>/{name}", self._mm_renderer(render))
 
     def _mm_renderer(self, render):
+        me = self._me
+
         def show(pid):
-            with self.lock:
-                return render(self._process(pid).mm)
+            with me.lock:
+                return render(me._process(pid).mm)
         return show
 
     def _vm_check(self):
@@ -865,6 +876,8 @@ class Kernel:
         with self.lock:
             pid = self._next_pid
             self._next_pid += 1
+            # a process holds its kernel (a caller keeping only a process keeps the machine):
+            # the kernel is in a reference cycle only while it has live processes
             process = Process(self, pid, name, ppid=ppid, mm=mm)
             self._processes[pid] = process
             return process
@@ -883,6 +896,7 @@ class Kernel:
                 return
             if process.mm is not None:
                 process.mm.exit_mmap()
+                process.mm.owner = None     # no process <-> mm cycle holding the kernel
             process.alive = False
             self._processes.pop(process.pid, None)
             self._exited.add(process)
@@ -919,30 +933,30 @@ class Kernel:
     # -- simulated time, PSI, writeback, drop_caches (linuxmm/vm/clock.py, psi.py, writeback.py)
     def _time_init(self):
         from .vm import clock, psi, writeback
-        clock.clock_init(self)
-        psi.psi_init(self)
-        writeback.wb_init(self)
-        clock.rearm(self)
+        clock.clock_init(self._me)
+        psi.psi_init(self._me)
+        writeback.wb_init(self._me)
+        clock.rearm(self._me)
 
     def advance(self, ns):
         """Let ns nanoseconds of simulated time pass (k.now, ns since boot); the PSI averages
         and the flusher run as their timers fall due."""
         from .vm.clock import advance, as_ns
         with self.lock:
-            advance(self, as_ns(ns, "ns"))
+            advance(self._me, as_ns(ns, "ns"))
 
     def sleep(self, seconds):
         """Let `seconds` of idle simulated time pass (k.advance in seconds)."""
         from .vm.clock import sleep
         with self.lock:
-            sleep(self, seconds)
+            sleep(self._me, seconds)
 
     def sync(self):
         """sync(2): write every dirty page-cache page back and wait for it (the clock advances
         by the I/O time).  Returns the pages written."""
         from .vm.writeback import sync
         with self.lock:
-            return sync(self)
+            return sync(self._me)
 
     def drop_caches(self, mode, process=None):
         """echo mode > /proc/sys/vm/drop_caches: 1 page cache (clean unmapped pages), 2 slab,
@@ -952,7 +966,7 @@ class Kernel:
         dropped."""
         from .vm.writeback import drop_caches
         with self.lock:
-            return drop_caches(self, mode, process)
+            return drop_caches(self._me, mode, process)
 
     def _wb_sysctl(name, lo, hi, clears=None, doc=""):
         def get(self):
@@ -972,7 +986,7 @@ class Kernel:
                     setattr(self.wb, clears, 0)    # the ratio and bytes forms exclude each other
                 if name == "dirty_writeback_centisecs":
                     from .vm.writeback import rearm_flusher
-                    rearm_flusher(self)
+                    rearm_flusher(self._me)
         return property(get, put, doc=doc)
 
     dirty_ratio = _wb_sysctl("dirty_ratio", 0, 100, "dirty_bytes",

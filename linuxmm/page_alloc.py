@@ -132,10 +132,18 @@ class PageAllocator:
         keeps an allocator alive after its last user lets go."""
         ptr, errors, me = self._ptr, self._errors, weakref.ref(self)
 
+        # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
+        # argument that is not exactly an int is converted by _args.as_int first, which refuses
+        # what the reference refuses (ArgumentTypeError) and accepts numpy integers
+        _int, max_order, cpus = int, self.max_order, self.cpus
+
         def alloc_pages(gfp=G.GFP_KERNEL, order=0, cpu=0):
+            if gfp.__class__ is not _int or order.__class__ is not _int \
+                    or cpu.__class__ is not _int:
+                gfp, order, cpu = check_alloc(gfp, order, cpu, max_order, cpus)
             try:
                 pfn = _alloc(ptr, gfp, order, cpu)
-            except (TypeError, OverflowError):
+            except OverflowError:
                 pfn = -lib.LMM_EINVAL
             if pfn >= 0:
                 return pfn
@@ -145,9 +153,13 @@ class PageAllocator:
             return pa._alloc_failed(pfn, gfp, order, cpu)
 
         def free_pages(pfn, order=0, cpu=0):
+            if pfn.__class__ is not _int or order.__class__ is not _int \
+                    or cpu.__class__ is not _int:
+                cpu = check_cpu(cpu, cpus)
+                pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
             try:
                 err = _free(ptr, pfn, order, cpu)
-            except (TypeError, OverflowError):
+            except OverflowError:
                 err = errors.bad_free_args(pfn, order, cpu)
             if err:
                 raise errors.free_error(err, pfn, order, cpu)
@@ -209,7 +221,13 @@ class PageAllocator:
 
     def alloc_pages_bulk(self, gfp=G.GFP_KERNEL, count=1, cpu=0):
         """alloc_pages_bulk(): up to count order-0 pages as an int64 array, one C call."""
+        if gfp.__class__ is not int or count.__class__ is not int or cpu.__class__ is not int:
+            # cffi takes a bool, numpy.bool_ as an int: convert (or refuse) as the reference
+            gfp, _, cpu = check_alloc(gfp, 0, cpu, self.max_order, self.cpus)
+            count = _args.check_count(count)
         try:
+            if count > _args.BULK_CLAMP:    # size the output by what can be allocated
+                count = min(_args.check_count(count), _args.free_pages_of(self))
             out = _empty(count, _int64_t)
             n = _alloc_bulk(self._ptr, gfp, count, cpu, _from_buffer("int64_t[]", out))
         except (TypeError, OverflowError, ValueError):
@@ -227,6 +245,8 @@ class PageAllocator:
         if (type(pfns) is not np.ndarray or pfns.dtype != _int64_t or pfns.ndim != 1
                 or not pfns.flags.c_contiguous):
             pfns = _args.pfn_array(pfns)
+        if cpu.__class__ is not int:                # cffi takes a bool, numpy.bool_ as an int
+            cpu = check_cpu(cpu, self.cpus)
         try:
             err = _free_bulk(self._ptr, _from_buffer("int64_t[]", pfns), len(pfns), cpu)
         except (TypeError, OverflowError):
@@ -237,6 +257,17 @@ class PageAllocator:
                 check_cpu(cpu, self.cpus)
             pfn = int(pfns[lib.lmm_pa_error_index(self._ptr)])
             raise self._errors.free_error(err, pfn, 0, cpu)
+
+    def set_frame_owners(self, flags, mask):
+        """Register the fault path's per-frame flags (a uint32 numpy array, one entry per
+        frame): free_pages and free_pages_bulk then refuse (InvalidFree, reason "mapped") a
+        block whose head frame has a bit of mask set.  The array is kept alive here."""
+        flags = np.asarray(flags)
+        if flags.dtype != np.uint32 or flags.ndim != 1 or not flags.flags.c_contiguous:
+            raise ValueError("flags must be a contiguous 1-D uint32 array")
+        mask = _args.as_int(mask, "mask")
+        self._frame_owners = (flags, _from_buffer("uint32_t[]", flags))
+        lib.lmm_pa_set_frame_owners(self._ptr, self._frame_owners[1], len(flags), mask)
 
     def drain_pages(self, cpu=None):
         """drain_local_pages(cpu) / drain_all_pages() when cpu is None."""

@@ -72,6 +72,7 @@ class BuddyAllocator:
         self._free_pages = 0
         self._state = {}        # block head pfn -> (_FREE or _HEAD, order, mt)
         self._pageblock_mt = {}  # pageblock index -> migratetype (default MOVABLE)
+        self._owned = set()     # heads of a slab allocator's blocks: only _free_owned frees them
         self._free_range(start_pfn, start_pfn + nr_pages)
 
     # -- list primitives ------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class BuddyAllocator:
             self._state[pfn] = (_HEAD, order, MIGRATE_MOVABLE)
         return pfn
 
-    def _validate_free(self, pfn, order, pending=()):
+    def _validate_free(self, pfn, order, pending=(), owned_ok=False):
         """None when pfn heads an allocated block of this order, else the InvalidFree to raise."""
         end = self.start_pfn + self.nr_pages
         if not 0 <= order <= self.max_order:
@@ -168,6 +169,8 @@ class BuddyAllocator:
         st = self._state.get(pfn)
         if st is None or st[0] != _HEAD:
             return invalid_free("free" if self._pfn_is_free(pfn) else "nothead", pfn, order)
+        if pfn in self._owned and not owned_ok:
+            return invalid_free("slab", pfn, order)
         if st[1] != order:
             return invalid_free("order-mismatch", pfn, order, allocated_order=st[1])
         return None
@@ -185,6 +188,21 @@ class BuddyAllocator:
     def _free_block(self, pfn, order):
         del self._state[pfn]
         self._free_one_page(pfn, order, self._pageblock(pfn), to_tail=False)
+
+    def _alloc_owned(self, order):
+        """alloc() for a slab allocator: the block is then refused by free()/free_bulk()."""
+        pfn = self.alloc(order)
+        self._owned.add(pfn)
+        return pfn
+
+    def _free_owned(self, pfn, order):
+        if pfn not in self._owned:
+            return self.free(pfn, order)
+        err = self._validate_free(pfn, order, owned_ok=True)
+        if err is not None:
+            raise err
+        self._owned.discard(pfn)
+        self._free_block(pfn, order)
 
     # -- public API -----------------------------------------------------------------------------
     def alloc(self, order=0):

@@ -570,17 +570,18 @@ class Mmu:
                 np.array([e for _, e in out], dtype=np.uint64))
 
     def table_pages(self, pgd):
+        # pre-order, as a recursive walk would list them; iterative, because a recursive
+        # closure is a reference cycle that would keep this Mmu (and its allocator) alive
         out = []
-
-        def visit(pfn, level):
+        stack = [(self._check_pgd(pgd), self._top)]
+        while stack:
+            pfn, level = stack.pop()
             out.append(pfn)
             if level == D.LEVEL_PTE:
-                return
-            for e in self._tables[pfn]:
-                if e and not (level == D.LEVEL_PMD and e & _PSE):
-                    visit((e & _PFN) >> D.PAGE_SHIFT, level - 1)
-
-        visit(self._check_pgd(pgd), self._top)
+                continue
+            children = [((e & _PFN) >> D.PAGE_SHIFT, level - 1) for e in self._tables[pfn]
+                        if e and not (level == D.LEVEL_PMD and e & _PSE)]
+            stack.extend(reversed(children))
         return out
 
     # -- free_pgd_range (mm/memory.c) -------------------------------------------------------

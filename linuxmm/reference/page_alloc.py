@@ -137,6 +137,9 @@ class PageAllocator:
         self.kswapd_wakeups = 0
         self.reclaim_hook = None
         self._compound = set()      # heads of allocated __GFP_COMP blocks of order > 0
+        self._slab_owned = set()    # heads of the slab allocator's blocks (PageSlab, large kmalloc)
+        self._frame_flags = None    # the fault path's per-frame flags (set_frame_owners)
+        self._frame_mask = 0
 
     # ==================================================================== boot ==
     def free_boot_range(self, start, end):
@@ -813,6 +816,32 @@ class PageAllocator:
         for z, pfn in zip(zones, arr):
             self._free_frozen_pages(z, pfn, 0, cpu)
 
+    # -- the slab allocator's blocks and the fault path's frames: not ours to free --------------
+    def _slab_alloc_pages(self, gfp, order):
+        """alloc_pages() for the slab allocator: the block is marked as the slab's, which
+        free_pages()/free_pages_bulk() then refuse (reason "slab")."""
+        pfn = self.alloc_pages(gfp, order)
+        self._slab_owned.add(pfn)
+        return pfn
+
+    def _slab_free_pages(self, pfn, order):
+        """The slab allocator releases one of its blocks."""
+        if pfn in self._slab_owned:
+            z, err = self._validate_free(pfn, order, owned_ok=True)
+            if err is not None:
+                raise err
+            self._slab_owned.discard(pfn)
+            self._free_frozen_pages(z, pfn, order, 0)
+        else:
+            self.free_pages(pfn, order)
+
+    def set_frame_owners(self, flags, mask):
+        """See linuxmm.PageAllocator.set_frame_owners."""
+        flags = np.asarray(flags)
+        if flags.dtype != np.uint32 or flags.ndim != 1 or not flags.flags.c_contiguous:
+            raise ValueError("flags must be a contiguous 1-D uint32 array")
+        self._frame_flags, self._frame_mask = flags, _args.as_int(mask, "mask")
+
     def drain_pages(self, cpu=None):
         """drain_local_pages(cpu) / drain_all_pages(): every pcp page back to the buddy lists."""
         cpus = range(self.cpus) if cpu is None else [self._check_cpu(cpu)]
@@ -847,7 +876,7 @@ class PageAllocator:
                 return head, st
         return None, None
 
-    def _validate_free(self, pfn, order, pending=()):
+    def _validate_free(self, pfn, order, pending=(), owned_ok=False):
         if not 0 <= order <= self.max_order:
             return None, invalid_free("order", pfn, order)
         z = self._zone_of(pfn)
@@ -863,8 +892,13 @@ class PageAllocator:
             head, cov = self._covering_block(z, pfn)
             free = cov is not None and cov[0] != _ALLOC
             return None, invalid_free("free" if free else "nothead", pfn, order)
+        if pfn in self._slab_owned and not owned_ok:
+            return None, invalid_free("slab", pfn, order)
         if st[1] != order:
             return None, invalid_free("order-mismatch", pfn, order, allocated_order=st[1])
+        ff = self._frame_flags
+        if ff is not None and 0 <= pfn < len(ff) and int(ff[pfn]) & self._frame_mask:
+            return None, invalid_free("mapped", pfn, order)
         return z, None
 
     # ==================================================================== compaction support ==

@@ -4,6 +4,7 @@ Written for reading: each cache has its node partial list, full slabs, cpu slab 
 list (OrderedDicts used as lists with O(1) insertion at the head), each slab a LIFO freelist
 that starts in address order, and a dict maps every slab page to its slab.
 """
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -59,7 +60,7 @@ class KmemCache(KmemCacheCommon):
     backend = "reference"
 
     def __init__(self, allocator, name, geometry, ctor, cid):
-        self._sa = allocator
+        self._sa = weakref.proxy(allocator)     # no cycle through the allocator's cache list
         # node partial, full, (empty: a view), cpu slab, cpu partial; OrderedDicts, head first
         self.lists = tuple(OrderedDict() for _ in range(5))
         self.nr_slabs = self.total_objects = self.inuse_count = self.pages = 0
@@ -249,6 +250,8 @@ class KmemCache(KmemCacheCommon):
         gfp = check_gfp(gfp)
         if not self.core_alive:
             raise alloc_error(self, C.EDEAD, gfp)
+        if self._bulk_impossible(count):
+            raise alloc_error(self, C.ENOMEM, gfp)
         out = []
         try:
             for _ in range(count):
@@ -342,6 +345,9 @@ class KmemCache(KmemCacheCommon):
         for key, cid in list(self._sa._kmalloc_ids.items()):
             if cid is self:
                 del self._sa._kmalloc_ids[key]
+        ids = self._sa._ids
+        if ids[self.index] is self:         # the id is free for the next cache
+            ids[self.index] = None
 
     # -- benchmarks (same results as the C loops, at Python speed) -------------------------------
     def bench_pairs(self, pairs):
@@ -371,9 +377,17 @@ class SlabAllocator(SlabAllocatorCommon):
     def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
                  boot_objects=True, page_offset=PAGE_OFFSET, direct_map_end=None):
         self.page_offset, self.direct_map_end = direct_map(page_offset, direct_map_end)
-        if hasattr(page_source, "alloc_pages"):
+        # the slab's blocks are marked as its own (PageSlab, PG_large_kmalloc): the allocator's
+        # public frees refuse them
+        if hasattr(page_source, "_slab_alloc_pages"):
+            self._page_alloc = page_source._slab_alloc_pages
+            self._page_free = page_source._slab_free_pages
+        elif hasattr(page_source, "alloc_pages"):
             self._page_alloc = page_source.alloc_pages
             self._page_free = lambda pfn, order: page_source.free_pages(pfn, order)
+        elif hasattr(page_source, "_alloc_owned"):
+            self._page_alloc = lambda gfp, order: page_source._alloc_owned(order)
+            self._page_free = page_source._free_owned
         elif hasattr(page_source, "alloc") and hasattr(page_source, "free"):
             self._page_alloc = lambda gfp, order: page_source.alloc(order)
             self._page_free = page_source.free
@@ -620,8 +634,13 @@ class SlabAllocator(SlabAllocatorCommon):
     def _core_new_cache(self, name, g, ctor):
         debug = g.flags & (F.SLAB_RED_ZONE | F.SLAB_POISON)
         cls = SlowKmemCache if (ctor is not None or debug) else KmemCache
-        c = cls(self, name, g, ctor, len(self._ids))
-        self._ids.append(c)
+        # the lowest id a destroyed cache released, as the C core does
+        cid = next((i for i, x in enumerate(self._ids) if x is None), len(self._ids))
+        c = cls(self, name, g, ctor, cid)
+        if cid < len(self._ids):
+            self._ids[cid] = c
+        else:
+            self._ids.append(c)
         return c
 
     def _core_set_kmalloc(self, t, idx, c):
@@ -634,6 +653,8 @@ class SlabAllocator(SlabAllocatorCommon):
         listed = {}
         rec = unrec = 0
         for c in self._ids:
+            if c is None:
+                continue
             pages = slabs = total = inuse = 0
             for which, lst in enumerate(c.lists):
                 if which == EMPTY and lst:

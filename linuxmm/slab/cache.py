@@ -5,6 +5,8 @@ alloc_bulk()/free_bulk() on uint64 numpy arrays, kmalloc()/kfree().  Caches with
 with SLAB_POISON / SLAB_RED_ZONE take a Python slow path around the same calls.  The twin is
 linuxmm.reference.slab.
 """
+import weakref
+
 import numpy as np
 
 from .. import _args
@@ -23,6 +25,7 @@ _free = lib.lmm_slab_free
 _kmalloc = lib.lmm_slab_kmalloc
 _kfree = lib.lmm_slab_kfree
 _MIN_ADDR = lib.LMM_SLAB_MIN_ADDR
+_DEAD = lib.LMM_SLAB_DEAD_CACHE
 assert _MIN_ADDR == 4096
 
 for _name in ("ENOMEM", "EINVAL"):
@@ -51,12 +54,13 @@ class KmemCache(KmemCacheCommon):
 
     def __init__(self, allocator, name, geometry, ctor, cid):
         self._sys = allocator._sys
+        self._pages = allocator.page_source     # the C core's page source outlives the cache
         self._id = cid
         self._stats_buf = ffi.new("int64_t[12]")
         self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
         self._fast = _fast_paths(self, self._sys, cid)
         if type(self) is KmemCache:         # no Python work around the core call: bind them
-            self.alloc, self.free = self._fast
+            self.alloc, self.free = self._fast[:2]
 
     # -- hot paths ------------------------------------------------------------------------------
     def alloc(self, gfp=F.GFP_KERNEL):
@@ -71,6 +75,8 @@ class KmemCache(KmemCacheCommon):
         """kmem_cache_alloc_bulk(): `count` objects as a uint64 array, all or nothing."""
         count = _args.check_count(count)
         gfp = check_gfp(gfp)
+        if self.alive and self._bulk_impossible(count):
+            raise self._alloc_error(lib.LMM_ENOMEM, gfp)
         out = np.empty(count, dtype=np.uint64)
         n = lib.lmm_slab_alloc_bulk(self._sys, self._id, gfp, count, ffi.from_buffer("uint64_t[]", out))
         if n < 0:
@@ -119,6 +125,10 @@ class KmemCache(KmemCacheCommon):
         err = lib.lmm_slab_cache_release(self._sys, self._id)
         if err:  # pragma: no cover - destroy() checked first
             raise InvariantError(f"{self.name}: release failed ({err})")
+        # the core reuses the id: this handle (and its fast paths) now name the dead cache
+        self.allocator._ids[self._id] = None
+        self._id = _DEAD
+        self._fast[2]()
 
     # -- benchmarks -----------------------------------------------------------------------------
     def bench_pairs(self, pairs):
@@ -138,11 +148,18 @@ class KmemCache(KmemCacheCommon):
         return r
 
 
-def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
+def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     """alloc() and free() as closures over the core handles, without a bound-method call and
     attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
     with Python work around the core call (SlowKmemCache) calls them from its methods."""
     c_alloc, c_free = _alloc, _free
+    # the closures are the cache's own attributes: they hold it weakly (no reference cycle);
+    # only their error paths need it
+    cache = weakref.proxy(cache_obj)
+
+    def kill():
+        nonlocal cid
+        cid = _DEAD
 
     def alloc(gfp=GFP_KERNEL):
         try:
@@ -156,6 +173,8 @@ def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
 
     def free(addr):
         try:
+            if addr.__class__ is not _int:              # cffi takes a bool, numpy.bool_ as an int
+                addr = check_addr(addr)
             err = c_free(sys, cid, addr)
         except (TypeError, OverflowError):
             err = -lib.LMM_SLAB_ENOTSLAB if check_addr(addr) is not None else 0
@@ -164,7 +183,7 @@ def _fast_paths(cache, sys, cid, GFP_KERNEL=F.GFP_KERNEL):
 
     alloc.__doc__ = KmemCache.alloc.__doc__
     free.__doc__ = KmemCache.free.__doc__
-    return alloc, free
+    return alloc, free, kill
 
 
 class SlowKmemCache(SlowPathMixin, KmemCache):
@@ -202,6 +221,8 @@ class SlabAllocator(SlabAllocatorCommon):
         """kmalloc(): an object of the size class of `size` (ZERO_SIZE_PTR for 0), or compound
         pages above 8 KiB."""
         try:
+            if size.__class__ is not int:           # cffi takes a bool, numpy.bool_ as an int
+                size = _args.as_int(size, "size")
             addr = _kmalloc(self._sys, size, gfp)
         except (TypeError, OverflowError):
             _args.as_int(size, "size")
@@ -218,6 +239,8 @@ class SlabAllocator(SlabAllocatorCommon):
     def kfree(self, addr):
         """kfree(): any slab object or large kmalloc; 0 and ZERO_SIZE_PTR are no-ops."""
         try:
+            if addr.__class__ is not int:           # cffi takes a bool, numpy.bool_ as an int
+                addr = check_addr(addr)
             err = _kfree(self._sys, addr)
         except (TypeError, OverflowError):
             check_addr(addr)
@@ -275,7 +298,10 @@ class SlabAllocator(SlabAllocatorCommon):
             raise ValueError(f"cannot create cache {name} (code {cid})")
         cls = SlowKmemCache if (ctor is not None or p.debug) else KmemCache
         c = cls(self, name, g, ctor, cid)
-        self._ids.append(c)
+        if cid < len(self._ids):            # an id a destroyed cache released
+            self._ids[cid] = c
+        else:
+            self._ids.append(c)
         return c
 
     def _core_set_kmalloc(self, t, idx, c):

@@ -3,6 +3,7 @@ SLUB's geometry and merging, the boot caches, kmalloc caches, the ctor and debug
 /proc/slabinfo, meminfo/vmstat contributions.  Each backend supplies the object-level core.
 """
 import operator
+import weakref
 
 import numpy as np
 
@@ -95,7 +96,10 @@ class KmemCacheCommon:
     primitives."""
 
     def _setup(self, allocator, name, geometry, flags, ctor, index):
-        self.allocator = allocator
+        # a weak proxy: the allocator lists its caches, so a strong back pointer would be a
+        # reference cycle keeping the machine's memory until the cycle collector runs
+        self.allocator = allocator if isinstance(allocator, weakref.ProxyType) \
+            else weakref.proxy(allocator)
         self.name = name
         self.geometry = geometry
         self.flags = geometry.flags
@@ -110,6 +114,7 @@ class KmemCacheCommon:
         self.refcount = 1
         self.aliases = []
         self.alive = True
+        self.permanent = False        # a boot or kmalloc cache: Linux never destroys it
         self.index = index
         self._meta = []               # kmem_cache and kmem_cache_node objects backing this cache
         self._constructed = {}        # slab pfn -> serial of the slab the ctor ran on
@@ -174,6 +179,9 @@ class KmemCacheCommon:
         """kmem_cache_destroy(): drop one reference; the last one releases the cache.  Refuses
         (CacheInUse listing the objects, nothing changed) while objects remain."""
         self._check_alive()
+        if self.permanent:
+            raise D.CacheInUse(f"kmem_cache_destroy {self.name}: a boot or kmalloc cache is "
+                               f"never destroyed (the slab allocator itself uses it)")
         if self.refcount > 1:
             self.refcount -= 1
             return
@@ -194,6 +202,18 @@ class KmemCacheCommon:
         self.refcount = 0
         self.alive = False
         self.allocator._cache_destroyed(self)
+
+    def _bulk_impossible(self, count):
+        """A bulk allocation of count objects cannot succeed: more than the cache's free objects
+        plus a full slab for every page its page source could still hand out.  Checked (for
+        large counts only) before anything is allocated, so that a huge count is OutOfMemory on
+        both backends without allocating (or sizing an array for) count objects."""
+        if count <= _args.BULK_CLAMP:
+            return False
+        st = self._core_stats()
+        free_objects = st["total_objects"] - st["inuse"]
+        pages = _args.free_pages_of(self.allocator.page_source)
+        return count > free_objects + (pages >> self.order) * self.objects
 
     def _check_alive(self):
         if not self.alive:
@@ -339,6 +359,7 @@ class SlabAllocatorCommon:
                              None, None, kmalloc=False)
         self.kmem_cache_node, self.kmem_cache = node, cache
         node.refcount = cache.refcount = -1     # create_boot_cache(): "Exempt from merging"
+        node.permanent = cache.permanent = True
         # bootstrap() list_add()s kmem_cache, then kmem_cache_node: the latter is listed first
         self.caches[:2] = [cache, node]
         if not boot_objects:
@@ -352,6 +373,7 @@ class SlabAllocatorCommon:
                 # (slab_unmergeable() with CONFIG_HARDENED_USERCOPY)
                 c = self._create(K.cache_name(t, idx), K.index_size(idx), 0, K.TYPE_FLAGS[t],
                                  None, None, kmalloc=True, usersize=K.index_size(idx))
+                c.permanent = True
                 self._kmalloc[(t, idx)] = c
                 self._core_set_kmalloc(t, idx, c)
         self._meta_off = False
