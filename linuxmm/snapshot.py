@@ -297,6 +297,7 @@ class _Pickler(pickle.Pickler):
         self._engines = engines
         from ._ffi import ffi
         self._cdata = ffi.CData
+        self._buffer = ffi.buffer
         from .page_alloc import PageAllocator, _Errors
         from .mmu import Mmu
         from .slab.cache import KmemCache, SlabAllocator
@@ -328,7 +329,7 @@ class _Pickler(pickle.Pickler):
             root = obj
             while isinstance(root.base, np.ndarray):
                 root = root.base
-            if root.base is not None and not isinstance(root.base, (bytes, bytearray)):
+            if isinstance(root.base, self._buffer):         # a view of C engine memory
                 where = self._views.get(id(root))
                 if where is None or root is not obj:
                     raise SnapshotError("cannot save a numpy view of C engine memory other "
