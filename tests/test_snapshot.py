@@ -372,3 +372,28 @@ def test_rootfs_arguments(tmp_path):
     with pytest.raises(TypeError):
         Kernel("64M", rootfs=3)
     assert Kernel("64M").rootfs == "/"
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+def _cli(*args):
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "linuxmm", *args], capture_output=True,
+                          text=True, cwd=root)
+
+
+def test_cli_run_save_and_load(tmp_path):
+    snap = str(tmp_path / "fork.snap")
+    first = _cli("run", "examples/fork.toml", "--json", "--save", snap)
+    assert first.returncode == 0, first.stderr
+    k = Kernel.load(snap)
+    k.check()
+    assert json.loads(first.stdout)["meminfo_kb"]["AnonPages"] == 3 << 10
+    again = _cli("run", "examples/fork.toml", "--json", "--load", snap)
+    assert again.returncode == 0, again.stderr
+    sm = json.loads(again.stdout)
+    assert [p["pid"] for p in sm["processes"]] == [3, 4]     # pids continue the saved machine
+    assert sm["meminfo_kb"]["AnonPages"] == 6 << 10          # the saved parent still lives
+    (tmp_path / "bad").write_bytes(b"nothing")
+    bad = _cli("run", "examples/fork.toml", "--load", str(tmp_path / "bad"))
+    assert bad.returncode == 1 and "wrong magic" in bad.stderr
