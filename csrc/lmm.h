@@ -575,3 +575,22 @@ int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const 
 int64_t lmm_mmu_access_range(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
                              int64_t nvma, int64_t addr, int64_t npages, int write, int64_t start,
                              int *reason);
+
+/* ---- snapshots (csrc/snapshot.c) --------------------------------------------------------- */
+/*
+ * An engine's whole state as bytes, and a new engine rebuilt from them (linuxmm/snapshot.py).
+ * export: the stream's size; it is written into buf only when cap is at least that size (call
+ * with NULL, 0 first).  import: NULL when the stream is short, long, of another engine or of a
+ * build whose structures differ, or inconsistent.  The slab engine gets its page source anew;
+ * the MMU engine its page allocator (the imported one).
+ */
+int64_t lmm_pa_export(struct lmm_pa *pa, uint8_t *buf, int64_t cap);
+struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len);
+int64_t lmm_slab_export(struct lmm_slab_sys *s, uint8_t *buf, int64_t cap);
+struct lmm_slab_sys *lmm_slab_import(const uint8_t *buf, int64_t len, lmm_page_alloc_cb alloc,
+                                     lmm_page_free_cb free_cb, void *src);
+int64_t lmm_mmu_export(struct lmm_mmu *m, uint8_t *buf, int64_t cap);
+struct lmm_mmu *lmm_mmu_import(struct lmm_pa *pa, const uint8_t *buf, int64_t len);
+/* sizeof(struct lmm_mmu) in mmu.c (snapshot.c checks its copy of the layout against it);
+ * lmm_mmu_export returns -LMM_EINVAL when they differ. */
+int64_t lmm_mmu_struct_size(void);

@@ -1213,3 +1213,9 @@ void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n)
         lru_add(m, pfn, lru);
     }
 }
+
+/* For csrc/snapshot.c, which repeats struct lmm_mmu: its size here, to refuse a stale copy. */
+int64_t lmm_mmu_struct_size(void)
+{
+    return (int64_t)sizeof(struct lmm_mmu);
+}

@@ -6,7 +6,8 @@ classes live in ``linuxmm.reference``.
 from ._ffi import ABI_VERSION
 from .buddy import BuddyAllocator
 from .errors import (ArgumentTypeError, BusError, InvalidFree, InvariantError, Killed,
-                     MMError, OutOfMemory, SegmentationFault, SysctlError)
+                     MMError, OutOfMemory, SegmentationFault, SnapshotError,
+                     SysctlError)
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,7 @@ __all__ = [
     "Killed",
     "MMError",
     "OutOfMemory",
+    "SnapshotError",
     "SysctlError",
 ]
 

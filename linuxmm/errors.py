@@ -26,6 +26,12 @@ class SysctlError(MMError, OSError, ValueError):
     The attribute keeps its old value."""
 
 
+class SnapshotError(MMError, ValueError):
+    """Kernel.save() met state it cannot save (a user-supplied function that cannot be pickled
+    by reference), or Kernel.load() was given a damaged, truncated or foreign file, or one of
+    a format version this linuxmm does not read."""
+
+
 class InvariantError(MMError, AssertionError):
     """check() found a broken invariant: the model's state is corrupt."""
 

@@ -45,7 +45,9 @@ class Kernel:
                  randomize_va_space=2, seed=0, slab_nomerge=False, backend="c",
                  transparent_hugepage="madvise", lowmem_reserve_ratio=None,
                  percpu_pagelist_high_fraction=0, boot_allocations=None, read_ahead_kb=128,
-                 max_sectors_kb=1280, swappiness=60, page_cluster=3):
+                 max_sectors_kb=1280, swappiness=60, page_cluster=3, rootfs="/"):
+        from .vm.files import check_rootfs
+        self._rootfs = check_rootfs(rootfs)     # where open/execve find host files
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")
         self.backend = backend
@@ -85,6 +87,24 @@ class Kernel:
         self._reclaim_init(swappiness, page_cluster)
         # -- compaction (linuxmm/vm/compaction) --
         self._compaction_init()
+
+    # -- snapshots (linuxmm/snapshot.py) --------------------------------------------------------
+    def save(self, path):
+        """Write the whole simulated state to path (a versioned, checksummed snapshot)."""
+        from .snapshot import save
+        save(self, path)
+
+    @staticmethod
+    def load(path):
+        """The Kernel a snapshot written by save() holds; SnapshotError for a damaged, truncated
+        or foreign file."""
+        from .snapshot import load
+        return load(path)
+
+    @property
+    def rootfs(self):
+        """Where open() and execve() find host files: "/", a sysroot directory, or None."""
+        return self._rootfs
 
     # -- physical memory ------------------------------------------------------------------------
     def _boot_physical(self, e820, reserved, min_free_kbytes, watermark_scale_factor,
@@ -803,7 +823,7 @@ class Kernel:
         from .vm.files import FileSystem
         from .vm.layout import KernelRandom
         from .vm.procfs import render_maps, render_status
-        self.fs = FileSystem(self._me)
+        self.fs = FileSystem(self._me, self._rootfs)
         self.vm_random = KernelRandom(self.seed)
         self.max_map_count = 65530            # vm.max_map_count
         self.overcommit_memory = 0            # vm.overcommit_memory

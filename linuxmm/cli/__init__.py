@@ -119,13 +119,22 @@ def demo(mem, cpus, bursts, seed, backend, as_json, quiet):
 
 
 # -- run / proc ---------------------------------------------------------------------------------
-def _run_scenario(path, quiet, backend=None):
+def _run_scenario(path, quiet, backend=None, load_from=None):
     from ..scenario import ScenarioError, load
     try:
         s = load(path)
         if backend:
             s.machine["backend"] = backend
-        k = s.kernel()
+        if load_from is not None:           # continue a saved machine instead of booting one
+            from ..errors import SnapshotError
+            from ..kernel import Kernel
+            try:
+                k = Kernel.load(load_from)
+            except (SnapshotError, OSError) as err:
+                raise UserError(f"--load {load_from}: {err}") from None
+            s.machine["backend"] = k.backend
+        else:
+            k = s.kernel()
         with _progress(quiet) as bar:
             task = bar.add_task(f"scenario {s.name}", total=len(s.actions))
             result = s.run(progress=lambda n: bar.update(task, completed=n), kernel=k)
@@ -159,11 +168,21 @@ def _print_summary(sm):
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--backend", type=click.Choice(["c", "reference"]), default=None,
               help="override the scenario's backend")
+@click.option("--save", "save_to", type=click.Path(dir_okay=False), default=None,
+              help="write a snapshot of the final state to FILE (docs/snapshots.md)")
+@click.option("--load", "load_from", type=click.Path(dir_okay=False), default=None,
+              help="run the actions on the machine saved in FILE instead of booting one")
 @_common
-def run(scenario, backend, as_json, quiet):
+def run(scenario, backend, as_json, quiet, save_to, load_from):
     """Run SCENARIO (a TOML file, docs/cli.md) and print a summary: per process its faults,
     RSS and swap, the events (OOM kills, failed calls), meminfo and vmstat counters."""
-    _, result = _run_scenario(scenario, quiet or as_json, backend)
+    _, result = _run_scenario(scenario, quiet or as_json, backend, load_from)
+    if save_to is not None:
+        from ..errors import SnapshotError
+        try:
+            result.kernel.save(save_to)
+        except (SnapshotError, OSError) as err:
+            raise UserError(f"--save {save_to}: {err}") from None
     sm = result.summary()
     if as_json:
         _emit(sm)

@@ -302,11 +302,14 @@ def may_exec_host(kernel, path):
     inode = kernel.fs.inodes.get(path)
     if inode is not None and inode.host_path is None:
         return
-    try:
-        st = os.stat(path)
-    except OSError:
-        return                                   # open reports ENOENT & co.
-    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+    if inode is not None and inode.host_mode is not None:
+        mode = inode.host_mode                   # imported: the mode it had then
+    else:
+        try:
+            mode = kernel.fs.host_lookup(path)[2].st_mode
+        except OSError:
+            return                               # open reports ENOENT & co.
+    if not stat.S_ISREG(mode) or not mode & 0o111:
         raise oserror(errno.EACCES)
 
 

@@ -7,6 +7,7 @@ page cache belongs to the inode, shared by every open file of it.
 import errno
 import os
 import posixpath
+import stat
 
 from .constants import PAGE_SIZE
 from .clock import charge
@@ -48,6 +49,52 @@ def resolve_path(path):
     return path
 
 
+def check_rootfs(rootfs):
+    """Kernel(rootfs=...): "/" (the host's root, the default), None (no host files: every host
+    path is ENOENT) or a directory used as the root (a sysroot copied from another machine)."""
+    if rootfs is None:
+        return None
+    from ..errors import ArgumentTypeError
+    try:
+        rootfs = os.fsdecode(os.fspath(rootfs))
+    except TypeError:
+        raise ArgumentTypeError(f"rootfs must be a path or None, "
+                                f"not {type(rootfs).__name__}") from None
+    if not os.path.isdir(rootfs):
+        raise ValueError(f"rootfs {rootfs!r} is not a directory")
+    rootfs = os.path.abspath(rootfs)
+    return "/" if rootfs == "/" else rootfs
+
+
+def resolve_in_root(root, path, max_links=40):
+    """The path inside `root` that absolute `path` names with every symbolic link resolved as
+    if `root` were "/" (absolute link targets and ".." stay inside it, as after chroot);
+    ELOOP after max_links links."""
+    parts = [p for p in path.split("/") if p]
+    done = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        host = os.path.join(root, *done, part)
+        if os.path.islink(host):
+            links += 1
+            if links > max_links:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+            target = os.readlink(host)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        done.append(part)
+    return "/" + "/".join(done)
+
+
 def max_bytes(kind, kernel):
     """The file system's s_maxbytes for an inode kind ("ext4" or "shmem")."""
     arch = getattr(kernel, "arch", "x86_64")
@@ -60,7 +107,8 @@ class Inode:
     host: its size and contents are read (lazily) from the host file, which is never written;
     writes stay in the simulation."""
     __slots__ = ("i_ino", "dev", "i_size", "path", "deleted", "i_mapping", "host_path",
-                 "_backing", "kind", "charged", "device", "dirtied_when")
+                 "_backing", "kind", "charged", "device", "dirtied_when", "host_mode",
+                 "host_data")
 
     def __init__(self, ino, dev, size, path, *, host_path=None, kind="ext4", kernel=None):
         self.i_ino = ino
@@ -73,6 +121,8 @@ class Inode:
         self.charged = 0              # shmem_acct_size: pages charged to vm_committed_as
         self.device = None            # a character device's mmap (linuxmm/vm/device.py)
         self.dirtied_when = None      # kernel.now when the inode became dirty (writeback.py)
+        self.host_mode = None         # st_mode of the host file (execve's permission check)
+        self.host_data = None         # the host file's bytes once known (a loaded snapshot)
         self._backing = {}            # the disk: page index -> 4096 bytes (absent: zeros
         #                               or, for a host file, the host file's bytes)
         self.i_mapping = AddressSpace(self, kernel)
@@ -97,6 +147,9 @@ class Inode:
     def _host_page(self, index):
         if self.host_path is None:
             return bytes(PAGE_SIZE)
+        if self.host_data is not None:
+            data = self.host_data[index * PAGE_SIZE:(index + 1) * PAGE_SIZE]
+            return data + bytes(PAGE_SIZE - len(data))
         with open(self.host_path, "rb") as f:
             f.seek(index * PAGE_SIZE)
             data = f.read(PAGE_SIZE)
@@ -264,8 +317,9 @@ class FileSystem:
     imported on first open (one inode per host path, as the page cache is per inode).  The host
     file is only read; writes through the simulation never reach it."""
 
-    def __init__(self, kernel=None):
+    def __init__(self, kernel=None, rootfs="/"):
         self.kernel = kernel
+        self.rootfs = check_rootfs(rootfs)
         self.inodes = {}
         self._next_ino = 12           # ext4: first inode after lost+found
         self._next_shm_ino = 1024
@@ -318,17 +372,30 @@ class FileSystem:
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         inode.deleted = True
 
+    def host_lookup(self, path):
+        """(host path, path inside the root with symbolic links resolved, os.stat_result) of a
+        simulated absolute path in the root file system; OSError (ENOENT with rootfs=None)."""
+        root = self.rootfs
+        if root is None:
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        if root == "/":
+            st = os.stat(path)
+            return path, os.path.realpath(path), st
+        inner = resolve_in_root(root, path)
+        host = os.path.join(root, inner.lstrip("/"))
+        return host, inner, os.stat(host)
+
     def _import(self, path):
         try:
-            st = os.stat(path)
+            host, real, st = self.host_lookup(path)
         except OSError as err:
             raise OSError(err.errno, os.strerror(err.errno), path) from None
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.ENODEV, "only regular host files can be imported", path)
         dev = (os.major(st.st_dev), os.minor(st.st_dev))
         # the name d_path prints is the file's own path, symbolic links resolved
-        inode = Inode(st.st_ino, dev, st.st_size, os.path.realpath(path), host_path=path,
-                      kernel=self.kernel)
+        inode = Inode(st.st_ino, dev, st.st_size, real, host_path=host, kernel=self.kernel)
+        inode.host_mode = st.st_mode
         self.inodes[path] = inode
         return inode
 
