@@ -1,0 +1,49 @@
+"""Regressions found by fuzzing untrusted input (tests/test_fuzz_inputs.py): each gives the
+documented exception, not an internal one."""
+import errno
+import os
+import struct
+
+import numpy as np
+import pytest
+
+import linuxmm
+from linuxmm import boot
+from linuxmm.replay import TraceError
+from linuxmm.replay import access
+
+
+def _true():
+    for path in ("/bin/true", "/usr/bin/true"):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            if data[:4] == b"\x7fELF" and data[4] == 2 and data[18] == 62:
+                return data
+    pytest.skip("no x86_64 /bin/true")
+
+
+def test_execve_padzero_beyond_eof_is_efault(tmp_path):
+    """A writable PT_LOAD whose p_filesz runs past the file's end: padzero()'s clear_user()
+    faults (SIGBUS beyond EOF) and elf_load() returns -EFAULT; it was an uncaught BusError."""
+    data = bytearray(_true())
+    phoff, phnum = struct.unpack_from("<Q", data, 32)[0], struct.unpack_from("<H", data, 56)[0]
+    for i in range(phnum):
+        off = phoff + 56 * i
+        p_type, p_flags = struct.unpack_from("<II", data, off)
+        if p_type == 1 and p_flags & 2:                      # PT_LOAD, PF_W
+            p_offset, p_vaddr = struct.unpack_from("<QQ", data, off + 8)
+            filesz = len(data) - p_offset + 0x1000 + 0x100   # the last page lies beyond EOF
+            struct.pack_into("<QQ", data, off + 32, filesz, filesz + 0x200)
+            break
+    else:
+        pytest.skip("no writable PT_LOAD")
+    path = tmp_path / "prog"
+    path.write_bytes(bytes(data))
+    path.chmod(0o755)
+    k = linuxmm.Kernel("256M")
+    p = k.spawn("sh")
+    with pytest.raises(OSError) as err:
+        p.execve(str(path), [str(path)], [])
+    assert err.value.errno == errno.EFAULT
+    k.check()
