@@ -47,3 +47,14 @@ def test_execve_padzero_beyond_eof_is_efault(tmp_path):
         p.execve(str(path), [str(path)], [])
     assert err.value.errno == errno.EFAULT
     k.check()
+
+
+@pytest.mark.parametrize("entry", [(0, False, "usable"), (0, None, "usable"), (1.5, 4096, "usable"),
+                                   (b"0", 4096, "usable")])
+def test_e820_entry_of_wrong_type_is_argument_type_error(entry):
+    """A bool/None/float/bytes address in an e820 table: ArgumentTypeError (a ValueError, as
+    parse_e820 documents), not a bare TypeError from parse_size."""
+    with pytest.raises(linuxmm.ArgumentTypeError):
+        boot.parse_e820([entry])
+    with pytest.raises(ValueError):
+        linuxmm.Kernel(e820=[entry])
