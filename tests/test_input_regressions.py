@@ -58,3 +58,22 @@ def test_e820_entry_of_wrong_type_is_argument_type_error(entry):
         boot.parse_e820([entry])
     with pytest.raises(ValueError):
         linuxmm.Kernel(e820=[entry])
+
+
+@pytest.mark.parametrize("raw", [b"", b"PK\x03\x04xx", b"\x93NUMPY", b"\x93NUMPY\x01\x00garbage"])
+def test_damaged_npz_trace_is_trace_error(tmp_path, raw):
+    """An empty or damaged .npy/.npz: TraceError (it was EOFError, BadZipFile...)."""
+    path = tmp_path / "t.npz"
+    path.write_bytes(raw)
+    with pytest.raises(TraceError):
+        access.read_npz(str(path))
+
+
+def test_npz_with_damaged_member_is_trace_error(tmp_path):
+    path = tmp_path / "t.npz"
+    np.savez_compressed(path, addrs=np.arange(1000, dtype=np.int64))
+    raw = bytearray(path.read_bytes())
+    raw[60:90] = b"\xff" * 30                         # inside the compressed member
+    path.write_bytes(bytes(raw))
+    with pytest.raises(TraceError):
+        access.read_npz(str(path))
