@@ -77,3 +77,13 @@ def test_npz_with_damaged_member_is_trace_error(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(TraceError):
         access.read_npz(str(path))
+
+
+@pytest.mark.parametrize("action", [{"process": "a", "do": "mmap", "region": ["x"], "size": 4096},
+                                    {"process": "a", "do": ["mmap"], "region": "x"},
+                                    {"process": "a", "do": {"k": 1}}])
+def test_scenario_unhashable_values_are_scenario_error(action):
+    """A list or table where a string belongs (region, do): ScenarioError, not TypeError."""
+    from linuxmm import scenario
+    with pytest.raises(scenario.ScenarioError):
+        scenario.Scenario({"process": [{"name": "a"}], "action": [action]})
