@@ -158,7 +158,8 @@ static int64_t frame_alloc(struct lmm_mmu *m, uint32_t gfp)
 
 int lmm_mmu_page_read(struct lmm_mmu *m, int64_t pfn, int64_t offset, int64_t length, uint8_t *out)
 {
-    if (bad_pfn(m, pfn) || offset < 0 || length < 0 || offset + length > LMM_PAGE_SIZE)
+    if (bad_pfn(m, pfn) || offset < 0 || length < 0 || offset > LMM_PAGE_SIZE ||
+        length > LMM_PAGE_SIZE - offset)
         return -LMM_EINVAL;
     if (!m->data[pfn]) {
         memset(out, 0, (size_t)length);
@@ -172,7 +173,7 @@ int lmm_mmu_page_write(struct lmm_mmu *m, int64_t pfn, int64_t offset, const uin
                        int64_t length)
 {
     if (bad_pfn(m, pfn) || m->level[pfn] || offset < 0 || length < 0 ||
-        offset + length > LMM_PAGE_SIZE)
+        offset > LMM_PAGE_SIZE || length > LMM_PAGE_SIZE - offset)
         return -LMM_EINVAL;
     if (!m->data[pfn]) {
         m->data[pfn] = calloc(1, LMM_PAGE_SIZE);

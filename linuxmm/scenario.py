@@ -196,13 +196,14 @@ class Scenario:
         self.actions = []
         last_at = 0
         mapped = {a.get("region") for a in actions
-                  if isinstance(a, dict) and a.get("do") == "mmap"}
+                  if isinstance(a, dict) and a.get("do") == "mmap"
+                  and isinstance(a.get("region"), str)}        # (others are refused below)
         for i, act in enumerate(actions):
             w = f"{where}: action[{i}]"
             if not isinstance(act, dict):
                 raise ScenarioError(f"{w}: expected a table")
             kind = act.get("do")
-            if kind not in ACTIONS:
+            if not isinstance(kind, str) or kind not in ACTIONS:
                 raise ScenarioError(f"{w}.do: {'missing' if kind is None else repr(kind)} "
                                     f"(expected one of {', '.join(ACTIONS)})")
             required, optional, needs_process = ACTIONS[kind]

@@ -13,6 +13,9 @@ settings.register_profile("ci", max_examples=200, deadline=None, derandomize=Tru
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("expensive", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
+# tools/sanitize_run: the C core under ASan/UBSan runs several times slower; fewer, fixed examples.
+settings.register_profile("sanitize", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 
 BACKENDS = {"c": linuxmm, "reference": linuxmm.reference}

@@ -7,6 +7,8 @@ with reclaim, swap and the OOM killer as the chosen machine (mem, swap) makes th
 """
 import os
 import re
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -70,19 +72,23 @@ def read_lackey(path, progress=None, chunk=1 << 22):
 def read_npz(path):
     """(addrs int64, writes uint8) from a .npy array of addresses (all reads) or a .npz with
     `addrs` and optional `writes` (bools or 0/1, one per address)."""
+    # A damaged file fails in numpy, zipfile or zlib with their own exceptions (EOFError for an
+    # empty file, BadZipFile, zlib.error, ValueError...): all of them are a TraceError here.
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+        if isinstance(data, np.ndarray):
+            addrs, writes = data, None
+        else:
+            with data:
+                if "addrs" not in data.files:
+                    raise TraceError(f"{path}: the .npz has no 'addrs' array (it has: "
+                                     f"{', '.join(data.files) or 'nothing'})")
+                addrs = data["addrs"]
+                writes = data["writes"] if "writes" in data.files else None
+    except TraceError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise TraceError(f"{path}: not a .npy/.npz access trace ({err})") from None
-    if isinstance(data, np.ndarray):
-        addrs, writes = data, None
-    else:
-        with data:
-            if "addrs" not in data.files:
-                raise TraceError(f"{path}: the .npz has no 'addrs' array (it has: "
-                                 f"{', '.join(data.files) or 'nothing'})")
-            addrs = data["addrs"]
-            writes = data["writes"] if "writes" in data.files else None
     if addrs.ndim != 1 or addrs.dtype.kind not in "iu":
         raise TraceError(f"{path}: addrs must be a 1-d integer array, got {addrs.dtype} "
                          f"{addrs.shape}")

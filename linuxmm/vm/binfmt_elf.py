@@ -6,6 +6,7 @@ import os
 import stat
 import struct
 
+from ..errors import BusError, SegmentationFault
 from .brk import vm_brk_flags
 from .arch import X86_64
 from .constants import (MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PAGE_MASK,
@@ -166,7 +167,12 @@ def elf_load(process, file, addr, ph, prot, type_, total_size):
         zero_start = map_addr + (ph.p_vaddr & ~PAGE_MASK) + ph.p_filesz
         zero_end = map_addr + (ph.p_vaddr & ~PAGE_MASK) + ph.p_memsz
         if ph.p_memsz > ph.p_filesz and zero_start & ~PAGE_MASK and prot & PROT_WRITE:
-            process.touch(zero_start, write=True)            # padzero: clear_user() faults
+            try:
+                process.touch(zero_start, write=True)        # padzero: clear_user() faults
+            except (BusError, SegmentationFault):
+                # clear_user() fails (a page beyond the file's end: SIGBUS in the fault
+                # handler, or nothing mapped): padzero() != 0 and the segment is writable
+                raise oserror(errno.EFAULT) from None
     else:
         map_addr = zero_start = addr & PAGE_MASK
         zero_end = zero_start + (ph.p_vaddr & ~PAGE_MASK) + ph.p_memsz
