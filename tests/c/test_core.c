@@ -288,8 +288,12 @@ static void test_slab(void)
     CHECK_EQ(lmm_slab_shrink(s, c), 0);
     CHECK_EQ(lmm_slab_check(s, msg, sizeof msg), 0);
     CHECK_EQ(lmm_slab_cache_release(s, c), 0);
-    CHECK_EQ(lmm_slab_alloc(s, c, LMM_GFP_KERNEL), LMM_SLAB_EDEAD);
-    CHECK_EQ(lmm_slab_free(s, c, bulk[0]), -LMM_SLAB_EDEAD);
+    /* a released id is no cache at all (it may be handed out again) */
+    CHECK_EQ(lmm_slab_alloc(s, c, LMM_GFP_KERNEL), LMM_EINVAL);
+    CHECK_EQ(lmm_slab_free(s, c, bulk[0]), -LMM_EINVAL);
+    /* the dead cache every stale Python handle names refuses everything */
+    CHECK_EQ(lmm_slab_alloc(s, LMM_SLAB_DEAD_CACHE, LMM_GFP_KERNEL), LMM_SLAB_EDEAD);
+    CHECK_EQ(lmm_slab_free(s, LMM_SLAB_DEAD_CACHE, bulk[0]), -LMM_SLAB_EDEAD);
     lmm_slab_sys_destroy(s);
     lmm_slab_sys_destroy(NULL);
     CHECK_EQ(lmm_buddy_free_pages(b), 2048);
