@@ -1028,6 +1028,16 @@ int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu)
 
     if ((unsigned)cpu >= (unsigned)pa->cpus)
         return -LMM_ECPU;
+    /* the valid case inline (an allocated, unmapped head of this order): validate_free()
+     * accepts it with the same zone; anything else goes to validate_free() for the diagnosis */
+    if ((unsigned)order <= (unsigned)pa->max_order && !(pfn & (((int64_t)1 << order) - 1)) &&
+        (z = pfn_to_zone(pa, pfn)) != NULL) {
+        const struct lmm_page_meta *p = &z->b.pages[pfn_to_idx(&z->b, pfn)];
+        if (p->flags == PB_HEAD && p->order == order && !frame_is_mapped(pa, pfn)) {
+            free_frozen_pages(pa, z, pfn, order, cpu);
+            return 0;
+        }
+    }
     int err = validate_free(pa, pfn, order, &z);
     if (err)
         return err;

@@ -22,3 +22,10 @@ FREE_REASONS = {
     -lib.LMM_EOWNED: "slab",
     -lib.LMM_EMAPPED: "mapped",
 }
+
+
+def _plain(gc_ptr):
+    """A non-owning cdata pointer to what an ffi.gc() pointer points to.  cffi converts a plain
+    pointer argument about 8-10 ns faster than an ffi.gc() one (benchmarks/RESULTS.md, issue
+    13): the hot-path closures pass the plain one and keep the owning one alive beside it."""
+    return ffi.cast(ffi.typeof(gc_ptr), gc_ptr)

@@ -9,7 +9,7 @@ threads must lock around it (the Kernel does).
 import numpy as np
 
 from . import _args
-from ._ffi import FREE_REASONS, ffi, lib
+from ._ffi import FREE_REASONS, _plain, ffi, lib
 from .errors import InvariantError, OutOfMemory, invalid_free
 
 _alloc = lib.lmm_buddy_alloc
@@ -47,6 +47,7 @@ class BuddyAllocator:
         no reference cycle: its memory goes back at the last `del`, without the cycle collector."""
         errors = self._errors
         alloc_error, free_error, bad_args = errors.alloc_error, errors.free_error, errors.bad_free_args
+        owner, raw = raw, _plain(raw)       # cffi converts a plain pointer faster (see _plain)
 
         # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
         # argument that is not exactly an int is converted by _args.as_int first, which refuses
@@ -75,6 +76,7 @@ class BuddyAllocator:
                 raise free_error(err, pfn, order)
 
         alloc.__doc__, free.__doc__ = BuddyAllocator.alloc.__doc__, BuddyAllocator.free.__doc__
+        alloc._owner = free._owner = owner  # the garbage-collected pointer lives as long as they do
         self.alloc, self.free = alloc, free
 
     # -- single blocks ------------------------------------------------------------------------

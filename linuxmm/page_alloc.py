@@ -16,7 +16,7 @@ import weakref
 import numpy as np
 
 from . import _args, gfp as G
-from ._ffi import FREE_REASONS, ffi, lib
+from ._ffi import FREE_REASONS, _plain, ffi, lib
 from .errors import InvariantError, invalid_free
 from .page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
                                    already_released, alloc_failure, check_alloc, check_boot_range,
@@ -130,7 +130,7 @@ class PageAllocator:
         shadow the methods of the same names below, which document them.  They
         hold the C allocator (self._ptr) and a weak reference to self, so no reference cycle
         keeps an allocator alive after its last user lets go."""
-        ptr, errors, me = self._ptr, self._errors, weakref.ref(self)
+        ptr, errors, me = _plain(self._ptr), self._errors, weakref.ref(self)
 
         # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
         # argument that is not exactly an int is converted by _args.as_int first, which refuses
@@ -164,6 +164,7 @@ class PageAllocator:
             if err:
                 raise errors.free_error(err, pfn, order, cpu)
 
+        alloc_pages._owner = free_pages._owner = self._ptr     # keeps `ptr` valid
         self.alloc_pages = alloc_pages
         self.free_pages = free_pages
 

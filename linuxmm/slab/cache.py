@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .. import _args
-from .._ffi import ffi, lib
+from .._ffi import _plain, ffi, lib
 from ..buddy import BuddyAllocator
 from ..errors import InvariantError
 from . import flags as F
@@ -153,6 +153,7 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
     with Python work around the core call (SlowKmemCache) calls them from its methods."""
     c_alloc, c_free = _alloc, _free
+    owner, sys = sys, _plain(sys)           # cffi converts a plain pointer faster
     # the closures are the cache's own attributes: they hold it weakly (no reference cycle);
     # only their error paths need it
     cache = weakref.proxy(cache_obj)
@@ -183,6 +184,7 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
 
     alloc.__doc__ = KmemCache.alloc.__doc__
     free.__doc__ = KmemCache.free.__doc__
+    alloc._owner = free._owner = owner      # keeps `sys` valid as long as they live
     return alloc, free, kill
 
 
