@@ -275,7 +275,12 @@ def _fast_path_owner(func, engines):
     qual = func.__qualname__
     cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
     if qual.startswith("PageAllocator._bind_fast_paths.<locals>."):
-        owner = engines.get(id(cells["ptr"].cell_contents))
+        # the closures hold the allocator's C pointer (a plain copy of pa._ptr): match it by
+        # address with the engines being saved
+        from ._ffi import ffi
+        addr = int(ffi.cast("uintptr_t", cells["ptr"].cell_contents))
+        owner = next((pa for pa in engines.values()
+                      if int(ffi.cast("uintptr_t", pa._ptr)) == addr), None)
         if owner is None:
             raise SnapshotError("cannot save a page allocator closure of another kernel")
         return owner, func.__name__
