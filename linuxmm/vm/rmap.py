@@ -26,8 +26,7 @@ def rmap_walk(kernel, pfn):
     if not flags & (PG_ANON | PG_FILE):
         return []
     mapping_id = int(mmu.mapping[pfn])
-    index = int(mmu.index[pfn])
-    out = []
+    candidates = []
     for process in list(kernel._processes.values()):
         mm = process.mm
         if mm is None or mm.pgd is None:
@@ -38,18 +37,27 @@ def rmap_walk(kernel, pfn):
                     continue
             elif vma.vm_file is None or vma.vm_file.f_inode.i_mapping.id != mapping_id:
                 continue
-            delta = (index - vma.vm_pgoff) & ((1 << 64) - 1)    # unsigned long arithmetic
-            if delta >= vma.pages:
-                continue
-            addr = vma.vm_start + (delta << PAGE_SHIFT)
-            entry = mmu.pte_get(mm.pgd, addr)
-            if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
-                continue
-            mapped = pte_pfn(entry)
-            if entry & _PAGE_PSE:
-                mapped += (addr & (PMD_SIZE - 1)) >> PAGE_SHIFT
-            if mapped == pfn:
-                out.append((process, vma, addr))
+            candidates.append((process, mm, vma))
+    return _mapped_in(mmu.pte_get, pfn, int(mmu.index[pfn]), candidates)
+
+
+def _mapped_in(get, pfn, index, candidates):
+    """(process, vma, address) of each candidate VMA whose PTE (or huge PMD) at the page's
+    index maps frame pfn."""
+    out = []
+    for process, mm, vma in candidates:
+        delta = (index - vma.vm_pgoff) & _U64               # unsigned long arithmetic
+        if delta >= vma.pages:
+            continue
+        addr = vma.vm_start + (delta << PAGE_SHIFT)
+        entry = get(mm.pgd, addr)
+        if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
+            continue
+        mapped = pte_pfn(entry)
+        if entry & _PAGE_PSE:
+            mapped += (addr & (PMD_SIZE - 1)) >> PAGE_SHIFT
+        if mapped == pfn:
+            out.append((process, vma, addr))
     return out
 
 
@@ -120,23 +128,7 @@ class RmapIndex:
             return []
         if not candidates:
             return []
-        index = int(mmu.index[pfn])
-        get = mmu.pte_get_unchecked
-        out = []
-        for process, mm, vma in candidates:
-            delta = (index - vma.vm_pgoff) & _U64               # unsigned long arithmetic
-            if delta >= vma.pages:
-                continue
-            addr = vma.vm_start + (delta << PAGE_SHIFT)
-            entry = get(mm.pgd, addr)
-            if not entry & (_PAGE_PRESENT | _PAGE_PROTNONE) or entry & _PAGE_SPECIAL:
-                continue
-            mapped = pte_pfn(entry)
-            if entry & _PAGE_PSE:
-                mapped += (addr & (PMD_SIZE - 1)) >> PAGE_SHIFT
-            if mapped == pfn:
-                out.append((process, vma, addr))
-        return out
+        return _mapped_in(mmu.pte_get_unchecked, pfn, int(mmu.index[pfn]), candidates)
 
 
 _U64 = (1 << 64) - 1
