@@ -45,30 +45,13 @@ import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from clirun import cli, ok_json, one_line_error  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 EX = os.path.join(ROOT, "examples")
 
 
-def cli(*args, env=None, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "linuxmm", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
 
-
-def ok_json(*args):
-    r = cli(*args, "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
-def one_line_error(r, status=None):
-    assert r.returncode != 0 and (status is None or r.returncode == status), (r.returncode,
-                                                                             r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("linuxmm: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
 
 
 def test_version_and_help_show_defaults():

@@ -2,8 +2,6 @@
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import linuxmm
 import linuxmm.scenario as S
 from linuxmm.report import IMAGES, default_scenario, run_sampled, write_report
 from linuxmm.sampling import OWNERS, Sampler, memory_map, owner_counts
+from clirun import cli, one_line_error  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -19,17 +18,6 @@ EXAMPLES = os.path.join(ROOT, "examples")
 pytest.importorskip("matplotlib")
 
 
-def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "linuxmm", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": ROOT})
-
-
-def one_line_error(r, status=None):
-    assert r.returncode != 0 if status is None else r.returncode == status, r
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("linuxmm: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
 
 
 # -- Sampler and memory_map ---------------------------------------------------------------------

@@ -3,12 +3,11 @@ a Dask LocalCluster, CSV and Parquet, one-line errors."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from linuxmm.sweep import METRICS, SweepError, parse_grid, parse_value, run_sweep, write_table
+from clirun import cli, one_line_error  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FORK = os.path.join(ROOT, "examples", "fork.toml")
@@ -16,17 +15,6 @@ PRESSURE = os.path.join(ROOT, "examples", "pressure.toml")
 GRID = {"machine.swappiness": [0, 200], "seed": [1, 2]}
 
 
-def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "linuxmm", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": ROOT})
-
-
-def one_line_error(r, status=None):
-    assert r.returncode != 0 if status is None else r.returncode == status, r
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("linuxmm: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
 
 
 def strip(rows):
