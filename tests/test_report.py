@@ -9,7 +9,7 @@ import pytest
 import linuxmm
 import linuxmm.scenario as S
 from linuxmm.report import IMAGES, default_scenario, run_sampled, write_report
-from linuxmm.sampling import OWNERS, Sampler, memory_map, owner_counts
+from linuxmm.sampling import Sampler, memory_map, owner_counts
 from clirun import cli, one_line_error  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
