@@ -81,3 +81,41 @@ def test_host_oom_score_matches_the_formula(mib):
     finally:
         child.stdin.close()
         child.wait(timeout=30)
+
+
+CHILD_SWAPPED = r"""
+import mmap, sys
+n = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, n, 4096):
+    m[off] = 1
+m.madvise(21, 0, n // 2)                       # MADV_PAGEOUT: half of it to swap
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+sys.stdin.readline()
+"""
+
+
+def test_host_oom_score_with_swap_matches_the_formula():
+    """With a swap area on the host (zram), swap entries count in the badness and SwapTotal in
+    the total pages: the host's oom_score of a half-swapped child is the formula's."""
+    from host import faulthost as fh
+    try:
+        fh.zram_swapon(1 << 16)                          # 256 MiB of zram swap
+    except fh.HostRefused as e:
+        pytest.skip(f"host refused swap: {e}")
+    try:
+        child = subprocess.Popen([sys.executable, "-c", CHILD_SWAPPED, "64"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline() == "ready\n"
+            score, inputs = _observe(child.pid)
+            if inputs["vmswap_kb"] == 0 or inputs["swaptotal_kb"] == 0:
+                pytest.skip("the host did not swap the child's pages out")
+            assert oom_kill.oom_score_from_status(**inputs) == score, inputs
+        finally:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            child.wait(timeout=30)
+    finally:
+        fh.zram_swapoff()
