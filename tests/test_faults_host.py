@@ -115,18 +115,8 @@ SCENARIOS = {
                 ("file", "h", 2), fmap("d", "h", 4, flags=MAP_SHARED), ("read", "d", 0, 4, OBS)],
 }
 
-_HOST = {}
-
-
 def host_results(name):
-    if name not in _HOST:
-        try:
-            _HOST[name] = fh.run_host(SCENARIOS[name])
-        except fh.HostRefused as e:
-            pytest.skip(f"host refused: {e}")
-        except (OSError, RuntimeError) as e:
-            pytest.skip(f"cannot run the host helper: {e}")
-    return _HOST[name]
+    return fh.host_results_or_skip(SCENARIOS, name)
 
 
 @pytest.mark.parametrize("backend", ["c", "reference"])

@@ -93,18 +93,8 @@ DROP_SCENARIOS = {
 }
 
 ALL = {**SCENARIOS, **SWAP_SCENARIOS, **DROP_SCENARIOS}
-_HOST = {}
-
-
 def host_results(name):
-    if name not in _HOST:
-        try:
-            _HOST[name] = fh.run_host(ALL[name])
-        except fh.HostRefused as e:
-            pytest.skip(f"host refused: {e}")
-        except (OSError, RuntimeError) as e:
-            pytest.skip(f"cannot run the host helper: {e}")
-    return _HOST[name]
+    return fh.host_results_or_skip(ALL, name)
 
 
 @pytest.mark.parametrize("backend", ["c", "reference"])

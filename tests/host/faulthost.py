@@ -633,3 +633,21 @@ def table(results, indent=""):
         if "child" in r:
             lines += table(r["child"], indent + "  child: ").splitlines()
     return "\n".join(lines)
+
+
+_HOST_RESULTS = {}
+
+
+def host_results_or_skip(scenarios, name):
+    """run_host(scenarios[name]), once per test session; the test is skipped (pytest.skip)
+    when the host refuses the scenario or the helper cannot run."""
+    import pytest
+    key = (id(scenarios), name)
+    if key not in _HOST_RESULTS:
+        try:
+            _HOST_RESULTS[key] = run_host(scenarios[name])
+        except HostRefused as e:
+            pytest.skip(f"host refused: {e}")
+        except (OSError, RuntimeError) as e:
+            pytest.skip(f"cannot run the host helper: {e}")
+    return _HOST_RESULTS[key]
