@@ -678,7 +678,7 @@ class Kernel:
     def _reclaim_init(self, swappiness, page_cluster):
         from .vm.swap import SwapState, render_swaps
         from .vm.vmscan import Vmscan
-        self.swappiness = swappiness
+        self.swappiness = swappiness          # (validating properties)
         self.page_cluster = page_cluster
         self.swap_state = SwapState(self._me)
         self.vmscan = Vmscan(self._me)
@@ -687,10 +687,6 @@ class Kernel:
         self._checkers.append(lambda me=self._me: me._swap_check())
         if self.swap:
             self.swap_state.swapon(self.swap, path="/swapfile")
-
-    @staticmethod
-    def _check_sysctl(name, value, lo, hi):
-        return _args.sysctl_int(value, name, lo, hi)
 
     @property
     def total_swap_pages(self):

@@ -340,16 +340,16 @@ def shrink_inactive_list(kernel, nr_to_scan, sc, lru):
     stat["pgscan_kswapd" if sc.kswapd else "pgscan_direct"] += scanned
     stat["pgscan_file" if file else "pgscan_anon"] += scanned
     sc.nr_scanned += scanned
-    reclaimed, activated, pgactivate = shrink_folio_list(kernel, folios, sc)
+    reclaimed, activated = shrink_folio_list(kernel, folios, sc)
     stat["pgsteal_kswapd" if sc.kswapd else "pgsteal_direct"] += reclaimed
     stat["pgsteal_file" if file else "pgsteal_anon"] += reclaimed
-    kernel.mmu.events[EV_PGACTIVATE] += pgactivate
+    kernel.mmu.events[EV_PGACTIVATE] += activated
     _note_cost(kernel, file, activated)
     return reclaimed
 
 
 def shrink_folio_list(kernel, folios, sc, ignore_references=False):
-    """(pages reclaimed, pages activated, pgactivate) for the isolated folios, in order.
+    """(pages reclaimed, pages activated: pgactivate) for the isolated folios, in order.
     ignore_references (reclaim_pages: MADV_PAGEOUT) skips folio_check_references: every
     folio is reclaimed as FOLIOREF_RECLAIM."""
     mmu = kernel.mmu
@@ -431,8 +431,7 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
         reclaimed += nr
     refcount = mmu.refcount
     mmu.lru_add_batch([pfn for pfn in keep if refcount[pfn] > 0])     # putback, in order
-    pgactivate = activated
-    return reclaimed, activated, pgactivate
+    return reclaimed, activated
 
 
 def _activate(kernel, pfn):
@@ -541,8 +540,8 @@ def reclaim_pages(kernel, folios):
         _set_folio_flags(mmu, pfn, 0, PG_ACTIVE)
     sc = ScanControl(kernel, SWAP_CLUSTER_MAX, G.GFP_KERNEL)
     sc.no_flusher = True
-    reclaimed, _, pgactivate = shrink_folio_list(kernel, folios, sc, ignore_references=True)
-    mmu.events[EV_PGACTIVATE] += pgactivate
+    reclaimed, activated = shrink_folio_list(kernel, folios, sc, ignore_references=True)
+    mmu.events[EV_PGACTIVATE] += activated
     return reclaimed
 
 
@@ -803,10 +802,7 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
     orders or __GFP_NORETRY)."""
     pa = kernel._pa
     wakeups = pa.kswapd_wakeups
-    try:
-        pfn = pa.alloc_pages(gfp, order, 0)
-    except OutOfMemory:
-        pfn = None
+    pfn = _try_alloc(pa, gfp, order)
     if pfn is not None:
         if pa.kswapd_wakeups != wakeups:
             wakeup_kswapd(kernel)
@@ -823,20 +819,16 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
             return pfn
     no_progress = 0
     while True:
-        try:
-            return pa.alloc_pages(gfp, order, 0)
-        except OutOfMemory:
-            pass
+        pfn = _try_alloc(pa, gfp, order)
+        if pfn is not None:
+            return pfn
         progress = try_to_free_pages(kernel, gfp, order, highest)
-        try:
-            return pa.alloc_pages(gfp, order, 0)
-        except OutOfMemory:
-            pass
-        kernel.drain_pages()                       # __alloc_pages_direct_reclaim's
-        try:                                       # drain_all_pages and second try
-            return pa.alloc_pages(gfp, order, 0)
-        except OutOfMemory:
-            pass
+        pfn = _try_alloc(pa, gfp, order)
+        if pfn is None:
+            kernel.drain_pages()                   # __alloc_pages_direct_reclaim's
+            pfn = _try_alloc(pa, gfp, order)       # drain_all_pages and second try
+        if pfn is not None:
+            return pfn
         if order:
             pfn, _ = C.alloc_pages_direct_compact(kernel, gfp, order, C.DEF_COMPACT_PRIORITY)
             if pfn is not None:
@@ -852,6 +844,14 @@ def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
         # __alloc_pages_may_oom: kill a task and retry (linuxmm/vm/oom_kill.py)
         from .oom_kill import oom_retry
         return oom_retry(kernel, gfp, order, lambda: pa.alloc_pages(gfp, order, 0))
+
+
+def _try_alloc(pa, gfp, order):
+    """One pass of the allocator (fast path, then the slow path's flags): a pfn or None."""
+    try:
+        return pa.alloc_pages(gfp, order, 0)
+    except OutOfMemory:
+        return None
 
 
 def _reclaimable(kernel, order, highest):
