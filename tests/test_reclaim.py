@@ -28,6 +28,17 @@ def ram_pages(k):
     return sum(z.managed_pages for z in k.zones)
 
 
+def pressured(backend_name, name, num, den, swap="0", init=False):
+    """A 64 MiB machine (swap as given), an init process when asked, and process `name` with
+    an anonymous mapping of num/den of RAM: (kernel, process, address, pages)."""
+    k = L.Kernel("64M", swap=swap, backend=backend_name)
+    if init:
+        k.spawn("init")
+    p = k.spawn(name)
+    n = ram_pages(k) * num // den
+    return k, p, p.mmap(0, n * P, RW, ANON), n
+
+
 def stamp(i):
     return b"page%08d" % i
 
@@ -45,11 +56,7 @@ def verify(p, addr, n, stride=1):
 
 
 def test_anonymous_memory_larger_than_ram_swaps_out_and_back(backend_name):
-    k = L.Kernel("64M", swap="128M", backend=backend_name)
-    k.spawn("init")
-    p = k.spawn("big")
-    n = ram_pages(k) * 3 // 2
-    a = p.mmap(0, n * P, RW, ANON)
+    k, p, a, n = pressured(backend_name, "big", 3, 2, swap="128M", init=True)
     fill(p, a, n, stride=7)
     k.check()
     v = vmstat(k)
@@ -100,11 +107,7 @@ def test_backends_agree_step_by_step():
 
 
 def test_fork_shares_swapped_pages_and_cow_keeps_them_apart(backend_name):
-    k = L.Kernel("64M", swap="128M", backend=backend_name)
-    k.spawn("init")
-    p = k.spawn("parent")
-    n = ram_pages(k) * 5 // 4
-    a = p.mmap(0, n * P, RW, ANON)
+    k, p, a, n = pressured(backend_name, "parent", 5, 4, swap="128M", init=True)
     fill(p, a, n, stride=5)
     c = p.fork()
     swap = field(k.read(f"/proc/{c.pid}/status"), "VmSwap")
@@ -201,10 +204,7 @@ def test_swapon_swapoff_and_proc_swaps(backend_name):
 
 
 def test_swapoff_without_room_is_enomem_and_changes_nothing(backend_name):
-    k = L.Kernel("64M", swap="128M", backend=backend_name)
-    p = k.spawn("big")
-    n = ram_pages(k) * 3 // 2
-    a = p.mmap(0, n * P, RW, ANON)
+    k, p, a, n = pressured(backend_name, "big", 3, 2, swap="128M")
     fill(p, a, n, stride=13)
     before = (k.read("/proc/swaps"), k.read(f"/proc/{p.pid}/status"))
     with pytest.raises(OSError) as e:
@@ -261,10 +261,7 @@ def test_swappiness_zero_prefers_file_pages(backend_name):
 
 
 def test_kswapd_reclaims_to_the_high_watermark_and_time_passes(backend_name):
-    k = L.Kernel("64M", swap="128M", backend=backend_name)
-    p = k.spawn("p")
-    n = ram_pages(k)
-    a = p.mmap(0, n * P, RW, ANON)
+    k, p, a, n = pressured(backend_name, "p", 1, 1, swap="128M")
     t0 = k.now
     p.touch_range(a, n * P, write=True)
     v = vmstat(k)
@@ -312,10 +309,7 @@ def test_madv_free_pages_are_discarded_under_pressure_without_swap(backend_name)
 
 
 def test_madv_free_drops_swapped_pages(backend_name):
-    k = L.Kernel("64M", swap="128M", backend=backend_name)
-    p = k.spawn("p")
-    n = ram_pages(k) * 5 // 4
-    a = p.mmap(0, n * P, RW, ANON)
+    k, p, a, n = pressured(backend_name, "p", 5, 4, swap="128M")
     for i in range(0, n, 50):                      # stamps first: the oldest pages swap
         p.write(a + i * P + 100, stamp(i))
     p.touch_range(a, n * P, write=True)
@@ -333,10 +327,7 @@ def test_madv_free_drops_swapped_pages(backend_name):
 
 
 def test_kswapd_log_shows_activity_over_time(backend_name):
-    k = L.Kernel("64M", swap="128M", backend=backend_name)
-    p = k.spawn("p")
-    n = ram_pages(k) * 3 // 2
-    a = p.mmap(0, n * P, RW, ANON)
+    k, p, a, n = pressured(backend_name, "p", 3, 2, swap="128M")
     p.touch_range(a, n * P, write=True)
     log = k.kswapd_log()
     v = vmstat(k)
