@@ -21,15 +21,15 @@ import itertools
 
 from .. import gfp as G
 from .clock import charge
-from .lruvec import lru_link, lru_move, lru_unlink
+from .lruvec import lru_del_frame, lru_link, lru_move
 from .writeback import account_dirtied, write_mapping_range
 from .mmu_defs import (EV_PGACTIVATE, EV_PGPGIN, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE,
                        LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NR_ACTIVE_ANON, NR_ACTIVE_FILE,
                        NR_FILE_DIRTY, NR_FILE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_SHMEM,
-                       NR_UNEVICTABLE, PAGE_SHIFT, PAGE_SIZE, PG_ACTIVE, PG_DIRTY, PG_FILE,
-                       PG_HEAD, PG_LRU, PG_MLOCKED, pg_order, PG_ORDER_MASK, PG_ORDER_SHIFT,
-                       PG_READAHEAD, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_TAIL,
-                       PG_UNEVICTABLE, PG_UPTODATE, PG_WORKINGSET)
+                       PAGE_SHIFT, PAGE_SIZE, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_HEAD, PG_LRU,
+                       PG_MLOCKED, pg_order, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_READAHEAD,
+                       PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_TAIL, PG_UNEVICTABLE,
+                       PG_UPTODATE, PG_WORKINGSET)
 
 _mapping_ids = itertools.count(1 << 32)     # disjoint from anon_vma ids
 MAX_PAGECACHE_ORDER = 9
@@ -311,19 +311,6 @@ def mark_page_accessed(mmu, pfn):
         mmu.events[EV_PGACTIVATE] += nr
 
 
-def lru_del(mmu, pfn, flags):
-    """Take a frame off its LRU list count (the frame is being freed)."""
-    if not flags & PG_LRU:
-        return
-    node = mmu.node
-    if flags & PG_UNEVICTABLE:
-        node[NR_UNEVICTABLE] -= 1
-    elif flags & PG_SWAPBACKED:
-        node[NR_ACTIVE_ANON if flags & PG_ACTIVE else NR_INACTIVE_ANON] -= 1
-    else:
-        node[NR_ACTIVE_FILE if flags & PG_ACTIVE else NR_INACTIVE_FILE] -= 1
-
-
 def put_page(kernel, pfn):
     """folio_put: drop one reference; the last one frees the frame to the allocator."""
     mmu = kernel.mmu
@@ -347,8 +334,7 @@ def release_page(kernel, pfn, free=True):
     (unless `free` is false: a frame of a large folio, freed with the folio)."""
     mmu = kernel.mmu
     flags = int(mmu.flags[pfn])
-    lru_del(mmu, pfn, flags)
-    lru_unlink(mmu, pfn)
+    lru_del_frame(mmu, pfn, flags)
     if flags & (PG_MLOCKED | PG_UNEVICTABLE):
         from .mlock import folio_free_mlocked
         folio_free_mlocked(kernel, pfn, flags)

@@ -68,6 +68,14 @@ def lru_unlink(mmu, pfn):
     prev_[pfn] = next_[pfn] = -1
 
 
+def lru_del_frame(mmu, pfn, flags):
+    """A frame being freed leaves the LRU: its page off its list's counter (each frame of a
+    large page-cache folio counts on its own) and, for a folio's head, off the list."""
+    if flags & PG_LRU:
+        mmu.node[LRU_NODE_ITEM[folio_lru_list(flags)]] -= 1
+    lru_unlink(mmu, pfn)
+
+
 def lru_linked(mmu, pfn):
     return int(mmu.lru_prev[pfn]) >= 0
 
