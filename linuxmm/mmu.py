@@ -54,12 +54,16 @@ class Mmu:
         if raw == ffi.NULL:
             raise MemoryError("cannot allocate the MMU's per-frame state")
         lib.lmm_mmu_set_levels(raw, self.levels)
+        self._attach(pa, raw, self.max_pfn)
+
+    def _attach(self, pa, raw, max_pfn):
+        """Own the engine `raw` (over allocator pa): numpy views of its per-frame arrays and
+        the scratch cells of the calls (also how a snapshot's engine is taken over)."""
         self.pa = pa
         self._pa_ptr = pa._ptr                  # the C engine holds the allocator: keep it
         self._ptr = ptr = ffi.gc(raw, lib.lmm_mmu_destroy)
         for name, which, dtype, n in _ARRAYS:
-            count = (self.max_pfn if n is None else
-                     self.max_pfn + D.NR_LRU_LISTS if n == "lru" else n)
+            count = (max_pfn if n is None else max_pfn + D.NR_LRU_LISTS if n == "lru" else n)
             # a cdata that keeps the engine alive as long as any view of its memory lives
             keep = ffi.gc(ffi.cast("char *", lib.lmm_mmu_array(raw, which)),
                           lambda _p, owner=ptr: None)

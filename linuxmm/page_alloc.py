@@ -117,12 +117,17 @@ class PageAllocator:
         spans = [(s, s + sp) for _, s, sp in spec if sp]
         self._min_pfn = min((a for a, _ in spans), default=0)
         self._max_pfn = max((b for _, b in spans), default=0)
-        self._orders = ffi.new("int64_t[]", max_order + 1)
+        self.reclaim_hook = None
+        self._scratch_and_fast_paths(self._min_pfn, self._max_pfn)
+
+    def _scratch_and_fast_paths(self, min_pfn, max_pfn):
+        """The scratch buffers of the calls, the error reporter and the bound fast paths over
+        self._ptr (also how a snapshot's engine is taken over)."""
+        self._orders = ffi.new("int64_t[]", self.max_order + 1)
         self._info = ffi.new("int64_t[5]")
         self._zl = ffi.new("int[]", 8)
         self._msg = ffi.new("char[]", 512)
-        self.reclaim_hook = None
-        self._errors = _Errors(self._ptr, max_order, cpus, self._min_pfn, self._max_pfn)
+        self._errors = _Errors(self._ptr, self.max_order, self.cpus, min_pfn, max_pfn)
         self._bind_fast_paths()
 
     def _bind_fast_paths(self):

@@ -161,19 +161,13 @@ def _reduce_pa(pa):
 
 def _restore_pa(cls, data, max_order, cpus, min_pfn, max_pfn):
     from ._ffi import ffi, lib
-    from .page_alloc import _Errors
     raw = lib.lmm_pa_import(data, len(data))
     if raw == ffi.NULL:
         raise _damaged("page allocator")
     pa = cls.__new__(cls)
     pa._ptr = ffi.gc(raw, lib.lmm_pa_destroy, size=lib.lmm_pa_metadata_bytes(raw))
-    pa._orders = ffi.new("int64_t[]", max_order + 1)
-    pa._info = ffi.new("int64_t[5]")
-    pa._zl = ffi.new("int[]", 8)
-    pa._msg = ffi.new("char[]", 512)
-    pa._errors = _Errors(pa._ptr, max_order, cpus, min_pfn, max_pfn)
-    pa.max_order, pa.cpus = max_order, cpus          # (the fast paths read them; the state
-    pa._bind_fast_paths()                            # pickled with them sets them again)
+    pa.max_order, pa.cpus = max_order, cpus          # (the state pickled with them sets
+    pa._scratch_and_fast_paths(min_pfn, max_pfn)     # them again)
     return pa
 
 
@@ -194,27 +188,13 @@ def _reduce_mmu(mmu):
 
 def _restore_mmu(cls, pa, data):
     from ._ffi import ffi, lib
-    from .mmu import _ARRAYS
-    from .vm import mmu_defs as D
     raw = lib.lmm_mmu_import(pa._ptr, data, len(data))
     if raw == ffi.NULL:
         raise _damaged("MMU")
     m = cls.__new__(cls)
-    m.pa = pa
-    m._pa_ptr = pa._ptr
-    m._ptr = ptr = ffi.gc(raw, lib.lmm_mmu_destroy)
     # max_pfn is in the state too, but the views are needed now: the stream has it after its
     # header (magic, size) and the engine's pa pointer
-    n_pfn = int(np.frombuffer(data, dtype=np.int64, count=1, offset=16 + 8)[0])
-    for name, which, dtype, n in _ARRAYS:
-        count = (n_pfn if n is None else n_pfn + D.NR_LRU_LISTS if n == "lru" else n)
-        keep = ffi.gc(ffi.cast("char *", lib.lmm_mmu_array(raw, which)),
-                      lambda _p, owner=ptr: None)
-        setattr(m, name, np.frombuffer(ffi.buffer(keep, count * np.dtype(dtype).itemsize),
-                                       dtype=dtype))
-    m._reason = ffi.new("int *")
-    m._leaf = ffi.new("uint64_t[2]")
-    m._scanned = ffi.new("int64_t *")
+    m._attach(pa, raw, int(np.frombuffer(data, dtype=np.int64, count=1, offset=16 + 8)[0]))
     return m
 
 
@@ -239,12 +219,7 @@ def _restore_slab(cls, page_source, data):
     if raw == ffi.NULL:
         raise _damaged("slab")
     sa = cls.__new__(cls)
-    sa._sys = ffi.gc(raw, lib.lmm_slab_sys_destroy)
-    sa.page_source = page_source
-    sa._geom = ffi.new("struct lmm_slab_geometry *")
-    sa._info = ffi.new("int64_t[10]")
-    sa._counters = ffi.new("int64_t[4]")
-    sa._msg = ffi.new("char[]", 512)
+    sa._attach(raw, page_source)
     return sa
 
 
@@ -257,15 +232,8 @@ def _reduce_cache(cache):
 
 
 def _restore_cache(cls, allocator, cid):
-    from ._ffi import ffi
-    from .slab.cache import KmemCache, _fast_paths
     c = cls.__new__(cls)
-    c._sys = allocator._sys
-    c._id = cid
-    c._stats_buf = ffi.new("int64_t[12]")
-    c._fast = _fast_paths(c, c._sys, cid)
-    if cls is KmemCache:
-        c.alloc, c.free = c._fast[:2]
+    c._bind(allocator, cid)
     return c
 
 

@@ -53,11 +53,16 @@ class KmemCache(KmemCacheCommon):
     backend = "c"
 
     def __init__(self, allocator, name, geometry, ctor, cid):
-        self._sys = allocator._sys
         self._pages = allocator.page_source     # the C core's page source outlives the cache
+        self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
+        self._bind(allocator, cid)
+
+    def _bind(self, allocator, cid):
+        """The core handles, the stats buffer and the fast paths of cache id cid (also how a
+        snapshot's cache is taken over)."""
+        self._sys = allocator._sys
         self._id = cid
         self._stats_buf = ffi.new("int64_t[12]")
-        self._setup(allocator, name, geometry, geometry.flags, ctor, cid)
         self._fast = _fast_paths(self, self._sys, cid)
         if type(self) is KmemCache:         # no Python work around the core call: bind them
             self.alloc, self.free = self._fast[:2]
@@ -208,15 +213,20 @@ class SlabAllocator(SlabAllocatorCommon):
         raw = lib.lmm_slab_sys_create(alloc_cb, free_cb, ctx, self.page_offset, self.direct_map_end)
         if raw == ffi.NULL:
             raise MemoryError("cannot allocate the slab allocator")
+        self._attach(raw, page_source)
+        self._ids = []                          # cache id -> KmemCache
+        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma,
+                    boot_objects=boot_objects)
+
+    def _attach(self, raw, page_source):
+        """Own the engine `raw` and its scratch buffers (also how a snapshot's engine is taken
+        over)."""
         self._sys = ffi.gc(raw, lib.lmm_slab_sys_destroy)
         self.page_source = page_source          # keeps the pages' owner alive
         self._geom = ffi.new("struct lmm_slab_geometry *")
         self._info = ffi.new("int64_t[10]")
         self._counters = ffi.new("int64_t[4]")
         self._msg = ffi.new("char[]", 512)
-        self._ids = []                          # cache id -> KmemCache
-        self._setup(cpus=cpus, slab_nomerge=slab_nomerge, boot=boot, dma=dma,
-                    boot_objects=boot_objects)
 
     # -- kmalloc --------------------------------------------------------------------------------
     def kmalloc(self, size, gfp=F.GFP_KERNEL):
