@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock.h"
 #include "buddy_internal.h"
 
 /* ===================================================================== creation and boot == */
@@ -36,7 +37,8 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
             b->free_list[o][t].head = b->free_list[o][t].tail = LMM_NIL;
     b->pages = calloc((size_t)nr_pages, sizeof(struct lmm_page_meta));
     b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
-    if (!b->pages || !b->pageblock_mt) {
+    b->lock = lmm_lock_create();
+    if (!b->pages || !b->pageblock_mt || !b->lock) {
         lmm_buddy_destroy(b);
         return NULL;
     }
@@ -45,12 +47,18 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     return b;
 }
 
+struct lmm_lock *lmm_buddy_lock(struct lmm_buddy *b)
+{
+    return b->lock;
+}
+
 void lmm_buddy_destroy(struct lmm_buddy *b)
 {
     if (!b)
         return;
     free(b->pages);
     free(b->pageblock_mt);
+    lmm_lock_destroy(b->lock);
     free(b);
 }
 
@@ -65,6 +73,7 @@ static int lowest_set_bit(int64_t x)
  */
 int lmm_buddy_free_range(struct lmm_buddy *b, int64_t start, int64_t end)
 {
+    LMM_LOCKED(b->lock);
     if (start < b->start_pfn || end > b->start_pfn + b->nr_pages || start > end)
         return -LMM_ERANGE;
     for (int64_t pfn = start; pfn < end; pfn++)     /* refuse to free anything twice */
@@ -97,6 +106,7 @@ static inline int64_t take_block(struct lmm_buddy *b, int order, int mt)
 
 int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
 {
+    LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
         return -LMM_EINVAL;
     return take_block(b, order, mt);
@@ -104,6 +114,7 @@ int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
 
 int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
 {
+    LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
     return take_block(b, order, LMM_MIGRATE_MOVABLE);
@@ -111,6 +122,7 @@ int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
 
 int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, int order)
 {
+    LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order || count < 0)
         return -LMM_EINVAL;
     int64_t n = 0;
@@ -141,6 +153,7 @@ static int pfn_is_free(const struct lmm_buddy *b, int64_t pfn)
 
 int lmm_buddy_validate_free(const struct lmm_buddy *b, int64_t pfn, int order)
 {
+    LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
     if (!pfn_in_range(b, pfn))
@@ -161,6 +174,7 @@ int lmm_buddy_validate_free(const struct lmm_buddy *b, int64_t pfn, int order)
 
 int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi)
 {
+    LMM_LOCKED(b->lock);
     if ((unsigned)mt >= LMM_MIGRATE_TYPES)
         return -LMM_EINVAL;
     int err = lmm_buddy_validate_free(b, pfn, order);
@@ -173,6 +187,7 @@ int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, i
 
 int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
 {
+    LMM_LOCKED(b->lock);
     /* Fast path for the common case, then the full diagnosis. */
     if ((unsigned)order <= (unsigned)b->max_order && pfn_in_range(b, pfn) &&
         !(pfn & (((int64_t)1 << order) - 1))) {
@@ -188,6 +203,7 @@ int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
 
 int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order)
 {
+    LMM_LOCKED(b->lock);
     int64_t pfn = lmm_buddy_alloc(b, order);
     if (pfn >= 0)
         b->pages[pfn_to_idx(b, pfn)].flags = PB_HEAD | PB_OWNED;
@@ -196,6 +212,7 @@ int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order)
 
 int64_t lmm_buddy_free_owned(struct lmm_buddy *b, int64_t pfn, int order)
 {
+    LMM_LOCKED(b->lock);
     if (pfn_in_range(b, pfn)) {
         struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
         if (p->flags == (PB_HEAD | PB_OWNED) && p->order == order) {
@@ -215,6 +232,7 @@ int64_t lmm_buddy_free_owned(struct lmm_buddy *b, int64_t pfn, int order)
  */
 int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t count, int order)
 {
+    LMM_LOCKED(b->lock);
     if (count < 0 || (unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
     int64_t i;
@@ -251,6 +269,7 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
 
 int64_t lmm_buddy_error_index(struct lmm_buddy *b)
 {
+    LMM_LOCKED(b->lock);
     return b->error_index;
 }
 
@@ -263,18 +282,21 @@ int64_t lmm_buddy_free_pages(struct lmm_buddy *b) { return b->free_pages; }
 
 int64_t lmm_buddy_metadata_bytes(struct lmm_buddy *b)
 {
+    LMM_LOCKED(b->lock);
     return (int64_t)sizeof(*b) + b->nr_pages * (int64_t)sizeof(struct lmm_page_meta) +
            b->nr_pageblocks;
 }
 
 void lmm_buddy_nr_free(struct lmm_buddy *b, int64_t *out, int mt)
 {
+    LMM_LOCKED(b->lock);
     for (int o = 0; o <= b->max_order; o++)
         out[o] = (mt >= 0 && mt < LMM_MIGRATE_TYPES) ? b->nr_free_mt[o][mt] : b->nr_free[o];
 }
 
 int64_t lmm_buddy_free_list(struct lmm_buddy *b, int order, int mt, int64_t *out, int64_t cap)
 {
+    LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
         return -LMM_EINVAL;
     int64_t n = 0;
@@ -288,6 +310,7 @@ int64_t lmm_buddy_free_list(struct lmm_buddy *b, int order, int mt, int64_t *out
 
 int lmm_buddy_page_state(struct lmm_buddy *b, int64_t pfn, int *order)
 {
+    LMM_LOCKED(b->lock);
     if (!pfn_in_range(b, pfn))
         return -LMM_ERANGE;
     const struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
@@ -302,6 +325,7 @@ int lmm_buddy_page_state(struct lmm_buddy *b, int64_t pfn, int *order)
 
 int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 {
+    LMM_LOCKED(b->lock);
     int64_t total_pages = 0, heads = 0;
 
     for (int o = 0; o <= b->max_order; o++) {
@@ -383,6 +407,7 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 
 int64_t lmm_buddy_bench_pairs(struct lmm_buddy *b, int64_t pairs, int order)
 {
+    LMM_LOCKED(b->lock);
     int64_t sum = 0;
     for (int64_t i = 0; i < pairs; i++) {
         int64_t pfn = lmm_buddy_alloc(b, order);
@@ -398,6 +423,7 @@ int64_t lmm_buddy_bench_pairs(struct lmm_buddy *b, int64_t pairs, int order)
 
 int64_t lmm_buddy_bench_batches(struct lmm_buddy *b, int64_t rounds, int64_t batch, int64_t *scratch)
 {
+    LMM_LOCKED(b->lock);
     int64_t sum = 0;
     for (int64_t r = 0; r < rounds; r++) {
         int64_t n = lmm_buddy_alloc_bulk(b, scratch, batch, 0);

@@ -51,6 +51,7 @@ struct lmm_free_list {
 };
 
 struct lmm_buddy {
+    struct lmm_lock *lock;          /* taken by every entry point; NULL: none (lock.h) */
     int64_t start_pfn;
     int64_t nr_pages;
     int max_order;

@@ -22,6 +22,7 @@
 #define LMM_EDUP        8   /* bulk free names the same block twice */
 #define LMM_EOWNED      11  /* the block belongs to the slab allocator (a slab, a large kmalloc) */
 #define LMM_EMAPPED     12  /* the frame belongs to the fault path (user, page-cache, table page) */
+#define LMM_EPERM       13  /* a lock released by a thread that does not hold it */
 
 /* ---- migratetypes and free-page flags (include/linux/mmzone.h, mm/internal.h) ------------ */
 #define LMM_MIGRATE_UNMOVABLE    0
@@ -38,11 +39,23 @@
 #define LMM_MAX_ORDER_LIMIT 20      /* largest max_order an allocator may be created with */
 #define LMM_PAGEBLOCK_ORDER 9
 
+/* ---- the engines' lock (csrc/lock.c, lock.h) --------------------------------------------- */
+/* One recursive lock per machine, taken by every entry point of an engine it is set on (cffi
+ * releases the GIL around each call); Python holds it across several calls (`with k.lock:`). */
+struct lmm_lock;
+void lmm_lock_acquire(struct lmm_lock *l);
+int lmm_lock_try_acquire(struct lmm_lock *l);       /* 1: acquired, 0: held by another thread */
+int lmm_lock_release(struct lmm_lock *l);           /* -LMM_EPERM unless this thread holds it */
+int lmm_lock_held(struct lmm_lock *l);              /* this thread's depth, 0: not its lock */
+int64_t lmm_lock_bench(struct lmm_lock *l, int64_t n);
+
 /* ---- buddy allocator (csrc/buddy.c) ------------------------------------------------------ */
 struct lmm_buddy;
 
 struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_order);
 void lmm_buddy_destroy(struct lmm_buddy *b);
+/* The lock every entry point of b takes (created and freed with b); see lock.h. */
+struct lmm_lock *lmm_buddy_lock(struct lmm_buddy *b);
 /* Hand [start, end) to the free lists as memblock_free_all() does (largest aligned blocks, tail). */
 int lmm_buddy_free_range(struct lmm_buddy *b, int64_t start, int64_t end);
 
@@ -188,6 +201,8 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
                              const int64_t *spanned, int cpus, int max_order, int pageblock_order,
                              int thp, int watermark_boost_factor);
 void lmm_pa_destroy(struct lmm_pa *pa);
+/* The lock every entry point of pa takes (created and freed with pa); see lock.h. */
+struct lmm_lock *lmm_pa_lock(struct lmm_pa *pa);
 int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa);
 /* memblock_free_all() of [start, end): -LMM_EFREE if part of it was already released. */
 int lmm_pa_free_boot_range(struct lmm_pa *pa, int64_t start, int64_t end);
@@ -313,6 +328,8 @@ struct lmm_slab_geometry {
 struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src,
                                          uint64_t page_offset, uint64_t direct_map_end);
 void lmm_slab_sys_destroy(struct lmm_slab_sys *s);
+/* The lock every entry point of s takes from now on: its page source's (NULL: none). */
+void lmm_slab_set_lock(struct lmm_slab_sys *s, struct lmm_lock *lock);
 /* Page source over a struct lmm_buddy (same semantics as the engine's callbacks). */
 int64_t lmm_slab_buddy_alloc_page(void *buddy, uint32_t gfp, int order);
 int64_t lmm_slab_buddy_free_page(void *buddy, int64_t pfn, int order);
@@ -475,6 +492,8 @@ struct lmm_mmu;
 /* NULL when memory runs out or the arguments are bad (zero_pfn must be < max_pfn). */
 struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_pfn);
 void lmm_mmu_destroy(struct lmm_mmu *m);
+/* The lock every entry point of m takes from now on (lmm_mmu_create sets its pa's). */
+void lmm_mmu_set_lock(struct lmm_mmu *m, struct lmm_lock *lock);
 void *lmm_mmu_array(struct lmm_mmu *m, int which);
 int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m);
 int64_t lmm_mmu_lru_walk(struct lmm_mmu *m, int lru, int64_t *out, int64_t cap);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
 #include "lmm.h"
 
 #define IDX(addr, shift) ((unsigned)(((addr) >> (shift)) & 511))
@@ -21,6 +22,7 @@
 #define ZERO_PTE (LMM_PTE_PRESENT | LMM_PTE_USER | LMM_PTE_ACCESSED | LMM_PTE_SPECIAL)
 
 struct lmm_mmu {
+    struct lmm_lock *lock;          /* taken by every entry point; NULL: none (lock.h) */
     struct lmm_pa *pa;
     int64_t max_pfn, zero_pfn;
     int levels;                 /* 4: x86_64, 3: i386 PAE */
@@ -48,6 +50,7 @@ struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_
     if (!m)
         return NULL;
     size_t n = (size_t)max_pfn;
+    m->lock = lmm_pa_lock(pa);          /* one machine, one lock (lock.h) */
     m->pa = pa;
     m->max_pfn = max_pfn;
     m->zero_pfn = zero_pfn;
@@ -75,6 +78,11 @@ struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_
     return m;
 }
 
+void lmm_mmu_set_lock(struct lmm_mmu *m, struct lmm_lock *lock)
+{
+    m->lock = lock;
+}
+
 void lmm_mmu_destroy(struct lmm_mmu *m)
 {
     if (!m)
@@ -99,6 +107,7 @@ void lmm_mmu_destroy(struct lmm_mmu *m)
 
 void *lmm_mmu_array(struct lmm_mmu *m, int which)
 {
+    LMM_LOCKED(m->lock);
     switch (which) {
     case LMM_MMU_FLAGS: return m->flags;
     case LMM_MMU_REFCOUNT: return m->refcount;
@@ -115,6 +124,7 @@ void *lmm_mmu_array(struct lmm_mmu *m, int which)
 
 int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m)
 {
+    LMM_LOCKED(m->lock);
     return (int64_t)sizeof(*m) + m->max_pfn * (int64_t)(4 + 4 + 4 + 8 + 8 + 1 + 4 + 4 + sizeof(void *)) +
            m->nr_data * LMM_PAGE_SIZE;
 }
@@ -158,6 +168,7 @@ static int64_t frame_alloc(struct lmm_mmu *m, uint32_t gfp)
 
 int lmm_mmu_page_read(struct lmm_mmu *m, int64_t pfn, int64_t offset, int64_t length, uint8_t *out)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pfn(m, pfn) || offset < 0 || length < 0 || offset > LMM_PAGE_SIZE ||
         length > LMM_PAGE_SIZE - offset)
         return -LMM_EINVAL;
@@ -172,6 +183,7 @@ int lmm_mmu_page_read(struct lmm_mmu *m, int64_t pfn, int64_t offset, int64_t le
 int lmm_mmu_page_write(struct lmm_mmu *m, int64_t pfn, int64_t offset, const uint8_t *src,
                        int64_t length)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pfn(m, pfn) || m->level[pfn] || offset < 0 || length < 0 ||
         offset > LMM_PAGE_SIZE || length > LMM_PAGE_SIZE - offset)
         return -LMM_EINVAL;
@@ -205,6 +217,7 @@ static int page_copy(struct lmm_mmu *m, int64_t dst, int64_t src)
 
 int lmm_mmu_page_copy(struct lmm_mmu *m, int64_t dst, int64_t src)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pfn(m, dst) || bad_pfn(m, src) || m->level[dst] || m->level[src])
         return -LMM_EINVAL;
     return page_copy(m, dst, src);
@@ -212,6 +225,7 @@ int lmm_mmu_page_copy(struct lmm_mmu *m, int64_t dst, int64_t src)
 
 int lmm_mmu_page_clear(struct lmm_mmu *m, int64_t pfn)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pfn(m, pfn) || m->level[pfn])
         return -LMM_EINVAL;
     drop_data(m, pfn);
@@ -220,6 +234,7 @@ int lmm_mmu_page_clear(struct lmm_mmu *m, int64_t pfn)
 
 int lmm_mmu_page_has_data(struct lmm_mmu *m, int64_t pfn)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pfn(m, pfn))
         return -LMM_EINVAL;
     return m->data[pfn] != NULL;
@@ -227,6 +242,7 @@ int lmm_mmu_page_has_data(struct lmm_mmu *m, int64_t pfn)
 
 int64_t lmm_mmu_nr_data_pages(struct lmm_mmu *m)
 {
+    LMM_LOCKED(m->lock);
     return m->nr_data;
 }
 
@@ -272,6 +288,7 @@ static void table_free(struct lmm_mmu *m, int64_t pfn, int64_t *counters)
 
 int lmm_mmu_table_level(struct lmm_mmu *m, int64_t pfn)
 {
+    LMM_LOCKED(m->lock);
     return bad_pfn(m, pfn) ? 0 : m->level[pfn];
 }
 
@@ -282,6 +299,7 @@ static inline int bad_pgd(const struct lmm_mmu *m, int64_t pgd)
 
 int lmm_mmu_set_levels(struct lmm_mmu *m, int levels)
 {
+    LMM_LOCKED(m->lock);
     if ((levels != 3 && levels != 4) || m->nr_pgds)
         return -LMM_EINVAL;
     m->levels = levels;
@@ -302,6 +320,7 @@ static inline uint64_t table_entry(const struct lmm_mmu *m, int64_t pfn, int lev
  * (= PTRS_PER_PGD = 4, each mm_inc_nr_pmds) populated into it; all or nothing. */
 int64_t lmm_mmu_pgd_alloc(struct lmm_mmu *m, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     int64_t pgd = table_alloc(m, LMM_LEVEL_PGD, counters);
     if (pgd < 0)
         return pgd;
@@ -335,6 +354,7 @@ static int table_empty(const struct lmm_mmu *m, int64_t pfn)
  * -LMM_EINVAL (nothing freed) while a lower table remains. */
 int lmm_mmu_pgd_free(struct lmm_mmu *m, int64_t pgd, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd))
         return -LMM_EINVAL;
     uint64_t *t = (uint64_t *)m->data[pgd];
@@ -415,6 +435,7 @@ static inline uint64_t *leaf_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return 0;
     uint64_t *slot = leaf_slot(m, pgd, addr);
@@ -423,6 +444,7 @@ uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
+    LMM_LOCKED(m->lock);
     int err = 0;
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return 0;
@@ -432,6 +454,7 @@ uint64_t lmm_mmu_pmd_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return -LMM_EINVAL;
     uint64_t *slot;
@@ -444,6 +467,7 @@ int lmm_mmu_pte_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entr
 
 int lmm_mmu_pte_update(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return -LMM_EINVAL;
     int err = 0;
@@ -456,6 +480,7 @@ int lmm_mmu_pte_update(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t e
 
 uint64_t lmm_mmu_pte_clear_young(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return 0;
     uint64_t *slot = leaf_slot(m, pgd, addr);
@@ -469,6 +494,7 @@ uint64_t lmm_mmu_pte_clear_young(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entry, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     int err = 0;
     if (bad_pgd(m, pgd) || addr >= m->task_size || (addr & (PMD_SIZE - 1)) ||
         !(entry & LMM_PTE_PSE))
@@ -484,6 +510,7 @@ int lmm_mmu_pmd_set(struct lmm_mmu *m, int64_t pgd, uint64_t addr, uint64_t entr
 
 int lmm_mmu_table_depth(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
+    LMM_LOCKED(m->lock);
     int err = 0;
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return -LMM_EINVAL;
@@ -501,6 +528,7 @@ int lmm_mmu_table_depth(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 
 int lmm_mmu_pud_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     int err = 0;
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return -LMM_EINVAL;
@@ -512,6 +540,7 @@ int lmm_mmu_pud_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *co
 
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     int err = 0;
     if (bad_pgd(m, pgd) || addr >= m->task_size)
         return -LMM_EINVAL;
@@ -522,6 +551,7 @@ int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *co
 int64_t lmm_mmu_set_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
                          const uint64_t *entries, int64_t n, int64_t *counters)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || n < 0)
         return -LMM_EINVAL;
     for (int64_t i = 0; i < n; i++) {
@@ -536,6 +566,7 @@ int64_t lmm_mmu_set_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
 
 int64_t lmm_mmu_clear_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs, int64_t n)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || n < 0)
         return -LMM_EINVAL;
     for (int64_t i = 0; i < n; i++) {
@@ -551,6 +582,7 @@ int64_t lmm_mmu_clear_bulk(struct lmm_mmu *m, int64_t pgd, const int64_t *addrs,
 
 int64_t lmm_mmu_error_index(struct lmm_mmu *m)
 {
+    LMM_LOCKED(m->lock);
     return m->error_index;
 }
 
@@ -598,6 +630,7 @@ static void walk_table(const struct lmm_mmu *m, const uint64_t *t, int level, ui
 int64_t lmm_mmu_walk(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end, int64_t *addrs,
                      uint64_t *entries, int64_t cap)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || start > end || end > m->user_top || cap < 0)
         return -LMM_EINVAL;
     struct walk_out o = {addrs, entries, 0, cap};
@@ -622,6 +655,7 @@ static void table_pages(const struct lmm_mmu *m, int64_t pfn, int level, int64_t
 
 int64_t lmm_mmu_table_pages(struct lmm_mmu *m, int64_t pgd, int64_t *out, int64_t cap)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || cap < 0)
         return -LMM_EINVAL;
     int64_t n = 0;
@@ -753,6 +787,7 @@ static int free_pgd_range(struct lmm_mmu *m, struct free_ctx *c, int64_t pgd, ui
 int lmm_mmu_free_pgtables(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64_t end,
                           uint64_t floor, uint64_t ceiling, int64_t *counters, uint64_t *leaf)
 {
+    LMM_LOCKED(m->lock);
     if (bad_pgd(m, pgd) || start >= end || end > m->user_top || floor > m->user_top ||
         ceiling > m->user_top)
         return -LMM_EINVAL;
@@ -804,6 +839,7 @@ static void lru_unlink(struct lmm_mmu *m, int64_t pfn)
  * does not end within max_pfn steps (a broken list). */
 int64_t lmm_mmu_lru_walk(struct lmm_mmu *m, int lru, int64_t *out, int64_t cap)
 {
+    LMM_LOCKED(m->lock);
     if (lru < 0 || lru >= LMM_NR_LRU_LISTS)
         return -LMM_EINVAL;
     int32_t head = (int32_t)(m->max_pfn + lru);
@@ -984,6 +1020,7 @@ int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const 
                        int64_t nvma, const int64_t *addrs, const uint8_t *writes, int64_t n,
                        int64_t start, int *reason)
 {
+    LMM_LOCKED(m->lock);
     if (access_args_bad(m, pgd, counters, snap, nvma) || n < 0 || start < 0 || start > n)
         return -LMM_EINVAL;
     struct access_ctx c = {m, pgd, counters, snap, nvma, ~(uint64_t)0, NULL,
@@ -1003,6 +1040,7 @@ int64_t lmm_mmu_access_range(struct lmm_mmu *m, int64_t pgd, int64_t *counters, 
                              int64_t nvma, int64_t addr, int64_t npages, int write, int64_t start,
                              int *reason)
 {
+    LMM_LOCKED(m->lock);
     if (access_args_bad(m, pgd, counters, snap, nvma) || addr < 0 || npages < 0 ||
         npages > (1LL << 40) || start < 0 || start > npages)
         return -LMM_EINVAL;
@@ -1051,6 +1089,7 @@ int64_t lmm_mmu_check_references(struct lmm_mmu *m, const int64_t *pfns, int64_t
                                  int64_t *out_vmflags, int64_t *out_decision, int64_t *out_mstart,
                                  int64_t *out_cand, int64_t *out_addr, int64_t cap)
 {
+    LMM_LOCKED(m->lock);
     /* first pass: find every mapping (no side effects), so that a short cap changes nothing */
     int64_t w = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -1177,6 +1216,7 @@ static void folio_lru_bit(struct lmm_mmu *m, int64_t head, uint32_t flags, int o
 int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int64_t limit_pfn,
                             int64_t *out, int64_t *skipped, int64_t *scanned)
 {
+    LMM_LOCKED(m->lock);
     int32_t head = (int32_t)(m->max_pfn + lru);
     int64_t total = m->node[lru], seen = 0, scan = 0, taken = 0, nskip = 0;
     while (scan < nr_to_scan && seen < total) {
@@ -1205,6 +1245,7 @@ int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int6
 
 void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n)
 {
+    LMM_LOCKED(m->lock);
     for (int64_t i = 0; i < n; i++) {
         int64_t pfn = pfns[i];
         uint32_t flags = m->flags[pfn];

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock.h"
 #include "page_alloc_internal.h"
 
 static const int fallbacks[LMM_MIGRATE_PCPTYPES][2] = {
@@ -61,6 +62,11 @@ static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, i
     return 0;
 }
 
+struct lmm_lock *lmm_pa_lock(struct lmm_pa *pa)
+{
+    return pa->lock;
+}
+
 void lmm_pa_destroy(struct lmm_pa *pa)
 {
     if (!pa)
@@ -71,6 +77,7 @@ void lmm_pa_destroy(struct lmm_pa *pa)
         free(pa->zones[i].pcp);
         free(pa->zones[i].released);
     }
+    lmm_lock_destroy(pa->lock);
     free(pa);
 }
 
@@ -158,6 +165,11 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
     struct lmm_pa *pa = calloc(1, sizeof(*pa));
     if (!pa)
         return NULL;
+    pa->lock = lmm_lock_create();
+    if (!pa->lock) {
+        free(pa);
+        return NULL;
+    }
     pa->nr_zones = nr_zones;
     pa->cpus = cpus;
     pa->max_order = max_order;
@@ -187,6 +199,7 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
 
 int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa)
 {
+    LMM_LOCKED(pa->lock);
     int64_t n = (int64_t)sizeof(*pa);
     for (int i = 0; i < pa->nr_zones; i++)
         n += pa->zones[i].spanned * (int64_t)sizeof(struct lmm_page_meta) +
@@ -723,6 +736,7 @@ static void drain_pages_zone(struct lmm_pa *pa, struct lmm_zone *z, int cpu)
 
 int lmm_pa_drain(struct lmm_pa *pa, int cpu)
 {
+    LMM_LOCKED(pa->lock);
     if (cpu < -1 || cpu >= pa->cpus)
         return -LMM_ECPU;
     for (int c = cpu < 0 ? 0 : cpu; c < (cpu < 0 ? pa->cpus : cpu + 1); c++)
@@ -908,6 +922,7 @@ static int64_t alloc_pages(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
 
 int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
 {
+    LMM_LOCKED(pa->lock);
     int err = check_alloc_args(pa, gfp, order, cpu);
     if (err)
         return err;
@@ -916,6 +931,7 @@ int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
 
 int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu)
 {
+    LMM_LOCKED(pa->lock);
     int err = check_alloc_args(pa, gfp, order, cpu);
     if (err)
         return err;
@@ -925,6 +941,7 @@ int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cp
 /* alloc_pages_bulk(): the first zone passing low + count serves from its pcp list. */
 int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cpu, int64_t *out)
 {
+    LMM_LOCKED(pa->lock);
     int err = check_alloc_args(pa, gfp, 0, cpu);
     if (err)
         return err;
@@ -1024,6 +1041,7 @@ static int validate_free(struct lmm_pa *pa, int64_t pfn, int order, struct lmm_z
 
 int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu)
 {
+    LMM_LOCKED(pa->lock);
     struct lmm_zone *z = NULL;
 
     if ((unsigned)cpu >= (unsigned)pa->cpus)
@@ -1047,6 +1065,7 @@ int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu)
 
 int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, int cpu)
 {
+    LMM_LOCKED(pa->lock);
     if ((unsigned)cpu >= (unsigned)pa->cpus)
         return -LMM_ECPU;
     if (count < 0)
@@ -1089,6 +1108,7 @@ int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, 
 
 int64_t lmm_pa_error_index(struct lmm_pa *pa)
 {
+    LMM_LOCKED(pa->lock);
     return pa->error_index;
 }
 
@@ -1124,6 +1144,7 @@ int64_t lmm_pa_free_page_cb(void *pa, int64_t pfn, int order)
 
 void lmm_pa_set_frame_owners(struct lmm_pa *pa, const uint32_t *flags, int64_t nr, uint32_t mask)
 {
+    LMM_LOCKED(pa->lock);
     pa->frame_flags = flags;
     pa->nr_frames = flags ? nr : 0;
     pa->frame_mask = mask;
@@ -1133,6 +1154,7 @@ void lmm_pa_set_frame_owners(struct lmm_pa *pa, const uint32_t *flags, int64_t n
 
 int lmm_pa_free_boot_range(struct lmm_pa *pa, int64_t start, int64_t end)
 {
+    LMM_LOCKED(pa->lock);
     if (start < 0 || end < start || end > ((int64_t)1 << 62))
         return -LMM_ERANGE;
     /* refuse the whole call if any part was released before */
@@ -1183,6 +1205,7 @@ int lmm_pa_free_boot_range(struct lmm_pa *pa, int64_t start, int64_t end)
 int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
                         const int64_t *lowmem_reserve)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
     for (int k = 0; k < 9; k++)
@@ -1221,6 +1244,7 @@ int lmm_pa_set_tunables(struct lmm_pa *pa, int zone, const int64_t *vals,
 
 int lmm_pa_clear_boost(struct lmm_pa *pa, int zone)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
     pa->zones[zone].boost = 0;
@@ -1232,6 +1256,7 @@ int lmm_pa_clear_boost(struct lmm_pa *pa, int zone)
 /* __isolate_free_page() + post_alloc_hook() for compaction's free scanner (see lmm.h). */
 int64_t lmm_pa_isolate_free_page(struct lmm_pa *pa, int64_t pfn, int order)
 {
+    LMM_LOCKED(pa->lock);
     if ((unsigned)order > (unsigned)pa->max_order)
         return -LMM_EINVAL;
     struct lmm_zone *z = pfn_to_zone(pa, pfn);
@@ -1274,6 +1299,7 @@ int64_t lmm_pa_isolate_free_page(struct lmm_pa *pa, int64_t pfn, int order)
 /* split_page(): an allocated non-compound block becomes 2^order allocated order-0 pages. */
 int64_t lmm_pa_split_page(struct lmm_pa *pa, int64_t pfn, int order)
 {
+    LMM_LOCKED(pa->lock);
     struct lmm_zone *z = NULL;
     int err = validate_free(pa, pfn, order, &z);
     if (err)

@@ -4,12 +4,14 @@
  * The engine itself is csrc/page_alloc.c.
  */
 #include <stdio.h>
+#include "lock.h"
 #include "page_alloc_internal.h"
 
 /* ===================================================================== inspection == */
 
 int64_t lmm_pa_stat(struct lmm_pa *pa, int what)
 {
+    LMM_LOCKED(pa->lock);
     switch (what) {
     case LMM_PA_PGFREE: return pa->pgfree;
     case LMM_PA_KSWAPD_WAKEUPS: return pa->kswapd_wakeups;
@@ -21,6 +23,7 @@ int64_t lmm_pa_stat(struct lmm_pa *pa, int what)
 
 int64_t lmm_pa_zone_stat(struct lmm_pa *pa, int zone, int what)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
     const struct lmm_zone *z = &pa->zones[zone];
@@ -53,6 +56,7 @@ int64_t lmm_pa_zone_stat(struct lmm_pa *pa, int zone, int what)
 
 int64_t lmm_pa_pcp_stat(struct lmm_pa *pa, int zone, int cpu, int what)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones || cpu < 0 || cpu >= pa->cpus)
         return -LMM_EINVAL;
     const struct per_cpu_pages *p = &pa->zones[zone].pcp[cpu];
@@ -68,6 +72,7 @@ int64_t lmm_pa_pcp_stat(struct lmm_pa *pa, int zone, int cpu, int what)
 
 int64_t lmm_pa_lowmem_reserve(struct lmm_pa *pa, int zone, int j)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones || j < 0 || j >= pa->nr_zones)
         return -LMM_EINVAL;
     return pa->zones[zone].lowmem_reserve[j];
@@ -75,6 +80,7 @@ int64_t lmm_pa_lowmem_reserve(struct lmm_pa *pa, int zone, int j)
 
 int lmm_pa_nr_free(struct lmm_pa *pa, int zone, int mt, int64_t *out)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones || mt < -1 || mt >= LMM_MIGRATE_TYPES)
         return -LMM_EINVAL;
     lmm_buddy_nr_free(&pa->zones[zone].b, out, mt);
@@ -83,6 +89,7 @@ int lmm_pa_nr_free(struct lmm_pa *pa, int zone, int mt, int64_t *out)
 
 int lmm_pa_pageblock_counts(struct lmm_pa *pa, int zone, int64_t *out)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones)
         return -LMM_EINVAL;
     /* pagetypeinfo_showblockcount_print(): pfn = zone_start_pfn, step pageblock_nr_pages */
@@ -97,6 +104,7 @@ int lmm_pa_pageblock_counts(struct lmm_pa *pa, int zone, int64_t *out)
 
 int lmm_pa_pageblock_mt(struct lmm_pa *pa, int64_t pfn)
 {
+    LMM_LOCKED(pa->lock);
     struct lmm_zone *z = pfn_to_zone(pa, pfn);
     if (!z)
         return -LMM_ERANGE;
@@ -106,6 +114,7 @@ int lmm_pa_pageblock_mt(struct lmm_pa *pa, int64_t pfn)
 int64_t lmm_pa_list(struct lmm_pa *pa, int zone, int cpu, int order, int mt, int64_t *out,
                     int64_t cap)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones || cpu >= pa->cpus)
         return -LMM_EINVAL;
     const struct lmm_zone *z = &pa->zones[zone];
@@ -130,6 +139,7 @@ int64_t lmm_pa_list(struct lmm_pa *pa, int zone, int cpu, int order, int mt, int
 
 int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out)
 {
+    LMM_LOCKED(pa->lock);
     struct lmm_zone *z = pfn_to_zone(pa, pfn);
     out[0] = LMM_PAGE_ABSENT;
     out[1] = out[2] = out[3] = -1;
@@ -162,12 +172,14 @@ int lmm_pa_page_info(struct lmm_pa *pa, int64_t pfn, int64_t *out)
 
 int lmm_pa_gfp_zone(struct lmm_pa *pa, uint32_t gfp)
 {
+    LMM_LOCKED(pa->lock);
     int z = pa->zone_table[gfp & 0xf];
     return z < 0 ? -LMM_EGFP : z;
 }
 
 int lmm_pa_zonelist(struct lmm_pa *pa, uint32_t gfp, int *out)
 {
+    LMM_LOCKED(pa->lock);
     int highest = pa->zone_table[gfp & 0xf];
     if (highest < 0)
         return -LMM_EGFP;
@@ -303,6 +315,7 @@ static int check_zone(struct lmm_pa *pa, struct lmm_zone *z, char *msg, int msgl
 
 int lmm_pa_check(struct lmm_pa *pa, char *msg, int msglen)
 {
+    LMM_LOCKED(pa->lock);
     for (int i = 0; i < pa->nr_zones; i++) {
         int err = check_zone(pa, &pa->zones[i], msg, msglen);
         if (err)
@@ -315,6 +328,7 @@ int lmm_pa_check(struct lmm_pa *pa, char *msg, int msglen)
 
 int64_t lmm_pa_bench_pairs(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, int64_t pairs)
 {
+    LMM_LOCKED(pa->lock);
     int64_t sum = 0;
     for (int64_t i = 0; i < pairs; i++) {
         int64_t pfn = lmm_pa_alloc(pa, gfp, order, cpu);
@@ -331,6 +345,7 @@ int64_t lmm_pa_bench_pairs(struct lmm_pa *pa, uint32_t gfp, int order, int cpu, 
 int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t rounds, int64_t batch,
                           int64_t *scratch)
 {
+    LMM_LOCKED(pa->lock);
     int64_t sum = 0;
     for (int64_t r = 0; r < rounds; r++) {
         int64_t n = lmm_pa_alloc_bulk(pa, gfp, batch, cpu, scratch);
@@ -350,6 +365,7 @@ int64_t lmm_pa_bench_bulk(struct lmm_pa *pa, uint32_t gfp, int cpu, int64_t roun
 int64_t lmm_pa_free_blocks(struct lmm_pa *pa, int zone, int64_t start, int64_t end,
                            int64_t *out, int64_t cap)
 {
+    LMM_LOCKED(pa->lock);
     if (zone < 0 || zone >= pa->nr_zones || cap < 0)
         return -LMM_EINVAL;
     const struct lmm_zone *z = &pa->zones[zone];

@@ -61,6 +61,7 @@ struct lmm_zone {
 };
 
 struct lmm_pa {
+    struct lmm_lock *lock;          /* taken by every entry point; NULL: none (lock.h) */
     int nr_zones;
     int cpus;
     int max_order;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lock.h"
 #include "slab_internal.h"
 
 /* ===================================================================== page sources == */
@@ -137,6 +138,11 @@ struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_
 }
 
 /* The pages are not given back: the page source goes away with the machine. */
+void lmm_slab_set_lock(struct lmm_slab_sys *s, struct lmm_lock *lock)
+{
+    s->lock = lock;
+}
+
 void lmm_slab_sys_destroy(struct lmm_slab_sys *s)
 {
     if (!s)
@@ -206,6 +212,7 @@ int lmm_slab_cache_create(struct lmm_slab_sys *s, const struct lmm_slab_geometry
 
 int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache)
 {
+    LMM_LOCKED(s->lock);
     if ((unsigned)type >= KMALLOC_TYPES || (unsigned)index >= KMALLOC_INDEXES ||
         cache < -1 || cache >= s->nr_caches || (cache >= 0 && !s->caches[cache]))
         return -LMM_EINVAL;
@@ -624,6 +631,7 @@ static inline void slab_free(struct lmm_slab_sys *s, struct kmem_cache *c, uint3
 
 uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c)
         return LMM_EINVAL;
@@ -634,6 +642,7 @@ uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp)
 
 int64_t lmm_slab_free(struct lmm_slab_sys *s, int cache, uint64_t addr)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c)
         return -LMM_EINVAL;
@@ -699,6 +708,7 @@ static void free_located(struct lmm_slab_sys *s, uint64_t *loc, int64_t size)
  */
 int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int64_t n, uint64_t *out)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c || n < 0)
         return -LMM_EINVAL;
@@ -761,6 +771,7 @@ int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int
  */
 int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *addrs, int64_t n)
 {
+    LMM_LOCKED(s->lock);
     if (n < 0 || cache < -1)
         return -LMM_EINVAL;
     if (cache >= 0) {
@@ -798,6 +809,7 @@ int64_t lmm_slab_free_bulk(struct lmm_slab_sys *s, int cache, const uint64_t *ad
 
 int64_t lmm_slab_error_index(struct lmm_slab_sys *s)
 {
+    LMM_LOCKED(s->lock);
     return s->error_index;
 }
 
@@ -840,6 +852,7 @@ static inline int large_order(int64_t size)
 
 int lmm_slab_kmalloc_cache(struct lmm_slab_sys *s, int64_t size, uint32_t gfp)
 {
+    LMM_LOCKED(s->lock);
     if (size < 0)
         return -LMM_EINVAL;
     if (size > KMALLOC_MAX_CACHE)
@@ -870,6 +883,7 @@ static uint64_t kmalloc_large(struct lmm_slab_sys *s, int64_t size, uint32_t gfp
 
 uint64_t lmm_slab_kmalloc(struct lmm_slab_sys *s, int64_t size, uint32_t gfp)
 {
+    LMM_LOCKED(s->lock);
     if (size == 0)
         return 16;                                  /* ZERO_SIZE_PTR */
     int cache = lmm_slab_kmalloc_cache(s, size, gfp);
@@ -887,6 +901,7 @@ uint64_t lmm_slab_kmalloc(struct lmm_slab_sys *s, int64_t size, uint32_t gfp)
 
 int64_t lmm_slab_kfree(struct lmm_slab_sys *s, uint64_t addr)
 {
+    LMM_LOCKED(s->lock);
     if (addr <= 16)
         return 0;                                   /* NULL and ZERO_SIZE_PTR */
     int64_t pfn;
@@ -921,6 +936,7 @@ int64_t lmm_slab_kfree(struct lmm_slab_sys *s, uint64_t addr)
 
 int64_t lmm_slab_ksize(struct lmm_slab_sys *s, uint64_t addr)
 {
+    LMM_LOCKED(s->lock);
     if (addr <= 16)
         return 0;
     int64_t pfn;
@@ -949,6 +965,7 @@ int64_t lmm_slab_ksize(struct lmm_slab_sys *s, uint64_t addr)
  */
 int lmm_slab_shrink(struct lmm_slab_sys *s, int cache)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c)
         return -LMM_EINVAL;
@@ -1000,6 +1017,7 @@ int lmm_slab_shrink(struct lmm_slab_sys *s, int cache)
 /* __kmem_cache_shutdown() of a cache with no object in use: flush, free_partial(). */
 int lmm_slab_cache_release(struct lmm_slab_sys *s, int cache)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c)
         return -LMM_EINVAL;
@@ -1064,6 +1082,7 @@ static int64_t count_partial_free(struct lmm_slab_sys *s, struct kmem_cache *c)
 
 void lmm_slab_cache_stats(struct lmm_slab_sys *s, int cache, int64_t *out)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c) {
         memset(out, 0, 12 * sizeof(int64_t));
@@ -1088,6 +1107,7 @@ void lmm_slab_cache_stats(struct lmm_slab_sys *s, int cache, int64_t *out)
 
 void lmm_slab_counters(struct lmm_slab_sys *s, int64_t *out)
 {
+    LMM_LOCKED(s->lock);
     out[0] = s->reclaimable_bytes;
     out[1] = s->unreclaimable_bytes;
     out[2] = s->large_pages;
@@ -1096,6 +1116,7 @@ void lmm_slab_counters(struct lmm_slab_sys *s, int64_t *out)
 
 int64_t lmm_slab_list(struct lmm_slab_sys *s, int cache, int which, int64_t *out, int64_t cap)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c || (unsigned)which > 4)
         return -LMM_EINVAL;
@@ -1113,6 +1134,7 @@ int64_t lmm_slab_list(struct lmm_slab_sys *s, int cache, int which, int64_t *out
 
 int lmm_slab_object_info(struct lmm_slab_sys *s, uint64_t addr, int64_t *out)
 {
+    LMM_LOCKED(s->lock);
     for (int i = 0; i < 10; i++)
         out[i] = -1;
     out[0] = 0;
@@ -1155,6 +1177,7 @@ int lmm_slab_object_info(struct lmm_slab_sys *s, uint64_t addr, int64_t *out)
 
 int64_t lmm_slab_freelist(struct lmm_slab_sys *s, int64_t pfn, int64_t *out, int64_t cap)
 {
+    LMM_LOCKED(s->lock);
     uint32_t id = map_get(s, pfn);
     if (id == 0 || (id & MAP_KIND_MASK))
         return -LMM_SLAB_ENOTSLAB;
@@ -1170,6 +1193,7 @@ int64_t lmm_slab_freelist(struct lmm_slab_sys *s, int64_t pfn, int64_t *out, int
 
 int64_t lmm_slab_inuse_objects(struct lmm_slab_sys *s, int cache, uint64_t *out, int64_t cap)
 {
+    LMM_LOCKED(s->lock);
     struct kmem_cache *c = get_cache(s, cache);
     if (!c)
         return -LMM_EINVAL;
@@ -1191,6 +1215,7 @@ int64_t lmm_slab_inuse_objects(struct lmm_slab_sys *s, int cache, uint64_t *out,
 
 int64_t lmm_slab_metadata_bytes(struct lmm_slab_sys *s)
 {
+    LMM_LOCKED(s->lock);
     int64_t n = (int64_t)sizeof(*s) + (int64_t)s->slab_ids_cap * (int64_t)(sizeof(struct slab) + 4);
     for (uint32_t i = 0; i < s->nr_slab_ids; i++)
         n += (int64_t)s->slabs[i].cap * 2;
@@ -1202,6 +1227,7 @@ int64_t lmm_slab_metadata_bytes(struct lmm_slab_sys *s)
 
 int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
 {
+    LMM_LOCKED(s->lock);
     static const char *const names[5] = {"partial", "full", "empty", "cpu", "cpu_partial"};
     uint8_t *seen = calloc(s->nr_slab_ids + 1, 1);
     int64_t rec = 0, unrec = 0, slab_pages = 0;
@@ -1330,6 +1356,7 @@ int lmm_slab_check(struct lmm_slab_sys *s, char *msg, int msglen)
 
 int64_t lmm_slab_bench_pairs(struct lmm_slab_sys *s, int cache, int64_t pairs)
 {
+    LMM_LOCKED(s->lock);
     int64_t sum = 0;
     for (int64_t i = 0; i < pairs; i++) {
         uint64_t addr = lmm_slab_alloc(s, cache, 0xcc0);
@@ -1345,6 +1372,7 @@ int64_t lmm_slab_bench_pairs(struct lmm_slab_sys *s, int cache, int64_t pairs)
 
 int64_t lmm_slab_bench_bulk(struct lmm_slab_sys *s, int cache, int64_t rounds, int64_t batch, uint64_t *scratch)
 {
+    LMM_LOCKED(s->lock);
     int64_t sum = 0;
     for (int64_t r = 0; r < rounds; r++) {
         int64_t n = lmm_slab_alloc_bulk(s, cache, 0xcc0, batch, scratch);

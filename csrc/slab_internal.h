@@ -86,6 +86,7 @@ struct kmem_cache {
 };
 
 struct lmm_slab_sys {
+    struct lmm_lock *lock;          /* taken by every entry point; NULL: none (lock.h) */
     lmm_page_alloc_cb page_alloc;
     lmm_page_free_cb page_free;
     void *src;

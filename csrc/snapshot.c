@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "lock.h"
 #include "page_alloc_internal.h"
 #include "slab_internal.h"
 
@@ -20,6 +21,7 @@
 
 /* struct lmm_mmu is private to mmu.c: the same layout, repeated (checked by size only) */
 struct lmm_mmu_snap {
+    struct lmm_lock *lock;
     struct lmm_pa *pa;
     int64_t max_pfn, zero_pfn;
     int levels;
@@ -109,6 +111,7 @@ static int check_header(struct reader *r, uint32_t magic, int64_t size)
 
 int64_t lmm_pa_export(struct lmm_pa *pa, uint8_t *buf, int64_t cap)
 {
+    LMM_LOCKED(pa->lock);
     struct writer w = {buf, cap, 0};
     put_header(&w, SNAP_PA_MAGIC, sizeof(*pa));
     put64(&w, sizeof(struct lmm_page_meta));
@@ -138,6 +141,11 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         return NULL;
     if (get(&r, pa, sizeof(*pa)) || pa->nr_zones < 0 || pa->nr_zones > LMM_MAX_NR_ZONES ||
         pa->cpus < 1 || pa->cpus > LMM_MAX_CPUS) {
+        free(pa);
+        return NULL;
+    }
+    pa->lock = lmm_lock_create();                   /* its own, as lmm_pa_create gives it */
+    if (!pa->lock) {
         free(pa);
         return NULL;
     }
@@ -188,6 +196,7 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
 
 int64_t lmm_slab_export(struct lmm_slab_sys *s, uint8_t *buf, int64_t cap)
 {
+    LMM_LOCKED(s->lock);
     struct writer w = {buf, cap, 0};
     put_header(&w, SNAP_SLAB_MAGIC, sizeof(*s));
     put64(&w, sizeof(struct slab));
@@ -232,6 +241,7 @@ struct lmm_slab_sys *lmm_slab_import(const uint8_t *buf, int64_t len, lmm_page_a
         return NULL;
     }
     *s = h;
+    s->lock = NULL;                                 /* its page source's: lmm_slab_set_lock */
     s->page_alloc = alloc;
     s->page_free = free_cb;
     s->src = src;

@@ -3,14 +3,16 @@
 Policy is Linux 6.x's (mm/page_alloc.c): see csrc/buddy.c and the README.  The reference twin is
 ``linuxmm.reference.BuddyAllocator``; both give the same results for the same calls.
 
-Not thread-safe: cffi releases the GIL during each call, so callers sharing one allocator between
-threads must lock around it (the Kernel does).
+Safe to share between threads: every C entry point takes the allocator's lock (`b.lock`, a
+CoreLock), and the methods that make several calls hold it throughout (linuxmm.sync).
 """
 import numpy as np
 
 from . import _args
 from ._ffi import FREE_REASONS, _plain, ffi, lib
+from .corelock import CoreLock
 from .errors import InvariantError, OutOfMemory, invalid_free
+from .sync import synchronized
 
 _alloc = lib.lmm_buddy_alloc
 _free = lib.lmm_buddy_free
@@ -20,6 +22,7 @@ _REASONS = FREE_REASONS
 MIGRATE_MOVABLE = lib.LMM_MIGRATE_MOVABLE
 
 
+@synchronized
 class BuddyAllocator:
     """Page frames [start_pfn, start_pfn + nr_pages) managed with free lists of orders 0..max_order."""
 
@@ -31,6 +34,7 @@ class BuddyAllocator:
         if raw == ffi.NULL:
             raise MemoryError(f"cannot allocate metadata for {nr_pages} pages")
         self._b = ffi.gc(raw, lib.lmm_buddy_destroy, size=lib.lmm_buddy_metadata_bytes(raw))
+        self.lock = CoreLock(lib.lmm_buddy_lock(raw), self._b)
         self.start_pfn = start_pfn
         self.nr_pages = nr_pages
         self.max_order = max_order

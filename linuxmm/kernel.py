@@ -5,7 +5,6 @@ Kernel's public methods are thin delegations so that the whole API is discoverab
 /proc files are rendered by functions registered with ``register_proc``.
 """
 import importlib
-import threading
 import weakref
 
 from . import _args
@@ -63,7 +62,6 @@ class Kernel:
         # Subsystems, registered closures and processes hold this weak proxy, never the Kernel
         # itself: the Kernel is in no reference cycle, so `del k` frees the machine at once.
         self._me = weakref.proxy(self)
-        self.lock = threading.RLock()
         self._procfs = {}
         self._stat_sources = []
         self._checkers = []          # each subsystem's check(), run by Kernel.check()
@@ -134,6 +132,9 @@ class Kernel:
             "linuxmm.page_alloc" if self.backend == "c" else "linuxmm.reference.page_alloc")
         self._pa = module.PageAllocator(layout.spans, cpus=self.cpus, max_order=MAX_PAGE_ORDER,
                                         pageblock_order=PAGEBLOCK_ORDER)
+        # the machine's one lock (linuxmm.sync): the page allocator's, which the slab
+        # allocator and the MMU share, so every engine call and every method is serialized
+        self.lock = self._pa.lock
         for start, end in layout.free:                  # memblock_free_all()
             self._pa.free_boot_range(start, end)
         managed = self._managed()

@@ -8,8 +8,9 @@
     pfns = pa.alloc_pages_bulk(GFP_KERNEL, 1000)  # numpy int64, one C call
     pa.free_pages_bulk(pfns)
 
-The twin ``linuxmm.reference.PageAllocator`` gives the same results and errors.  Not thread-safe:
-callers sharing one allocator between threads lock around it (the Kernel does).
+The twin ``linuxmm.reference.PageAllocator`` gives the same results and errors.  Safe to share
+between threads: every C entry point takes the allocator's lock (`pa.lock`), and the methods that
+make several calls hold it throughout (linuxmm.sync).
 """
 import weakref
 
@@ -17,12 +18,14 @@ import numpy as np
 
 from . import _args, gfp as G
 from ._ffi import FREE_REASONS, _plain, ffi, lib
+from .corelock import CoreLock
 from .errors import InvariantError, invalid_free
 from .page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
                                    already_released, alloc_failure, check_alloc, check_boot_range,
                                    check_cpu, check_isolate_args, check_pfn_range,
                                    check_pcp_sizes, check_zone_index, compound_split,
                                    not_a_free_block)
+from .sync import synchronized
 
 _alloc = lib.lmm_pa_alloc
 _free = lib.lmm_pa_free
@@ -46,7 +49,6 @@ class _Errors:
     def __init__(self, ptr, max_order, cpus, min_pfn, max_pfn):
         self.ptr, self.max_order, self.cpus = ptr, max_order, cpus
         self.min_pfn, self.max_pfn = min_pfn, max_pfn
-        self.info = ffi.new("int64_t[5]")
 
     def alloc_error(self, code, gfp, order, cpu):
         check_alloc(gfp, order, cpu, self.max_order, self.cpus)
@@ -69,12 +71,14 @@ class _Errors:
         reason = _REASONS[code]
         allocated = None
         if reason == "order-mismatch":
-            lib.lmm_pa_page_info(self.ptr, pfn, self.info)
-            allocated = self.info[2]
+            info = ffi.new("int64_t[5]")      # the error path's own: threads share _Errors
+            lib.lmm_pa_page_info(self.ptr, pfn, info)
+            allocated = info[2]
         return invalid_free(reason, pfn, order, start_pfn=self.min_pfn, end_pfn=self.max_pfn,
                             allocated_order=allocated)
 
 
+@synchronized
 class PageAllocator:
     """Zones [(name, start_pfn, spanned_pages), ...] in zone-index order, per-CPU lists for
     `cpus` CPUs, orders 0..max_order, pageblocks of 2**pageblock_order pages; thp adds the
@@ -123,6 +127,7 @@ class PageAllocator:
     def _scratch_and_fast_paths(self, min_pfn, max_pfn):
         """The scratch buffers of the calls, the error reporter and the bound fast paths over
         self._ptr (also how a snapshot's engine is taken over)."""
+        self.lock = CoreLock(lib.lmm_pa_lock(self._ptr), self._ptr)
         self._orders = ffi.new("int64_t[]", self.max_order + 1)
         self._info = ffi.new("int64_t[5]")
         self._zl = ffi.new("int[]", 8)
@@ -213,12 +218,13 @@ class PageAllocator:
         if code != -lib.LMM_ENOMEM:
             self._errors.alloc_error(code, gfp, order, cpu)
         if self.reclaim_hook is not None and gfp & _GFP_DIRECT_RECLAIM:
-            for _ in range(16):                     # MAX_RECLAIM_RETRIES
-                if not self.reclaim_hook(self, gfp, order):
-                    break
-                pfn = lib.lmm_pa_alloc_slowpath(self._ptr, gfp, order, cpu)
-                if pfn >= 0:
-                    return pfn
+            with self.lock:                         # reclaim, then retry, as one step
+                for _ in range(16):                 # MAX_RECLAIM_RETRIES
+                    if not self.reclaim_hook(self, gfp, order):
+                        break
+                    pfn = lib.lmm_pa_alloc_slowpath(self._ptr, gfp, order, cpu)
+                    if pfn >= 0:
+                        return pfn
         raise alloc_failure(gfp, order)
 
     def free_pages(self, pfn, order=0, cpu=0):

@@ -148,7 +148,7 @@ def _damaged(what):
     return SnapshotError(f"damaged snapshot: the {what} engine's state cannot be rebuilt")
 
 
-_PA_SKIP = ("_ptr", "_errors", "_orders", "_info", "_zl", "_msg", "alloc_pages", "free_pages", "_frame_owners")
+_PA_SKIP = ("lock", "_ptr", "_errors", "_orders", "_info", "_zl", "_msg", "alloc_pages", "free_pages", "_frame_owners")
 
 
 def _reduce_pa(pa):
@@ -193,12 +193,12 @@ def _restore_mmu(cls, pa, data):
         raise _damaged("MMU")
     m = cls.__new__(cls)
     # max_pfn is in the state too, but the views are needed now: the stream has it after its
-    # header (magic, size) and the engine's pa pointer
-    m._attach(pa, raw, int(np.frombuffer(data, dtype=np.int64, count=1, offset=16 + 8)[0]))
+    # header (magic, size) and the engine's lock and pa pointers
+    m._attach(pa, raw, int(np.frombuffer(data, dtype=np.int64, count=1, offset=16 + 16)[0]))
     return m
 
 
-_SLAB_SKIP = ("_sys", "_geom", "_info", "_counters", "_msg")
+_SLAB_SKIP = ("lock", "_sys", "_geom", "_info", "_counters", "_msg")
 
 
 def _reduce_slab(sa):
@@ -258,6 +258,10 @@ def _fast_path_owner(func, engines):
     return None
 
 
+def _no_lock():
+    return None
+
+
 def _fast_path(owner, name):
     if isinstance(owner, tuple):
         return getattr(owner[0], owner[1])[name]
@@ -271,6 +275,8 @@ class _Pickler(pickle.Pickler):
         self._engines = engines
         from ._ffi import ffi
         self._cdata = ffi.CData
+        from .corelock import CoreLock
+        self._core_lock = CoreLock
         self._buffer = ffi.buffer
         from .page_alloc import PageAllocator, _Errors
         from .mmu import Mmu
@@ -313,6 +319,8 @@ class _Pickler(pickle.Pickler):
                     return (_fast_path, owner)
                 return _reduce_local_function(obj)
             return NotImplemented
+        if t is self._core_lock:            # the engine's own, rebuilt with it (loads)
+            return (_no_lock, ())
         if t is _RLOCK:
             return (threading.RLock, ())
         if t is _LOCK:
@@ -443,6 +451,7 @@ def loads(data):
     if not isinstance(kernel, Kernel):
         raise SnapshotError("the snapshot does not hold a Kernel")
     if getattr(kernel, "backend", None) == "c":
+        kernel.lock = kernel._pa.lock               # the machine's lock: the rebuilt engine's
         # the allocator's view of the fault path's frame owners points into the new MMU
         from .vm.mmu_defs import PG_OWNER_MASK
         kernel._pa.set_frame_owners(kernel.mmu.flags, PG_OWNER_MASK)

@@ -4,10 +4,13 @@ Written for reading, not speed: each step names the kernel function it models
 (mm/page_alloc.c).  Free lists are doubly linked through dicts so that head and tail insertion
 and unlinking a buddy are O(1), as with struct list_head.
 """
+import threading
+
 import numpy as np
 
 from .. import _args
 from ..errors import InvariantError, OutOfMemory, invalid_free
+from ..sync import synchronized
 
 MIGRATE_MOVABLE = 1
 MIGRATE_TYPES = 5
@@ -56,6 +59,7 @@ class _FreeList:
             pfn = self.next[pfn]
 
 
+@synchronized
 class BuddyAllocator:
     """Reference model of linuxmm.BuddyAllocator."""
 
@@ -63,6 +67,7 @@ class BuddyAllocator:
 
     def __init__(self, nr_pages, *, start_pfn=0, max_order=10):
         nr_pages, start_pfn, max_order = _args.buddy_geometry(nr_pages, start_pfn, max_order)
+        self.lock = threading.RLock()
         self.start_pfn = start_pfn
         self.nr_pages = nr_pages
         self.max_order = max_order

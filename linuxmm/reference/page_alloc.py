@@ -7,10 +7,13 @@ which zone may serve, migratetype fallback claims or steals pageblocks.  The eng
 formulas: watermarks, lowmem_reserve and pcp sizes are pushed in with set_zone_tunables().
 """
 import bisect
+import threading
+
 import numpy as np
 
 from .. import _args, gfp as G
 from ..errors import InvariantError, OutOfMemory, invalid_free
+from ..sync import synchronized
 from .buddy import _FreeList
 from ..page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,  # noqa: F401
                                already_released, alloc_failure, check_alloc,
@@ -99,6 +102,7 @@ class _Zone:
         return self.start <= pfn < self.end
 
 
+@synchronized
 class PageAllocator:
     """Reference model of linuxmm.PageAllocator (see its docstring for the API)."""
 
@@ -107,6 +111,7 @@ class PageAllocator:
     def __init__(self, zones, *, cpus=2, max_order=10, pageblock_order=9, thp=True,
                  watermark_boost_factor=15000):
         spec = _check_zones(zones)
+        self.lock = threading.RLock()
         self.cpus = _args.as_int(cpus, "cpus")
         if not 1 <= self.cpus <= MAX_CPUS:
             raise ValueError(f"cpus must be in 1..{MAX_CPUS}, got {self.cpus}")

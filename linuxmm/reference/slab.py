@@ -4,6 +4,7 @@ Written for reading: each cache has its node partial list, full slabs, cpu slab 
 list (OrderedDicts used as lists with O(1) insertion at the head), each slab a LIFO freelist
 that starts in address order, and a dict maps every slab page to its slab.
 """
+import threading
 import weakref
 from collections import OrderedDict
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from .. import _args
 from ..errors import InvariantError, OutOfMemory
+from ..sync import synchronized
 from ..slab import common as C
 from ..slab import flags as F
 from ..slab import kmalloc as K
@@ -56,6 +58,7 @@ class _Large:
         self.order = order
 
 
+@synchronized
 class KmemCache(KmemCacheCommon):
     backend = "reference"
 
@@ -367,16 +370,20 @@ class KmemCache(KmemCacheCommon):
         return total
 
 
+@synchronized
 class SlowKmemCache(SlowPathMixin, KmemCache):
     pass
 
 
+@synchronized
 class SlabAllocator(SlabAllocatorCommon):
     backend = "reference"
 
     def __init__(self, page_source, *, cpus=2, slab_nomerge=False, boot=True, dma=True,
                  boot_objects=True, page_offset=PAGE_OFFSET, direct_map_end=None):
         self.page_offset, self.direct_map_end = direct_map(page_offset, direct_map_end)
+        # one lock with the page source (linuxmm.sync); a page source without one gets ours
+        self.lock = getattr(page_source, "lock", None) or threading.RLock()
         # the slab's blocks are marked as its own (PageSlab, PG_large_kmalloc): the allocator's
         # public frees refuse them
         if hasattr(page_source, "_slab_alloc_pages"):

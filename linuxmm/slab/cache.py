@@ -13,6 +13,7 @@ from .. import _args
 from .._ffi import _plain, ffi, lib
 from ..buddy import BuddyAllocator
 from ..errors import InvariantError
+from ..sync import synchronized
 from . import flags as F
 from . import kmalloc as K
 from . import common as C
@@ -47,6 +48,7 @@ def _page_source(src):
     raise TypeError("page_source must be a linuxmm BuddyAllocator or PageAllocator (C backend)")
 
 
+@synchronized
 class KmemCache(KmemCacheCommon):
     """One SLUB cache.  Create it with SlabAllocator.kmem_cache_create()."""
 
@@ -193,10 +195,12 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     return alloc, free, kill
 
 
+@synchronized
 class SlowKmemCache(SlowPathMixin, KmemCache):
     """A cache with a ctor or object memory (SLAB_POISON / SLAB_RED_ZONE)."""
 
 
+@synchronized
 class SlabAllocator(SlabAllocatorCommon):
     """The slab layer over a page source (a BuddyAllocator, or the PageAllocator engine).
 
@@ -223,6 +227,9 @@ class SlabAllocator(SlabAllocatorCommon):
         over)."""
         self._sys = ffi.gc(raw, lib.lmm_slab_sys_destroy)
         self.page_source = page_source          # keeps the pages' owner alive
+        # one lock with the page source, whose engine the slab's calls enter (linuxmm.sync)
+        self.lock = page_source.lock
+        lib.lmm_slab_set_lock(raw, self.lock.ptr)
         self._geom = ffi.new("struct lmm_slab_geometry *")
         self._info = ffi.new("int64_t[10]")
         self._counters = ffi.new("int64_t[4]")

@@ -95,6 +95,11 @@ class KmemCacheCommon:
     that are not hot paths.  Backends provide alloc/free/alloc_bulk/free_bulk and the _core_*
     primitives."""
 
+    @property
+    def lock(self):
+        """The slab allocator's lock, which is its page source's (linuxmm.sync)."""
+        return self.allocator.lock
+
     def _setup(self, allocator, name, geometry, flags, ctor, index):
         # a weak proxy: the allocator lists its caches, so a strong back pointer would be a
         # reference cycle keeping the machine's memory until the cycle collector runs

@@ -1,0 +1,222 @@
+"""Objects shared between threads (issue 11): 4+ threads of mixed calls on one allocator, cache or
+Kernel; afterwards nothing is lost or owned twice (check(), and what each thread holds adds up).
+
+cffi releases the GIL around every call into the C core, so these threads really do run inside
+the engines at the same time; the reference backend's threads interleave between bytecodes.
+LINUXMM_THREAD_ROUNDS (default 1) repeats each test, for the 20-passes-in-a-row run the README's
+Guarantees section reports.
+"""
+import os
+import random
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import linuxmm
+from linuxmm import (MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, InvalidFree,
+                     OutOfMemory)
+
+THREADS = 4
+ROUNDS = int(os.environ.get("LINUXMM_THREAD_ROUNDS", "1"))
+OPS = {"c": 30000, "reference": 3000}
+
+
+@pytest.fixture(autouse=True)
+def switch_often():
+    """Switch threads every few bytecodes (not every 5 ms), so that the reference backend's
+    pure-Python methods interleave too."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(old)
+
+
+def run_threads(worker, n=THREADS):
+    """Start n workers together; re-raise the first exception any of them raised."""
+    barrier = threading.Barrier(n)
+    errors = []
+    results = [None] * n
+
+    def body(i):
+        try:
+            barrier.wait()
+            results[i] = worker(i)
+        except BaseException as err:            # noqa: BLE001 - re-raised below
+            errors.append(err)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def accounted_pages(k):
+    """Free pages plus every page the kernel counts as in use by slab, page tables, anonymous
+    and file memory: what a run that loses nothing keeps constant."""
+    k.drain_pages()
+    v = k.vm_counters()
+    return sum(v[name] for name in ("nr_free_pages", "nr_slab_reclaimable",
+                                    "nr_slab_unreclaimable", "nr_page_table_pages",
+                                    "nr_anon_pages", "nr_file_pages"))
+
+
+def disjoint_blocks(held):
+    """The number of pages in the (pfn, order) blocks the threads hold, checked to overlap
+    nowhere: no page was handed to two threads."""
+    pages = []
+    for blocks in held:
+        for pfn, order in blocks:
+            pages.extend(range(pfn, pfn + (1 << order)))
+    assert len(pages) == len(set(pages)), "a page was handed to two threads"
+    return len(pages)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_buddy_allocator_shared_by_threads(backend, round_):
+    b = backend.BuddyAllocator(1 << 14)
+    ops = OPS[b.backend]
+
+    def worker(i):
+        rng = random.Random(1000 * round_ + i)
+        held = []
+        for _ in range(ops):
+            r = rng.random()
+            if r < 0.5 or not held:
+                order = rng.choice((0, 0, 0, 1, 2, 3))
+                try:
+                    held.append((b.alloc(order), order))
+                except OutOfMemory:
+                    pass
+            elif r < 0.9:
+                pfn, order = held.pop(rng.randrange(len(held)))
+                b.free(pfn, order)
+            elif r < 0.95:
+                b.free_bulk(b.alloc_bulk(8))
+            else:
+                with pytest.raises(InvalidFree):        # a wrong free changes nothing
+                    b.free(b.start_pfn + b.nr_pages, 0)
+        return held
+
+    held = run_threads(worker)
+    b.check()
+    assert b.free_pages + disjoint_blocks(held) == b.nr_pages
+    for blocks in held:
+        for pfn, order in blocks:
+            b.free(pfn, order)
+    b.check()
+    assert b.free_pages == b.nr_pages
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_kmem_cache_shared_with_page_and_kmalloc_calls(backend_name, round_):
+    k = linuxmm.Kernel("256M", backend=backend_name)
+    cache = k.kmem_cache_create("thread_test", 192)
+    before = accounted_pages(k)
+    ops = OPS[backend_name]
+
+    def worker(i):
+        rng = random.Random(2000 * round_ + i)
+        objs, kobjs, pages = [], [], []
+        for _ in range(ops):
+            r = rng.random()
+            if r < 0.25:
+                objs.append(cache.alloc())
+            elif r < 0.4 and objs:
+                cache.free(objs.pop(rng.randrange(len(objs))))
+            elif r < 0.55:
+                kobjs.append(k.kmalloc(rng.choice((8, 64, 200, 1000, 5000, 9000))))
+            elif r < 0.65 and kobjs:
+                k.kfree(kobjs.pop(rng.randrange(len(kobjs))))
+            elif r < 0.8:
+                order = rng.choice((0, 0, 1, 3))
+                pages.append((k.alloc_pages(order=order, cpu=i % k.cpus), order))
+            elif pages:
+                pfn, order = pages.pop(rng.randrange(len(pages)))
+                k.free_pages(pfn, order, cpu=i % k.cpus)
+        return objs, kobjs, pages
+
+    held = run_threads(worker)
+    k.check()
+    objs = [a for o, _, _ in held for a in o]
+    kobjs = [a for _, ko, _ in held for a in ko]
+    assert len(objs) == len(set(objs)) and len(kobjs) == len(set(kobjs))
+    assert cache.stats()["inuse"] == len(objs)
+    disjoint_blocks([p for _, _, p in held])
+    for o, ko, p in held:
+        for a in o:
+            cache.free(a)
+        for a in ko:
+            k.kfree(a)
+        for pfn, order in p:
+            k.free_pages(pfn, order)
+    k.check()
+    assert cache.stats()["inuse"] == 0
+    cache.destroy()
+    assert accounted_pages(k) == before
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_processes_on_one_kernel(backend_name, round_):
+    """Each thread runs its own process on one Kernel: mmap, write, read back, touch, fork (the
+    child sees the parent's bytes, its writes stay its own), munmap, exit; page allocations
+    between them."""
+    k = linuxmm.Kernel("128M", backend=backend_name, swap="64M")
+    rounds = 12 if backend_name == "c" else 4
+
+    def worker(i):
+        rng = random.Random(3000 * round_ + i)
+        p = k.spawn(f"worker{i}")
+        kept, pages = [], []
+        for n in range(rounds):
+            length = rng.choice((1, 4, 16, 64)) * 4096
+            addr = p.mmap(0, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+            data = bytes([(i * 31 + n) % 256]) * 100 + os.urandom(50)
+            p.write(addr, data)
+            p.touch_range(addr, length, write=True)
+            child = p.fork()
+            assert child.read(addr, len(data)) == data
+            child.write(addr, b"child")             # copy-on-write: the parent keeps its bytes
+            assert p.read(addr, len(data)) == data
+            child.exit()
+            order = rng.choice((0, 2))
+            pages.append((k.alloc_pages(order=order), order))
+            if rng.random() < 0.5:
+                p.munmap(addr, length)
+            else:
+                kept.append((addr, data))
+        for addr, data in kept:
+            assert p.read(addr, len(data)) == data
+        return p, pages
+
+    before = accounted_pages(k)
+    held = run_threads(worker)
+    k.check()
+    disjoint_blocks([pages for _, pages in held])
+    for p, pages in held:
+        p.exit()
+        for pfn, order in pages:
+            k.free_pages(pfn, order)
+    k.check()
+    assert accounted_pages(k) == before
+
+
+def test_bulk_calls_are_one_step_for_other_threads(backend):
+    """A bulk call holds the lock once: what one alloc_bulk returns is disjoint and freed whole
+    by one free_bulk, whatever the other threads do meanwhile."""
+    b = backend.BuddyAllocator(1 << 12)
+
+    def worker(i):
+        for _ in range(50):
+            arr = b.alloc_bulk(64)
+            assert len(np.unique(arr)) == len(arr)
+            b.free_bulk(arr)
+
+    run_threads(worker)
+    b.check()
+    assert b.free_pages == b.nr_pages
