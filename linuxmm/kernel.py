@@ -17,6 +17,7 @@ from .page import Page
 from .printk import KERN_INFO, LogBuffer
 from .procfs.items import ZONE_TEXT as _ZONE_TEXT
 from .slab.debug import PAGE_OFFSET
+from .sync import UNSHARED, synchronized
 from .units import parse_size
 from .zone import Zone, ZoneList
 
@@ -26,6 +27,8 @@ PAGEBLOCK_ORDER = 9
 THP_MODES = ("always", "madvise", "never")
 
 
+@synchronized(exclude=("alloc_pages", "free_pages", "alloc_pages_bulk", "free_pages_bulk",
+                       "drain_pages"))
 class Kernel:
     """A simulated x86 machine running Linux 6.18's memory management.
 
@@ -36,7 +39,8 @@ class Kernel:
     ``k.zones``, ``k.page(pfn)``, ``k.alloc_pages``/``free_pages`` (+ ``_bulk``),
     ``k.read("/proc/zoneinfo")``; sysctls ``min_free_kbytes``, ``watermark_scale_factor``,
     ``lowmem_reserve_ratio``, ``percpu_pagelist_high_fraction`` are assignable attributes.
-    The allocation methods do not lock: share a Kernel between threads only under a lock.
+    Safe to share between threads: every method holds the machine's lock (``k.lock``), the
+    allocation fast paths through the C engine's own locking (linuxmm.sync).
     """
 
     def __init__(self, mem=None, *, arch="x86_64", e820=None, reserved=None, cpus=2,
@@ -46,6 +50,7 @@ class Kernel:
                  percpu_pagelist_high_fraction=0, boot_allocations=None, read_ahead_kb=128,
                  max_sectors_kb=1280, swappiness=60, page_cluster=3, rootfs="/"):
         from .vm.files import check_rootfs
+        self.lock = UNSHARED          # until the page allocator's lock exists (_boot_physical)
         self._rootfs = check_rootfs(rootfs)     # where open/execve find host files
         if backend not in ("c", "reference"):
             raise ValueError(f"backend must be 'c' or 'reference', got {backend!r}")

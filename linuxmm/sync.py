@@ -15,8 +15,27 @@ import inspect
 _LOCKED_DUNDERS = ("__repr__", "__len__", "__getitem__", "__contains__")
 
 
+class _Unshared:
+    """The lock of an object under construction, which no other thread can see yet."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+UNSHARED = _Unshared()
+
+
+def _takes_lock_itself(func):
+    """Does the body name `.lock` (`with self.lock:`, `with self.kernel.lock:`)?  Such a method
+    holds the lock where it needs it and is left as it is."""
+    return "lock" in func.__code__.co_names
+
+
 def _locked(func):
-    if getattr(func, "_holds_lock", False):
+    if getattr(func, "_holds_lock", False) or _takes_lock_itself(func):
         return func
 
     @functools.wraps(func)
@@ -30,8 +49,8 @@ def _locked(func):
 
 def synchronized(cls=None, *, exclude=()):
     """Class decorator: every public method and property of cls, its own and inherited ones,
-    runs holding self.lock (a recursive lock).  Names in `exclude` are left alone (the C fast
-    paths, whose single C call takes the lock itself, and methods that lock inside)."""
+    runs holding self.lock (a recursive lock), unless its body takes the lock itself.  Names in
+    `exclude` are left alone: the fast paths that are one call into an engine that locks."""
     def apply(cls):
         for name in dir(cls):
             if name in exclude or name == "lock" or \

@@ -7,6 +7,7 @@ page allocator on each access.
 from collections import namedtuple
 
 from . import fragmentation
+from .sync import synchronized
 
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
 
@@ -46,6 +47,7 @@ class ZoneList(list):
         return list.__getitem__(self, key)
 
 
+@synchronized
 class Zone:
     __slots__ = ("_pa", "index", "name", "start_pfn", "spanned_pages", "present_pages",
                  "lowmem_reserve", "pcp_batch", "pcp_high_min", "pcp_high_max",
@@ -64,6 +66,11 @@ class Zone:
         self.stat_threshold = threshold
         self._cpus = cpus
         self._offline_blocks = offline_blocks
+
+    @property
+    def lock(self):
+        """The page allocator's lock, the machine's (linuxmm.sync)."""
+        return self._pa.lock
 
     def __repr__(self):
         return (f"<Zone {self.name} start_pfn={self.start_pfn} spanned={self.spanned_pages} "

@@ -6,6 +6,7 @@ import numpy as np
 from .. import _args
 from ..errors import Killed
 from ..printk import KERN_WARNING
+from ..sync import synchronized
 from .memory import access_bulk, access_range, user_access
 from .mmu_defs import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, MM_ANONPAGES, MM_FILEPAGES,
                        MM_HIWATER_RSS, MM_MAJ_FLT, MM_MIN_FLT, MM_PGTABLES_BYTES, MM_SHMEMPAGES,
@@ -46,6 +47,7 @@ class ProcessTable(dict):
         return dict.__contains__(self, key)
 
 
+@synchronized
 class Process:
     """A simulated task.  Syscalls take Linux's arguments and raise OSError(errno) on failure.
 
@@ -70,6 +72,11 @@ class Process:
         self.fds = {}                 # the file descriptor table: fd -> File
         if mm:
             self.new_mm()
+
+    @property
+    def lock(self):
+        """The machine's lock, which every method holds (linuxmm.sync)."""
+        return self.kernel.lock
 
     def new_mm(self, pick_layout=True):
         """A fresh, empty address space with the kernel's layout (mmap_base, randomization)."""
