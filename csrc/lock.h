@@ -11,8 +11,8 @@
  * allocator shares the lock of the buddy or page allocator its pages come from.
  *
  * The lock is recursive by owner: a Python method that holds it (`with k.lock:`) calls entry
- * points that take it again.  Uncontended, taking and dropping it costs one atomic exchange, a
- * plain store and a pthread_self() (benchmarks/RESULTS.md, issue 11, has the measurement).
+ * points that take it again.  Uncontended, taking and dropping it costs one atomic exchange and
+ * a few plain loads and stores (benchmarks/RESULTS.md, issue 11, has the measurement).
  * Contended, a waiter spins briefly, then yields, then sleeps in short naps: the holder may be
  * a Python thread waiting for the GIL, which the waiter does not hold.
  */
@@ -32,9 +32,15 @@ struct lmm_lock *lmm_lock_create(void);         /* NULL when out of memory */
 void lmm_lock_destroy(struct lmm_lock *l);
 void lmm_lock_wait(struct lmm_lock *l);         /* the contended path (lock.c) */
 
+/* Who is asking: the thread pointer (one register read) where the compiler offers it, else
+ * pthread_self() (a library call).  Both are unique among live threads. */
 static inline uintptr_t lmm_lock_self(void)
 {
+#if (defined(__x86_64__) || defined(__aarch64__)) && (defined(__clang__) || __GNUC__ >= 11)
+    return (uintptr_t)__builtin_thread_pointer();
+#else
     return (uintptr_t)pthread_self();
+#endif
 }
 
 static inline void lmm_lock_take(struct lmm_lock *l)

@@ -14,7 +14,8 @@ _release = lib.lmm_lock_release
 class CoreLock:
     """The recursive lock of a C engine that owns one (a buddy or page allocator): `ptr` is the
     lock (lmm_buddy_lock / lmm_pa_lock), `owner` the engine's garbage-collected pointer, kept
-    alive as long as the lock is used."""
+    alive as long as the lock is used.  Recursion is counted in C, so `with k.lock:` is two
+    plain calls whether or not this thread already holds it."""
 
     __slots__ = ("_owner", "_p", "__weakref__")
 
@@ -47,7 +48,6 @@ class CoreLock:
 
     def __enter__(self):
         _acquire(self._p)
-        return self
 
     def __exit__(self, *exc):
         _release(self._p)
@@ -57,4 +57,4 @@ class CoreLock:
         return lib.lmm_lock_held(self._p) > 0
 
     def __repr__(self):
-        return f"<CoreLock held={lib.lmm_lock_held(self._p)} by this thread>"
+        return f"<CoreLock held {lib.lmm_lock_held(self._p)} times by this thread>"

@@ -1036,10 +1036,10 @@ class Kernel:
         raise ENOMEM."""
         mode = self.overcommit_memory
         if mode == 0:
-            if pages > self._totalram_pages() + self.total_swap_pages:
+            if pages > self._totalram_pages() + self.swap_state.total_pages():
                 self._vm_enomem()
         elif mode == 2:
-            allowed = _wm.commit_limit(self._totalram_pages(), 0, self.total_swap_pages,
+            allowed = _wm.commit_limit(self._totalram_pages(), 0, self.swap_state.total_pages(),
                                        self.overcommit_ratio)
             allowed -= self.admin_reserve_kbytes >> 2
             if mm is not None:

@@ -8,6 +8,7 @@ one C call (alloc/free fast paths) need no Python-level locking at all; every ot
 method holds it for its whole run.  On the reference backend it is a threading.RLock and every
 public method holds it.
 """
+import dis
 import functools
 import inspect
 
@@ -29,9 +30,21 @@ UNSHARED = _Unshared()
 
 
 def _takes_lock_itself(func):
-    """Does the body name `.lock` (`with self.lock:`, `with self.kernel.lock:`)?  Such a method
-    holds the lock where it needs it and is left as it is."""
-    return "lock" in func.__code__.co_names
+    """Does the body, or the body a decorator wraps, name `.lock` (`with self.lock:`,
+    `with self.kernel.lock:`)?  Such a method holds the lock where it needs it and is left as
+    it is."""
+    while func is not None:
+        if "lock" in func.__code__.co_names:
+            return True
+        func = getattr(func, "__wrapped__", None)
+    return False
+
+
+def _reads_attributes_only(func):
+    """A getter that calls nothing (reads of attributes, constants, arithmetic): it sees one
+    consistent value of each attribute without the lock, as any read under the GIL does, and
+    locking it would only add cost (the sysctls read on every system call)."""
+    return not any("CALL" in ins.opname for ins in dis.get_instructions(func))
 
 
 def _locked(func):
@@ -49,8 +62,9 @@ def _locked(func):
 
 def synchronized(cls=None, *, exclude=()):
     """Class decorator: every public method and property of cls, its own and inherited ones,
-    runs holding self.lock (a recursive lock), unless its body takes the lock itself.  Names in
-    `exclude` are left alone: the fast paths that are one call into an engine that locks."""
+    runs holding self.lock (a recursive lock), unless its body takes the lock itself or it is a
+    getter that only reads attributes.  Names in `exclude` are left alone: the fast paths that
+    are one call into an engine that locks."""
     def apply(cls):
         for name in dir(cls):
             if name in exclude or name == "lock" or \
@@ -58,7 +72,9 @@ def synchronized(cls=None, *, exclude=()):
                 continue
             attr = inspect.getattr_static(cls, name)
             if isinstance(attr, property):
-                fget = attr.fget and _locked(attr.fget)
+                fget = attr.fget
+                if fget is not None and not _reads_attributes_only(fget):
+                    fget = _locked(fget)
                 fset = attr.fset and _locked(attr.fset)
                 setattr(cls, name, property(fget, fset, attr.fdel, attr.__doc__))
             elif inspect.isfunction(attr):
