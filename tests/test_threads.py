@@ -220,3 +220,69 @@ def test_bulk_calls_are_one_step_for_other_threads(backend):
     run_threads(worker)
     b.check()
     assert b.free_pages == b.nr_pages
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_everything_at_once_under_memory_pressure(backend_name, round_):
+    """4 threads each mixing every kind of call on one small Kernel with swap, so that reclaim,
+    kswapd and swap-in run from several threads: afterwards every byte written reads back,
+    check() holds, and exiting everything gives every page back."""
+    k = linuxmm.Kernel("48M", backend=backend_name, swap="128M")
+    cache = k.kmem_cache_create("mixed", 256)
+    steps = 120 if backend_name == "c" else 40
+
+    def worker(i):
+        rng = random.Random(4000 * round_ + i)
+        p = k.spawn(f"mixed{i}")
+        regions, objs, kobjs, pages = [], [], [], []
+        for n in range(steps):
+            r = rng.random()
+            if r < 0.3:
+                length = rng.choice((16, 64, 256)) * 4096
+                addr = p.mmap(0, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+                p.touch_range(addr, length, write=True)
+                data = f"{i}:{n}:".encode() * 20
+                p.write(addr + length - 4096, data)
+                regions.append((addr, length, data))
+            elif r < 0.4 and regions:
+                addr, length, data = regions.pop(rng.randrange(len(regions)))
+                assert p.read(addr + length - 4096, len(data)) == data
+                p.munmap(addr, length)
+            elif r < 0.5 and regions:
+                addr, length, data = rng.choice(regions)
+                assert p.read(addr + length - 4096, len(data)) == data
+                child = p.fork()
+                assert child.read(addr + length - 4096, len(data)) == data
+                child.exit()
+            elif r < 0.65:
+                objs.append(cache.alloc())
+            elif r < 0.7 and objs:
+                cache.free(objs.pop())
+            elif r < 0.85:
+                kobjs.append(k.kmalloc(rng.choice((32, 512, 4096))))
+            elif r < 0.9 and kobjs:
+                k.kfree(kobjs.pop())
+            else:
+                order = rng.choice((0, 1))
+                try:
+                    pages.append((k.alloc_pages(order=order), order))
+                except OutOfMemory:
+                    pass
+        for addr, length, data in regions:
+            assert p.read(addr + length - 4096, len(data)) == data
+        return p, objs, kobjs, pages
+
+    before = accounted_pages(k)
+    held = run_threads(worker)
+    k.check()
+    for p, objs, kobjs, pages in held:
+        p.exit()
+        for a in objs:
+            cache.free(a)
+        for a in kobjs:
+            k.kfree(a)
+        for pfn, order in pages:
+            k.free_pages(pfn, order)
+    k.check()
+    cache.destroy()
+    assert accounted_pages(k) == before
