@@ -683,11 +683,12 @@ class Kernel:
     # -- reclaim and swap (linuxmm/vm/vmscan.py, linuxmm/vm/swap.py) --------------------------
     def _reclaim_init(self, swappiness, page_cluster):
         from .vm.swap import SwapState, render_swaps
-        from .vm.vmscan import Vmscan
+        from .vm.vmscan import SlabPageReclaim, Vmscan
         self.swappiness = swappiness          # (validating properties)
         self.page_cluster = page_cluster
         self.swap_state = SwapState(self._me)
         self.vmscan = Vmscan(self._me)
+        self.slab.page_reclaim = SlabPageReclaim(self._me)      # kmalloc(GFP_KERNEL) reclaims
         self.register_stats(self.vmscan.vmstat)
         self.register_proc("/proc/swaps", lambda me=self._me: render_swaps(me))
         self._checkers.append(lambda me=self._me: me._swap_check())

@@ -31,6 +31,14 @@ class _CoreError(Exception):
         self.code = code
 
 
+def _attempt(alloc, *args):
+    """alloc(*args), or None when the core refuses (the retry after reclaim)."""
+    try:
+        return alloc(*args)
+    except _CoreError:
+        return None
+
+
 class _Slab:
     __slots__ = ("pfn", "base", "cache", "objects", "order", "inuse", "freelist", "allocated",
                  "pending", "serial", "list")
@@ -237,7 +245,11 @@ class KmemCache(KmemCacheCommon):
         try:
             return self._slab_alloc(gfp)
         except _CoreError as e:
-            raise alloc_error(self, e.code, gfp) from None
+            got = C.retry_after_reclaim(self.allocator, e.code, gfp, self.order,
+                                        lambda: _attempt(self._slab_alloc, gfp))
+            if got is None:
+                raise alloc_error(self, e.code, gfp) from None
+            return got
 
     def free(self, addr):
         addr = check_addr(addr)
@@ -551,10 +563,14 @@ class SlabAllocator(SlabAllocatorCommon):
         c = self._kmalloc_cache_id(size, gfp)
         if c == -1:
             order = K.large_order(size)
+            large_gfp = (gfp & ~F.GFP_SLAB_BUG_MASK) | F.GFP_COMP
             try:
-                pfn = self._get_pages((gfp & ~F.GFP_SLAB_BUG_MASK) | F.GFP_COMP, order)
+                pfn = self._get_pages(large_gfp, order)
             except _CoreError as e:
-                raise kmalloc_error(e.code, size, gfp) from None
+                pfn = C.retry_after_reclaim(self, e.code, gfp, order,
+                                            lambda: _attempt(self._get_pages, large_gfp, order))
+                if pfn is None:
+                    raise kmalloc_error(e.code, size, gfp) from None
             large = _Large(pfn, order)
             for p in range(pfn, pfn + (1 << order)):
                 self._map[p] = large
@@ -571,7 +587,11 @@ class SlabAllocator(SlabAllocatorCommon):
         try:
             return c._slab_alloc(gfp)
         except _CoreError as e:
-            raise kmalloc_error(e.code, size, gfp) from None
+            got = C.retry_after_reclaim(self, e.code, gfp, c.order,
+                                        lambda: _attempt(c._slab_alloc, gfp))
+            if got is None:
+                raise kmalloc_error(e.code, size, gfp) from None
+            return got
 
     def _large_at(self, addr):
         """(code, _Large) for kfree/ksize of an address in a large kmalloc, (None, None) if not one."""

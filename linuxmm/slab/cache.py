@@ -155,6 +155,11 @@ class KmemCache(KmemCacheCommon):
         return r
 
 
+def _address(result):
+    """A core allocation's result as an address, None for an error code."""
+    return result if result >= _MIN_ADDR else None
+
+
 def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     """alloc() and free() as closures over the core handles, without a bound-method call and
     attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
@@ -176,7 +181,11 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
             check_gfp(gfp)
             raise
         if addr < 4096:                                 # LMM_SLAB_MIN_ADDR: an error code
-            raise cache._alloc_error(addr, gfp)
+            got = C.retry_after_reclaim(cache.allocator, addr, gfp, cache.order,
+                                        lambda: _address(c_alloc(sys, cid, gfp)))
+            if got is None:
+                raise cache._alloc_error(addr, gfp)
+            return got
         return addr
 
     def free(addr):
@@ -252,7 +261,13 @@ class SlabAllocator(SlabAllocatorCommon):
                 return addr
             if addr == lib.LMM_SLAB_EDEBUG:
                 return self.kmalloc_cache(size, gfp).alloc(gfp)
-            raise self._kmalloc_error(addr, size, gfp)
+            got = None
+            if addr == C.ENOMEM:
+                got = C.retry_after_reclaim(self, addr, gfp, C.kmalloc_order(self, size, gfp),
+                                            lambda: _address(_kmalloc(self._sys, size, gfp)))
+            if got is None:
+                raise self._kmalloc_error(addr, size, gfp)
+            return got
         return addr
 
     def kfree(self, addr):

@@ -8,6 +8,7 @@ import weakref
 import numpy as np
 
 from .. import _args
+from ..gfp import __GFP_DIRECT_RECLAIM as _GFP_DIRECT_RECLAIM
 from ..errors import ArgumentTypeError, InvariantError, OutOfMemory
 from . import debug as D
 from . import flags as F
@@ -32,6 +33,32 @@ REASONS = {ENOTSLAB: "notslab", EWRONGCACHE: "wrong-cache", EINTERIOR: "interior
 STATS = ("nr_slabs", "nr_partial", "nr_full", "nr_empty", "total_objects", "inuse",
          "slabs_created", "pages", "nr_cpu_partial", "nr_cpu_slab", "partial_free",
          "cpu_partial_slabs")
+
+
+def retry_after_reclaim(allocator, code, gfp, order, attempt):
+    """__alloc_pages_slowpath() for a slab's pages: the engines take pages without reclaim, so
+    when an allocation failed for want of a page (ENOMEM) and gfp may reclaim, the allocator's
+    page_reclaim hook (the Kernel's: kswapd, direct reclaim, the OOM killer for a block of
+    `order` pages) runs and attempt() is tried again, up to four times.  attempt() returns an
+    address or None; the result is attempt()'s, None when reclaim could not help."""
+    reclaim = getattr(allocator, "page_reclaim", None)
+    if code != ENOMEM or reclaim is None or not gfp & _GFP_DIRECT_RECLAIM:
+        return None
+    with allocator.lock:
+        for _ in range(4):
+            if not reclaim(gfp, order):
+                return None
+            addr = attempt()
+            if addr is not None:
+                return addr
+    return None
+
+
+def kmalloc_order(allocator, size, gfp):
+    """The page order a kmalloc(size, gfp) takes a block of: its cache's slabs, or the large
+    allocation's own."""
+    cache = allocator.kmalloc_cache(size, gfp)
+    return K.large_order(size) if cache is None else cache.order
 
 
 def check_gfp(gfp):
@@ -334,6 +361,8 @@ class SlowPathMixin:
 
 class SlabAllocatorCommon:
     """The slab layer of one machine: every cache, kmalloc, slabinfo."""
+
+    page_reclaim = None     # (gfp, order) -> reclaimed?  The Kernel's (retry_after_reclaim)
 
     def _setup(self, *, cpus, slab_nomerge, boot, dma, boot_objects=True):
         """After the backend's own state; self.page_offset and self.direct_map_end are set."""

@@ -125,8 +125,10 @@ class MmStruct:
         self.snap_cache = None
         mmu = getattr(kernel, "mmu", None)
         if mmu is not None:
+            from .memory import with_tables
             from .pagewalk import advise_hook, move_hook, protect_hook
-            self.pgd = mmu.pgd_alloc(self.counters)
+            # pgd_alloc(): GFP_PGTABLE_USER, so the allocator's slow path reclaims for it
+            self.pgd = with_tables(kernel, mmu.pgd_alloc, self.counters)
             self.protect_hooks.append(protect_hook)
             self.move_hooks.append(move_hook)
             self.advise_hooks.append(advise_hook)

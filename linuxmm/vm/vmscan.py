@@ -795,6 +795,24 @@ def _highest_zoneidx(kernel, gfp):
     return kernel._zone_names.index(names[0]) if names else 0
 
 
+class SlabPageReclaim:
+    """The slab allocator's page_reclaim hook (slab/common.py retry_after_reclaim): the engines
+    take a slab's pages without reclaim, so this runs the allocation slow path for a block of
+    `order` pages with the slab's gfp (kswapd, direct reclaim, the OOM killer), gives the block
+    back to the per-CPU list the engine takes it from, and says whether it got one."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel            # the Kernel's weak proxy
+
+    def __call__(self, gfp, order):
+        try:
+            pfn = alloc_with_reclaim(self.kernel, gfp, order)
+        except OutOfMemory:
+            return False
+        self.kernel.free_pages(pfn, order)
+        return True
+
+
 def alloc_with_reclaim(kernel, gfp, order=0, noretry=False):
     """alloc_pages with __alloc_pages_slowpath's reclaim: the allocator (fast path at low,
     slow path at min) first; kswapd when the allocation woke it; on failure direct reclaim and
