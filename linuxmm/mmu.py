@@ -27,6 +27,12 @@ _pmd_get = lib.lmm_mmu_pmd_get
 _page_clear = lib.lmm_mmu_page_clear
 _isolate = lib.lmm_mmu_isolate_lru
 _lru_add_batch = lib.lmm_mmu_lru_add_batch
+_swap_alloc_slot = lib.lmm_mmu_swap_alloc_slot
+_swap_slot_free = lib.lmm_mmu_swap_slot_free
+_swap_cache_add = lib.lmm_mmu_swap_cache_add
+_swap_cache_delete = lib.lmm_mmu_swap_cache_delete
+_swap_writepage = lib.lmm_mmu_swap_writepage
+_swap_readpage = lib.lmm_mmu_swap_readpage
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -35,7 +41,17 @@ _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("events", lib.LMM_MMU_EVENTS, np.int64, D.NR_VM_EVENTS),
            ("node", lib.LMM_MMU_NODE, np.int64, D.NR_NODE_ITEMS),
            ("lru_prev", lib.LMM_MMU_LRU_PREV, np.int32, "lru"),
-           ("lru_next", lib.LMM_MMU_LRU_NEXT, np.int32, "lru"))
+           ("lru_next", lib.LMM_MMU_LRU_NEXT, np.int32, "lru"),
+           ("swap_entry", lib.LMM_MMU_SWAP_ENTRY, np.int64, None),
+           ("swap_stat", lib.LMM_MMU_SWAP_STAT, np.int64, D.NR_SWAP_STATS))
+# one swap area's arrays (lmm_mmu_swap_array): name, selector, dtype, length ("max", "clusters"
+# or a number)
+_SWAP_ARRAYS = (("swap_map", lib.LMM_MMU_SWP_MAP, np.int32, "max"),
+                ("cache", lib.LMM_MMU_SWP_CACHE, np.int64, "max"),
+                ("shadow", lib.LMM_MMU_SWP_SHADOW, np.int64, "max"),
+                ("cluster_used", lib.LMM_MMU_SWP_CLUSTERS, np.int32, "clusters"),
+                ("free_clusters", lib.LMM_MMU_SWP_FREE, np.int32, "clusters"),
+                ("info", lib.LMM_MMU_SWP_INFO, np.int64, D.NR_SWPI))
 
 
 def _c_array(arr, ctype):
@@ -306,6 +322,75 @@ class Mmu:
         if pfns:
             arr = np.array(pfns, np.int64)
             _lru_add_batch(self._ptr, _from_buffer("int64_t[]", arr), len(arr))
+
+    # -- swap areas (trusted internal callers: linuxmm/vm/swap.py) -------------------------------
+    def swapon(self, type_, max_slots, sync=False):
+        """An empty swap area of max_slots slots (the header included) for a free type."""
+        err = lib.lmm_mmu_swapon(self._ptr, type_, max_slots, 1 if sync else 0)
+        if err == -lib.LMM_ENOMEM:
+            raise MemoryError("cannot allocate the swap area's state")
+        if err:
+            raise ValueError(f"swap type {type_} is in use or bad, or {max_slots} slots too few")
+
+    def swapoff(self, type_):
+        """Free the area (views of its arrays must not be used any more)."""
+        if lib.lmm_mmu_swapoff(self._ptr, type_):
+            raise ValueError(f"no swap area of type {type_}")
+
+    def swap_arrays(self, type_):
+        """{name: numpy view} of the area's arrays (swap_map, cache, shadow, cluster_used,
+        free_clusters, info)."""
+        info = lib.lmm_mmu_swap_array(self._ptr, type_, lib.LMM_MMU_SWP_INFO)
+        if info == ffi.NULL:
+            raise ValueError(f"no swap area of type {type_}")
+        info = ffi.cast("int64_t *", info)
+        max_slots = info[D.SWPI_MAX]
+        clusters = (max_slots + D.SWAPFILE_CLUSTER - 1) // D.SWAPFILE_CLUSTER
+        out = {}
+        for name, which, dtype, n in _SWAP_ARRAYS:
+            count = max_slots if n == "max" else clusters if n == "clusters" else n
+            keep = ffi.gc(ffi.cast("char *", lib.lmm_mmu_swap_array(self._ptr, type_, which)),
+                          lambda _p, owner=self._ptr: None)
+            out[name] = np.frombuffer(ffi.buffer(keep, count * np.dtype(dtype).itemsize),
+                                      dtype=dtype)
+        return out
+
+    def swap_alloc_slot(self, type_):
+        """cluster_alloc_swap_entry: a free slot's offset, or -1 when the area is full."""
+        return _swap_alloc_slot(self._ptr, type_)
+
+    def swap_slot_free(self, type_, offset):
+        """The slot's last user went: its contents go, its cluster may become free."""
+        _swap_slot_free(self._ptr, type_, offset)
+
+    def swap_cache_add(self, pfn, type_, offset):
+        """add_to_swap_cache (PG_swapcache, the cache's reference, nr_file_pages,
+        nr_swapcached)."""
+        if _swap_cache_add(self._ptr, pfn, type_, offset):
+            raise ValueError(f"pfn {pfn} or swap slot {type_}:{offset} cannot be cached")
+
+    def swap_cache_delete(self, pfn, shadow=-1):
+        """__delete_from_swap_cache but the cache's reference (the caller puts it); the slot
+        is freed when no PTE holds it, else it keeps the shadow (>= 0)."""
+        if _swap_cache_delete(self._ptr, pfn, shadow):
+            raise ValueError(f"pfn {pfn} is not in the swap cache")
+
+    def swap_writepage(self, pfn):
+        """swap_writepage: the folio's bytes to its slot, PG_dirty cleared, pswpout and
+        pgpgout counted."""
+        err = _swap_writepage(self._ptr, pfn)
+        if err == -lib.LMM_ENOMEM:
+            raise MemoryError("no host memory for a swap slot's contents")
+        if err:
+            raise ValueError(f"pfn {pfn} is not in the swap cache")
+
+    def swap_readpage(self, pfn, type_, offset):
+        """swap_read_folio: the slot's bytes into frame pfn, pswpin and pgpgin counted."""
+        err = _swap_readpage(self._ptr, pfn, type_, offset)
+        if err == -lib.LMM_ENOMEM:
+            raise MemoryError("no host memory for a page buffer")
+        if err:
+            raise ValueError(f"bad frame {pfn} or swap slot {type_}:{offset}")
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

@@ -34,7 +34,8 @@ from .mmu_defs import (NR_ANON_MAPPED, MM_ANONPAGES, EV_PGACTIVATE, LRU_ACTIVE_A
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, PAGE_SHIFT,
                        PG_ACTIVE, PG_ANON, PG_DIRTY, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
                        PG_RECLAIM, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL,
-                       PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, VM_EXEC)
+                       PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, SWAP_STAT_NAMES,
+                       SWS_ACTIVATE_ANON, VM_EXEC)
 
 SWAP_CLUSTER_MAX = 32
 KSWAPD_LOG_MAX = 100_000          # kswapd runs remembered for k.kswapd_log()
@@ -48,21 +49,22 @@ FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = ran
 STAT_NAMES = (
     "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pgscan_anon",
     "pgscan_file", "pgsteal_anon", "pgsteal_file", "pgrefill", "pgdeactivate", "pgrotated",
-    "pageoutrun", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "nr_swapcached",
-    "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-    "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
+    "pageoutrun", "workingset_refault_file", "workingset_activate_file",
+    "workingset_restore_file",
     "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "pglazyfreed", "kswapd_low_wmark_hit_quickly",
     "kswapd_high_wmark_hit_quickly", "pgsteal_khugepaged", "pgscan_khugepaged")
+# (pswpin, pswpout, swap_ra, swap_ra_hit, nr_swapcached and the anonymous workingset counters
+# are kept in the MMU engine's swap_stat: mmu_defs.SWAP_STAT_NAMES)
 
 
 class Vmscan:
-    """The node's reclaim state: counters, the nonresident age (workingset.py), the reclaim
-    cost of each LRU type (lru_note_cost), the refault snapshot of the last reclaim."""
+    """The node's reclaim state: counters (with swap's in the MMU engine's swap_stat, as the
+    nonresident age of workingset.py), the reclaim cost of each LRU type (lru_note_cost), the
+    refault snapshot of the last reclaim."""
 
     def __init__(self, kernel):
         self.kernel = kernel
         self.stat = Counter({name: 0 for name in STAT_NAMES})
-        self.nonresident_age = 0
         self.anon_cost = 0
         self.file_cost = 0
         self.refaults_file = 0
@@ -81,6 +83,9 @@ class Vmscan:
 
     def vmstat(self):
         out = dict(self.stat)
+        st = self.kernel.mmu.swap_stat
+        for i, name in SWAP_STAT_NAMES.items():
+            out[name] = int(st[i])
         swap = self.kernel.swap_state
         out["nr_swap_free_pages"] = swap.free_pages()
         return out
@@ -567,7 +572,7 @@ def prepare_scan_control(kernel, sc):
     mmu = kernel.mmu
     vs = kernel.vmscan
     sc.may_deactivate = 0
-    refaults = vs.stat["workingset_activate_anon"]
+    refaults = int(mmu.swap_stat[SWS_ACTIVATE_ANON])
     if refaults != vs.refaults_anon or inactive_is_low(mmu, LRU_INACTIVE_ANON):
         sc.may_deactivate |= DEACTIVATE_ANON
     refaults = vs.stat["workingset_activate_file"]
@@ -681,7 +686,7 @@ def shrink_node(kernel, sc):
     finally:
         vs.rmap_pass = False
         vs.rmap_index = None
-    vs.refaults_anon = vs.stat["workingset_activate_anon"]
+    vs.refaults_anon = int(kernel.mmu.swap_stat[SWS_ACTIVATE_ANON])
     vs.refaults_file = vs.stat["workingset_activate_file"]
 
 
