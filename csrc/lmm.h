@@ -616,6 +616,22 @@ int lmm_mmu_swap_cache_delete(struct lmm_mmu *m, int64_t pfn, int64_t shadow);
  * and pgpgin counted.  -LMM_EINVAL on a bad folio/slot, -LMM_ENOMEM when host memory ran out. */
 int lmm_mmu_swap_writepage(struct lmm_mmu *m, int64_t pfn);
 int lmm_mmu_swap_readpage(struct lmm_mmu *m, int64_t pfn, int type, int64_t offset);
+/* shrink_folio_list for the anonymous order-0 swap-backed folios of an isolated batch
+ * (csrc/vmscan.c; linuxmm/vm/vmscan.py), folio by folio from start, with
+ * lmm_mmu_check_references' answers for the batch (ref, decision, and the mappings
+ * mcand/maddr[mstart[i]..mstart[i+1]), candidates' c_pgd and their mm's counters c_counters):
+ * activate / keep, add_to_swap (slots from the areas in swap_order[nswap], priority order),
+ * try_to_unmap, pageout, __remove_mapping with a workingset shadow, the folio freed.  It stops at
+ * the first folio it does not handle (ref < 0, not swap-backed, a THP, a mapping without a PTE
+ * table) before changing it, and returns its index (n when all are done).  Folios kept are
+ * appended to keep[] from out[0]; out[1] += pages reclaimed, out[2] += pages activated
+ * (pgactivate), out[3] += pages written (nr_vmscan_write, pswpout, the clock's swap_out).
+ * A negative code when host memory for a slot's contents ran out (the folio is kept, swapped). */
+int64_t lmm_mmu_shrink_anon(struct lmm_mmu *m, const int64_t *pfns, int64_t n, int64_t start,
+                            const int64_t *ref, const int64_t *decision, const int64_t *mstart,
+                            const int64_t *mcand, const int64_t *maddr, const int64_t *c_pgd,
+                            int64_t **c_counters, const int64_t *swap_order, int64_t nswap,
+                            int may_swap, int may_writepage, int64_t *keep, int64_t *out);
 /* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
 /* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */

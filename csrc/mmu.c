@@ -381,6 +381,13 @@ static inline uint64_t *leaf_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
     return &table(m, *pmd)[IDX(addr, LMM_PAGE_SHIFT)];
 }
 
+/* The PTE slot of addr in an existing PTE table; NULL when absent or a huge leaf. */
+uint64_t *pte_slot_of(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    uint64_t *slot = leaf_slot(m, pgd, addr);
+    return slot && !(*slot & LMM_PTE_PSE) ? slot : NULL;
+}
+
 uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
 {
     if (bad_pgd(m, pgd) || addr >= m->task_size)
@@ -780,7 +787,7 @@ static void new_anon_page(struct lmm_mmu *m, int64_t pfn, int64_t anon_vma, int6
     lru_add(m, pfn, LMM_LRU_INACTIVE_ANON);
 }
 
-static void release_page(struct lmm_mmu *m, int64_t pfn)
+void release_page(struct lmm_mmu *m, int64_t pfn)
 {
     uint32_t fl = m->flags[pfn];
     if (fl & LMM_PG_LRU)

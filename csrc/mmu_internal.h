@@ -102,8 +102,17 @@ static inline void lru_add(struct lmm_mmu *m, int64_t pfn, int lru)
     m->lru_prev[next] = (int32_t)pfn;
 }
 
+/* csrc/mmu.c */
+void release_page(struct lmm_mmu *m, int64_t pfn);
+uint64_t *pte_slot_of(struct lmm_mmu *m, int64_t pgd, uint64_t addr);
+
 /* csrc/swap.c */
 void swap_area_free(struct lmm_swap_area *si);
+int64_t swap_area_alloc_slot(struct lmm_swap_area *si);
+void swap_cache_add(struct lmm_mmu *m, struct lmm_swap_area *si, int64_t pfn, int type, int64_t off);
+void swap_cache_delete(struct lmm_mmu *m, int64_t pfn, int64_t shadow);
+int swap_writepage(struct lmm_mmu *m, int64_t pfn);
+int64_t swap_free_pages(const struct lmm_mmu *m, int64_t *total);
 int do_swap_page(struct access_ctx *c, uint64_t *slot, uint64_t entry, const int64_t *row,
                  uint64_t addr, int write);
 

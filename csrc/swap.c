@@ -131,7 +131,7 @@ static int64_t scan_cluster(const struct lmm_swap_area *si, int64_t c, int64_t f
     return -1;
 }
 
-static int64_t alloc_slot(struct lmm_swap_area *si)
+int64_t swap_area_alloc_slot(struct lmm_swap_area *si)
 {
     int64_t *info = si->info;
     if (info[LMM_SWPI_INUSE] >= info[LMM_SWPI_PAGES])
@@ -182,7 +182,7 @@ static void slot_free(struct lmm_swap_area *si, int64_t off)
 int64_t lmm_mmu_swap_alloc_slot(struct lmm_mmu *m, int type)
 {
     struct lmm_swap_area *si = area(m, type);
-    return si ? alloc_slot(si) : -1;
+    return si ? swap_area_alloc_slot(si) : -1;
 }
 
 static int bad_slot(const struct lmm_swap_area *si, int64_t off)
@@ -198,8 +198,7 @@ void lmm_mmu_swap_slot_free(struct lmm_mmu *m, int type, int64_t offset)
 }
 
 /* ---- the swap cache ------------------------------------------------------------------------- */
-static void swap_cache_add(struct lmm_mmu *m, struct lmm_swap_area *si, int64_t pfn, int type,
-                           int64_t off)
+void swap_cache_add(struct lmm_mmu *m, struct lmm_swap_area *si, int64_t pfn, int type, int64_t off)
 {
     si->cache[off] = pfn;
     m->swap_entry[pfn] = SWP_ENTRY(type, off);
@@ -210,7 +209,7 @@ static void swap_cache_add(struct lmm_mmu *m, struct lmm_swap_area *si, int64_t 
 }
 
 /* __delete_from_swap_cache without the cache's reference (the caller puts it). */
-static void swap_cache_delete(struct lmm_mmu *m, int64_t pfn, int64_t shadow)
+void swap_cache_delete(struct lmm_mmu *m, int64_t pfn, int64_t shadow)
 {
     int64_t e = m->swap_entry[pfn];
     struct lmm_swap_area *si = m->swap[SWP_TYPE(e)];
@@ -258,6 +257,11 @@ int lmm_mmu_swap_writepage(struct lmm_mmu *m, int64_t pfn)
 {
     if (bad_cached(m, pfn))
         return -LMM_EINVAL;
+    return swap_writepage(m, pfn);
+}
+
+int swap_writepage(struct lmm_mmu *m, int64_t pfn)
+{
     int64_t e = m->swap_entry[pfn];
     struct lmm_swap_area *si = m->swap[SWP_TYPE(e)];
     int64_t off = SWP_OFFSET(e);
@@ -298,7 +302,7 @@ int lmm_mmu_swap_readpage(struct lmm_mmu *m, int64_t pfn, int type, int64_t offs
 }
 
 /* ---- swap-in in the access loop ------------------------------------------------------------- */
-static int64_t swap_free_pages(const struct lmm_mmu *m, int64_t *total)
+int64_t swap_free_pages(const struct lmm_mmu *m, int64_t *total)
 {
     int64_t free_pages = 0, all = 0;
     for (int t = 0; t < LMM_MAX_SWAPFILES; t++)

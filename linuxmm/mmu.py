@@ -33,6 +33,7 @@ _swap_cache_add = lib.lmm_mmu_swap_cache_add
 _swap_cache_delete = lib.lmm_mmu_swap_cache_delete
 _swap_writepage = lib.lmm_mmu_swap_writepage
 _swap_readpage = lib.lmm_mmu_swap_readpage
+_shrink_anon = lib.lmm_mmu_shrink_anon
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -391,6 +392,29 @@ class Mmu:
             raise MemoryError("no host memory for a page buffer")
         if err:
             raise ValueError(f"bad frame {pfn} or swap slot {type_}:{offset}")
+
+    def shrink_anon(self, pfns, start, refs, flat, counters, swap_order, may_swap,
+                    may_writepage):
+        """lmm_mmu_shrink_anon: shrink_folio_list's anonymous order-0 half from folio `start`
+        of the isolated batch `pfns` (int64 array), with check_references' answer
+        refs = (ref, decision, mstart, cand, addr) and the pass's flat rmap `flat`
+        (RmapIndex.flat(); counters[c]: candidate c's mm counters).  Returns (index of the
+        first folio left to the caller, folios kept in order, reclaimed, activated, written)."""
+        ref, dec, mstart, cand, addr = refs
+        n = len(pfns)
+        keep = np.empty(max(n - start, 1), np.int64)
+        out = np.zeros(4, np.int64)
+        fb = _from_buffer
+        ptrs = ffi.new("int64_t *[]", [fb("int64_t[]", c, require_writable=True)
+                                       for c in counters] or [ffi.NULL])
+        i = _shrink_anon(self._ptr, fb("int64_t[]", pfns), n, start, fb("int64_t[]", ref),
+                         fb("int64_t[]", dec), fb("int64_t[]", mstart), fb("int64_t[]", cand),
+                         fb("int64_t[]", addr), fb("int64_t[]", flat[2]), ptrs,
+                         fb("int64_t[]", swap_order), len(swap_order), 1 if may_swap else 0,
+                         1 if may_writepage else 0, fb("int64_t[]", keep), fb("int64_t[]", out))
+        if i < 0:
+            raise MemoryError("no host memory for a swap slot's contents")
+        return i, keep[:out[0]].tolist(), int(out[1]), int(out[2]), int(out[3])
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

@@ -14,6 +14,8 @@ _U64 = (1 << 64) - 1
 _CLUSTER = D.SWAPFILE_CLUSTER
 _ENTRY_SHIFT = D.SWP_ENTRY_SHIFT
 _OFF_MASK = (1 << _ENTRY_SHIFT) - 1
+_PSE_BIT = D._PAGE_PSE
+_FOLIOREF_RECLAIM_CLEAN, _FOLIOREF_KEEP, _FOLIOREF_ACTIVATE = 1, 2, 3
 
 
 class _Area:
@@ -211,6 +213,106 @@ class SwapEngine:
                 si.bad_slot(offset):
             raise ValueError(f"bad frame {pfn} or swap slot {type_}:{offset}")
         self._readpage(si, pfn, offset)
+
+    # -- shrink_folio_list's anonymous half (csrc/vmscan.c) ------------------------------------
+    def _folio_free_swap(self, pfn):
+        e = int(self.swap_entry[pfn])
+        if not e or self._swap[e >> _ENTRY_SHIFT].swap_map[e & _OFF_MASK] > 0:
+            return
+        self._cache_delete(pfn, -1)
+        self.refcount[pfn] -= 1
+        if self.refcount[pfn] == 0:
+            self._release_page(pfn)
+
+    def _activate(self, pfn):
+        flags = int(self.flags[pfn])
+        free, total = self._swap_free_pages()
+        if flags & D.PG_SWAPCACHE and total > 0 and (total - free) * 2 > total:
+            self._folio_free_swap(pfn)
+        if flags & D.PG_MLOCKED:
+            return 0
+        self.flags[pfn] |= D.PG_ACTIVE
+        return 1
+
+    def _add_to_swap(self, pfn, swap_order):
+        for type_ in swap_order:
+            si = self._swap.get(type_)
+            off = -1 if si is None else si.alloc_slot()
+            if off >= 0:
+                self._cache_add(si, pfn, type_, off)
+                self.flags[pfn] |= D.PG_DIRTY
+                return True
+        return False
+
+    def shrink_anon(self, pfns, start, refs, flat, counters, swap_order, may_swap,
+                    may_writepage):
+        """lmm_mmu_shrink_anon in Python: (index of the first folio left to the caller, folios
+        kept in order, reclaimed, activated, written)."""
+        ref, dec, mstart, cand, addr = (x.tolist() for x in refs)
+        c_pgd = flat[2].tolist()
+        pfns = pfns.tolist()
+        swap_order = swap_order.tolist()
+        keep = []
+        reclaimed = activated = written = 0
+        n = len(pfns)
+        for i in range(start, n):
+            pfn = pfns[i]
+            if ref[i] < 0 or not 0 <= pfn < self.max_pfn:
+                return i, keep, reclaimed, activated, written
+            flags = int(self.flags[pfn])
+            if not flags & D.PG_ANON or not flags & D.PG_SWAPBACKED or flags & D.PG_HEAD:
+                return i, keep, reclaimed, activated, written
+            maps = [(c_pgd[cand[j]], addr[j], counters[cand[j]])
+                    for j in range(mstart[i], mstart[i + 1])]
+            leaves = [self._leaf(pgd, a) for pgd, a, _ in maps]
+            if any(t is None or e & _PSE_BIT for e, t, _ in leaves):
+                return i, keep, reclaimed, activated, written
+            d = dec[i]
+            if d == _FOLIOREF_ACTIVATE:
+                activated += self._activate(pfn)
+                keep.append(pfn)
+                continue
+            if d == _FOLIOREF_KEEP:
+                keep.append(pfn)
+                continue
+            if not flags & D.PG_SWAPCACHE and \
+                    (not may_swap or not self._add_to_swap(pfn, swap_order)):
+                activated += self._activate(pfn)
+                keep.append(pfn)
+                continue
+            e = int(self.swap_entry[pfn])           # try_to_unmap
+            type_, off = e >> _ENTRY_SHIFT, e & _OFF_MASK
+            si = self._swap[type_]
+            swp_pte = (((~off << 14) & _U64) >> 5) | (type_ << 59)
+            for (_, _, mm_counters), (pte, table, j) in zip(maps, leaves):
+                if pte & D._PAGE_DIRTY:
+                    self.flags[pfn] |= D.PG_DIRTY
+                table[j] = swp_pte
+                mm_counters[D.MM_ANONPAGES] -= 1
+                mm_counters[D.MM_SWAPENTS] += 1
+                si.swap_map[off] += 1
+                self.mapcount[pfn] -= 1
+                if self.mapcount[pfn] == 0:
+                    self.node[D.NR_ANON_MAPPED] -= 1
+                self.refcount[pfn] -= 1
+                if self.refcount[pfn] == 0:         # (the swap cache holds one: never here)
+                    self._release_page(pfn)
+            if self.flags[pfn] & D.PG_DIRTY:
+                if d == _FOLIOREF_RECLAIM_CLEAN or not may_writepage:
+                    keep.append(pfn)
+                    continue
+                self.swap_writepage(pfn)
+                written += 1
+            if self.mapcount[pfn] or self.refcount[pfn] != 1:      # __remove_mapping
+                keep.append(pfn)
+                continue
+            self.swap_stat[D.SWS_NONRESIDENT_AGE] += 1              # workingset_eviction
+            age = int(self.swap_stat[D.SWS_NONRESIDENT_AGE])
+            self._cache_delete(pfn, (age << 1) | (1 if self.flags[pfn] & D.PG_WORKINGSET else 0))
+            self.refcount[pfn] = 0
+            self._release_page(pfn)
+            reclaimed += 1
+        return n, keep, reclaimed, activated, written
 
     # -- swap-in in the access loop -----------------------------------------------------------
     def _swap_free_pages(self):

@@ -188,12 +188,12 @@ def _batch_references(kernel, folios, check):
     ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(
         np.array(folios, np.int64), flat, check)
     return (ref.tolist(), vmf.tolist(), dec.tolist(), mstart.tolist(), cand.tolist(),
-            addr.tolist(), index.flat_items)
+            addr.tolist(), index.flat_items, (ref, dec, mstart, cand, addr), flat)
 
 
 def _batch_mappings(batch, i):
     """folio i's [(process, vma, address)] from a _batch_references answer."""
-    _, _, _, mstart, cand, addr, items = batch
+    _, _, _, mstart, cand, addr, items, _, _ = batch
     out = []
     for j in range(mstart[i], mstart[i + 1]):
         process, _, vma = items[cand[j]]
@@ -356,87 +356,105 @@ def shrink_inactive_list(kernel, nr_to_scan, sc, lru):
 def shrink_folio_list(kernel, folios, sc, ignore_references=False):
     """(pages reclaimed, pages activated: pgactivate) for the isolated folios, in order.
     ignore_references (reclaim_pages: MADV_PAGEOUT) skips folio_check_references: every
-    folio is reclaimed as FOLIOREF_RECLAIM."""
+    folio is reclaimed as FOLIOREF_RECLAIM.
+
+    Inside a reclaim pass the engine takes the anonymous order-0 swap-backed folios
+    (Mmu.shrink_anon, csrc/vmscan.c) and returns at the first folio it leaves to
+    _shrink_folio below, which runs here; then the engine goes on after it.  The time of the
+    pages it wrote (swap_out) is charged when it returns."""
     mmu = kernel.mmu
     reclaimed = 0
     activated = 0
     keep = []
     charge(kernel, "reclaim_scan", len(folios))
     batch = None if ignore_references else _batch_references(kernel, folios, True)
-    for i, pfn in enumerate(folios):
-        flags = int(mmu.flags[pfn])
-        nr = folio_nr_pages(flags)
-        if flags & (PG_UNEVICTABLE | PG_MLOCKED):
-            keep.append(pfn)
-            continue
-        if ignore_references:
-            references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
-        elif batch is not None and batch[0][i] >= 0:
-            references = batch[2][i]
-            mappings = _batch_mappings(batch, i) if batch[3][i + 1] > batch[3][i] else []
-        else:
-            references, mappings = folio_check_references(kernel, pfn)
-        if references == FOLIOREF_ACTIVATE:
-            activated += _activate(kernel, pfn)
-            keep.append(pfn)
-            continue
-        if references == FOLIOREF_KEEP:
-            keep.append(pfn)
-            continue
-        flags = int(mmu.flags[pfn])
-        anon = bool(flags & PG_ANON)
-        if anon and flags & PG_SWAPBACKED:
-            if flags & PG_HEAD:                          # THPs are not split for swap here
-                activated += _activate(kernel, pfn)
-                keep.append(pfn)
-                continue
-            if not flags & PG_SWAPCACHE:
-                if not sc.may_swap or not add_to_swap(kernel, pfn):
-                    activated += _activate(kernel, pfn)
-                    keep.append(pfn)
-                    continue
-        elif anon:                                       # MADV_FREE'd: lazily freeable
-            if _discard_lazyfree(kernel, pfn, mappings):
-                kernel.vmscan.stat["pglazyfreed"] += nr
-                reclaimed += nr
-            else:                                        # written again: swap-backed again
-                activated += _activate(kernel, pfn)
-                keep.append(pfn)
-            continue
-        elif flags & PG_SHMEM or (not anon and flags & PG_ORDER_MASK and flags & PG_TAIL):
-            activated += _activate(kernel, pfn)      # shmem is not swapped here
-            keep.append(pfn)
-            continue
-        # try_to_unmap
-        if mappings:
-            if anon:
-                try_to_unmap_anon(kernel, pfn, mappings)
-            else:
-                _unmap_file(kernel, pfn, mappings)
-        flags = int(mmu.flags[pfn])
-        if flags & PG_DIRTY:
-            if not anon:
-                # only the flusher writes file folios: mark them and let them go round
-                _set_folio_flags(mmu, pfn, PG_RECLAIM, 0)
-                kernel.vmscan.stat["nr_vmscan_immediate_reclaim"] += nr
-                activated += _activate(kernel, pfn)
-                keep.append(pfn)
-                if not sc.no_flusher:
-                    _wake_flusher(kernel)
-                continue
-            if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
-                keep.append(pfn)
-                continue
-            swap_writepage(kernel, pfn)
-            kernel.vmscan.stat["nr_vmscan_write"] += nr
-        # __remove_mapping: only the cache's reference (and isolation) may remain
-        if not _remove_mapping(kernel, pfn, anon):
-            keep.append(pfn)
-            continue
-        reclaimed += nr
+    if batch is not None:
+        arr = np.array(folios, np.int64)
+        flat = batch[8]
+        counters = [mm.counters for _, mm, _ in batch[6]]
+        order = np.array([si.type for si in kernel.swap_state.ordered()], np.int64)
+    n = len(folios)
+    i = 0
+    while i < n:
+        if batch is not None:
+            i, kept, r, a, written = mmu.shrink_anon(arr, i, batch[7], flat, counters, order,
+                                                     sc.may_swap, sc.may_writepage)
+            keep.extend(kept)
+            reclaimed += r
+            activated += a
+            if written:
+                kernel.vmscan.stat["nr_vmscan_write"] += written
+                charge(kernel, "swap_out", written)
+            if i >= n:
+                break
+        r, a, kept = _shrink_folio(kernel, i, folios[i], batch, sc, ignore_references)
+        reclaimed += r
+        activated += a
+        if kept:
+            keep.append(folios[i])
+        i += 1
     refcount = mmu.refcount
     mmu.lru_add_batch([pfn for pfn in keep if refcount[pfn] > 0])     # putback, in order
     return reclaimed, activated
+
+
+def _shrink_folio(kernel, i, pfn, batch, sc, ignore_references):
+    """shrink_folio_list's body for folio i: (pages reclaimed, pages activated, kept)."""
+    mmu = kernel.mmu
+    flags = int(mmu.flags[pfn])
+    nr = folio_nr_pages(flags)
+    if flags & (PG_UNEVICTABLE | PG_MLOCKED):
+        return 0, 0, True
+    if ignore_references:
+        references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
+    elif batch is not None and batch[0][i] >= 0:
+        references = batch[2][i]
+        mappings = _batch_mappings(batch, i) if batch[3][i + 1] > batch[3][i] else []
+    else:
+        references, mappings = folio_check_references(kernel, pfn)
+    if references == FOLIOREF_ACTIVATE:
+        return 0, _activate(kernel, pfn), True
+    if references == FOLIOREF_KEEP:
+        return 0, 0, True
+    flags = int(mmu.flags[pfn])
+    anon = bool(flags & PG_ANON)
+    if anon and flags & PG_SWAPBACKED:
+        if flags & PG_HEAD:                          # THPs are not split for swap here
+            return 0, _activate(kernel, pfn), True
+        if not flags & PG_SWAPCACHE:
+            if not sc.may_swap or not add_to_swap(kernel, pfn):
+                return 0, _activate(kernel, pfn), True
+    elif anon:                                       # MADV_FREE'd: lazily freeable
+        if _discard_lazyfree(kernel, pfn, mappings):
+            kernel.vmscan.stat["pglazyfreed"] += nr
+            return nr, 0, False
+        return 0, _activate(kernel, pfn), True      # written again: swap-backed again
+    elif flags & PG_SHMEM or (not anon and flags & PG_ORDER_MASK and flags & PG_TAIL):
+        return 0, _activate(kernel, pfn), True      # shmem is not swapped here
+    # try_to_unmap
+    if mappings:
+        if anon:
+            try_to_unmap_anon(kernel, pfn, mappings)
+        else:
+            _unmap_file(kernel, pfn, mappings)
+    flags = int(mmu.flags[pfn])
+    if flags & PG_DIRTY:
+        if not anon:
+            # only the flusher writes file folios: mark them and let them go round
+            _set_folio_flags(mmu, pfn, PG_RECLAIM, 0)
+            kernel.vmscan.stat["nr_vmscan_immediate_reclaim"] += nr
+            activated = _activate(kernel, pfn)
+            if not sc.no_flusher:
+                _wake_flusher(kernel)
+            return 0, activated, True
+        if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
+            return 0, 0, True
+        swap_writepage(kernel, pfn)
+        kernel.vmscan.stat["nr_vmscan_write"] += nr
+    # __remove_mapping: only the cache's reference (and isolation) may remain
+    if not _remove_mapping(kernel, pfn, anon):
+        return 0, 0, True
+    return nr, 0, False
 
 
 def _activate(kernel, pfn):
