@@ -88,6 +88,8 @@ class Mmu:
             setattr(self, name, np.frombuffer(buf, dtype=dtype))
         self._reason = ffi.new("int *")
         self._leaf = ffi.new("uint64_t[2]")
+        self._flat_cache = None           # (flat snapshot, its C views): check_references
+        self._counters_cache = None       # (counters list, C pointer array, arrays): shrink_anon
         self._scanned = ffi.new("int64_t *")
 
     def lru_list(self, lru):
@@ -283,29 +285,36 @@ class Mmu:
             raise AssertionError(f"C refused arguments the checks accept: {err}")
 
     # -- reclaim's referenced-PTE pass (trusted internal callers: linuxmm/vm/vmscan.py) ---------
+    def _flat_cdata(self, flat):
+        """The C views of a flat rmap snapshot, kept while the same snapshot comes back (a
+        reclaim pass calls with one snapshot many times)."""
+        cached = self._flat_cache
+        if cached is not None and cached[0] is flat:
+            return cached[1]
+        views = tuple(_from_buffer("int64_t[]", x) for x in flat)
+        self._flat_cache = (flat, views)
+        return views
+
     def check_references(self, pfns, flat, check):
         """lmm_mmu_check_references over the isolated folios `pfns` (int64 array) with the
         pass's flat anon rmap snapshot `flat` (RmapIndex.flat()): (ref, vmflags, decision,
         mstart, cand, addr) int64 arrays; ref[i] == -1: folio i is left to the Python path."""
         n = len(pfns)
-        keys, kstart, pgd, start, pages, pgoff, vmflags = flat
-        ref = np.empty(n, np.int64)
-        vmf = np.empty(n, np.int64)
-        dec = np.full(n, -1, np.int64)                # written only with check
-        mstart = np.empty(n + 1, np.int64)
+        keys, kstart, pgd, start, pages, pgoff, vmflags = self._flat_cdata(flat)
+        nkeys = len(flat[0])
+        out = np.empty(4 * n + 1, np.int64)           # ref, vmf, dec, mstart
+        out[2 * n:3 * n] = -1                          # dec: written only with check
+        o = _from_buffer("int64_t[]", out)
         cap = max(n * 2, 8)
-        fb = _from_buffer
         while True:
-            cand = np.empty(cap, np.int64)
-            addr = np.empty(cap, np.int64)
-            w = _check_refs(self._ptr, fb("int64_t[]", pfns), n, fb("int64_t[]", keys),
-                            fb("int64_t[]", kstart), len(keys), fb("int64_t[]", pgd),
-                            fb("int64_t[]", start), fb("int64_t[]", pages), fb("int64_t[]", pgoff),
-                            fb("int64_t[]", vmflags), 1 if check else 0, fb("int64_t[]", ref),
-                            fb("int64_t[]", vmf), fb("int64_t[]", dec), fb("int64_t[]", mstart),
-                            fb("int64_t[]", cand), fb("int64_t[]", addr), cap)
+            maps = np.empty(2 * cap, np.int64)           # cand, addr
+            mp = _from_buffer("int64_t[]", maps)
+            w = _check_refs(self._ptr, _from_buffer("int64_t[]", pfns), n, keys, kstart, nkeys,
+                            pgd, start, pages, pgoff, vmflags, 1 if check else 0, o, o + n,
+                            o + 2 * n, o + 3 * n, mp, mp + cap, cap)
             if w >= 0:
-                return ref, vmf, dec, mstart, cand[:w], addr[:w]
+                return (out[:n], out[n:2 * n], out[2 * n:3 * n], out[3 * n:], maps[:w],
+                        maps[cap:cap + w])
             cap *= 4
 
     def isolate_lru(self, lru, nr_to_scan, limit_pfn):
@@ -402,19 +411,26 @@ class Mmu:
         first folio left to the caller, folios kept in order, reclaimed, activated, written)."""
         ref, dec, mstart, cand, addr = refs
         n = len(pfns)
-        keep = np.empty(max(n - start, 1), np.int64)
-        out = np.zeros(4, np.int64)
+        keep = np.empty(max(n - start, 1) + 4, np.int64)     # kept folios, then out[4]
+        k = keep[-4:]
+        k[:] = 0
         fb = _from_buffer
-        ptrs = ffi.new("int64_t *[]", [fb("int64_t[]", c, require_writable=True)
-                                       for c in counters] or [ffi.NULL])
+        kp = fb("int64_t[]", keep)
+        cached = self._counters_cache
+        if cached is not None and cached[0] is counters:
+            ptrs = cached[1]
+        else:
+            ptrs = ffi.new("int64_t *[]", [fb("int64_t[]", c, require_writable=True)
+                                           for c in counters] or [ffi.NULL])
+            self._counters_cache = (counters, ptrs, list(counters))
         i = _shrink_anon(self._ptr, fb("int64_t[]", pfns), n, start, fb("int64_t[]", ref),
                          fb("int64_t[]", dec), fb("int64_t[]", mstart), fb("int64_t[]", cand),
-                         fb("int64_t[]", addr), fb("int64_t[]", flat[2]), ptrs,
+                         fb("int64_t[]", addr), self._flat_cdata(flat)[2], ptrs,
                          fb("int64_t[]", swap_order), len(swap_order), 1 if may_swap else 0,
-                         1 if may_writepage else 0, fb("int64_t[]", keep), fb("int64_t[]", out))
+                         1 if may_writepage else 0, kp, kp + (len(keep) - 4))
         if i < 0:
             raise MemoryError("no host memory for a swap slot's contents")
-        return i, keep[:out[0]].tolist(), int(out[1]), int(out[2]), int(out[3])
+        return i, keep[:k[0]].tolist(), int(k[1]), int(k[2]), int(k[3])
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

@@ -214,7 +214,7 @@ def shrink_batch(k, engine, may_swap=True, may_writepage=True):
         batch = V._batch_references(k, taken, True)
         keep, reclaimed, activated, written, engine_calls = [], 0, 0, 0, 0
         i = 0
-        counters = [mm.counters for _, mm, _ in batch[6]]
+        counters = batch[9]
         order = np.array([si.type for si in k.swap_state.ordered()], np.int64)
         while i < len(taken):
             if engine:

@@ -188,12 +188,13 @@ def _batch_references(kernel, folios, check):
     ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(
         np.array(folios, np.int64), flat, check)
     return (ref.tolist(), vmf.tolist(), dec.tolist(), mstart.tolist(), cand.tolist(),
-            addr.tolist(), index.flat_items, (ref, dec, mstart, cand, addr), flat)
+            addr.tolist(), index.flat_items, (ref, dec, mstart, cand, addr), flat,
+            index.flat_counters())
 
 
 def _batch_mappings(batch, i):
     """folio i's [(process, vma, address)] from a _batch_references answer."""
-    _, _, _, mstart, cand, addr, items, _, _ = batch
+    _, _, _, mstart, cand, addr, items, _, _, _ = batch
     out = []
     for j in range(mstart[i], mstart[i + 1]):
         process, _, vma = items[cand[j]]
@@ -370,8 +371,7 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
     batch = None if ignore_references else _batch_references(kernel, folios, True)
     if batch is not None:
         arr = np.array(folios, np.int64)
-        flat = batch[8]
-        counters = [mm.counters for _, mm, _ in batch[6]]
+        flat, counters = batch[8], batch[9]
         order = np.array([si.type for si in kernel.swap_state.ordered()], np.int64)
     n = len(folios)
     i = 0
@@ -598,7 +598,8 @@ def prepare_scan_control(kernel, sc):
         sc.may_deactivate |= DEACTIVATE_FILE
     file = int(mmu.node[NR_INACTIVE_FILE])
     sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
-    free = sum(z.free_pages for z in kernel.zones)
+    pa = kernel._pa
+    free = sum(pa.nr_free_pages(i) for i in range(len(kernel._zone_names)))
     file = int(mmu.node[NR_ACTIVE_FILE]) + int(mmu.node[NR_INACTIVE_FILE])
     high = sum(w[2] for w in kernel._wmarks)
     anon = int(mmu.node[NR_INACTIVE_ANON])
@@ -710,12 +711,16 @@ def shrink_node(kernel, sc):
 
 # -- kswapd ------------------------------------------------------------------------------------
 def pgdat_balanced(kernel, order, highest_zoneidx):
+    """A zone up to highest_zoneidx above its high watermark (+ boost): zone_watermark_ok
+    below, on one zone_balance_info() read per zone."""
     pa = kernel._pa
     for i in range(min(highest_zoneidx, len(kernel._zone_names) - 1) + 1):
-        if not pa.managed_pages(i):
+        managed, free, highatomic, high, reserve = pa.zone_balance_info(i, highest_zoneidx)
+        if not managed:
             continue
-        high = pa.watermarks(i)[2]              # includes the boost
-        if zone_watermark_ok(pa, i, order, high, highest_zoneidx):
+        if free - ((1 << order) - 1) - highatomic <= high + reserve:
+            continue
+        if not order or any(n for o, n in enumerate(pa.nr_free(i)) if o >= order):
             return True
     return False
 
