@@ -269,3 +269,19 @@ def test_shrink_anon_matches_the_python_body_on_both_backends(may_swap, may_writ
             k.check()
     if may_swap and may_writepage:
         assert total_written > 0
+
+
+@pytest.mark.parametrize("backend", ["c", "reference"])
+def test_zone_balance_info_is_the_zone_reads_it_replaces(backend):
+    """PageAllocator.zone_balance_info (pgdat_balanced's one read per zone) = managed_pages,
+    nr_free_pages, nr_free_highatomic, watermarks()[2] (boost included), lowmem_reserve[h]."""
+    k = machine(backend)
+    pa = k._pa
+    n = len(k._zone_names)
+    for i in range(n):
+        for h in range(n + 1):
+            reserve = pa.lowmem_reserve(i)
+            assert pa.zone_balance_info(i, h) == (
+                pa.managed_pages(i), pa.nr_free_pages(i), pa.nr_free_highatomic(i),
+                pa.watermarks(i)[2], reserve[h] if h < len(reserve) else 0), (i, h)
+    assert any(pa.zone_balance_info(i, n - 1)[4] for i in range(n))   # a reserve counted
