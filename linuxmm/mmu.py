@@ -90,6 +90,7 @@ class Mmu:
         self._leaf = ffi.new("uint64_t[2]")
         self._flat_cache = None           # (flat snapshot, its C views): check_references
         self._counters_cache = None       # (counters list, C pointer array, arrays): shrink_anon
+        self._refs_cache = None           # check_references' last arrays and their C views
         self._scanned = ffi.new("int64_t *")
 
     def lru_list(self, lru):
@@ -313,7 +314,11 @@ class Mmu:
                             pgd, start, pages, pgoff, vmflags, 1 if check else 0, o, o + n,
                             o + 2 * n, o + 3 * n, mp, mp + cap, cap)
             if w >= 0:
-                return (out[:n], out[n:2 * n], out[2 * n:3 * n], out[3 * n:], maps[:w],
+                ref = out[:n]
+                # shrink_anon usually follows with these very arrays: keep their C views
+                self._refs_cache = (ref, pfns, _from_buffer("int64_t[]", pfns),
+                                    (o, o + 2 * n, o + 3 * n, mp, mp + cap), out, maps)
+                return (ref, out[n:2 * n], out[2 * n:3 * n], out[3 * n:], maps[:w],
                         maps[cap:cap + w])
             cap *= 4
 
@@ -423,9 +428,14 @@ class Mmu:
             ptrs = ffi.new("int64_t *[]", [fb("int64_t[]", c, require_writable=True)
                                            for c in counters] or [ffi.NULL])
             self._counters_cache = (counters, ptrs, list(counters))
-        i = _shrink_anon(self._ptr, fb("int64_t[]", pfns), n, start, fb("int64_t[]", ref),
-                         fb("int64_t[]", dec), fb("int64_t[]", mstart), fb("int64_t[]", cand),
-                         fb("int64_t[]", addr), self._flat_cdata(flat)[2], ptrs,
+        last = self._refs_cache
+        if last is not None and last[0] is ref and last[1] is pfns:
+            pp, (rp, dp, mp, cp, ap) = last[2], last[3]
+        else:
+            pp, rp, dp, mp, cp, ap = (fb("int64_t[]", x) for x in (pfns, ref, dec, mstart, cand,
+                                                                   addr))
+        i = _shrink_anon(self._ptr, pp, n, start, rp, dp, mp, cp, ap, self._flat_cdata(flat)[2],
+                         ptrs,
                          fb("int64_t[]", swap_order), len(swap_order), 1 if may_swap else 0,
                          1 if may_writepage else 0, kp, kp + (len(keep) - 4))
         if i < 0:

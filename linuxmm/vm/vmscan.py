@@ -185,16 +185,16 @@ def _batch_references(kernel, folios, check):
     if index is None:
         index = vs.rmap_index = RmapIndex(kernel)
     flat = index.flat()
-    ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(
-        np.array(folios, np.int64), flat, check)
+    pfns = np.array(folios, np.int64)
+    ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(pfns, flat, check)
     return (ref.tolist(), vmf.tolist(), dec.tolist(), mstart.tolist(), cand.tolist(),
             addr.tolist(), index.flat_items, (ref, dec, mstart, cand, addr), flat,
-            index.flat_counters())
+            index.flat_counters(), pfns)
 
 
 def _batch_mappings(batch, i):
     """folio i's [(process, vma, address)] from a _batch_references answer."""
-    _, _, _, mstart, cand, addr, items, _, _, _ = batch
+    _, _, _, mstart, cand, addr, items = batch[:7]
     out = []
     for j in range(mstart[i], mstart[i + 1]):
         process, _, vma = items[cand[j]]
@@ -370,8 +370,7 @@ def shrink_folio_list(kernel, folios, sc, ignore_references=False):
     charge(kernel, "reclaim_scan", len(folios))
     batch = None if ignore_references else _batch_references(kernel, folios, True)
     if batch is not None:
-        arr = np.array(folios, np.int64)
-        flat, counters = batch[8], batch[9]
+        flat, counters, arr = batch[8], batch[9], batch[10]
         order = np.array([si.type for si in kernel.swap_state.ordered()], np.int64)
     n = len(folios)
     i = 0
