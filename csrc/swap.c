@@ -314,13 +314,15 @@ int64_t swap_free_pages(const struct lmm_mmu *m, int64_t *total)
     return free_pages;
 }
 
-/* swapin_nr_pages() without its side effects: the readahead window for offset. */
-static int64_t ra_window(const int64_t *st, int64_t off)
+/* swapin_nr_pages() / __swapin_nr_pages(): the readahead window for offset from the recent
+ * readahead hits (the state in swap_stat, shared with linuxmm/vm/swap.py). */
+static int64_t swapin_nr_pages(int64_t *st, int64_t off)
 {
     int64_t max_pages = (int64_t)1 << st[LMM_SWS_PAGE_CLUSTER];
     if (max_pages <= 1)
         return 1;
     int64_t hits = st[LMM_SWS_RA_HITS], pages = hits + 2;
+    st[LMM_SWS_RA_HITS] = 0;
     if (pages == 2) {
         if (off != st[LMM_SWS_PREV_OFFSET] + 1 && off != st[LMM_SWS_PREV_OFFSET] - 1)
             pages = 1;
@@ -334,6 +336,9 @@ static int64_t ra_window(const int64_t *st, int64_t off)
         pages = max_pages;
     if (pages < st[LMM_SWS_LAST_RA] / 2)
         pages = st[LMM_SWS_LAST_RA] / 2;
+    if (!hits)
+        st[LMM_SWS_PREV_OFFSET] = off;
+    st[LMM_SWS_LAST_RA] = pages;
     return pages;
 }
 
@@ -357,14 +362,46 @@ static void workingset_refault(struct lmm_mmu *m, int64_t pfn, int64_t shadow)
     }
 }
 
+/* __read_swap_cache_async + swap_read_folio: a new anonymous folio in the swap cache with the
+ * slot's bytes (anon_vma and index of the faulting VMA and address), refaulted, on the LRU;
+ * -1 when the allocator (or host memory) refuses, nothing changed. */
+static int64_t read_swap_folio(struct lmm_mmu *m, struct lmm_swap_area *si, int type, int64_t off,
+                               int64_t anon_vma, int64_t index, int readahead)
+{
+    int64_t pfn = frame_alloc(m, LMM_GFP_ANON_PAGE);
+    if (pfn < 0)
+        return -1;
+    if (readpage(m, si, pfn, off)) {
+        lmm_pa_free(m->pa, pfn, 0, 0);          /* host memory ran out: as no page */
+        return -1;
+    }
+    m->flags[pfn] = LMM_PG_ANON | LMM_PG_SWAPBACKED | LMM_PG_UPTODATE |
+                    (readahead ? LMM_PG_READAHEAD : 0);
+    m->refcount[pfn] = 0;
+    m->mapcount[pfn] = 0;
+    m->mapping[pfn] = anon_vma;
+    m->index[pfn] = index;
+    swap_cache_add(m, si, pfn, type, off);
+    int64_t shadow = si->shadow[off];
+    si->shadow[off] = -1;
+    if (shadow >= 0)
+        workingset_refault(m, pfn, shadow);
+    int lru = (m->flags[pfn] & LMM_PG_ACTIVE) ? LMM_LRU_ACTIVE_ANON : LMM_LRU_INACTIVE_ANON;
+    m->flags[pfn] |= LMM_PG_LRU;
+    m->node[lru]++;                             /* (NR_*_ANON == LRU_*_ANON) */
+    lru_add(m, pfn, lru);
+    return pfn;
+}
+
 /*
- * do_swap_page() for the access loop: a swap-cache hit (minor) or an order-0 swap-in whose
- * readahead window is one page (major), in a private anonymous VMA with an anon_vma.  Anything
- * else returns LMM_ACCESS_FAULT before changing anything (Python's do_swap_page takes it):
- * a bad or free entry, a SWP_SYNCHRONOUS_IO miss, a readahead window above one page, a write
- * that would not find the folio exclusive (do_wp_page follows).  LMM_ACCESS_NOMEM (nothing
- * changed) when the allocator refuses the page.  As for anonymous faults, a kswapd wakeup by
- * the allocation is handled by the caller after the fault completes.
+ * do_swap_page() for the access loop: a swap-cache hit (minor) or an order-0 swap-in with the
+ * cluster readahead of vm.page-cluster (major), in a private anonymous VMA with an anon_vma.
+ * Anything else returns LMM_ACCESS_FAULT before changing anything (Python's do_swap_page takes
+ * it): a bad or free entry, a SWP_SYNCHRONOUS_IO miss, a write that would not find the folio
+ * exclusive (do_wp_page follows).  LMM_ACCESS_NOMEM (nothing changed) when the allocator
+ * refuses the faulting page; a readahead page it refuses ends the readahead (Python's path
+ * reclaims once first).  As for anonymous faults, a kswapd wakeup by these allocations is
+ * handled by the caller after the fault completes.
  */
 int do_swap_page(struct access_ctx *c, uint64_t *slot, uint64_t entry, const int64_t *row,
                  uint64_t addr, int write)
@@ -379,43 +416,33 @@ int do_swap_page(struct access_ctx *c, uint64_t *slot, uint64_t entry, const int
         return LMM_ACCESS_FAULT;
     int64_t pfn = si->cache[off], *st = m->swap_stat;
     int major = pfn < 0;
-    if (major && (si->info[LMM_SWPI_SYNC] || ra_window(st, off) != 1))
+    if (major && si->info[LMM_SWPI_SYNC])
         return LMM_ACCESS_FAULT;
     int exclusive = si->swap_map[off] == 1 && (major || !m->mapcount[pfn]);
     if (write && !exclusive)
         return LMM_ACCESS_FAULT;
     int64_t index = row[LMM_SNAP_PGOFF] + (int64_t)((addr - (uint64_t)row[LMM_SNAP_START]) >>
                                                     LMM_PAGE_SHIFT);
-    if (major) {
-        pfn = frame_alloc(m, LMM_GFP_ANON_PAGE);
+    if (major) {                                /* swap_cluster_readahead */
+        pfn = read_swap_folio(m, si, type, off, anon_vma, index, 0);
         if (pfn < 0)
             return LMM_ACCESS_NOMEM;
-        if (readpage(m, si, pfn, off)) {
-            lmm_pa_free(m->pa, pfn, 0, 0);      /* host memory ran out: as NOMEM */
-            return LMM_ACCESS_NOMEM;
-        }
-        /* swapin_nr_pages' bookkeeping for a one-page window */
-        if (st[LMM_SWS_PAGE_CLUSTER] > 0) {
-            if (!st[LMM_SWS_RA_HITS])
-                st[LMM_SWS_PREV_OFFSET] = off;
-            st[LMM_SWS_RA_HITS] = 0;
-            st[LMM_SWS_LAST_RA] = 1;
-        }
-        m->flags[pfn] = LMM_PG_ANON | LMM_PG_SWAPBACKED | LMM_PG_UPTODATE;
-        m->refcount[pfn] = 0;
-        m->mapcount[pfn] = 0;
-        m->mapping[pfn] = anon_vma;
-        m->index[pfn] = index;
-        swap_cache_add(m, si, pfn, type, off);
-        int64_t shadow = si->shadow[off];
-        si->shadow[off] = -1;
-        if (shadow >= 0)
-            workingset_refault(m, pfn, shadow);
-        int lru = (m->flags[pfn] & LMM_PG_ACTIVE) ? LMM_LRU_ACTIVE_ANON : LMM_LRU_INACTIVE_ANON;
-        m->flags[pfn] |= LMM_PG_LRU;
-        m->node[lru]++;                         /* (NR_*_ANON == LRU_*_ANON) */
-        lru_add(m, pfn, lru);
         m->refcount[pfn]++;                     /* swapin_readahead's reference */
+        int64_t mask = swapin_nr_pages(st, off) - 1;
+        if (mask) {
+            int64_t start = off & ~mask, end = off | mask;
+            if (!start)
+                start = 1;
+            if (end > si->info[LMM_SWPI_MAX] - 1)
+                end = si->info[LMM_SWPI_MAX] - 1;
+            for (int64_t o = start; o <= end; o++) {
+                if (o == off || si->swap_map[o] <= 0 || si->cache[o] >= 0)
+                    continue;
+                if (read_swap_folio(m, si, type, o, anon_vma, index, 1) < 0)
+                    break;                      /* no page: the readahead stops */
+                st[LMM_SWS_SWAP_RA]++;
+            }
+        }
         m->events[LMM_EV_PGMAJFAULT]++;
     } else {                                    /* swap_cache_get_folio: a reference */
         m->refcount[pfn]++;

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import InvariantError, OutOfMemory
 from ..vm import mmu_args as A
 from ..vm import mmu_defs as D
-from .swap import _DONE_MAJOR, SwapEngine
+from .swap import _DONE_MAJOR, SwapEngine, _NoMem
 
 _M64 = (1 << 64) - 1
 _PFN = D.PTE_PFN_MASK
@@ -26,10 +26,6 @@ _ANON_FLAGS = D.PG_ANON | D.PG_ANON_EXCLUSIVE | D.PG_SWAPBACKED | D.PG_UPTODATE 
 _ANON_PTE = D._PAGE_PRESENT | D._PAGE_RW | D._PAGE_USER | D._PAGE_ACCESSED | D._PAGE_DIRTY
 _ZERO_PTE = D._PAGE_PRESENT | D._PAGE_USER | D._PAGE_ACCESSED | D._PAGE_SPECIAL
 _VM_ACCESS = D.VM_READ | D.VM_WRITE | D.VM_EXEC
-
-
-class _NoMem(Exception):
-    """The page allocator refused a page inside an operation."""
 
 
 class _Leaf(Exception):

@@ -18,6 +18,10 @@ _PSE_BIT = D._PAGE_PSE
 _FOLIOREF_RECLAIM_CLEAN, _FOLIOREF_KEEP, _FOLIOREF_ACTIVATE = 1, 2, 3
 
 
+class _NoMem(Exception):
+    """The page allocator refused a page inside an operation (the reference MMU's)."""
+
+
 class _Area:
     """struct lmm_swap_area."""
 
@@ -323,13 +327,14 @@ class SwapEngine:
             free += int(si.info[D.SWPI_PAGES]) - int(si.info[D.SWPI_INUSE])
         return free, total
 
-    def _ra_window(self, off):
-        """swapin_nr_pages() without its side effects."""
+    def _swapin_nr_pages(self, off):
+        """swapin_nr_pages(): the readahead window for off, from the recent readahead hits."""
         st = self.swap_stat
         max_pages = 1 << int(st[D.SWS_PAGE_CLUSTER])
         if max_pages <= 1:
             return 1
         hits = int(st[D.SWS_RA_HITS])
+        st[D.SWS_RA_HITS] = 0
         pages = hits + 2
         if pages == 2:
             prev = int(st[D.SWS_PREV_OFFSET])
@@ -340,7 +345,33 @@ class SwapEngine:
             while roundup < pages:
                 roundup <<= 1
             pages = roundup
-        return max(min(pages, max_pages), int(st[D.SWS_LAST_RA]) // 2)
+        pages = max(min(pages, max_pages), int(st[D.SWS_LAST_RA]) // 2)
+        if not hits:
+            st[D.SWS_PREV_OFFSET] = off
+        st[D.SWS_LAST_RA] = pages
+        return pages
+
+    def _read_swap_folio(self, si, type_, off, anon_vma, index, readahead):
+        """A new anonymous folio in the swap cache with the slot's bytes, refaulted, on the LRU
+        (raises _NoMem, nothing changed, when the allocator refuses)."""
+        pfn = self._alloc(D.GFP_ANON_PAGE)
+        self._readpage(si, pfn, off)
+        self.flags[pfn] = D.PG_ANON | D.PG_SWAPBACKED | D.PG_UPTODATE | \
+            (D.PG_READAHEAD if readahead else 0)
+        self.refcount[pfn] = 0
+        self.mapcount[pfn] = 0
+        self.mapping[pfn] = anon_vma
+        self.index[pfn] = index
+        self._cache_add(si, pfn, type_, off)
+        shadow = int(si.shadow[off])
+        si.shadow[off] = -1
+        if shadow >= 0:
+            self._workingset_refault(pfn, shadow)
+        lru = D.LRU_ACTIVE_ANON if self.flags[pfn] & D.PG_ACTIVE else D.LRU_INACTIVE_ANON
+        self.flags[pfn] |= D.PG_LRU
+        self.node[lru] += 1                         # (NR_*_ANON == LRU_*_ANON)
+        self._lru_add(pfn, lru)
+        return pfn
 
     def _workingset_refault(self, pfn, shadow):
         st = self.swap_stat
@@ -372,35 +403,27 @@ class SwapEngine:
         pfn = int(si.cache[off])
         st = self.swap_stat
         major = pfn < 0
-        if major and (si.info[D.SWPI_SYNC] or self._ra_window(off) != 1):
+        if major and si.info[D.SWPI_SYNC]:
             return D.ACCESS_FAULT
         exclusive = si.swap_map[off] == 1 and (major or not self.mapcount[pfn])
         if write and not exclusive:
             return D.ACCESS_FAULT
         index = row[D.SNAP_PGOFF] + ((addr - row[D.SNAP_START]) >> D.PAGE_SHIFT)
-        if major:
-            pfn = self._alloc(D.GFP_ANON_PAGE)      # _NoMem: nothing changed yet
-            self._readpage(si, pfn, off)
-            if st[D.SWS_PAGE_CLUSTER] > 0:          # swapin_nr_pages' bookkeeping
-                if not st[D.SWS_RA_HITS]:
-                    st[D.SWS_PREV_OFFSET] = off
-                st[D.SWS_RA_HITS] = 0
-                st[D.SWS_LAST_RA] = 1
-            self.flags[pfn] = D.PG_ANON | D.PG_SWAPBACKED | D.PG_UPTODATE
-            self.refcount[pfn] = 0
-            self.mapcount[pfn] = 0
-            self.mapping[pfn] = anon_vma
-            self.index[pfn] = index
-            self._cache_add(si, pfn, type_, off)
-            shadow = int(si.shadow[off])
-            si.shadow[off] = -1
-            if shadow >= 0:
-                self._workingset_refault(pfn, shadow)
-            lru = D.LRU_ACTIVE_ANON if self.flags[pfn] & D.PG_ACTIVE else D.LRU_INACTIVE_ANON
-            self.flags[pfn] |= D.PG_LRU
-            self.node[lru] += 1                     # (NR_*_ANON == LRU_*_ANON)
-            self._lru_add(pfn, lru)
+        if major:                                   # swap_cluster_readahead
+            pfn = self._read_swap_folio(si, type_, off, anon_vma, index, False)   # or _NoMem
             self.refcount[pfn] += 1                 # swapin_readahead's reference
+            mask = self._swapin_nr_pages(off) - 1
+            if mask:
+                start = off & ~mask or 1
+                end = min(off | mask, int(si.info[D.SWPI_MAX]) - 1)
+                for o in range(start, end + 1):
+                    if o == off or si.swap_map[o] <= 0 or si.cache[o] >= 0:
+                        continue
+                    try:
+                        self._read_swap_folio(si, type_, o, anon_vma, index, True)
+                    except _NoMem:
+                        break                       # no page: the readahead stops
+                    st[D.SWS_SWAP_RA] += 1
             self.events[D.EV_PGMAJFAULT] += 1
         else:                                       # swap_cache_get_folio: a reference
             self.refcount[pfn] += 1
