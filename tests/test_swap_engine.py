@@ -155,28 +155,29 @@ def test_swap_cache_and_io_backends_agree():
 
 
 # -- the access loop's swap-in ---------------------------------------------------------------
-def paged_out(backend, n=48, writes_every=3):
-    """A 1 GiB machine (no pressure) with swap: n written pages, then MADV_PAGEOUT of them."""
+def paged_out(backend, n=48, writes_every=3, sequential=False):
+    """A 1 GiB machine (no pressure) with swap: n written pages, then MADV_PAGEOUT of them;
+    the accesses to replay visit them in a random (or the sequential) order."""
     k = L.Kernel("1G", swap="64M", backend=backend)
     p = k.spawn("t")
     a = p.mmap(0, n * P, RW, ANON)
     for i in range(n):
         p.write(a + i * P + 8, b"page%04d" % i)
     p.madvise(a, n * P, L.MADV_PAGEOUT)
-    order = np.random.default_rng(5).permutation(n)
+    order = np.arange(n) if sequential else np.random.default_rng(5).permutation(n)
     addrs = (a + order * P + 8).astype(np.int64)
     writes = (order % writes_every == 0).astype(np.uint8)
     return k, p, a, addrs, writes
 
 
-@pytest.mark.parametrize("page_cluster", [0, 3])
-def test_loop_swapin_ends_where_python_do_swap_page_ends(page_cluster):
+@pytest.mark.parametrize("page_cluster,sequential", [(0, False), (3, False), (3, True)])
+def test_loop_swapin_ends_where_python_do_swap_page_ends(page_cluster, sequential):
     """Without memory pressure the engine's swap-in (p.access) and Python's do_swap_page
     (p.touch, one user access at a time) leave the same engine state, clock included."""
     for backend in BACKENDS:
         states = []
         for via_loop in (True, False):
-            k, p, a, addrs, writes = paged_out(backend)
+            k, p, a, addrs, writes = paged_out(backend, sequential=sequential)
             k.page_cluster = page_cluster
             assert k.vm_counters()["pswpout"] == 48
             if via_loop:
@@ -186,6 +187,10 @@ def test_loop_swapin_ends_where_python_do_swap_page_ends(page_cluster):
                     p.touch(addr, bool(w))
             k.check()
             assert p.maj_flt > 0
+            v = k.vm_counters()
+            # in order, windows above one page read neighbours (swap_ra) that the next faults
+            # find in the swap cache (swap_ra_hit)
+            assert (v["swap_ra"] > 0 and v["swap_ra_hit"] > 0) == sequential
             states.append(engine_state(k, skip_page_cluster=True))
             assert [p.read(a + i * P + 8, 8) for i in range(48)] == \
                 [b"page%04d" % i for i in range(48)]
