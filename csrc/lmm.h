@@ -657,7 +657,9 @@ int64_t lmm_mmu_table_pages(struct lmm_mmu *m, int64_t pgd, int64_t *out, int64_
 
 /* The bulk access loop: index of the first access not completed (n when all are) and *reason
  * LMM_ACCESS_*; snap is int64_t[nvma][LMM_SNAP_COLUMNS] sorted by start.  Negative on bad
- * arguments. */
+ * arguments.  It completes hits, anonymous faults (zero page, new page, COW) and faults on swap
+ * entries (swap-cache hits; swap-ins with the readahead of swap_stat[LMM_SWS_PAGE_CLUSTER],
+ * counted in counters[LMM_MM_MAJ_FLT]: csrc/swap.c). */
 int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
                        int64_t nvma, const int64_t *addrs, const uint8_t *writes, int64_t n,
                        int64_t start, int *reason);
