@@ -467,6 +467,48 @@ int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t 
 #define LMM_ACCESS_KSWAPD 3   /* the access completed but its allocation woke kswapd */
 #define LMM_NR_LRU_LISTS       5
 #define LMM_LRU_INACTIVE_ANON  0
+#define LMM_LRU_ACTIVE_ANON    1
+
+/* swap (csrc/swap.c; linuxmm/vm/swap.py) */
+#define LMM_PG_DIRTY          0x40
+#define LMM_PG_READAHEAD      0x80
+#define LMM_PG_SWAPCACHE      0x40000
+#define LMM_PG_WORKINGSET     0x200000
+#define LMM_MM_SWAPENTS       2
+#define LMM_MM_MAJ_FLT        5
+#define LMM_EV_PGMAJFAULT     1
+#define LMM_EV_PGPGIN         5
+#define LMM_EV_PGPGOUT        6
+#define LMM_NR_INACTIVE_FILE  2
+#define LMM_NR_ACTIVE_FILE    3
+#define LMM_NR_FILE_PAGES     7
+#define LMM_MAX_SWAPFILES     32
+#define LMM_SWAPFILE_CLUSTER  512
+/* swap's counters and readahead state: int64_t[LMM_NR_SWAP_STATS] (LMM_MMU_SWAP_STAT) */
+#define LMM_SWS_NONRESIDENT_AGE  0   /* the node's nonresident age (workingset.c) */
+#define LMM_SWS_RA_HITS          1   /* swapin_readahead_hits */
+#define LMM_SWS_PREV_OFFSET      2   /* swapin_nr_pages' prev_offset */
+#define LMM_SWS_LAST_RA          3   /* swapin_nr_pages' last_readahead_pages */
+#define LMM_SWS_PAGE_CLUSTER     4   /* vm.page-cluster, as the caller last set it */
+#define LMM_SWS_PSWPIN           5
+#define LMM_SWS_PSWPOUT          6
+#define LMM_SWS_SWAP_RA          7
+#define LMM_SWS_SWAP_RA_HIT      8
+#define LMM_SWS_NR_SWAPCACHED    9
+#define LMM_SWS_REFAULT_ANON     10  /* workingset_refault_anon */
+#define LMM_SWS_ACTIVATE_ANON    11  /* workingset_activate_anon */
+#define LMM_SWS_RESTORE_ANON     12  /* workingset_restore_anon */
+#define LMM_NR_SWAP_STATS        16
+/* one swap area's scalars: int64_t[LMM_NR_SWPI] (LMM_MMU_SWP_INFO) */
+#define LMM_SWPI_MAX          0   /* slots, the header included (si->max) */
+#define LMM_SWPI_PAGES        1   /* usable slots (si->pages) */
+#define LMM_SWPI_INUSE        2   /* si->inuse_pages */
+#define LMM_SWPI_CURRENT      3   /* cpu 0's current cluster */
+#define LMM_SWPI_NEXT_OFFSET  4   /* where its next slot search starts */
+#define LMM_SWPI_FREE_HEAD    5   /* the free-cluster ring: first entry */
+#define LMM_SWPI_NR_FREE      6   /* the free-cluster ring: entries */
+#define LMM_SWPI_SYNC         7   /* SWP_SYNCHRONOUS_IO (zram) */
+#define LMM_NR_SWPI           8
 
 #define LMM_LEVEL_PTE 1
 #define LMM_LEVEL_PMD 2
@@ -483,6 +525,15 @@ int64_t lmm_vma_lookup_bulk(const int64_t *starts, const int64_t *ends, int64_t 
 #define LMM_MMU_NODE      6   /* int64_t[LMM_NR_NODE_ITEMS] */
 #define LMM_MMU_LRU_PREV  7   /* int32_t[max_pfn + LMM_NR_LRU_LISTS]: list links, -1 unlinked */
 #define LMM_MMU_LRU_NEXT  8   /* (the last LMM_NR_LRU_LISTS entries are the list heads) */
+#define LMM_MMU_SWAP_ENTRY 9  /* int64_t[max_pfn]: a swap-cache folio's entry (type << 40 | offset), 0 */
+#define LMM_MMU_SWAP_STAT 10  /* int64_t[LMM_NR_SWAP_STATS] */
+/* the arrays of one swap area lmm_mmu_swap_array() returns */
+#define LMM_MMU_SWP_MAP      0   /* int32_t[max] */
+#define LMM_MMU_SWP_CACHE    1   /* int64_t[max] */
+#define LMM_MMU_SWP_SHADOW   2   /* int64_t[max] */
+#define LMM_MMU_SWP_CLUSTERS 3   /* int32_t[nclusters] */
+#define LMM_MMU_SWP_FREE     4   /* int32_t[nclusters] */
+#define LMM_MMU_SWP_INFO     5   /* int64_t[LMM_NR_SWPI] */
 
 #define LMM_ELEAF  40   /* free_pgtables: a table it would free still holds an entry */
 #define LMM_EHUGE  41   /* the PMD slot holds a huge leaf (pte_set) or a PTE table (pmd_set) */
@@ -561,6 +612,45 @@ int64_t lmm_mmu_isolate_lru(struct lmm_mmu *m, int lru, int64_t nr_to_scan, int6
 /* lruvec_add_folio of each folio in order: PG_lru set, at the head of the list its flags name,
  * the node counter up by its pages. */
 void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n);
+
+/* Swap areas (csrc/swap.c; linuxmm/vm/swap.py keeps the policy: priorities, swapon/swapoff).
+ * swapon: an empty area of max slots (the header included) for a free type, sync != 0 for
+ * SWP_SYNCHRONOUS_IO; 0, -LMM_EINVAL (bad type, in use, max < 2) or -LMM_ENOMEM.  swapoff frees
+ * the area (its slot contents too).  swap_array: LMM_MMU_SWP_* of an active area, else NULL. */
+int lmm_mmu_swapon(struct lmm_mmu *m, int type, int64_t max, int sync);
+int lmm_mmu_swapoff(struct lmm_mmu *m, int type);
+void *lmm_mmu_swap_array(struct lmm_mmu *m, int type, int which);
+/* cluster_alloc_swap_entry for one order-0 slot of the area: the offset, or -1 when full.
+ * slot_free: the slot's last user went (its contents are dropped, its cluster maybe freed). */
+int64_t lmm_mmu_swap_alloc_slot(struct lmm_mmu *m, int type);
+void lmm_mmu_swap_slot_free(struct lmm_mmu *m, int type, int64_t offset);
+/* The swap cache of a folio: add (PG_swapcache, a reference, nr_file_pages, nr_swapcached);
+ * delete (the reverse but the reference, which the caller drops with folio_put; the slot is
+ * freed when no PTE holds it, else it keeps the shadow, -1 for none).  -LMM_EINVAL when the
+ * folio or slot is not in the state these need. */
+int lmm_mmu_swap_cache_add(struct lmm_mmu *m, int64_t pfn, int type, int64_t offset);
+int lmm_mmu_swap_cache_delete(struct lmm_mmu *m, int64_t pfn, int64_t shadow);
+/* swap_writepage of a swap-cache folio: its bytes to its slot, PG_dirty cleared, pswpout and
+ * pgpgout counted.  readpage: the slot's bytes into frame pfn (zeros when it has none), pswpin
+ * and pgpgin counted.  -LMM_EINVAL on a bad folio/slot, -LMM_ENOMEM when host memory ran out. */
+int lmm_mmu_swap_writepage(struct lmm_mmu *m, int64_t pfn);
+int lmm_mmu_swap_readpage(struct lmm_mmu *m, int64_t pfn, int type, int64_t offset);
+/* shrink_folio_list for the anonymous order-0 swap-backed folios of an isolated batch
+ * (csrc/vmscan.c; linuxmm/vm/vmscan.py), folio by folio from start, with
+ * lmm_mmu_check_references' answers for the batch (ref, decision, and the mappings
+ * mcand/maddr[mstart[i]..mstart[i+1]), candidates' c_pgd and their mm's counters c_counters):
+ * activate / keep, add_to_swap (slots from the areas in swap_order[nswap], priority order),
+ * try_to_unmap, pageout, __remove_mapping with a workingset shadow, the folio freed.  It stops at
+ * the first folio it does not handle (ref < 0, not swap-backed, a THP, a mapping without a PTE
+ * table) before changing it, and returns its index (n when all are done).  Folios kept are
+ * appended to keep[] from out[0]; out[1] += pages reclaimed, out[2] += pages activated
+ * (pgactivate), out[3] += pages written (nr_vmscan_write, pswpout, the clock's swap_out).
+ * A negative code when host memory for a slot's contents ran out (the folio is kept, swapped). */
+int64_t lmm_mmu_shrink_anon(struct lmm_mmu *m, const int64_t *pfns, int64_t n, int64_t start,
+                            const int64_t *ref, const int64_t *decision, const int64_t *mstart,
+                            const int64_t *mcand, const int64_t *maddr, const int64_t *c_pgd,
+                            int64_t **c_counters, const int64_t *swap_order, int64_t nswap,
+                            int may_swap, int may_writepage, int64_t *keep, int64_t *out);
 /* pud_alloc + pmd_alloc: the tables above addr's PMD slot (what handle_mm_fault allocates first). */
 int lmm_mmu_pmd_alloc(struct lmm_mmu *m, int64_t pgd, uint64_t addr, int64_t *counters);
 /* pud_alloc alone (4-level; nothing to do with PAE, whose PMDs come with the PGD). */
@@ -586,7 +676,9 @@ int64_t lmm_mmu_table_pages(struct lmm_mmu *m, int64_t pgd, int64_t *out, int64_
 
 /* The bulk access loop: index of the first access not completed (n when all are) and *reason
  * LMM_ACCESS_*; snap is int64_t[nvma][LMM_SNAP_COLUMNS] sorted by start.  Negative on bad
- * arguments. */
+ * arguments.  It completes hits, anonymous faults (zero page, new page, COW) and faults on swap
+ * entries (swap-cache hits; swap-ins with the readahead of swap_stat[LMM_SWS_PAGE_CLUSTER],
+ * counted in counters[LMM_MM_MAJ_FLT]: csrc/swap.c). */
 int64_t lmm_mmu_access(struct lmm_mmu *m, int64_t pgd, int64_t *counters, const int64_t *snap,
                        int64_t nvma, const int64_t *addrs, const uint8_t *writes, int64_t n,
                        int64_t start, int *reason);

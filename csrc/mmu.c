@@ -9,6 +9,7 @@
 
 #include "lock.h"
 #include "lmm.h"
+#include "mmu_internal.h"
 
 #define IDX(addr, shift) ((unsigned)(((addr) >> (shift)) & 511))
 #define PFN_OF(e) ((int64_t)(((e) & LMM_PTE_PFN_MASK) >> LMM_PAGE_SHIFT))
@@ -21,26 +22,6 @@
 #define ANON_PTE (LMM_PTE_PRESENT | LMM_PTE_RW | LMM_PTE_USER | LMM_PTE_ACCESSED | LMM_PTE_DIRTY)
 #define ZERO_PTE (LMM_PTE_PRESENT | LMM_PTE_USER | LMM_PTE_ACCESSED | LMM_PTE_SPECIAL)
 
-struct lmm_mmu {
-    struct lmm_lock *lock;          /* taken by every entry point; NULL: none (lock.h) */
-    struct lmm_pa *pa;
-    int64_t max_pfn, zero_pfn;
-    int levels;                 /* 4: x86_64, 3: i386 PAE */
-    int64_t nr_pgds;
-    uint64_t task_size, user_top;
-    uint32_t *flags;
-    int32_t *refcount, *mapcount;
-    int64_t *mapping, *index;
-    uint8_t *level;             /* LMM_LEVEL_* of a table page, 0 otherwise */
-    uint8_t **data;             /* page contents; a table page's entries */
-    int64_t nr_data;
-    int64_t error_index;
-    int64_t events[LMM_NR_VM_EVENTS];
-    int64_t node[LMM_NR_NODE_ITEMS];
-    /* The node's LRU lists (struct lruvec): doubly linked through the frames, heads at
-     * max_pfn + lru; -1 in both links: not on a list.  Only a folio's head frame is linked. */
-    int32_t *lru_prev, *lru_next;
-};
 
 struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_pfn)
 {
@@ -66,8 +47,9 @@ struct lmm_mmu *lmm_mmu_create(struct lmm_pa *pa, int64_t max_pfn, int64_t zero_
     m->data = calloc(n, sizeof(*m->data));
     m->lru_prev = malloc((n + LMM_NR_LRU_LISTS) * sizeof(*m->lru_prev));
     m->lru_next = malloc((n + LMM_NR_LRU_LISTS) * sizeof(*m->lru_next));
+    m->swap_entry = calloc(n, sizeof(*m->swap_entry));
     if (!m->flags || !m->refcount || !m->mapcount || !m->mapping || !m->index || !m->level ||
-        !m->data || !m->lru_prev || !m->lru_next) {
+        !m->data || !m->lru_prev || !m->lru_next || !m->swap_entry) {
         lmm_mmu_destroy(m);
         return NULL;
     }
@@ -93,6 +75,9 @@ void lmm_mmu_destroy(struct lmm_mmu *m)
                 free(m->data[i]);
                 m->nr_data--;
             }
+    for (int t = 0; t < LMM_MAX_SWAPFILES; t++)
+        swap_area_free(m->swap[t]);
+    free(m->swap_entry);
     free(m->data);
     free(m->lru_next);
     free(m->lru_prev);
@@ -118,6 +103,8 @@ void *lmm_mmu_array(struct lmm_mmu *m, int which)
     case LMM_MMU_NODE: return m->node;
     case LMM_MMU_LRU_PREV: return m->lru_prev;
     case LMM_MMU_LRU_NEXT: return m->lru_next;
+    case LMM_MMU_SWAP_ENTRY: return m->swap_entry;
+    case LMM_MMU_SWAP_STAT: return m->swap_stat;
     default: return NULL;
     }
 }
@@ -125,7 +112,7 @@ void *lmm_mmu_array(struct lmm_mmu *m, int which)
 int64_t lmm_mmu_metadata_bytes(struct lmm_mmu *m)
 {
     LMM_LOCKED(m->lock);
-    return (int64_t)sizeof(*m) + m->max_pfn * (int64_t)(4 + 4 + 4 + 8 + 8 + 1 + 4 + 4 + sizeof(void *)) +
+    return (int64_t)sizeof(*m) + m->max_pfn * (int64_t)(4 + 4 + 4 + 8 + 8 + 1 + 4 + 4 + 8 + sizeof(void *)) +
            m->nr_data * LMM_PAGE_SIZE;
 }
 
@@ -135,14 +122,6 @@ static inline int bad_pfn(const struct lmm_mmu *m, int64_t pfn)
     return pfn < 0 || pfn >= m->max_pfn;
 }
 
-static void drop_data(struct lmm_mmu *m, int64_t pfn)
-{
-    if (m->data[pfn]) {
-        free(m->data[pfn]);
-        m->data[pfn] = NULL;
-        m->nr_data--;
-    }
-}
 
 static void zero_frame(struct lmm_mmu *m, int64_t pfn)
 {
@@ -153,18 +132,6 @@ static void zero_frame(struct lmm_mmu *m, int64_t pfn)
     m->index[pfn] = 0;
 }
 
-/* One order-0 page, cpu 0, no reclaim hook; -1 when the allocator refuses. */
-static int64_t frame_alloc(struct lmm_mmu *m, uint32_t gfp)
-{
-    int64_t pfn = lmm_pa_alloc(m->pa, gfp, 0, 0);
-    if (pfn < 0)
-        return -1;
-    if (pfn >= m->max_pfn) {            /* the Python layer refuses such allocators */
-        lmm_pa_free(m->pa, pfn, 0, 0);
-        return -1;
-    }
-    return pfn;
-}
 
 int lmm_mmu_page_read(struct lmm_mmu *m, int64_t pfn, int64_t offset, int64_t length, uint8_t *out)
 {
@@ -431,6 +398,13 @@ static inline uint64_t *leaf_slot(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
     if (*pmd & LMM_PTE_PSE)
         return pmd;
     return &table(m, *pmd)[IDX(addr, LMM_PAGE_SHIFT)];
+}
+
+/* The PTE slot of addr in an existing PTE table; NULL when absent or a huge leaf. */
+uint64_t *pte_slot_of(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
+{
+    uint64_t *slot = leaf_slot(m, pgd, addr);
+    return slot && !(*slot & LMM_PTE_PSE) ? slot : NULL;
 }
 
 uint64_t lmm_mmu_pte_get(struct lmm_mmu *m, int64_t pgd, uint64_t addr)
@@ -803,26 +777,7 @@ int lmm_mmu_free_pgtables(struct lmm_mmu *m, int64_t pgd, uint64_t start, uint64
 }
 
 /* ---- the bulk access loop ------------------------------------------------------------------ */
-struct access_ctx {
-    struct lmm_mmu *m;
-    int64_t pgd;
-    int64_t *counters;
-    const int64_t *snap;
-    int64_t nvma;
-    uint64_t region;            /* addr >> PMD_SHIFT of the cached PTE table, ~0: none */
-    uint64_t *pte;
-    int64_t wakeups;            /* the allocator's kswapd wakeups when the loop started */
-};
 
-/* lruvec_add_folio(): list_add at the head (reclaim isolates from the tail). */
-static void lru_add(struct lmm_mmu *m, int64_t pfn, int lru)
-{
-    int32_t head = (int32_t)(m->max_pfn + lru), next = m->lru_next[head];
-    m->lru_next[head] = (int32_t)pfn;
-    m->lru_prev[pfn] = head;
-    m->lru_next[pfn] = next;
-    m->lru_prev[next] = (int32_t)pfn;
-}
 
 /* lruvec_del_folio(): a no-op for a frame on no list. */
 static void lru_unlink(struct lmm_mmu *m, int64_t pfn)
@@ -867,7 +822,7 @@ static void new_anon_page(struct lmm_mmu *m, int64_t pfn, int64_t anon_vma, int6
     lru_add(m, pfn, LMM_LRU_INACTIVE_ANON);
 }
 
-static void release_page(struct lmm_mmu *m, int64_t pfn)
+void release_page(struct lmm_mmu *m, int64_t pfn)
 {
     uint32_t fl = m->flags[pfn];
     if (fl & LMM_PG_LRU)
@@ -950,7 +905,11 @@ static int fault(struct access_ctx *c, uint64_t addr, int write, uint64_t entry,
     if ((write && !(vm_flags & LMM_VM_WRITE)) ||
         !(vm_flags & (LMM_VM_READ | LMM_VM_WRITE | LMM_VM_EXEC)))
         return LMM_ACCESS_FAULT;
-    if ((entry & LMM_PTE_PSE) || (entry && !(entry & LMM_PTE_PRESENT)))
+    if (entry & LMM_PTE_PSE)
+        return LMM_ACCESS_FAULT;
+    if (entry && !(entry & (LMM_PTE_PRESENT | LMM_PTE_PROTNONE)))
+        return do_swap_page(c, slot, entry, row, addr, write);      /* csrc/swap.c */
+    if (entry && !(entry & LMM_PTE_PRESENT))
         return LMM_ACCESS_FAULT;
     uint64_t nx = (vm_flags & LMM_VM_EXEC) ? 0 : LMM_PTE_NX;
     int64_t anon_vma = row[LMM_SNAP_ANON_VMA];
@@ -1001,7 +960,13 @@ static inline int access_one(struct access_ctx *c, uint64_t addr, int write)
     }
     int r = fault(c, addr, write, e, slot);
     c->region = ~(uint64_t)0;
-    if (r == LMM_ACCESS_DONE) {
+    if (r == ACCESS_DONE_MAJOR) {
+        c->counters[LMM_MM_MAJ_FLT]++;
+        c->m->events[LMM_EV_PGFAULT]++;
+        r = LMM_ACCESS_DONE;
+        if (lmm_pa_stat(c->m->pa, LMM_PA_KSWAPD_WAKEUPS) != c->wakeups)
+            r = LMM_ACCESS_KSWAPD;
+    } else if (r == LMM_ACCESS_DONE) {
         c->counters[LMM_MM_MIN_FLT]++;
         c->m->events[LMM_EV_PGFAULT]++;
         if (lmm_pa_stat(c->m->pa, LMM_PA_KSWAPD_WAKEUPS) != c->wakeups)
@@ -1256,7 +1221,7 @@ void lmm_mmu_lru_add_batch(struct lmm_mmu *m, const int64_t *pfns, int64_t n)
     }
 }
 
-/* For csrc/snapshot.c, which repeats struct lmm_mmu: its size here, to refuse a stale copy. */
+/* The size of struct lmm_mmu in this build (snapshot streams carry it). */
 int64_t lmm_mmu_struct_size(void)
 {
     return (int64_t)sizeof(struct lmm_mmu);

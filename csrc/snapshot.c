@@ -14,30 +14,12 @@
 #include "lock.h"
 #include "page_alloc_internal.h"
 #include "slab_internal.h"
+#include "mmu_internal.h"
 
 #define SNAP_PA_MAGIC   0x41504d4cu  /* "LMPA" */
 #define SNAP_SLAB_MAGIC 0x4c534d4cu  /* "LMSL" */
 #define SNAP_MMU_MAGIC  0x4d4d4d4cu  /* "LMMM" */
 
-/* struct lmm_mmu is private to mmu.c: the same layout, repeated (checked by size only) */
-struct lmm_mmu_snap {
-    struct lmm_lock *lock;
-    struct lmm_pa *pa;
-    int64_t max_pfn, zero_pfn;
-    int levels;
-    int64_t nr_pgds;
-    uint64_t task_size, user_top;
-    uint32_t *flags;
-    int32_t *refcount, *mapcount;
-    int64_t *mapping, *index;
-    uint8_t *level;
-    uint8_t **data;
-    int64_t nr_data;
-    int64_t error_index;
-    int64_t events[LMM_NR_VM_EVENTS];
-    int64_t node[LMM_NR_NODE_ITEMS];
-    int32_t *lru_prev, *lru_next;
-};
 
 struct writer {
     uint8_t *buf;
@@ -305,9 +287,72 @@ bad:
 
 /* ===================================================================== mmu == */
 
+/* A swap area: 0 when absent; else max, sync, info, the per-slot and per-cluster arrays, then
+ * the slots with contents as (offset, 4096 bytes). */
+static void export_swap_area(struct writer *w, const struct lmm_swap_area *si)
+{
+    put64(w, si ? si->info[LMM_SWPI_MAX] : 0);
+    if (!si)
+        return;
+    int64_t max = si->info[LMM_SWPI_MAX], ncl = si->nclusters, nr = 0;
+    put64(w, si->info[LMM_SWPI_SYNC]);
+    put(w, si->info, sizeof(si->info));
+    put(w, si->swap_map, max * 4);
+    put(w, si->cache, max * 8);
+    put(w, si->shadow, max * 8);
+    put(w, si->cluster_used, ncl * 4);
+    put(w, si->free_clusters, ncl * 4);
+    for (int64_t i = 0; i < max; i++)
+        nr += si->data[i] != NULL;
+    put64(w, nr);
+    for (int64_t i = 0; i < max; i++)
+        if (si->data[i]) {
+            put64(w, i);
+            put(w, si->data[i], LMM_PAGE_SIZE);
+        }
+}
+
+static int import_swap_area(struct reader *r, struct lmm_mmu *m, int t)
+{
+    int64_t max = get64(r);
+    if (!max)
+        return r->bad;
+    if (max < 2 || (uint64_t)max > (uint64_t)(r->len - r->pos) / 20)
+        return -1;
+    int64_t sync = get64(r);
+    if (r->bad || lmm_mmu_swapon(m, t, max, (int)sync))
+        return -1;
+    struct lmm_swap_area *si = m->swap[t];
+    int64_t ncl = si->nclusters;
+    get(r, si->info, sizeof(si->info));
+    get(r, si->swap_map, max * 4);
+    get(r, si->cache, max * 8);
+    get(r, si->shadow, max * 8);
+    get(r, si->cluster_used, ncl * 4);
+    get(r, si->free_clusters, ncl * 4);
+    if (si->info[LMM_SWPI_MAX] != max || si->info[LMM_SWPI_CURRENT] < 0 ||
+        si->info[LMM_SWPI_CURRENT] >= ncl || si->info[LMM_SWPI_FREE_HEAD] < 0 ||
+        si->info[LMM_SWPI_FREE_HEAD] >= ncl || si->info[LMM_SWPI_NR_FREE] < 0 ||
+        si->info[LMM_SWPI_NR_FREE] > ncl)
+        return -1;
+    for (int64_t i = 0; i < ncl; i++)
+        if (si->free_clusters[i] < 0 || si->free_clusters[i] >= ncl)
+            return -1;
+    int64_t nr = get64(r);
+    if (nr < 0 || nr > max)
+        return -1;
+    for (int64_t k = 0; k < nr && !r->bad; k++) {
+        int64_t off = get64(r);
+        if (off <= 0 || off >= max || si->data[off])
+            return -1;
+        si->data[off] = get_array(r, LMM_PAGE_SIZE, 1);
+    }
+    return r->bad;
+}
+
 int64_t lmm_mmu_export(struct lmm_mmu *mm, uint8_t *buf, int64_t cap)
 {
-    struct lmm_mmu_snap *m = (struct lmm_mmu_snap *)mm;
+    struct lmm_mmu *m = mm;
     struct writer w = {buf, cap, 0};
     if (lmm_mmu_struct_size() != (int64_t)sizeof(*m))
         return -LMM_EINVAL;
@@ -331,20 +376,23 @@ int64_t lmm_mmu_export(struct lmm_mmu *mm, uint8_t *buf, int64_t cap)
             put64(&w, i);
             put(&w, m->data[i], LMM_PAGE_SIZE);
         }
+    put(&w, m->swap_entry, n * 8);
+    for (int t = 0; t < LMM_MAX_SWAPFILES; t++)
+        export_swap_area(&w, m->swap[t]);
     return w.pos;
 }
 
 struct lmm_mmu *lmm_mmu_import(struct lmm_pa *pa, const uint8_t *buf, int64_t len)
 {
     struct reader r = {buf, len, 0, 0};
-    struct lmm_mmu_snap h;
+    struct lmm_mmu h;
     if (!pa || lmm_mmu_struct_size() != (int64_t)sizeof(h) ||
         !check_header(&r, SNAP_MMU_MAGIC, sizeof(h)) || get(&r, &h, sizeof(h)) ||
         h.max_pfn <= 0 || h.zero_pfn < 0 || h.zero_pfn >= h.max_pfn ||
         (uint64_t)h.max_pfn > (uint64_t)(len / 37))
         return NULL;
     /* a fresh engine of the same size, then every array overwritten */
-    struct lmm_mmu_snap *m = (struct lmm_mmu_snap *)lmm_mmu_create(pa, h.max_pfn, h.zero_pfn);
+    struct lmm_mmu *m = lmm_mmu_create(pa, h.max_pfn, h.zero_pfn);
     if (!m)
         return NULL;
     int64_t n = h.max_pfn;
@@ -376,9 +424,14 @@ struct lmm_mmu *lmm_mmu_import(struct lmm_pa *pa, const uint8_t *buf, int64_t le
         if (m->data[pfn])
             m->nr_data++;
     }
+    get(&r, m->swap_entry, n * 8);
+    memcpy(m->swap_stat, h.swap_stat, sizeof(h.swap_stat));
+    for (int t = 0; t < LMM_MAX_SWAPFILES && !r.bad; t++)
+        if (import_swap_area(&r, m, t))
+            r.bad = 1;
     if (r.bad || r.pos != r.len || m->nr_data != h.nr_data) {
-        lmm_mmu_destroy((struct lmm_mmu *)m);
+        lmm_mmu_destroy(m);
         return NULL;
     }
-    return (struct lmm_mmu *)m;
+    return m;
 }

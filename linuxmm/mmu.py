@@ -27,6 +27,13 @@ _pmd_get = lib.lmm_mmu_pmd_get
 _page_clear = lib.lmm_mmu_page_clear
 _isolate = lib.lmm_mmu_isolate_lru
 _lru_add_batch = lib.lmm_mmu_lru_add_batch
+_swap_alloc_slot = lib.lmm_mmu_swap_alloc_slot
+_swap_slot_free = lib.lmm_mmu_swap_slot_free
+_swap_cache_add = lib.lmm_mmu_swap_cache_add
+_swap_cache_delete = lib.lmm_mmu_swap_cache_delete
+_swap_writepage = lib.lmm_mmu_swap_writepage
+_swap_readpage = lib.lmm_mmu_swap_readpage
+_shrink_anon = lib.lmm_mmu_shrink_anon
 _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("refcount", lib.LMM_MMU_REFCOUNT, np.int32, None),
            ("mapcount", lib.LMM_MMU_MAPCOUNT, np.int32, None),
@@ -35,7 +42,17 @@ _ARRAYS = (("flags", lib.LMM_MMU_FLAGS, np.uint32, None),
            ("events", lib.LMM_MMU_EVENTS, np.int64, D.NR_VM_EVENTS),
            ("node", lib.LMM_MMU_NODE, np.int64, D.NR_NODE_ITEMS),
            ("lru_prev", lib.LMM_MMU_LRU_PREV, np.int32, "lru"),
-           ("lru_next", lib.LMM_MMU_LRU_NEXT, np.int32, "lru"))
+           ("lru_next", lib.LMM_MMU_LRU_NEXT, np.int32, "lru"),
+           ("swap_entry", lib.LMM_MMU_SWAP_ENTRY, np.int64, None),
+           ("swap_stat", lib.LMM_MMU_SWAP_STAT, np.int64, D.NR_SWAP_STATS))
+# one swap area's arrays (lmm_mmu_swap_array): name, selector, dtype, length ("max", "clusters"
+# or a number)
+_SWAP_ARRAYS = (("swap_map", lib.LMM_MMU_SWP_MAP, np.int32, "max"),
+                ("cache", lib.LMM_MMU_SWP_CACHE, np.int64, "max"),
+                ("shadow", lib.LMM_MMU_SWP_SHADOW, np.int64, "max"),
+                ("cluster_used", lib.LMM_MMU_SWP_CLUSTERS, np.int32, "clusters"),
+                ("free_clusters", lib.LMM_MMU_SWP_FREE, np.int32, "clusters"),
+                ("info", lib.LMM_MMU_SWP_INFO, np.int64, D.NR_SWPI))
 
 
 def _c_array(arr, ctype):
@@ -71,6 +88,9 @@ class Mmu:
             setattr(self, name, np.frombuffer(buf, dtype=dtype))
         self._reason = ffi.new("int *")
         self._leaf = ffi.new("uint64_t[2]")
+        self._flat_cache = None           # (flat snapshot, its C views): check_references
+        self._counters_cache = None       # (counters list, C pointer array, arrays): shrink_anon
+        self._refs_cache = None           # check_references' last arrays and their C views
         self._scanned = ffi.new("int64_t *")
 
     def lru_list(self, lru):
@@ -266,29 +286,40 @@ class Mmu:
             raise AssertionError(f"C refused arguments the checks accept: {err}")
 
     # -- reclaim's referenced-PTE pass (trusted internal callers: linuxmm/vm/vmscan.py) ---------
+    def _flat_cdata(self, flat):
+        """The C views of a flat rmap snapshot, kept while the same snapshot comes back (a
+        reclaim pass calls with one snapshot many times)."""
+        cached = self._flat_cache
+        if cached is not None and cached[0] is flat:
+            return cached[1]
+        views = tuple(_from_buffer("int64_t[]", x) for x in flat)
+        self._flat_cache = (flat, views)
+        return views
+
     def check_references(self, pfns, flat, check):
         """lmm_mmu_check_references over the isolated folios `pfns` (int64 array) with the
         pass's flat anon rmap snapshot `flat` (RmapIndex.flat()): (ref, vmflags, decision,
         mstart, cand, addr) int64 arrays; ref[i] == -1: folio i is left to the Python path."""
         n = len(pfns)
-        keys, kstart, pgd, start, pages, pgoff, vmflags = flat
-        ref = np.empty(n, np.int64)
-        vmf = np.empty(n, np.int64)
-        dec = np.full(n, -1, np.int64)                # written only with check
-        mstart = np.empty(n + 1, np.int64)
+        keys, kstart, pgd, start, pages, pgoff, vmflags = self._flat_cdata(flat)
+        nkeys = len(flat[0])
+        out = np.empty(4 * n + 1, np.int64)           # ref, vmf, dec, mstart
+        out[2 * n:3 * n] = -1                          # dec: written only with check
+        o = _from_buffer("int64_t[]", out)
         cap = max(n * 2, 8)
-        fb = _from_buffer
         while True:
-            cand = np.empty(cap, np.int64)
-            addr = np.empty(cap, np.int64)
-            w = _check_refs(self._ptr, fb("int64_t[]", pfns), n, fb("int64_t[]", keys),
-                            fb("int64_t[]", kstart), len(keys), fb("int64_t[]", pgd),
-                            fb("int64_t[]", start), fb("int64_t[]", pages), fb("int64_t[]", pgoff),
-                            fb("int64_t[]", vmflags), 1 if check else 0, fb("int64_t[]", ref),
-                            fb("int64_t[]", vmf), fb("int64_t[]", dec), fb("int64_t[]", mstart),
-                            fb("int64_t[]", cand), fb("int64_t[]", addr), cap)
+            maps = np.empty(2 * cap, np.int64)           # cand, addr
+            mp = _from_buffer("int64_t[]", maps)
+            w = _check_refs(self._ptr, _from_buffer("int64_t[]", pfns), n, keys, kstart, nkeys,
+                            pgd, start, pages, pgoff, vmflags, 1 if check else 0, o, o + n,
+                            o + 2 * n, o + 3 * n, mp, mp + cap, cap)
             if w >= 0:
-                return ref, vmf, dec, mstart, cand[:w], addr[:w]
+                ref = out[:n]
+                # shrink_anon usually follows with these very arrays: keep their C views
+                self._refs_cache = (ref, pfns, _from_buffer("int64_t[]", pfns),
+                                    (o, o + 2 * n, o + 3 * n, mp, mp + cap), out, maps)
+                return (ref, out[n:2 * n], out[2 * n:3 * n], out[3 * n:], maps[:w],
+                        maps[cap:cap + w])
             cap *= 4
 
     def isolate_lru(self, lru, nr_to_scan, limit_pfn):
@@ -306,6 +337,110 @@ class Mmu:
         if pfns:
             arr = np.array(pfns, np.int64)
             _lru_add_batch(self._ptr, _from_buffer("int64_t[]", arr), len(arr))
+
+    # -- swap areas (trusted internal callers: linuxmm/vm/swap.py) -------------------------------
+    def swapon(self, type_, max_slots, sync=False):
+        """An empty swap area of max_slots slots (the header included) for a free type."""
+        err = lib.lmm_mmu_swapon(self._ptr, type_, max_slots, 1 if sync else 0)
+        if err == -lib.LMM_ENOMEM:
+            raise MemoryError("cannot allocate the swap area's state")
+        if err:
+            raise ValueError(f"swap type {type_} is in use or bad, or {max_slots} slots too few")
+
+    def swapoff(self, type_):
+        """Free the area (views of its arrays must not be used any more)."""
+        if lib.lmm_mmu_swapoff(self._ptr, type_):
+            raise ValueError(f"no swap area of type {type_}")
+
+    def swap_arrays(self, type_):
+        """{name: numpy view} of the area's arrays (swap_map, cache, shadow, cluster_used,
+        free_clusters, info)."""
+        info = lib.lmm_mmu_swap_array(self._ptr, type_, lib.LMM_MMU_SWP_INFO)
+        if info == ffi.NULL:
+            raise ValueError(f"no swap area of type {type_}")
+        info = ffi.cast("int64_t *", info)
+        max_slots = info[D.SWPI_MAX]
+        clusters = (max_slots + D.SWAPFILE_CLUSTER - 1) // D.SWAPFILE_CLUSTER
+        out = {}
+        for name, which, dtype, n in _SWAP_ARRAYS:
+            count = max_slots if n == "max" else clusters if n == "clusters" else n
+            keep = ffi.gc(ffi.cast("char *", lib.lmm_mmu_swap_array(self._ptr, type_, which)),
+                          lambda _p, owner=self._ptr: None)
+            out[name] = np.frombuffer(ffi.buffer(keep, count * np.dtype(dtype).itemsize),
+                                      dtype=dtype)
+        return out
+
+    def swap_alloc_slot(self, type_):
+        """cluster_alloc_swap_entry: a free slot's offset, or -1 when the area is full."""
+        return _swap_alloc_slot(self._ptr, type_)
+
+    def swap_slot_free(self, type_, offset):
+        """The slot's last user went: its contents go, its cluster may become free."""
+        _swap_slot_free(self._ptr, type_, offset)
+
+    def swap_cache_add(self, pfn, type_, offset):
+        """add_to_swap_cache (PG_swapcache, the cache's reference, nr_file_pages,
+        nr_swapcached)."""
+        if _swap_cache_add(self._ptr, pfn, type_, offset):
+            raise ValueError(f"pfn {pfn} or swap slot {type_}:{offset} cannot be cached")
+
+    def swap_cache_delete(self, pfn, shadow=-1):
+        """__delete_from_swap_cache but the cache's reference (the caller puts it); the slot
+        is freed when no PTE holds it, else it keeps the shadow (>= 0)."""
+        if _swap_cache_delete(self._ptr, pfn, shadow):
+            raise ValueError(f"pfn {pfn} is not in the swap cache")
+
+    def swap_writepage(self, pfn):
+        """swap_writepage: the folio's bytes to its slot, PG_dirty cleared, pswpout and
+        pgpgout counted."""
+        err = _swap_writepage(self._ptr, pfn)
+        if err == -lib.LMM_ENOMEM:
+            raise MemoryError("no host memory for a swap slot's contents")
+        if err:
+            raise ValueError(f"pfn {pfn} is not in the swap cache")
+
+    def swap_readpage(self, pfn, type_, offset):
+        """swap_read_folio: the slot's bytes into frame pfn, pswpin and pgpgin counted."""
+        err = _swap_readpage(self._ptr, pfn, type_, offset)
+        if err == -lib.LMM_ENOMEM:
+            raise MemoryError("no host memory for a page buffer")
+        if err:
+            raise ValueError(f"bad frame {pfn} or swap slot {type_}:{offset}")
+
+    def shrink_anon(self, pfns, start, refs, flat, counters, swap_order, may_swap,
+                    may_writepage):
+        """lmm_mmu_shrink_anon: shrink_folio_list's anonymous order-0 half from folio `start`
+        of the isolated batch `pfns` (int64 array), with check_references' answer
+        refs = (ref, decision, mstart, cand, addr) and the pass's flat rmap `flat`
+        (RmapIndex.flat(); counters[c]: candidate c's mm counters).  Returns (index of the
+        first folio left to the caller, folios kept in order, reclaimed, activated, written)."""
+        ref, dec, mstart, cand, addr = refs
+        n = len(pfns)
+        keep = np.empty(max(n - start, 1) + 4, np.int64)     # kept folios, then out[4]
+        k = keep[-4:]
+        k[:] = 0
+        fb = _from_buffer
+        kp = fb("int64_t[]", keep)
+        cached = self._counters_cache
+        if cached is not None and cached[0] is counters:
+            ptrs = cached[1]
+        else:
+            ptrs = ffi.new("int64_t *[]", [fb("int64_t[]", c, require_writable=True)
+                                           for c in counters] or [ffi.NULL])
+            self._counters_cache = (counters, ptrs, list(counters))
+        last = self._refs_cache
+        if last is not None and last[0] is ref and last[1] is pfns:
+            pp, (rp, dp, mp, cp, ap) = last[2], last[3]
+        else:
+            pp, rp, dp, mp, cp, ap = (fb("int64_t[]", x) for x in (pfns, ref, dec, mstart, cand,
+                                                                   addr))
+        i = _shrink_anon(self._ptr, pp, n, start, rp, dp, mp, cp, ap, self._flat_cdata(flat)[2],
+                         ptrs,
+                         fb("int64_t[]", swap_order), len(swap_order), 1 if may_swap else 0,
+                         1 if may_writepage else 0, kp, kp + (len(keep) - 4))
+        if i < 0:
+            raise MemoryError("no host memory for a swap slot's contents")
+        return i, keep[:k[0]].tolist(), int(k[1]), int(k[2]), int(k[3])
 
     # -- the bulk access loop ---------------------------------------------------------------
     def access(self, pgd, counters, snapshot, addrs, writes, start=0):

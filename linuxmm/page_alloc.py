@@ -428,6 +428,18 @@ class PageAllocator:
         boost = self.watermark_boost(i)
         return tuple(self._zs(i, lib.LMM_ZS_WMARK_MIN + k) + boost for k in range(4))
 
+    def zone_balance_info(self, i, highest_zoneidx):
+        """What kswapd's balance check reads of zone i, in one call: (managed pages, free
+        pages, free highatomic pages, high watermark + boost, lowmem_reserve[highest_zoneidx]
+        (0 past the last zone))."""
+        i = check_zone_index(i, self.nr_zones)
+        ptr, zs = self._ptr, lib.lmm_pa_zone_stat
+        reserve = (lib.lmm_pa_lowmem_reserve(ptr, i, highest_zoneidx)
+                   if 0 <= highest_zoneidx < self.nr_zones else 0)
+        return (zs(ptr, i, lib.LMM_ZS_MANAGED), zs(ptr, i, lib.LMM_ZS_FREE),
+                zs(ptr, i, lib.LMM_ZS_FREE_HIGHATOMIC),
+                zs(ptr, i, lib.LMM_ZS_WMARK_HIGH) + zs(ptr, i, lib.LMM_ZS_BOOST), reserve)
+
     def lowmem_reserve(self, i):
         i = check_zone_index(i, self.nr_zones)
         return [lib.lmm_pa_lowmem_reserve(self._ptr, i, j) for j in range(self.nr_zones)]

@@ -32,6 +32,8 @@ def check_cpu(cpu, cpus):
 
 
 def check_zone_index(i, nr_zones):
+    if i.__class__ is int and 0 <= i < nr_zones:      # the common case, without conversions
+        return i
     i = _args.as_int(i, "zone index")
     if not 0 <= i < nr_zones:
         raise ValueError(f"zone index must be in 0..{nr_zones - 1}, got {i}")

@@ -171,7 +171,8 @@ def _restore_pa(cls, data, max_order, cpus, min_pfn, max_pfn):
     return pa
 
 
-_MMU_SKIP = ("_ptr", "_pa_ptr", "_reason", "_leaf", "_scanned")
+_MMU_SKIP = ("_ptr", "_pa_ptr", "_reason", "_leaf", "_scanned", "_flat_cache", "_counters_cache",
+             "_refs_cache")
 
 
 def _mmu_arrays():

@@ -8,6 +8,7 @@ import pytest
 import linuxmm as L
 from linuxmm.vm import vmscan as V
 from linuxmm.vm.lruvec import lru_pfns
+from linuxmm.vm import mmu_defs as D
 from linuxmm.vm.mmu_defs import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON
 from linuxmm.vm.rmap import RmapIndex
 
@@ -186,3 +187,101 @@ def test_isolate_lru_and_putback_match_the_python_rules(reclaim_idx):
         k.check()
     assert all(r == results[0] for r in results[1:])
     assert sum(len(t) for t, _ in results[0][0]) > 0
+
+
+def shrink_state(k):
+    mmu = k.mmu
+    areas = {t: {n: a.tolist() for n, a in mmu.swap_arrays(t).items()}
+             for t in k.swap_state.areas}
+    counters = {pr.pid: pr.mm.counters.tolist() for pr in k._processes.values()
+                if pr.mm is not None}
+    return (mmu.flags.tolist(), mmu.refcount.tolist(), mmu.mapcount.tolist(),
+            mmu.swap_entry.tolist(), mmu.swap_stat.tolist(), mmu.node.tolist(),
+            mmu.events.tolist(), areas, counters, ptes(k),
+            [k._pa.nr_free_pages(i) for i in range(len(k.zones))])
+
+
+def shrink_batch(k, engine, may_swap=True, may_writepage=True):
+    """One isolated batch of the inactive anon list through shrink_folio_list's per-folio
+    body: the engine's Mmu.shrink_anon for as far as it goes (then the Python body for the
+    folio it leaves), or the Python body for every folio."""
+    sc = V.ScanControl(k, 32, 0, kswapd=True)
+    sc.may_swap, sc.may_writepage = may_swap, may_writepage
+    taken, _ = V.isolate_lru_folios(k, 400, LRU_INACTIVE_ANON, sc)
+    vs = k.vmscan
+    vs.rmap_pass, vs.rmap_index = True, None
+    try:
+        batch = V._batch_references(k, taken, True)
+        keep, reclaimed, activated, written, engine_calls = [], 0, 0, 0, 0
+        i = 0
+        counters = batch[9]
+        order = np.array([si.type for si in k.swap_state.ordered()], np.int64)
+        while i < len(taken):
+            if engine:
+                i, kept, r, a, w = k.mmu.shrink_anon(np.array(taken, np.int64), i, batch[7],
+                                                     batch[8], counters, order, may_swap,
+                                                     may_writepage)
+                engine_calls += 1
+                keep += kept
+                reclaimed, activated, written = reclaimed + r, activated + a, written + w
+                if i >= len(taken):
+                    break
+            before = int(k.mmu.swap_stat[D.SWS_PSWPOUT])
+            r, a, kept = V._shrink_folio(k, i, taken[i], batch, sc, False)
+            written += int(k.mmu.swap_stat[D.SWS_PSWPOUT]) - before
+            reclaimed, activated = reclaimed + r, activated + a
+            if kept:
+                keep.append(taken[i])
+            i += 1
+    finally:
+        vs.rmap_pass, vs.rmap_index = False, None
+    k.mmu.lru_add_batch([pfn for pfn in keep if k.mmu.refcount[pfn] > 0])
+    return (taken, keep, reclaimed, activated, written), engine_calls
+
+
+@pytest.mark.parametrize("may_swap,may_writepage", [(True, True), (False, True), (True, False)])
+def test_shrink_anon_matches_the_python_body_on_both_backends(may_swap, may_writepage):
+    """Mmu.shrink_anon (C and reference) = vmscan._shrink_folio folio by folio: the same
+    results (kept folios in order, pages reclaimed / activated / written) and the same engine
+    state after (page flags and counts, PTEs, swap areas and cache, counters, free pages)."""
+    ks = {name: machine(b) for name, b in (("c_engine", "c"), ("c_python", "c"),
+                                           ("ref_engine", "reference"),
+                                           ("ref_python", "reference"))}
+    total_written = 0
+    for rnd in range(3):
+        got = {}
+        cached_before = ks["c_engine"].swap_state.nr_swapcached()
+        for name, k in ks.items():
+            got[name], calls = shrink_batch(k, name.endswith("engine"), may_swap, may_writepage)
+            if name.endswith("engine"):
+                assert calls >= 1
+        assert got["c_engine"] == got["c_python"] == got["ref_engine"] == got["ref_python"]
+        states = [shrink_state(k) for k in ks.values()]
+        assert all(s == states[0] for s in states[1:]), rnd
+        taken, keep, reclaimed, activated, written = got["c_engine"]
+        assert len(taken) > 100 and reclaimed > 0 and activated > 0
+        total_written += written
+        if not may_writepage:
+            assert written == 0
+        if not may_swap:                            # no folio entered the swap cache
+            assert ks["c_engine"].swap_state.nr_swapcached() <= cached_before
+        for k in ks.values():
+            k.check()
+    if may_swap and may_writepage:
+        assert total_written > 0
+
+
+@pytest.mark.parametrize("backend", ["c", "reference"])
+def test_zone_balance_info_is_the_zone_reads_it_replaces(backend):
+    """PageAllocator.zone_balance_info (pgdat_balanced's one read per zone) = managed_pages,
+    nr_free_pages, nr_free_highatomic, watermarks()[2] (boost included), lowmem_reserve[h]."""
+    k = machine(backend)
+    pa = k._pa
+    n = len(k._zone_names)
+    for i in range(n):
+        for h in range(n + 1):
+            reserve = pa.lowmem_reserve(i)
+            assert pa.zone_balance_info(i, h) == (
+                pa.managed_pages(i), pa.nr_free_pages(i), pa.nr_free_highatomic(i),
+                pa.watermarks(i)[2], reserve[h] if h < len(reserve) else 0), (i, h)
+    assert any(pa.zone_balance_info(i, n - 1)[4] for i in range(n))   # a reserve counted

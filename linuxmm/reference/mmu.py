@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import InvariantError, OutOfMemory
 from ..vm import mmu_args as A
 from ..vm import mmu_defs as D
+from .swap import _DONE_MAJOR, SwapEngine, _NoMem
 
 _M64 = (1 << 64) - 1
 _PFN = D.PTE_PFN_MASK
@@ -25,10 +26,6 @@ _ANON_FLAGS = D.PG_ANON | D.PG_ANON_EXCLUSIVE | D.PG_SWAPBACKED | D.PG_UPTODATE 
 _ANON_PTE = D._PAGE_PRESENT | D._PAGE_RW | D._PAGE_USER | D._PAGE_ACCESSED | D._PAGE_DIRTY
 _ZERO_PTE = D._PAGE_PRESENT | D._PAGE_USER | D._PAGE_ACCESSED | D._PAGE_SPECIAL
 _VM_ACCESS = D.VM_READ | D.VM_WRITE | D.VM_EXEC
-
-
-class _NoMem(Exception):
-    """The page allocator refused a page inside an operation."""
 
 
 class _Leaf(Exception):
@@ -63,7 +60,7 @@ def _chunked(addrs, writes, start):
         step = min(step * 2, 1 << 16)
 
 
-class Mmu:
+class Mmu(SwapEngine):
     """Page frames, page tables and the bulk access loop over one PageAllocator."""
 
     backend = "reference"
@@ -90,6 +87,7 @@ class Mmu:
         self._data = {}
         self._tables = {}
         self._level = {}
+        self._swap_init()
 
     # -- frames ---------------------------------------------------------------------------
     def _alloc(self, gfp):
@@ -696,9 +694,12 @@ class Mmu:
                 table[i] = entry
                 continue
             reason = self._fault(pgd, counters, rows, ends, addr, write, entry, table, i)
-            if reason != D.ACCESS_DONE:
+            if reason == _DONE_MAJOR:
+                counters[D.MM_MAJ_FLT] += 1
+            elif reason != D.ACCESS_DONE:
                 return k, reason
-            counters[D.MM_MIN_FLT] += 1
+            else:
+                counters[D.MM_MIN_FLT] += 1
             self.events[D.EV_PGFAULT] += 1
             if self.pa.kswapd_wakeups != wakeups:       # done, but kswapd must run first
                 return k + 1, D.ACCESS_KSWAPD
@@ -714,7 +715,14 @@ class Mmu:
             return D.ACCESS_FAULT
         if (write and not vm_flags & D.VM_WRITE) or not vm_flags & _VM_ACCESS:
             return D.ACCESS_FAULT
-        if entry & _PSE or (entry and not entry & D._PAGE_PRESENT):
+        if entry & _PSE:
+            return D.ACCESS_FAULT
+        if entry and not entry & (D._PAGE_PRESENT | D._PAGE_PROTNONE):
+            try:                                        # linuxmm/reference/swap.py
+                return self._do_swap_page(counters, row, entry, table, i, addr, write)
+            except _NoMem:
+                return D.ACCESS_NOMEM
+        if entry and not entry & D._PAGE_PRESENT:
             return D.ACCESS_FAULT
         nx = 0 if vm_flags & D.VM_EXEC else D._PAGE_NX
         anon_vma = row[D.SNAP_ANON_VMA]

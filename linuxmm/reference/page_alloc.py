@@ -1047,6 +1047,14 @@ class PageAllocator:
         z = self.zones[self._zone_index(i)]
         return tuple(w + z.boost for w in z.wmark)
 
+    def zone_balance_info(self, i, highest_zoneidx):
+        """(managed, free, free highatomic, high watermark + boost, lowmem_reserve[highest])."""
+        z = self.zones[self._zone_index(i)]
+        reserve = z.lowmem_reserve[highest_zoneidx] \
+            if 0 <= highest_zoneidx < len(z.lowmem_reserve) else 0
+        return (z.managed, z.free_pages, z.free_pages_mt[HIGHATOMIC], z.wmark[2] + z.boost,
+                reserve)
+
     def lowmem_reserve(self, i):
         return list(self.zones[self._zone_index(i)].lowmem_reserve)
 

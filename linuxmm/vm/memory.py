@@ -21,7 +21,7 @@ from ..errors import BusError, OutOfMemory, SegmentationFault
 from .constants import (MMAP_MIN_ADDR, STACK_GUARD_GAP, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
                         VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_SPECIAL,
                         VM_WRITE)
-from .clock import charge
+from .clock import advance, charge
 from .filemap import folio_frames, put_page
 from .lruvec import lru_link
 from .mmu_defs import (ACCESS_DONE, ACCESS_KSWAPD, EV_PGFAULT, EV_PGREUSE, LRU_INACTIVE_ANON,
@@ -30,7 +30,8 @@ from .mmu_defs import (ACCESS_DONE, ACCESS_KSWAPD, EV_PGFAULT, EV_PGREUSE, LRU_I
                        _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW,
                        PAGE_SHIFT, PAGE_SIZE, _PAGE_SPECIAL, _PAGE_USER, PG_ANON,
                        PG_ANON_EXCLUSIVE, PG_FILE, PG_LRU, PG_ORDER_MASK, PG_SHMEM, PG_SWAPBACKED,
-                       PG_UPTODATE, PMD_SIZE, pte_pfn, PTRS_PER_TABLE, SNAPK_ANON, SNAP_COLUMNS)
+                       PG_UPTODATE, PMD_SIZE, pte_pfn, PTRS_PER_TABLE, SNAPK_ANON, SNAP_COLUMNS,
+                       SWS_PAGE_CLUSTER, SWS_PSWPIN)
 from .writeback import balance_dirty_pages
 
 # vm_fault_t (include/linux/mm_types.h)
@@ -673,6 +674,25 @@ def wakeup_kswapd(kernel):
     wake(kernel)
 
 
+def _loop_start(kernel, counters):
+    """Before a call of the engine's access loop: vm.page-cluster for its swap-ins, and the
+    counters its time is charged from (minor faults, major faults, pages read from swap)."""
+    st = kernel.mmu.swap_stat
+    st[SWS_PAGE_CLUSTER] = kernel.page_cluster
+    return int(counters[MM_MIN_FLT]), int(counters[MM_MAJ_FLT]), int(st[SWS_PSWPIN])
+
+
+def _loop_charge(kernel, counters, before):
+    """The time of the faults the engine's loop completed (linuxmm/vm/clock.py), charged at
+    once: minor_fault each, major_fault + page_read per swap-in (do_swap_page's costs)."""
+    costs = kernel.costs
+    ns = (costs["minor_fault"] * (int(counters[MM_MIN_FLT]) - before[0])
+          + costs["major_fault"] * (int(counters[MM_MAJ_FLT]) - before[1])
+          + costs["page_read"] * (int(kernel.mmu.swap_stat[SWS_PSWPIN]) - before[2]))
+    if ns:
+        advance(kernel, ns)
+
+
 def access_bulk(mm, addrs, writes):
     """Replay accesses: the MMU's loop runs until a fault it does not handle, which is
     handled here, and then resumes after it."""
@@ -683,9 +703,9 @@ def access_bulk(mm, addrs, writes):
     i = 0
     while i < n:
         snap = fault_snapshot(mm)
-        before = int(counters[MM_MIN_FLT])
+        before = _loop_start(kernel, counters)
         i, reason = mmu.access(mm.pgd, counters, snap, addrs, writes, i)
-        charge(kernel, "minor_fault", int(counters[MM_MIN_FLT]) - before)   # the C loop's
+        _loop_charge(kernel, counters, before)
         if reason == ACCESS_DONE:
             break
         if reason == ACCESS_KSWAPD:                 # the access at i - 1 woke kswapd
@@ -703,9 +723,9 @@ def access_range(mm, start, npages, write):
     i = 0
     while i < npages:
         snap = fault_snapshot(mm)
-        before = int(counters[MM_MIN_FLT])
+        before = _loop_start(kernel, counters)
         i, reason = mmu.access_range(mm.pgd, counters, snap, start, npages, write, i)
-        charge(kernel, "minor_fault", int(counters[MM_MIN_FLT]) - before)   # the C loop's
+        _loop_charge(kernel, counters, before)
         if reason == ACCESS_DONE:
             break
         if reason == ACCESS_KSWAPD:

@@ -186,3 +186,40 @@ LEVEL_PTE = 1
 LEVEL_PMD = 2
 LEVEL_PUD = 3
 LEVEL_PGD = 4
+
+# -- swap areas in the MMU engines (csrc/swap.c; linuxmm/vm/swap.py) --------------------------
+MAX_SWAPFILES = 32                 # 1 << SWP_TYPE_BITS (minus the special types, 27 really)
+SWAPFILE_CLUSTER = 512
+# swap's counters and readahead state: int64 mmu.swap_stat[NR_SWAP_STATS]
+SWS_NONRESIDENT_AGE = 0   # the node's nonresident age (workingset.py)
+SWS_RA_HITS = 1           # swapin_readahead_hits
+SWS_PREV_OFFSET = 2       # swapin_nr_pages' prev_offset
+SWS_LAST_RA = 3           # swapin_nr_pages' last_readahead_pages
+SWS_PAGE_CLUSTER = 4      # vm.page-cluster as the access loop's caller last set it
+SWS_PSWPIN = 5
+SWS_PSWPOUT = 6
+SWS_SWAP_RA = 7
+SWS_SWAP_RA_HIT = 8
+SWS_NR_SWAPCACHED = 9
+SWS_REFAULT_ANON = 10     # workingset_refault_anon
+SWS_ACTIVATE_ANON = 11    # workingset_activate_anon
+SWS_RESTORE_ANON = 12     # workingset_restore_anon
+NR_SWAP_STATS = 16
+# the /proc/vmstat items kept in swap_stat
+SWAP_STAT_NAMES = {SWS_PSWPIN: "pswpin", SWS_PSWPOUT: "pswpout", SWS_SWAP_RA: "swap_ra",
+                   SWS_SWAP_RA_HIT: "swap_ra_hit", SWS_NR_SWAPCACHED: "nr_swapcached",
+                   SWS_REFAULT_ANON: "workingset_refault_anon",
+                   SWS_ACTIVATE_ANON: "workingset_activate_anon",
+                   SWS_RESTORE_ANON: "workingset_restore_anon"}
+# one swap area's scalars: int64 info[NR_SWPI]
+SWPI_MAX = 0              # slots, the header included (si->max)
+SWPI_PAGES = 1            # usable slots (si->pages)
+SWPI_INUSE = 2            # si->inuse_pages
+SWPI_CURRENT = 3          # cpu 0's current cluster
+SWPI_NEXT_OFFSET = 4      # where its next slot search starts
+SWPI_FREE_HEAD = 5        # the free-cluster ring: first entry
+SWPI_NR_FREE = 6          # the free-cluster ring: entries
+SWPI_SYNC = 7             # SWP_SYNCHRONOUS_IO (zram)
+NR_SWPI = 8
+# a swap-cache folio's entry in mmu.swap_entry[pfn]: type << 40 | offset (0: none)
+SWP_ENTRY_SHIFT = 40

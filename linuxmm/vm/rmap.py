@@ -68,7 +68,7 @@ class RmapIndex:
     walk() gives exactly rmap_walk()'s answer while no VMA, anon_vma or process changes: build
     one per pass and drop it when the pass ends."""
 
-    __slots__ = ("anon", "file", "_flat", "flat_items")
+    __slots__ = ("anon", "file", "_flat", "flat_items", "_counters")
 
     def __init__(self, kernel):
         anon_keys = {}
@@ -96,6 +96,7 @@ class RmapIndex:
         self.file = file_keys
         self._flat = None
         self.flat_items = None
+        self._counters = None
 
     def flat(self):
         """The anon half as flat int64 arrays for the engine's batch rmap (Mmu.check_references):
@@ -115,6 +116,13 @@ class RmapIndex:
             self._flat = tuple(np.array(x, np.int64) for x in [keys, kstart, *cols])
             self.flat_items = items
         return self._flat
+
+    def flat_counters(self):
+        """The mm counters of each flat() candidate (the same list for the whole pass)."""
+        if self._counters is None:
+            self.flat()
+            self._counters = [mm.counters for _, mm, _ in self.flat_items]
+        return self._counters
 
     def walk(self, kernel, pfn):
         """rmap_walk(kernel, pfn) from the index."""

@@ -1,12 +1,15 @@
 """Swap (mm/swapfile.c, mm/swap_state.c, mm/page_io.c): swap areas, slots, the swap cache and
 swap-in.
 
-A swap area is `SwapInfo`: `swap_map` holds one use count per slot (PTEs holding the entry),
-slot 0 is the header page, slots are handed out from 512-slot clusters (cpu 0's current
-cluster, then the first free cluster, then any cluster with room).  A swapped-out page's bytes
-live in the area's sparse `data` store.  The swap cache maps a slot to the anonymous folio
-being written or read (PG_SWAPCACHE, its slot in `folio_entry`), and keeps a shadow entry
-(workingset.py) for an evicted one.
+A swap area is `SwapInfo`: its policy (path, priority) here, its slots in the MMU engine
+(csrc/swap.c, twin linuxmm/reference/swap.py) and seen as numpy arrays: `swap_map` holds one
+use count per slot (PTEs holding the entry), slot 0 is the header page, slots are handed out
+from 512-slot clusters (cpu 0's current cluster, then the first free cluster, then any cluster
+with room).  A swapped-out page's bytes live in the engine's sparse slot store.  The swap cache
+maps a slot to the anonymous folio being written or read (PG_SWAPCACHE, its entry in
+`mmu.swap_entry`), and the slot keeps a shadow entry (workingset.py) for an evicted one.  The
+engine's access loop completes swap-cache hits and one-page swap-ins itself (do_swap_page in
+csrc/swap.c); everything else comes here.
 
 Simplifications (docs/pressure.md): I/O completes synchronously (pageout frees the folio in
 the same reclaim pass, as with a synchronous device); swap-in readahead is the cluster
@@ -28,17 +31,17 @@ from .filemap import put_page
 from .memory import (VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, do_wp_page,
                      linear_page_index, mk_pte, vm_page_prot)
 from .workingset import workingset_refault
-from .mmu_defs import (EV_PGMAJFAULT, EV_PGPGIN, EV_PGPGOUT, MM_ANONPAGES, MM_SWAPENTS,
-                       NR_ANON_MAPPED, NR_FILE_PAGES, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT,
-                       _PAGE_PROTNONE, _PAGE_RW, PAGE_SHIFT, PAGE_SIZE, PG_ANON,
-                       PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD, PG_SWAPBACKED, PG_SWAPCACHE,
-                       PG_UPTODATE, VM_WRITE)
+from .mmu_defs import (EV_PGMAJFAULT, MAX_SWAPFILES, MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED,
+                       _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW,
+                       PAGE_SHIFT, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD,
+                       PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE, SWP_ENTRY_SHIFT, SWPI_FREE_HEAD,
+                       SWPI_INUSE, SWPI_NR_FREE, SWS_LAST_RA, SWS_NR_SWAPCACHED, SWS_PREV_OFFSET,
+                       SWS_RA_HITS, SWS_SWAP_RA, SWS_SWAP_RA_HIT, VM_WRITE)
 
-SWAPFILE_CLUSTER = 512
-MAX_SWAPFILES = 32                 # 1 << SWP_TYPE_BITS (minus the special types, 27 really)
 SWP_TYPE_BITS = 5
 SWP_OFFSET_SHIFT = 9 + SWP_TYPE_BITS      # SWP_OFFSET_FIRST_BIT (_PAGE_BIT_PROTNONE + 1) + bits
 _U64 = (1 << 64) - 1
+_OFF_MASK = (1 << SWP_ENTRY_SHIFT) - 1
 
 
 # -- swap entries in PTEs (arch/x86/include/asm/pgtable_64.h) ----------------------------------
@@ -58,10 +61,16 @@ def is_swap_pte(pte):
 
 
 # -- swap areas -------------------------------------------------------------------------------
-class SwapInfo:
-    """struct swap_info_struct of one swap area."""
+_AREA_ARRAYS = ("swap_map", "cache", "shadow", "cluster_used", "free_clusters", "info")
 
-    def __init__(self, type_, path, size_pages, prio, kind):
+
+class SwapInfo:
+    """struct swap_info_struct of one swap area: the policy half here (path, kind, priority),
+    the slots in the MMU engine (csrc/swap.c, linuxmm/reference/swap.py), seen through numpy
+    arrays: swap_map (PTEs holding each slot), cache (the swap cache: slot -> pfn, -1 none),
+    shadow (workingset shadow, -1 none), cluster_used, free_clusters and info (SWPI_*)."""
+
+    def __init__(self, type_, path, size_pages, prio, kind, mmu):
         self.type = type_
         self.path = path
         self.kind = kind                          # "partition" or "file"
@@ -71,79 +80,74 @@ class SwapInfo:
         self.max = size_pages                     # slots, the header page included
         self.pages = size_pages - 1               # usable slots (si->pages)
         self.prio = prio
-        self.swap_map = np.zeros(size_pages, np.int32)
-        self.swap_map[0] = -1                     # SWAP_MAP_BAD: the header
-        self.inuse_pages = 0
-        self.data = {}                            # offset -> bytes written by pageout
-        self.cache = {}                           # offset -> pfn (the swap cache)
-        self.shadows = {}                         # offset -> workingset shadow
-        nclusters = (size_pages + SWAPFILE_CLUSTER - 1) // SWAPFILE_CLUSTER
-        self.cluster_used = np.zeros(nclusters, np.int32)
-        self.cluster_used[0] = 1                  # the header slot
-        self.free_clusters = list(range(1, nclusters)) if nclusters > 1 else []
-        self.current = 0                          # cpu 0's cluster (0: the first one)
-        self.next_offset = 1
+        self.mmu = mmu
+        mmu.swapon(type_, size_pages, self.synchronous_io)
 
-    def _cluster_has_room(self, c):
-        end = min((c + 1) * SWAPFILE_CLUSTER, self.max)
-        return self.cluster_used[c] < end - c * SWAPFILE_CLUSTER
+    def __getattr__(self, name):
+        # the engine's arrays, fetched on first use (and again after a snapshot is loaded)
+        if name in _AREA_ARRAYS:
+            arrays = self.mmu.swap_arrays(self.type)
+            self.__dict__.update(arrays)
+            return arrays[name]
+        raise AttributeError(name)
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in _AREA_ARRAYS}
+
+    @property
+    def inuse_pages(self):
+        return int(self.info[SWPI_INUSE])
 
     def alloc_slot(self):
         """cluster_alloc_swap_entry for one order-0 slot, or None when the area is full."""
-        if self.inuse_pages >= self.pages:
-            return None
-        c = self.current
-        if c is not None and self._cluster_has_room(c):
-            end = min((c + 1) * SWAPFILE_CLUSTER, self.max)
-            for off in range(max(self.next_offset, c * SWAPFILE_CLUSTER), end):
-                if self.swap_map[off] == 0 and off not in self.cache:
-                    return self._take(off)
-        if self.free_clusters:                    # a new free cluster for this cpu
-            c = self.free_clusters.pop(0)
-            self.current = c
-            self.next_offset = c * SWAPFILE_CLUSTER
-            return self.alloc_slot()
-        for c in range(len(self.cluster_used)):   # the nonfull and fragmented clusters
-            if self._cluster_has_room(c):
-                start = c * SWAPFILE_CLUSTER
-                end = min(start + SWAPFILE_CLUSTER, self.max)
-                for off in range(start, end):
-                    if self.swap_map[off] == 0 and off not in self.cache:
-                        self.current = c
-                        return self._take(off)
-        return None                               # pragma: no cover (inuse says there is room)
-
-    def _take(self, off):
-        self.next_offset = off + 1
-        self.inuse_pages += 1
-        c = off // SWAPFILE_CLUSTER
-        self.cluster_used[c] += 1
-        return off
+        off = self.mmu.swap_alloc_slot(self.type)
+        return None if off < 0 else off
 
     def slot_free(self, off):
         """The slot's last user (PTE or swap cache) went: it is free again."""
-        self.data.pop(off, None)
-        self.inuse_pages -= 1
-        c = off // SWAPFILE_CLUSTER
-        self.cluster_used[c] -= 1
-        if self.cluster_used[c] == 0 and c != self.current:
-            self.free_clusters.append(c)
+        self.mmu.swap_slot_free(self.type, off)
 
     def slot_busy(self, off):
-        return self.swap_map[off] > 0 or off in self.cache
+        return self.swap_map[off] > 0 or self.cache[off] >= 0
+
+    def cached(self, off):
+        """The swap-cache folio of slot off, or None."""
+        pfn = int(self.cache[off])
+        return None if pfn < 0 else pfn
+
+    def pop_shadow(self, off):
+        """The slot's workingset shadow as (age, workingset), removed; None when it has none."""
+        v = int(self.shadow[off])
+        if v < 0:
+            return None
+        self.shadow[off] = -1
+        return v >> 1, bool(v & 1)
+
+    def get_shadow(self, off):
+        v = int(self.shadow[off])
+        return None if v < 0 else (v >> 1, bool(v & 1))
 
 
 class SwapState:
-    """The machine's swap areas (swap_info[]) and the counters swap keeps."""
+    """The machine's swap areas (swap_info[]) and the counters swap keeps (in the engine's
+    swap_stat: pswpin, pswpout, swap_ra, swap_ra_hit, nr_swapcached, the readahead state)."""
 
     def __init__(self, kernel):
         self.kernel = kernel
         self.areas = {}                           # type -> SwapInfo
         self.least_priority = -1
-        self.folio_entry = {}                     # pfn -> (type, offset) of a swap-cache folio
-        self.ra_hits = 0                          # swapin_readahead_hits
-        self.prev_offset = 0
-        self.last_ra = 0
+
+    @property
+    def stat(self):
+        return self.kernel.mmu.swap_stat
+
+    def folio_entry(self, pfn):
+        """folio->swap of a swap-cache folio: (type, offset), or None."""
+        e = int(self.kernel.mmu.swap_entry[pfn])
+        return None if not e else (e >> SWP_ENTRY_SHIFT, e & _OFF_MASK)
+
+    def nr_swapcached(self):
+        return int(np.count_nonzero(self.kernel.mmu.swap_entry))
 
     # -- totals ---------------------------------------------------------------------------
     def total_pages(self):
@@ -180,7 +184,7 @@ class SwapState:
         else:
             prio = priority
         kind = "partition" if path.startswith("/dev/") else "file"
-        self.areas[type_] = SwapInfo(type_, path, pages, prio, kind)
+        self.areas[type_] = SwapInfo(type_, path, pages, prio, kind, self.kernel.mmu)
         return path
 
     def swapoff(self, path):
@@ -195,6 +199,9 @@ class SwapState:
             raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM), path)
         try_to_unuse(kernel, si)
         del self.areas[si.type]
+        for name in _AREA_ARRAYS:                  # (views of memory swapoff frees)
+            si.__dict__.pop(name, None)
+        kernel.mmu.swapoff(si.type)
         if si.prio < 0:
             self.least_priority += 1
             for other in self.areas.values():      # the others move up, as _enable_swap_info
@@ -234,9 +241,9 @@ class SwapState:
         si.swap_map[off] -= 1
         if si.swap_map[off] > 0:
             return
-        pfn = si.cache.get(off)
+        pfn = si.cached(off)
         if pfn is None:
-            si.shadows.pop(off, None)
+            si.shadow[off] = -1
             si.slot_free(off)
             return
         mmu = self.kernel.mmu
@@ -245,35 +252,19 @@ class SwapState:
 
     # -- the swap cache -----------------------------------------------------------------------
     def add_to_swap_cache(self, pfn, entry):
-        si = self.areas[entry[0]]
-        si.cache[entry[1]] = pfn
-        self.folio_entry[pfn] = entry
-        mmu = self.kernel.mmu
-        mmu.flags[pfn] = int(mmu.flags[pfn]) | PG_SWAPCACHE
-        mmu.refcount[pfn] += 1                       # the swap cache's reference
-        mmu.node[NR_FILE_PAGES] += 1                 # nr_file_pages counts the swap cache too
-        self.kernel.vmscan.stat["nr_swapcached"] += 1
+        """PG_swapcache, the cache's reference, nr_file_pages and nr_swapcached."""
+        self.kernel.mmu.swap_cache_add(pfn, entry[0], entry[1])
 
     def delete_from_swap_cache(self, pfn, shadow=None):
         """__delete_from_swap_cache (+ the cache's reference): the slot is freed when no PTE
-        holds it."""
-        entry = self.folio_entry.pop(pfn)
-        si = self.areas[entry[0]]
-        off = entry[1]
-        del si.cache[off]
-        mmu = self.kernel.mmu
-        mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_SWAPCACHE
-        mmu.node[NR_FILE_PAGES] -= 1
-        self.kernel.vmscan.stat["nr_swapcached"] -= 1
-        if si.swap_map[off] == 0:
-            si.slot_free(off)
-        elif shadow is not None:
-            si.shadows[off] = shadow
+        holds it, else it keeps the shadow (age, workingset)."""
+        code = -1 if shadow is None else (shadow[0] << 1) | (1 if shadow[1] else 0)
+        self.kernel.mmu.swap_cache_delete(pfn, code)
         put_page(self.kernel, pfn)
 
     def folio_free_swap(self, pfn):
         """folio_free_swap: drop a mapped folio's swap slot when only this cache holds it."""
-        entry = self.folio_entry.get(pfn)
+        entry = self.folio_entry(pfn)
         if entry is None or self.swap_count(entry) > 0:
             return False
         self.delete_from_swap_cache(pfn)
@@ -281,7 +272,7 @@ class SwapState:
 
     def lookup(self, entry):
         si = self.areas.get(entry[0])
-        return None if si is None else si.cache.get(entry[1])
+        return None if si is None else si.cached(entry[1])
 
 
 # -- swap-out (called by reclaim) --------------------------------------------------------------
@@ -299,26 +290,15 @@ def add_to_swap(kernel, pfn):
 
 def swap_writepage(kernel, pfn):
     """pageout of a swap-cache folio: its bytes go to the slot (pswpout, pgpgout in KiB)."""
-    swap = kernel.swap_state
-    type_, off = swap.folio_entry[pfn]
-    mmu = kernel.mmu
-    si = swap.areas[type_]
-    if mmu.page_has_data(pfn):
-        si.data[off] = mmu.page_read(pfn)
-    else:
-        si.data.pop(off, None)
-    mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_DIRTY
-    stat = kernel.vmscan.stat
-    stat["pswpout"] += 1
+    kernel.mmu.swap_writepage(pfn)
     charge(kernel, "swap_out")
-    mmu.events[EV_PGPGOUT] += PAGE_SIZE >> 10
 
 
 def try_to_unmap_anon(kernel, pfn, mappings):
     """try_to_unmap of a swap-cache folio: each PTE becomes its swap entry (MM_ANONPAGES ->
     MM_SWAPENTS, one swap_map use each); a dirty PTE dirties the folio."""
     swap = kernel.swap_state
-    entry = swap.folio_entry[pfn]
+    entry = swap.folio_entry(pfn)
     swp_pte = swp_entry_to_pte(*entry)
     mmu = kernel.mmu
     si = swap.areas[entry[0]]
@@ -340,15 +320,18 @@ def try_to_unmap_anon(kernel, pfn, mappings):
 
 # -- swap-in ---------------------------------------------------------------------------------
 def swapin_nr_pages(swap, offset, page_cluster):
-    """swapin_nr_pages / __swapin_nr_pages: the readahead window from recent hits."""
+    """swapin_nr_pages / __swapin_nr_pages: the readahead window from recent hits (the state
+    lives in the engine's swap_stat, which the access loop's swap-in reads too)."""
     max_pages = 1 << page_cluster
     if max_pages <= 1:
         return 1
-    hits = swap.ra_hits
-    swap.ra_hits = 0
+    st = swap.stat
+    hits = int(st[SWS_RA_HITS])
+    st[SWS_RA_HITS] = 0
     pages = hits + 2
     if pages == 2:
-        if offset != swap.prev_offset + 1 and offset != swap.prev_offset - 1:
+        prev = int(st[SWS_PREV_OFFSET])
+        if offset != prev + 1 and offset != prev - 1:
             pages = 1
     else:
         roundup = 4
@@ -356,31 +339,25 @@ def swapin_nr_pages(swap, offset, page_cluster):
             roundup <<= 1
         pages = roundup
     pages = min(pages, max_pages)
-    pages = max(pages, swap.last_ra // 2)
+    pages = max(pages, int(st[SWS_LAST_RA]) // 2)
     if not hits:
-        swap.prev_offset = offset
-    swap.last_ra = pages
+        st[SWS_PREV_OFFSET] = offset
+    st[SWS_LAST_RA] = pages
     return pages
 
 
 def _new_swapin_folio(kernel, entry, vma, addr, noretry=False):
     """A fresh anonymous folio holding the slot's bytes (pswpin, pgpgin, a page read), not yet
     on the LRU: the index and anon_vma of the faulting VMA, no reference yet."""
-    si = kernel.swap_state.areas[entry[0]]
     pfn = kernel.alloc_user_page(G.GFP_HIGHUSER_MOVABLE, noretry=noretry)
     mmu = kernel.mmu
-    mmu.page_clear_unchecked(pfn)                   # a fresh user page
-    data = si.data.get(entry[1])
-    if data is not None:
-        mmu.page_write(pfn, 0, data)
+    mmu.swap_readpage(pfn, entry[0], entry[1])      # a fresh user page with the slot's bytes
     mmu.flags[pfn] = PG_ANON | PG_SWAPBACKED | PG_UPTODATE
     mmu.refcount[pfn] = 0
     mmu.mapcount[pfn] = 0
     mmu.mapping[pfn] = vma.anon_vma.id if vma.anon_vma is not None else 0
     mmu.index[pfn] = linear_page_index(vma, addr)
-    kernel.vmscan.stat["pswpin"] += 1
     charge(kernel, "page_read")                     # the fault's request: major_fault
-    mmu.events[EV_PGPGIN] += PAGE_SIZE >> 10
     return pfn
 
 
@@ -397,7 +374,7 @@ def read_swap_folio(kernel, entry, vma, addr, readahead):
     swap = kernel.swap_state
     pfn = _new_swapin_folio(kernel, entry, vma, addr, noretry=readahead)
     swap.add_to_swap_cache(pfn, entry)
-    shadow = swap.areas[entry[0]].shadows.pop(entry[1], None)
+    shadow = swap.areas[entry[0]].pop_shadow(entry[1])
     if readahead:
         kernel.mmu.flags[pfn] = int(kernel.mmu.flags[pfn]) | PG_READAHEAD
     _refault_and_lru(kernel, pfn, shadow)
@@ -409,7 +386,7 @@ def swapin_direct(kernel, entry, vma, addr):
     slot's bytes, on the LRU, not in the swap cache; its one reference becomes the mapping's."""
     pfn = _new_swapin_folio(kernel, entry, vma, addr)
     kernel.mmu.refcount[pfn] = 1
-    _refault_and_lru(kernel, pfn, kernel.swap_state.areas[entry[0]].shadows.get(entry[1]))
+    _refault_and_lru(kernel, pfn, kernel.swap_state.areas[entry[0]].get_shadow(entry[1]))
     return pfn
 
 
@@ -427,19 +404,20 @@ def swapin_readahead(kernel, entry, vma, addr):
         start = offset & ~mask or 1
         end = min(offset | mask, si.max - 1)
         for off in range(start, end + 1):
-            if off == offset or si.swap_map[off] <= 0 or off in si.cache:
+            if off == offset or si.swap_map[off] <= 0 or si.cache[off] >= 0:
                 continue
             try:
                 read_swap_folio(kernel, (entry[0], off), vma, addr, readahead=True)
             except OutOfMemory:
                 break
-            kernel.vmscan.stat["swap_ra"] += 1
+            swap.stat[SWS_SWAP_RA] += 1
     return pfn
 
 
 def do_swap_page(vmf, pte):
     """do_swap_page: the folio from the swap cache (a hit, minor) or read in (major, with
-    readahead); mapped again, the PTE's slot use dropped, and writable when exclusive."""
+    readahead); mapped again, the PTE's slot use dropped, and writable when exclusive.  (The
+    MMU engine's access loop does the same for a hit or a one-page swap-in: csrc/swap.c.)"""
     mm, vma = vmf.mm, vmf.vma
     kernel = mm.kernel
     mmu = kernel.mmu
@@ -449,7 +427,7 @@ def do_swap_page(vmf, pte):
     if si is None or not 0 < entry[1] < si.max or si.swap_map[entry[1]] <= 0:
         return VM_FAULT_SIGBUS
     ret = 0
-    pfn = si.cache.get(entry[1])
+    pfn = si.cached(entry[1])
     direct = False
     if pfn is None and si.synchronous_io and si.swap_map[entry[1]] == 1:
         mm.anon_vma_prepare(vma)                    # SWP_SYNCHRONOUS_IO, __swap_count == 1
@@ -464,8 +442,8 @@ def do_swap_page(vmf, pte):
         mmu.refcount[pfn] += 1
         if mmu.flags[pfn] & PG_READAHEAD:
             mmu.flags[pfn] = int(mmu.flags[pfn]) & ~PG_READAHEAD
-            swap.ra_hits += 1
-            kernel.vmscan.stat["swap_ra_hit"] += 1
+            swap.stat[SWS_RA_HITS] += 1
+            swap.stat[SWS_SWAP_RA_HIT] += 1
     else:
         mm.anon_vma_prepare(vma)
         try:
@@ -481,7 +459,7 @@ def do_swap_page(vmf, pte):
         mmu.index[pfn] = linear_page_index(vma, vmf.address)
     si.swap_map[entry[1]] -= 1
     if direct:                                      # swap_free_nr: nothing else holds it
-        si.shadows.pop(entry[1], None)
+        si.shadow[entry[1]] = -1
         si.slot_free(entry[1])
     exclusive = si.swap_map[entry[1]] == 0 and not mmu.mapcount[pfn]
     prot = vm_page_prot(vma)
@@ -522,8 +500,8 @@ def try_to_unuse(kernel, si):
             for addr, pte in zip(addrs.tolist(), entries.tolist()):
                 if is_swap_pte(pte) and pte_to_swp_entry(pte)[0] == si.type:
                     handle_mm_fault(mm, vma, addr, FAULT_FLAG_USER)
-    for off, pfn in list(si.cache.items()):
-        kernel.swap_state.delete_from_swap_cache(pfn)
+    for off in np.nonzero(si.cache >= 0)[0].tolist():
+        kernel.swap_state.delete_from_swap_cache(int(si.cache[off]))
 
 
 def render_swaps(kernel):
@@ -571,20 +549,33 @@ def check_swap(kernel):
         for (t, off) in users:
             if t == type_ and si.swap_map[off] <= 0:
                 problems.append(f"swap {t}:{off} is held by a PTE but free")
-        busy = int((si.swap_map[1:] > 0).sum()) + sum(
-            1 for off in si.cache if si.swap_map[off] == 0)
+        cached = np.nonzero(si.cache >= 0)[0]
+        busy = int((si.swap_map[1:] > 0).sum()) + int((si.swap_map[cached] == 0).sum())
         if busy != si.inuse_pages:
             problems.append(f"swap area {type_}: inuse {si.inuse_pages}, {busy} slots busy")
         if si.cluster_used.sum() != si.inuse_pages + 1:
             problems.append(f"swap area {type_}: cluster counts disagree")
-        for off, pfn in si.cache.items():
-            if swap.folio_entry.get(pfn) != (type_, off) or \
+        for off in cached.tolist():
+            pfn = int(si.cache[off])
+            if swap.folio_entry(pfn) != (type_, off) or \
                     not int(mmu.flags[pfn]) & PG_SWAPCACHE:
                 problems.append(f"swap cache {type_}:{off} -> pfn {pfn} disagrees")
+        for off in np.nonzero(si.shadow >= 0)[0].tolist():
+            if si.cache[off] >= 0 or si.swap_map[off] <= 0:
+                problems.append(f"swap {type_}:{off} keeps a shadow but is cached or free")
+        nfree = int(si.info[SWPI_NR_FREE])
+        ring = [int(si.free_clusters[(int(si.info[SWPI_FREE_HEAD]) + i) % len(si.cluster_used)])
+                for i in range(nfree)]
+        if len(set(ring)) != nfree or any(si.cluster_used[c] for c in ring):
+            problems.append(f"swap area {type_}: the free-cluster ring holds a busy or "
+                            "repeated cluster")
     for t, _ in users:
         if t not in swap.areas:
             problems.append(f"a PTE holds an entry of swap type {t}, which is not active")
-    if len(swap.folio_entry) != kernel.vmscan.stat["nr_swapcached"]:
+    cached_total = swap.nr_swapcached()
+    if cached_total != int(swap.stat[SWS_NR_SWAPCACHED]):
         problems.append("nr_swapcached disagrees with the swap cache")
+    if cached_total != sum(int((si.cache >= 0).sum()) for si in swap.areas.values()):
+        problems.append("folio swap entries disagree with the swap caches")
     if problems:
         raise InvariantError("; ".join(problems[:20]))

@@ -34,7 +34,8 @@ from .mmu_defs import (NR_ANON_MAPPED, MM_ANONPAGES, EV_PGACTIVATE, LRU_ACTIVE_A
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, PAGE_SHIFT,
                        PG_ACTIVE, PG_ANON, PG_DIRTY, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
                        PG_RECLAIM, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL,
-                       PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, VM_EXEC)
+                       PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, SWAP_STAT_NAMES,
+                       SWS_ACTIVATE_ANON, VM_EXEC)
 
 SWAP_CLUSTER_MAX = 32
 KSWAPD_LOG_MAX = 100_000          # kswapd runs remembered for k.kswapd_log()
@@ -48,21 +49,22 @@ FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = ran
 STAT_NAMES = (
     "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pgscan_anon",
     "pgscan_file", "pgsteal_anon", "pgsteal_file", "pgrefill", "pgdeactivate", "pgrotated",
-    "pageoutrun", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "nr_swapcached",
-    "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-    "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
+    "pageoutrun", "workingset_refault_file", "workingset_activate_file",
+    "workingset_restore_file",
     "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "pglazyfreed", "kswapd_low_wmark_hit_quickly",
     "kswapd_high_wmark_hit_quickly", "pgsteal_khugepaged", "pgscan_khugepaged")
+# (pswpin, pswpout, swap_ra, swap_ra_hit, nr_swapcached and the anonymous workingset counters
+# are kept in the MMU engine's swap_stat: mmu_defs.SWAP_STAT_NAMES)
 
 
 class Vmscan:
-    """The node's reclaim state: counters, the nonresident age (workingset.py), the reclaim
-    cost of each LRU type (lru_note_cost), the refault snapshot of the last reclaim."""
+    """The node's reclaim state: counters (with swap's in the MMU engine's swap_stat, as the
+    nonresident age of workingset.py), the reclaim cost of each LRU type (lru_note_cost), the
+    refault snapshot of the last reclaim."""
 
     def __init__(self, kernel):
         self.kernel = kernel
         self.stat = Counter({name: 0 for name in STAT_NAMES})
-        self.nonresident_age = 0
         self.anon_cost = 0
         self.file_cost = 0
         self.refaults_file = 0
@@ -81,6 +83,9 @@ class Vmscan:
 
     def vmstat(self):
         out = dict(self.stat)
+        st = self.kernel.mmu.swap_stat
+        for i, name in SWAP_STAT_NAMES.items():
+            out[name] = int(st[i])
         swap = self.kernel.swap_state
         out["nr_swap_free_pages"] = swap.free_pages()
         return out
@@ -180,15 +185,16 @@ def _batch_references(kernel, folios, check):
     if index is None:
         index = vs.rmap_index = RmapIndex(kernel)
     flat = index.flat()
-    ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(
-        np.array(folios, np.int64), flat, check)
+    pfns = np.array(folios, np.int64)
+    ref, vmf, dec, mstart, cand, addr = kernel.mmu.check_references(pfns, flat, check)
     return (ref.tolist(), vmf.tolist(), dec.tolist(), mstart.tolist(), cand.tolist(),
-            addr.tolist(), index.flat_items)
+            addr.tolist(), index.flat_items, (ref, dec, mstart, cand, addr), flat,
+            index.flat_counters(), pfns)
 
 
 def _batch_mappings(batch, i):
     """folio i's [(process, vma, address)] from a _batch_references answer."""
-    _, _, _, mstart, cand, addr, items = batch
+    _, _, _, mstart, cand, addr, items = batch[:7]
     out = []
     for j in range(mstart[i], mstart[i + 1]):
         process, _, vma = items[cand[j]]
@@ -351,87 +357,103 @@ def shrink_inactive_list(kernel, nr_to_scan, sc, lru):
 def shrink_folio_list(kernel, folios, sc, ignore_references=False):
     """(pages reclaimed, pages activated: pgactivate) for the isolated folios, in order.
     ignore_references (reclaim_pages: MADV_PAGEOUT) skips folio_check_references: every
-    folio is reclaimed as FOLIOREF_RECLAIM."""
+    folio is reclaimed as FOLIOREF_RECLAIM.
+
+    Inside a reclaim pass the engine takes the anonymous order-0 swap-backed folios
+    (Mmu.shrink_anon, csrc/vmscan.c) and returns at the first folio it leaves to
+    _shrink_folio below, which runs here; then the engine goes on after it.  The time of the
+    pages it wrote (swap_out) is charged when it returns."""
     mmu = kernel.mmu
     reclaimed = 0
     activated = 0
     keep = []
     charge(kernel, "reclaim_scan", len(folios))
     batch = None if ignore_references else _batch_references(kernel, folios, True)
-    for i, pfn in enumerate(folios):
-        flags = int(mmu.flags[pfn])
-        nr = folio_nr_pages(flags)
-        if flags & (PG_UNEVICTABLE | PG_MLOCKED):
-            keep.append(pfn)
-            continue
-        if ignore_references:
-            references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
-        elif batch is not None and batch[0][i] >= 0:
-            references = batch[2][i]
-            mappings = _batch_mappings(batch, i) if batch[3][i + 1] > batch[3][i] else []
-        else:
-            references, mappings = folio_check_references(kernel, pfn)
-        if references == FOLIOREF_ACTIVATE:
-            activated += _activate(kernel, pfn)
-            keep.append(pfn)
-            continue
-        if references == FOLIOREF_KEEP:
-            keep.append(pfn)
-            continue
-        flags = int(mmu.flags[pfn])
-        anon = bool(flags & PG_ANON)
-        if anon and flags & PG_SWAPBACKED:
-            if flags & PG_HEAD:                          # THPs are not split for swap here
-                activated += _activate(kernel, pfn)
-                keep.append(pfn)
-                continue
-            if not flags & PG_SWAPCACHE:
-                if not sc.may_swap or not add_to_swap(kernel, pfn):
-                    activated += _activate(kernel, pfn)
-                    keep.append(pfn)
-                    continue
-        elif anon:                                       # MADV_FREE'd: lazily freeable
-            if _discard_lazyfree(kernel, pfn, mappings):
-                kernel.vmscan.stat["pglazyfreed"] += nr
-                reclaimed += nr
-            else:                                        # written again: swap-backed again
-                activated += _activate(kernel, pfn)
-                keep.append(pfn)
-            continue
-        elif flags & PG_SHMEM or (not anon and flags & PG_ORDER_MASK and flags & PG_TAIL):
-            activated += _activate(kernel, pfn)      # shmem is not swapped here
-            keep.append(pfn)
-            continue
-        # try_to_unmap
-        if mappings:
-            if anon:
-                try_to_unmap_anon(kernel, pfn, mappings)
-            else:
-                _unmap_file(kernel, pfn, mappings)
-        flags = int(mmu.flags[pfn])
-        if flags & PG_DIRTY:
-            if not anon:
-                # only the flusher writes file folios: mark them and let them go round
-                _set_folio_flags(mmu, pfn, PG_RECLAIM, 0)
-                kernel.vmscan.stat["nr_vmscan_immediate_reclaim"] += nr
-                activated += _activate(kernel, pfn)
-                keep.append(pfn)
-                if not sc.no_flusher:
-                    _wake_flusher(kernel)
-                continue
-            if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
-                keep.append(pfn)
-                continue
-            swap_writepage(kernel, pfn)
-            kernel.vmscan.stat["nr_vmscan_write"] += nr
-        # __remove_mapping: only the cache's reference (and isolation) may remain
-        if not _remove_mapping(kernel, pfn, anon):
-            keep.append(pfn)
-            continue
-        reclaimed += nr
+    if batch is not None:
+        flat, counters, arr = batch[8], batch[9], batch[10]
+        order = np.array([si.type for si in kernel.swap_state.ordered()], np.int64)
+    n = len(folios)
+    i = 0
+    while i < n:
+        if batch is not None:
+            i, kept, r, a, written = mmu.shrink_anon(arr, i, batch[7], flat, counters, order,
+                                                     sc.may_swap, sc.may_writepage)
+            keep.extend(kept)
+            reclaimed += r
+            activated += a
+            if written:
+                kernel.vmscan.stat["nr_vmscan_write"] += written
+                charge(kernel, "swap_out", written)
+            if i >= n:
+                break
+        r, a, kept = _shrink_folio(kernel, i, folios[i], batch, sc, ignore_references)
+        reclaimed += r
+        activated += a
+        if kept:
+            keep.append(folios[i])
+        i += 1
     refcount = mmu.refcount
     mmu.lru_add_batch([pfn for pfn in keep if refcount[pfn] > 0])     # putback, in order
     return reclaimed, activated
+
+
+def _shrink_folio(kernel, i, pfn, batch, sc, ignore_references):
+    """shrink_folio_list's body for folio i: (pages reclaimed, pages activated, kept)."""
+    mmu = kernel.mmu
+    flags = int(mmu.flags[pfn])
+    nr = folio_nr_pages(flags)
+    if flags & (PG_UNEVICTABLE | PG_MLOCKED):
+        return 0, 0, True
+    if ignore_references:
+        references, mappings = FOLIOREF_RECLAIM, rmap_walk(kernel, pfn)
+    elif batch is not None and batch[0][i] >= 0:
+        references = batch[2][i]
+        mappings = _batch_mappings(batch, i) if batch[3][i + 1] > batch[3][i] else []
+    else:
+        references, mappings = folio_check_references(kernel, pfn)
+    if references == FOLIOREF_ACTIVATE:
+        return 0, _activate(kernel, pfn), True
+    if references == FOLIOREF_KEEP:
+        return 0, 0, True
+    flags = int(mmu.flags[pfn])
+    anon = bool(flags & PG_ANON)
+    if anon and flags & PG_SWAPBACKED:
+        if flags & PG_HEAD:                          # THPs are not split for swap here
+            return 0, _activate(kernel, pfn), True
+        if not flags & PG_SWAPCACHE:
+            if not sc.may_swap or not add_to_swap(kernel, pfn):
+                return 0, _activate(kernel, pfn), True
+    elif anon:                                       # MADV_FREE'd: lazily freeable
+        if _discard_lazyfree(kernel, pfn, mappings):
+            kernel.vmscan.stat["pglazyfreed"] += nr
+            return nr, 0, False
+        return 0, _activate(kernel, pfn), True      # written again: swap-backed again
+    elif flags & PG_SHMEM or (not anon and flags & PG_ORDER_MASK and flags & PG_TAIL):
+        return 0, _activate(kernel, pfn), True      # shmem is not swapped here
+    # try_to_unmap
+    if mappings:
+        if anon:
+            try_to_unmap_anon(kernel, pfn, mappings)
+        else:
+            _unmap_file(kernel, pfn, mappings)
+    flags = int(mmu.flags[pfn])
+    if flags & PG_DIRTY:
+        if not anon:
+            # only the flusher writes file folios: mark them and let them go round
+            _set_folio_flags(mmu, pfn, PG_RECLAIM, 0)
+            kernel.vmscan.stat["nr_vmscan_immediate_reclaim"] += nr
+            activated = _activate(kernel, pfn)
+            if not sc.no_flusher:
+                _wake_flusher(kernel)
+            return 0, activated, True
+        if references == FOLIOREF_RECLAIM_CLEAN or not sc.may_writepage:
+            return 0, 0, True
+        swap_writepage(kernel, pfn)
+        kernel.vmscan.stat["nr_vmscan_write"] += nr
+    # __remove_mapping: only the cache's reference (and isolation) may remain
+    if not _remove_mapping(kernel, pfn, anon):
+        return 0, 0, True
+    return nr, 0, False
 
 
 def _activate(kernel, pfn):
@@ -567,7 +589,7 @@ def prepare_scan_control(kernel, sc):
     mmu = kernel.mmu
     vs = kernel.vmscan
     sc.may_deactivate = 0
-    refaults = vs.stat["workingset_activate_anon"]
+    refaults = int(mmu.swap_stat[SWS_ACTIVATE_ANON])
     if refaults != vs.refaults_anon or inactive_is_low(mmu, LRU_INACTIVE_ANON):
         sc.may_deactivate |= DEACTIVATE_ANON
     refaults = vs.stat["workingset_activate_file"]
@@ -575,7 +597,8 @@ def prepare_scan_control(kernel, sc):
         sc.may_deactivate |= DEACTIVATE_FILE
     file = int(mmu.node[NR_INACTIVE_FILE])
     sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
-    free = sum(z.free_pages for z in kernel.zones)
+    pa = kernel._pa
+    free = sum(pa.nr_free_pages(i) for i in range(len(kernel._zone_names)))
     file = int(mmu.node[NR_ACTIVE_FILE]) + int(mmu.node[NR_INACTIVE_FILE])
     high = sum(w[2] for w in kernel._wmarks)
     anon = int(mmu.node[NR_INACTIVE_ANON])
@@ -681,18 +704,22 @@ def shrink_node(kernel, sc):
     finally:
         vs.rmap_pass = False
         vs.rmap_index = None
-    vs.refaults_anon = vs.stat["workingset_activate_anon"]
+    vs.refaults_anon = int(kernel.mmu.swap_stat[SWS_ACTIVATE_ANON])
     vs.refaults_file = vs.stat["workingset_activate_file"]
 
 
 # -- kswapd ------------------------------------------------------------------------------------
 def pgdat_balanced(kernel, order, highest_zoneidx):
+    """A zone up to highest_zoneidx above its high watermark (+ boost): zone_watermark_ok
+    below, on one zone_balance_info() read per zone."""
     pa = kernel._pa
     for i in range(min(highest_zoneidx, len(kernel._zone_names) - 1) + 1):
-        if not pa.managed_pages(i):
+        managed, free, highatomic, high, reserve = pa.zone_balance_info(i, highest_zoneidx)
+        if not managed:
             continue
-        high = pa.watermarks(i)[2]              # includes the boost
-        if zone_watermark_ok(pa, i, order, high, highest_zoneidx):
+        if free - ((1 << order) - 1) - highatomic <= high + reserve:
+            continue
+        if not order or any(n for o, n in enumerate(pa.nr_free(i)) if o >= order):
             return True
     return False
 

@@ -397,6 +397,91 @@ static void test_mmu(void)
     lmm_pa_destroy(pa);
 }
 
+/* swap areas (csrc/swap.c): refusals, slots, the swap cache, page I/O, a swap-in by the access
+ * loop; the engine is destroyed with an area, slot contents and a swap-cache folio in place */
+static void test_swap(void)
+{
+    struct lmm_pa *pa = make_pa(8192);
+    struct lmm_mmu *m = pa ? lmm_mmu_create(pa, 8192, 0) : NULL;
+    CHECK(m != NULL);
+    if (!m) {
+        lmm_pa_destroy(pa);
+        return;
+    }
+    CHECK_EQ(lmm_mmu_swapon(m, 0, 600, 0), 0);
+    CHECK(lmm_mmu_swapon(m, 0, 600, 0) < 0);            /* in use */
+    CHECK(lmm_mmu_swapon(m, LMM_MAX_SWAPFILES, 600, 0) < 0);
+    CHECK(lmm_mmu_swapon(m, 1, 1, 0) < 0);              /* no room past the header */
+    CHECK(lmm_mmu_swap_array(m, 1, LMM_MMU_SWP_MAP) == NULL);
+    CHECK(lmm_mmu_swap_array(m, 0, 99) == NULL);
+    int32_t *map = lmm_mmu_swap_array(m, 0, LMM_MMU_SWP_MAP);
+    CHECK(map != NULL && map[0] == -1);
+    CHECK_EQ(lmm_mmu_swap_alloc_slot(m, 0), 1);
+    CHECK_EQ(lmm_mmu_swap_alloc_slot(m, 0), 2);
+    CHECK_EQ(lmm_mmu_swap_alloc_slot(m, 5), -1);
+    lmm_mmu_swap_slot_free(m, 0, 0);                    /* the header: ignored */
+    lmm_mmu_swap_slot_free(m, 0, 600);                  /* past the end: ignored */
+
+    uint8_t buf[LMM_PAGE_SIZE];
+    memset(buf, 0x5a, sizeof buf);
+    int64_t page = lmm_pa_alloc(pa, LMM_GFP_HIGHUSER_MOVABLE, 0, 0);
+    CHECK(page > 0);
+    CHECK_EQ(lmm_mmu_page_write(m, page, 0, buf, LMM_PAGE_SIZE), 0);
+    CHECK(lmm_mmu_swap_cache_add(m, page, 0, 0) < 0);
+    CHECK(lmm_mmu_swap_cache_add(m, -1, 0, 1) < 0);
+    CHECK(lmm_mmu_swap_cache_add(m, page, 3, 1) < 0);
+    CHECK(lmm_mmu_swap_writepage(m, page) < 0);         /* not cached yet */
+    CHECK_EQ(lmm_mmu_swap_cache_add(m, page, 0, 1), 0);
+    CHECK(lmm_mmu_swap_cache_add(m, page, 0, 2) < 0);   /* already cached */
+    CHECK_EQ(lmm_mmu_swap_writepage(m, page), 0);
+    map[1] = 1;                                         /* one PTE will hold slot 1 */
+    CHECK_EQ(lmm_mmu_swap_cache_delete(m, page, -1), 0);
+    CHECK(lmm_mmu_swap_cache_delete(m, page, -1) < 0);
+    CHECK(lmm_mmu_swap_readpage(m, -1, 0, 1) < 0);
+    CHECK(lmm_mmu_swap_readpage(m, page, 0, 700) < 0);
+
+    /* a swap PTE the access loop faults back in: a major fault with the slot's bytes */
+    int64_t counters[LMM_NR_MM_COUNTERS] = {0};
+    int64_t pgd = lmm_mmu_pgd_alloc(m, counters);
+    uint64_t addr = 0x600000, swp = (~(uint64_t)1 << 14) >> 5;      /* type 0, offset 1 */
+    CHECK_EQ(lmm_mmu_pte_set(m, pgd, addr, swp, counters), 0);
+    counters[LMM_MM_SWAPENTS] = 1;
+    int64_t *stat = lmm_mmu_array(m, LMM_MMU_SWAP_STAT);
+    stat[LMM_SWS_PAGE_CLUSTER] = 3;
+    int64_t snap[LMM_SNAP_COLUMNS] = {0x600000, 0x600000 + 16 * 4096, LMM_VM_READ | LMM_VM_WRITE,
+                                      0x600, 1, LMM_SNAPK_ANON};
+    int64_t a1[1] = {(int64_t)addr + 100};
+    uint8_t w1[1] = {0};
+    int reason = -1;
+    /* offset 1 follows prev_offset 0: a window of 2 pages, slot 2 is free (nothing read) */
+    CHECK_EQ(lmm_mmu_access(m, pgd, counters, snap, 1, a1, w1, 1, 0, &reason), 1);
+    CHECK_EQ(counters[LMM_MM_MAJ_FLT], 1);
+    CHECK_EQ(stat[LMM_SWS_LAST_RA], 2);
+    CHECK_EQ(stat[LMM_SWS_SWAP_RA], 0);
+    CHECK_EQ(counters[LMM_MM_SWAPENTS], 0);
+    uint64_t pte = lmm_mmu_pte_get(m, pgd, addr);
+    CHECK(pte & LMM_PTE_PRESENT);
+    uint8_t got[4] = {0};
+    CHECK_EQ(lmm_mmu_page_read(m, (int64_t)((pte & LMM_PTE_PFN_MASK) >> LMM_PAGE_SHIFT), 8, 4,
+                               got), 1);
+    CHECK_EQ(got[3], 0x5a);
+    CHECK_EQ(map[1], 0);
+    CHECK_EQ(stat[LMM_SWS_PSWPIN], 1);
+    CHECK_EQ(stat[LMM_SWS_PSWPOUT], 1);
+    /* the export of an engine holding all this, imported again */
+    int64_t size = lmm_mmu_export(m, NULL, 0);
+    uint8_t *stream = malloc((size_t)size);
+    CHECK(stream && lmm_mmu_export(m, stream, size) == size);
+    struct lmm_mmu *copy = stream ? lmm_mmu_import(pa, stream, size) : NULL;
+    CHECK(copy != NULL);
+    CHECK(stream == NULL || lmm_mmu_import(pa, stream, size - 1) == NULL);
+    lmm_mmu_destroy(copy);
+    free(stream);
+    CHECK_EQ(lmm_mmu_swapoff(m, 3), -LMM_EINVAL);
+    lmm_mmu_destroy(m);                                 /* the area and its contents go too */
+    lmm_pa_destroy(pa);
+}
+
 static void test_vma(void)
 {
     int64_t starts[3] = {0x1000, 0x5000, 0x9000}, ends[3] = {0x2000, 0x8000, 0xa000};
@@ -419,6 +504,7 @@ int main(void)
     test_page_alloc();
     test_slab();
     test_mmu();
+    test_swap();
     test_vma();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
