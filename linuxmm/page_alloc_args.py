@@ -126,9 +126,10 @@ def _check_mt(mt):
 
 
 def _int64(value, name):
+    """An int64_t argument: ArgumentTypeError for a non-integer, ValueError beyond 64 bits."""
     value = _args.as_int(value, name)
     if not -(2**63) <= value < 2**63:
-        raise OverflowError(f"{name} does not fit in 64 bits")
+        raise ValueError(f"{name} {value} does not fit in 64 bits")
     return value
 
 
