@@ -309,6 +309,43 @@ class ApiFuzz(RuleBasedStateMachine):
         except Refused:
             pass
 
+    @rule(data=st.data())
+    def kernel_misc(self, data):
+        k = self.k
+        pfn = self.pick(data, [p for p, _ in self.pages + self.freed_pages])
+        cpu = data.draw(CPU)
+        how = data.draw(st.sampled_from(["kmap", "kmap_local", "rmap", "zonelist", "zone",
+                                         "slabtop", "printk", "compact_memory", "ksize",
+                                         "krealloc_foreign", "advance"]))
+        calls = {
+            "kmap": [(k.kmap, (pfn,)), (k.kunmap, (pfn,))],
+            "kmap_local": [(k.kmap_local_page, (pfn, cpu)),
+                           (k.kunmap_local, (data.draw(st.one_of(HOSTILE, st.just(DIRECT_MAP))),
+                                             cpu))],
+            "rmap": [(k.rmap, (pfn,))],
+            "zonelist": [(k.zonelist, (data.draw(GFP),))],
+            "zone": [(k.zone, (data.draw(st.one_of(st.sampled_from(["DMA", "Normal", "x"]),
+                                                   HOSTILE)),))],
+            "slabtop": [(k.slabtop, (data.draw(st.one_of(st.sampled_from(["objs", "name"]),
+                                                         HOSTILE)),
+                                     data.draw(st.one_of(st.none(), COUNT))))],
+            "printk": [(k.printk, ("fuzz", data.draw(arg(st.integers(0, 7))))),
+                       (k.dmesg, (data.draw(st.one_of(st.none(), arg(st.integers(0, 7)))),))],
+            "compact_memory": [(k.compact_memory, ())],
+            "ksize": [(k.ksize, (self.pick(data, self.kmallocs + self.freed_kmallocs),))],
+            "krealloc_foreign": [(k.krealloc, (self.pick(data, [a for _, h in self.caches
+                                                                for a in h]), 100))],
+            "advance": [(k.advance, (data.draw(arg(st.integers(0, 10**10))),))],
+        }[how]
+        for fn, args in calls:
+            try:
+                result = self.call(fn, *args)
+            except Refused:
+                continue
+            if how == "krealloc_foreign" and result not in (args[0], 0, 16):
+                self.forget([args[0]])
+                self.kmallocs.append(result)
+
     # -- kmalloc and caches ----------------------------------------------------------------------
     @rule(data=st.data())
     def kmalloc(self, data):
@@ -738,6 +775,44 @@ class ApiFuzz(RuleBasedStateMachine):
                     raise AssertionError(f"load({bad!r}) returned")
                 except Refused:
                     pass
+
+    # -- constructors --------------------------------------------------------------------------
+    @rule(data=st.data())
+    def construct(self, data):
+        """A machine or an allocator built from hostile arguments: refused, or it checks."""
+        mod = self.mod
+        what = data.draw(st.sampled_from(["kernel", "buddy", "page_allocator", "slab"]))
+        if what == "kernel":
+            kw = data.draw(st.sampled_from(
+                ["cpus", "swap", "seed", "min_free_kbytes", "watermark_scale_factor",
+                 "swappiness", "transparent_hugepage", "read_ahead_kb", "arch", "reserved",
+                 "e820", "randomize_va_space", "lowmem_reserve_ratio", "rootfs",
+                 "percpu_pagelist_high_fraction", "page_cluster", "mem"]))
+            value = data.draw(st.one_of(HOSTILE, arg(st.integers(0, 64)), st.sampled_from(
+                ["64M", "1Z", "-1", "/nonexistent", [(0, 2**64)], [(-1, 5)], [("a", "b")],
+                 [(0, 1.5, "usable")], "BIOS-e820: [mem 0x0-0x1] usable"])))
+            args = {kw: value} if kw in ("mem", "e820") else {"mem": "64M", kw: value}
+            fn = lambda: linuxmm.Kernel(backend=self.backend, **args)     # noqa: E731
+        elif what == "buddy":
+            args = (data.draw(arg(st.integers(1, 4096))), data.draw(arg(st.integers(0, 64))),
+                    data.draw(arg(st.integers(0, 11))))
+            fn = lambda: mod.BuddyAllocator(args[0], start_pfn=args[1],  # noqa: E731
+                                            max_order=args[2])
+        elif what == "page_allocator":
+            zone = data.draw(st.one_of(HOSTILE, st.tuples(
+                st.sampled_from(["DMA", "Normal", "Bogus", None]), arg(st.integers(0, 4096)),
+                arg(st.integers(0, 4096)))))
+            cpus = data.draw(CPU)
+            fn = lambda: mod.PageAllocator([zone], cpus=cpus)     # noqa: E731
+        else:
+            src = data.draw(st.one_of(HOSTILE, st.builds(lambda: mod.BuddyAllocator(1024))))
+            cpus = data.draw(CPU)
+            fn = lambda: mod.SlabAllocator(src, cpus=cpus)        # noqa: E731
+        try:
+            obj = self.call(fn)
+        except Refused:
+            return
+        obj.check()
 
     # -- the bare allocators ---------------------------------------------------------------------
     @rule(data=st.data())

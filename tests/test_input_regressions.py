@@ -217,3 +217,16 @@ def test_oom_score_adj_of_an_infinite_float_is_einval(backend_name):
             setattr(p, name, float("inf"))
         assert err.value.errno == errno.EINVAL
     assert p.oom_score_adj == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.PageAllocator(None), lambda m: m.PageAllocator(5),
+    lambda m: m.SlabAllocator(None), lambda m: m.SlabAllocator("buddy"),
+    lambda m: m.Kernel("64M", reserved=5), lambda m: m.Kernel(e820=1.5),
+    lambda m: m.Kernel("64M", reserved=True),
+])
+def test_constructors_refuse_wrong_types_with_argument_type_error(backend, make):
+    """Kernel(reserved=5), Kernel(e820=1.5): "'int' object is not iterable"; PageAllocator(None)
+    and SlabAllocator(None): a bare TypeError."""
+    with pytest.raises(linuxmm.ArgumentTypeError):
+        make(backend)
