@@ -54,7 +54,7 @@ def int_array(values, dtype, name):
     one already); ArgumentTypeError for non-integers, ValueError for values dtype cannot hold."""
     arr = np.asarray(values)
     if arr.dtype != dtype:
-        if arr.size and arr.dtype.kind not in "iu":
+        if (arr.size or arr.ndim != 1) and arr.dtype.kind not in "iu":     # [()]: not integers
             raise ArgumentTypeError(f"{name} must be integers, not {arr.dtype}")
         info = np.iinfo(dtype)
         if arr.size and (int(arr.min()) < info.min or int(arr.max()) > info.max):

@@ -11,6 +11,7 @@ mm/mm_init.c (``free_area_init``, ``calculate_node_totalpages``), mm/sparse.c (m
 """
 import re
 
+from .errors import ArgumentTypeError
 from .units import parse_size
 
 PAGE_SHIFT = 12
@@ -102,7 +103,7 @@ def parse_e820(e820):
     ``BIOS-e820:`` line is read as bare ``[mem 0x..-0x..] type`` lines.
     """
     if not isinstance(e820, str):
-        e820 = list(e820)
+        e820 = list(_iterable(e820, "e820"))
         if e820 and all(isinstance(item, str) for item in e820):
             e820 = "\n".join(e820)
     if isinstance(e820, str):
@@ -324,10 +325,19 @@ def reserve_memmap(memory, arch, reserved):
     return (start, start + nr)
 
 
+def _iterable(value, name):
+    """A table argument: a list (any iterable); ArgumentTypeError for a number, None..."""
+    try:
+        return iter(value)
+    except TypeError:
+        raise ArgumentTypeError(f"{name} must be a list of ranges or text, not "
+                                f"{type(value).__name__}") from None
+
+
 def parse_reserved(reserved):
     """Inclusive byte ranges -> pfn ranges of the pages they touch."""
     out = []
-    for item in reserved:
+    for item in _iterable(reserved, "reserved"):
         try:
             start, end = item
         except (TypeError, ValueError):

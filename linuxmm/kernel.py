@@ -279,11 +279,12 @@ class Kernel:
                         for i, (name, start, spanned) in enumerate(layout.spans))
 
     def zone(self, name):
-        """The zone called name ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")."""
+        """The zone called name ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device");
+        ValueError for a name this machine has no zone of."""
         for z in self.zones:
             if z.name == name:
                 return z
-        raise KeyError(f"no zone {name!r} on {self.arch} (zones: {' '.join(self._zone_names)})")
+        raise ValueError(f"no zone {name!r} on {self.arch} (zones: {' '.join(self._zone_names)})")
 
     def alloc_pages(self, gfp=GFP_KERNEL, order=0, cpu=0):
         """pfn of the first page of 2**order pages (alloc_pages): zone from gfp, zonelist
@@ -490,14 +491,22 @@ class Kernel:
                                                useroffset=useroffset, usersize=usersize)
 
     def kmem_cache_destroy(self, cache):
-        """cache.destroy(): CacheInUse (nothing changed) while objects remain."""
+        """cache.destroy(): CacheInUse (nothing changed) while objects remain;
+        ArgumentTypeError unless cache is a KmemCache."""
+        self._own_cache(cache)
         with self.lock:
             cache.destroy()
 
     def kmem_cache_shrink(self, cache):
         """cache.shrink(): release empty slabs; 0 when no slab remains."""
+        self._own_cache(cache)
         with self.lock:
             return cache.shrink()
+
+    def _own_cache(self, cache):
+        from .slab.common import KmemCacheCommon
+        if not isinstance(cache, KmemCacheCommon):
+            raise ArgumentTypeError(f"cache must be a KmemCache, not {type(cache).__name__}")
 
     def kmalloc(self, size, gfp=GFP_KERNEL):
         """kmalloc(size, gfp) -> kernel virtual address (GFP_KERNEL by default)."""
@@ -703,6 +712,8 @@ class Kernel:
     def swapon(self, size, priority=None, path=None):
         """swapon(2) of a new swap area of `size` bytes ("1G" style strings too); priority
         None takes the next default (-2, -3, ...).  Returns the area's path for swapoff."""
+        if path is not None and not isinstance(path, str):
+            raise ArgumentTypeError(f"path must be a str or None, not {type(path).__name__}")
         with self.lock:
             return self.swap_state.swapon(parse_size(size),
                                           None if priority is None
@@ -891,7 +902,10 @@ class Kernel:
         return ProcessTable(self._processes)
 
     def spawn(self, name="init"):
-        """A new process with an empty address space."""
+        """A new process with an empty address space; name (a str) is its comm, cut to 15
+        characters as the kernel's TASK_COMM_LEN.  ArgumentTypeError for other types."""
+        if not isinstance(name, str):
+            raise ArgumentTypeError(f"name must be a str, not {type(name).__name__}")
         return self._new_process(name)
 
     def _new_process(self, name, ppid=0, mm=True):

@@ -20,7 +20,7 @@ from . import _args, gfp as G
 from ._ffi import FREE_REASONS, _plain, ffi, lib
 from .corelock import CoreLock
 from .errors import InvariantError, invalid_free
-from .page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,
+from .page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _tunables,
                                    already_released, alloc_failure, check_alloc, check_boot_range,
                                    check_cpu, check_isolate_args, check_pfn_range,
                                    check_pcp_sizes, check_zone_index, compound_split,
@@ -34,6 +34,7 @@ _free_bulk = lib.lmm_pa_free_bulk
 _from_buffer = ffi.from_buffer
 _empty = np.empty
 _int64_t = np.int64
+_as_int = _args.as_int
 _GFP_DIRECT_RECLAIM = G.__GFP_DIRECT_RECLAIM
 
 _REASONS = FREE_REASONS
@@ -59,11 +60,11 @@ class _Errors:
     def bad_free_args(self, pfn, order, cpu):
         """Arguments cffi refused: raise what the reference raises, or return its reason code."""
         check_cpu(cpu, self.cpus)
-        _int64(pfn, "pfn")
-        order = _int64(order, "order")
+        _as_int(pfn, "pfn")
+        order = _as_int(order, "order")
         if not 0 <= order <= self.max_order:
             return -lib.LMM_EINVAL
-        return -lib.LMM_ERANGE                      # pragma: no cover
+        return -lib.LMM_ERANGE                      # a pfn beyond int64_t: outside every zone
 
     def free_error(self, code, pfn, order, cpu):
         if code == -lib.LMM_ECPU:
@@ -166,7 +167,7 @@ class PageAllocator:
             if pfn.__class__ is not _int or order.__class__ is not _int \
                     or cpu.__class__ is not _int:
                 cpu = check_cpu(cpu, cpus)
-                pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
+                pfn, order = _as_int(pfn, "pfn"), _as_int(order, "order")
             try:
                 err = _free(ptr, pfn, order, cpu)
             except OverflowError:
@@ -304,7 +305,7 @@ class PageAllocator:
     def split_page(self, pfn, order):
         """split_page(): an allocated non-compound block of this order becomes 2**order
         allocated order-0 pages, each freed on its own with free_pages(pfn, 0)."""
-        pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
+        pfn, order = _as_int(pfn, "pfn"), _as_int(order, "order")
         try:
             err = lib.lmm_pa_split_page(self._ptr, pfn, order)
         except OverflowError:
@@ -409,8 +410,8 @@ class PageAllocator:
         return list(out)
 
     def pageblock_migratetype(self, pfn):
-        pfn = _int64(pfn, "pfn")
-        mt = lib.lmm_pa_pageblock_mt(self._ptr, pfn)
+        pfn = _as_int(pfn, "pfn")
+        mt = lib.lmm_pa_pageblock_mt(self._ptr, pfn) if -(2**63) <= pfn < 2**63 else -1
         if mt < 0:
             raise ValueError(f"pfn {pfn} is in no zone")
         return mt
@@ -490,7 +491,9 @@ class PageAllocator:
         return out
 
     def page_info(self, pfn):
-        pfn = _int64(pfn, "pfn")
+        pfn = _as_int(pfn, "pfn")
+        if not -(2**63) <= pfn < 2**63:
+            pfn = -1                                # beyond int64_t: absent, as pfn -1 is
         lib.lmm_pa_page_info(self._ptr, pfn, self._info)
         st, zone, order, mt, compound = (self._info[k] for k in range(5))
         return {"zone": None if zone < 0 else zone, "state": _STATES[st],

@@ -2,7 +2,7 @@
 (linuxmm.page_alloc in C and linuxmm.reference.page_alloc), so that both refuse the same calls
 with the same exceptions."""
 from . import _args, gfp as G
-from .errors import OutOfMemory
+from .errors import ArgumentTypeError, OutOfMemory
 
 MAX_CPUS = 1024
 MAX_ZONES = 6
@@ -63,7 +63,8 @@ def _check_zones(zones):
     try:
         spec = [tuple(z) for z in zones]
     except TypeError:
-        raise TypeError("zones must be a list of (name, start_pfn, spanned_pages)") from None
+        raise ArgumentTypeError("zones must be a list of (name, start_pfn, spanned_pages)") \
+            from None
     if not 1 <= len(spec) <= MAX_ZONES:
         raise ValueError(f"between 1 and {MAX_ZONES} zones, got {len(spec)}")
     out = []
@@ -128,9 +129,10 @@ def _check_mt(mt):
 
 
 def _int64(value, name):
+    """An int64_t argument: ArgumentTypeError for a non-integer, ValueError beyond 64 bits."""
     value = _args.as_int(value, name)
     if not -(2**63) <= value < 2**63:
-        raise OverflowError(f"{name} does not fit in 64 bits")
+        raise ValueError(f"{name} {value} does not fit in 64 bits")
     return value
 
 

@@ -4,6 +4,7 @@ Each record keeps the simulated time it was logged at (``kernel.now``, nanosecon
 log level; ``dmesg()`` renders them as ``dmesg`` does with the kernel's default prefix,
 ``"[%5lu.%06lu] "`` (seconds and microseconds: print_time()), one record a line.
 """
+from ._args import as_int
 
 # include/linux/kern_levels.h
 KERN_EMERG, KERN_ALERT, KERN_CRIT, KERN_ERR = 0, 1, 2, 3
@@ -29,6 +30,7 @@ class LogBuffer:
     def printk(self, text, level=KERN_INFO):
         """Log text (a trailing newline is dropped; embedded newlines start new records
         with the same timestamp, as separate printk calls in one instant would)."""
+        level = as_int(level, "level")
         if not 0 <= level <= 7:
             raise ValueError(f"log level must be in 0..7, got {level}")
         now = self._clock()
@@ -42,6 +44,8 @@ class LogBuffer:
 
     def dmesg(self, level=None):
         """The log as `dmesg` prints it; level: only records at this level or more urgent."""
+        if level is not None:
+            level = as_int(level, "level")
         return "".join(f"{print_time(ts)} {text}\n" for ts, lvl, text in self.records
                        if level is None or lvl <= level)
 

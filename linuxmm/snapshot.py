@@ -21,6 +21,7 @@ again.  The kernel's lock is recreated.
 import hashlib
 import io
 import json
+import os
 import pickle
 import sys
 import threading
@@ -30,7 +31,7 @@ import zlib
 
 import numpy as np
 
-from .errors import SnapshotError
+from .errors import ArgumentTypeError, SnapshotError
 
 MAGIC = b"LINUXMM-SNAP\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -459,13 +460,22 @@ def loads(data):
     return kernel
 
 
+def _file_path(path):
+    """A path to open: str, bytes or os.PathLike.  Anything else is ArgumentTypeError (an int
+    would be taken by open() as a file descriptor, and closed)."""
+    if isinstance(path, (str, bytes, os.PathLike)):
+        return path
+    raise ArgumentTypeError(f"path must be a str, bytes or os.PathLike, not {type(path).__name__}")
+
+
 def save(kernel, path):
+    path = _file_path(path)
     data = dumps(kernel)
     with open(path, "wb") as f:
         f.write(data)
 
 
 def load(path):
-    with open(path, "rb") as f:
+    with open(_file_path(path), "rb") as f:
         data = f.read()
     return loads(data)

@@ -83,3 +83,150 @@ def test_scenario_unhashable_values_are_scenario_error(action):
     from linuxmm import scenario
     with pytest.raises(scenario.ScenarioError):
         scenario.Scenario({"process": [{"name": "a"}], "action": [action]})
+
+
+# -- found by the whole-API fuzzer (tests/test_api_fuzz.py) -------------------------------------
+def test_snapshot_path_must_be_a_path_not_a_file_descriptor(backend_name, tmp_path):
+    """k.save(5) took 5 as a file descriptor (open(5, "wb")): it wrote the snapshot into
+    whatever fd 5 was and closed it.  A path is str, bytes or os.PathLike."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    for bad in (5, None, 1.5, True):
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            k.save(bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            linuxmm.Kernel.load(bad)
+    k.save(tmp_path / "k.snap")
+    assert linuxmm.Kernel.load(str(tmp_path / "k.snap")).read("/proc/meminfo") == \
+        k.read("/proc/meminfo")
+
+
+def test_time_beyond_the_clock_horizon_is_refused_not_a_hang(backend_name):
+    """k.advance(2**63) never returned: past 2**62 ns (NEVER, an unarmed timer's time) every
+    timer was due again and again.  sleep(1e300) and sleep(inf) raised OverflowError,
+    sleep(None) a bare TypeError."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    k.advance(10**9)
+    for ns in (2**62, 2**63, 2**64):
+        with pytest.raises(ValueError):
+            k.advance(ns)
+    for seconds in (1e300, float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            k.sleep(seconds)
+    for bad in (None, "1", np.bool_(True)):
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            k.sleep(bad)
+    assert k.now == 10**9
+    k.advance(2**62 - 1 - k.now)                # the last representable instant
+    k.check()
+
+
+@pytest.mark.parametrize("call", [
+    lambda k, p, f: k.spawn(None), lambda k, p, f: k.spawn(5),
+    lambda k, p, f: f.read("x", 1), lambda k, p, f: f.read(None, 1), lambda k, p, f: f.read(0, 1.5),
+    lambda k, p, f: f.write(1.5, b"x"), lambda k, p, f: f.write(0, None),
+    lambda k, p, f: f.write(0, 1.5), lambda k, p, f: f.write(0, "x"),
+    lambda k, p, f: k.open("/etc/hostname", "x"), lambda k, p, f: p.mmap(0, 4096, 3, 2, "x"),
+    lambda k, p, f: p.close([1]), lambda k, p, f: p.install_fd(5),
+    lambda k, p, f: p.syscall(12, 0, 0, 0, 0, 0, 0, 0),
+    lambda k, p, f: k.swapon("1M", None, 5), lambda k, p, f: k.drop_caches(1, 5),
+    lambda k, p, f: k.kmem_cache_create("c", 64, ctor=5), lambda k, p, f: k.kmem_cache_destroy(None),
+    lambda k, p, f: k.kmem_cache_shrink(None), lambda k, p, f: k.slabtop("objs", "x"),
+    lambda k, p, f: k.printk("x", "bad"), lambda k, p, f: k.dmesg("bad"),
+    lambda k, p, f: k.slab.cache("kmalloc-64").free_bulk([()]),
+])
+def test_wrong_types_are_argument_type_errors_not_internal_ones(backend_name, call):
+    """Each raised a bare TypeError (or AttributeError) from deep inside: 'NoneType' object is
+    not subscriptable, '<' not supported, unhashable type, 'int' object has no attribute
+    'startswith' / 'comm' / 'destroy'...  (free_bulk([()]) was taken as an empty batch.)"""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    p = k.spawn("a")
+    f = k.create_file("/data/f", 4096)
+    before = k.read("/proc/meminfo"), k.read("/proc/swaps"), len(k.processes), p.fds
+    with pytest.raises(linuxmm.ArgumentTypeError):
+        call(k, p, f)
+    assert (k.read("/proc/meminfo"), k.read("/proc/swaps"), len(k.processes), p.fds) == before
+    k.check()
+
+
+def test_file_write_count_is_bounded_as_pwrite(backend_name):
+    """f.write(0, 10**12) built 10**12 zero bytes on the host (MemoryError): a count is cut
+    to MAX_RW_COUNT as rw_verify_area does, and a negative one is EINVAL."""
+    from linuxmm.vm.files import MAX_RW_COUNT
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    f = k.create_file("/data/f", 0)
+    with pytest.raises(OSError) as err:
+        f.write(0, -1)
+    assert err.value.errno == errno.EINVAL and f.size == 0
+    assert MAX_RW_COUNT == 0x7ffff000
+    assert f.write(0, 5) == 5 and f.read(0, 10) == bytes(5)
+    k.check()
+
+
+def test_swapon_refusals_change_nothing(backend_name, monkeypatch):
+    """A swapon too big for the host's memory raised numpy's MemoryError after lowering the
+    next default priority (the next area got -3, not -2).  Now it is MemoryError before
+    anything changes."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    swaps = k.read("/proc/swaps")
+    for size in (2**50, 2**64):
+        with pytest.raises(MemoryError, match="MemAvailable"):
+            k.swapon(size)
+    assert k.read("/proc/swaps") == swaps
+    k.swapon("1M")
+    assert k.read("/proc/swaps").split()[-1] == "-2"       # the first default priority
+    k.check()
+
+
+def test_zone_by_unknown_name_is_value_error(backend_name):
+    """k.zone("foo") raised KeyError."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    for bad in ("foo", 5, None):
+        with pytest.raises(ValueError):
+            k.zone(bad)
+    assert k.zone("DMA").name == "DMA"
+
+
+@pytest.mark.parametrize("pfn,order,reason", [(2**63, 0, "range"), (2**64, 0, "range"),
+                                              (np.uint64(2**63), 0, "range"),
+                                              (5, 2**64, "order"), (-(2**63) - 1, 0, "range")])
+def test_free_pages_beyond_int64_is_invalid_free(backend, pfn, order, reason):
+    """k.free_pages(2**64) raised OverflowError ('pfn does not fit in 64 bits') on both
+    backends; BuddyAllocator.free refuses the same pfn with InvalidFree."""
+    k = backend.Kernel("64M")
+    pa = k._pa
+    free = [z.free_pages for z in k.zones]
+    for free_call in (k.free_pages, pa.free_pages):
+        with pytest.raises(linuxmm.InvalidFree) as err:
+            free_call(pfn, order)
+        assert err.value.reason == reason
+    assert [z.free_pages for z in k.zones] == free
+    assert pa.page_info(2**64)["state"] == "absent"
+    with pytest.raises(ValueError):
+        pa.pageblock_migratetype(2**64)
+    with pytest.raises(ValueError):
+        pa.free_boot_range(0, 2**64)
+    k.check()
+
+
+def test_oom_score_adj_of_an_infinite_float_is_einval(backend_name):
+    """p.oom_score_adj = float('inf') raised OverflowError."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    p = k.spawn("a")
+    for name in ("oom_score_adj", "oom_adj"):
+        with pytest.raises(OSError) as err:
+            setattr(p, name, float("inf"))
+        assert err.value.errno == errno.EINVAL
+    assert p.oom_score_adj == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.PageAllocator(None), lambda m: m.PageAllocator(5),
+    lambda m: m.SlabAllocator(None), lambda m: m.SlabAllocator("buddy"),
+    lambda m: m.Kernel("64M", reserved=5), lambda m: m.Kernel(e820=1.5),
+    lambda m: m.Kernel("64M", reserved=True),
+])
+def test_constructors_refuse_wrong_types_with_argument_type_error(backend, make):
+    """Kernel(reserved=5), Kernel(e820=1.5): "'int' object is not iterable"; PageAllocator(None)
+    and SlabAllocator(None): a bare TypeError."""
+    with pytest.raises(linuxmm.ArgumentTypeError):
+        make(backend)

@@ -757,7 +757,7 @@ class PageAllocator:
     def free_pages(self, pfn, order=0, cpu=0):
         """Free a block from alloc_pages; InvalidFree (state unchanged) when it is not one."""
         cpu = self._check_cpu(cpu)
-        pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
+        pfn, order = _args.as_int(pfn, "pfn"), _args.as_int(order, "order")
         z, err = self._validate_free(pfn, order)
         if err is not None:
             raise err
@@ -941,7 +941,7 @@ class PageAllocator:
     def split_page(self, pfn, order):
         """split_page(): an allocated non-compound block of this order becomes 2**order
         allocated order-0 pages, each freed on its own with free_pages(pfn, 0)."""
-        pfn, order = _int64(pfn, "pfn"), _int64(order, "order")
+        pfn, order = _args.as_int(pfn, "pfn"), _args.as_int(order, "order")
         z, err = self._validate_free(pfn, order)
         if err is not None:
             raise err
@@ -1028,7 +1028,7 @@ class PageAllocator:
         return counts
 
     def pageblock_migratetype(self, pfn):
-        pfn = _int64(pfn, "pfn")
+        pfn = _args.as_int(pfn, "pfn")
         z = self._zone_of(pfn)
         if z is None:
             raise ValueError(f"pfn {pfn} is in no zone")
@@ -1092,7 +1092,7 @@ class PageAllocator:
         return out
 
     def page_info(self, pfn):
-        pfn = _int64(pfn, "pfn")
+        pfn = _args.as_int(pfn, "pfn")
         z = self._zone_of(pfn)
         if z is None:
             return {"zone": None, "state": "absent", "order": None, "migratetype": None,

@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import _args
-from ..errors import InvariantError, OutOfMemory
+from ..errors import ArgumentTypeError, InvariantError, OutOfMemory
 from ..sync import synchronized
 from ..slab import common as C
 from ..slab import flags as F
@@ -411,7 +411,7 @@ class SlabAllocator(SlabAllocatorCommon):
             self._page_alloc = lambda gfp, order: page_source.alloc(order)
             self._page_free = page_source.free
         else:
-            raise TypeError("page_source must be a BuddyAllocator or PageAllocator")
+            raise ArgumentTypeError("page_source must be a BuddyAllocator or PageAllocator")
         self.page_source = page_source
         self._map = {}                   # pfn -> _Slab or _Large
         self._ids = []

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _args
 from .._ffi import _plain, ffi, lib
 from ..buddy import BuddyAllocator
-from ..errors import InvariantError
+from ..errors import ArgumentTypeError, InvariantError
 from ..sync import synchronized
 from . import flags as F
 from . import kmalloc as K
@@ -45,7 +45,8 @@ def _page_source(src):
     if ptr is not None and hasattr(lib, "lmm_pa_alloc_page_cb"):
         return (ffi.addressof(lib, "lmm_pa_alloc_page_cb"),
                 ffi.addressof(lib, "lmm_pa_free_page_cb"), ptr)
-    raise TypeError("page_source must be a linuxmm BuddyAllocator or PageAllocator (C backend)")
+    raise ArgumentTypeError("page_source must be a linuxmm BuddyAllocator or PageAllocator "
+                            "(C backend)")
 
 
 @synchronized

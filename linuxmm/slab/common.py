@@ -443,7 +443,7 @@ class SlabAllocatorCommon:
         if flags & ~F.SLAB_FLAGS_PERMITTED or flags < 0:
             raise ValueError(f"flags 0x{flags:x} include bits kmem_cache_create() refuses")
         if ctor is not None and not callable(ctor):
-            raise TypeError("ctor must be callable or None")
+            raise ArgumentTypeError("ctor must be callable or None")
         if freeptr_offset is not None:
             freeptr_offset = _args.as_int(freeptr_offset, "freeptr_offset")
             if (not flags & F.SLAB_TYPESAFE_BY_RCU or freeptr_offset % WORD or

@@ -1,4 +1,5 @@
 """/proc/slabinfo (mm/slab_common.c: slab_show(), cache_show()) and a slabtop-like summary."""
+from .._args import as_int
 from .geometry import PAGE_SIZE
 
 HEADER = ("slabinfo - version: 2.1\n"
@@ -41,8 +42,12 @@ def render_slabtop(rows, sort="objs", limit=None):
     keys = {"objs": lambda r: r[2], "active": lambda r: r[1], "size": lambda r: r[3],
             "slabs": lambda r: r[7], "cache": lambda r: r[7] * r[5] * PAGE_SIZE,
             "name": lambda r: r[0]}
-    if sort not in keys:
+    if not isinstance(sort, str) or sort not in keys:
         raise ValueError(f"sort must be one of {sorted(keys)}")
+    if limit is not None:
+        limit = as_int(limit, "limit")
+        if limit < 0:
+            raise ValueError(f"limit must be None or >= 0, got {limit}")
     active_objs = sum(r[1] for r in rows)
     total_objs = sum(r[2] for r in rows)
     active_slabs = sum(r[6] for r in rows)

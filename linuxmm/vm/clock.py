@@ -25,7 +25,10 @@ Hot paths stay cheap: the bulk access loop counts its faults in C and the time i
 per call from the counter deltas; ``advance`` itself is an addition and one comparison unless a
 timer is due.
 """
+import math
+
 from .. import _args
+from ..errors import ArgumentTypeError
 
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_USEC = 1000
@@ -62,6 +65,9 @@ def advance(kernel, ns):
     target = kernel.now + ns
     if ns < 0:
         raise ValueError(f"time cannot go backwards (advance by {ns} ns)")
+    if target >= NEVER:         # an unarmed timer's time: beyond it every timer would be due
+        raise ValueError(f"simulated time ends at 2**62 ns (146 years): cannot advance by "
+                         f"{ns} ns from {kernel.now}")
     if target >= kernel._next_event and not kernel._in_timers:
         run_timers(kernel, target)
     else:
@@ -82,8 +88,11 @@ def charge(kernel, kind, n=1):
 def sleep(kernel, seconds):
     """Idle time: `seconds` (int or float) of simulated time pass, rounded to the ns."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"seconds must be a number, got {type(seconds).__name__}")
-    ns = round(seconds * NSEC_PER_SEC)
+        raise ArgumentTypeError(f"seconds must be a number, got {type(seconds).__name__}")
+    ns = seconds * NSEC_PER_SEC
+    if not math.isfinite(ns):
+        raise ValueError(f"seconds must be a finite time, got {seconds}")
+    ns = round(ns)
     advance(kernel, ns)
 
 

@@ -9,6 +9,8 @@ import os
 import posixpath
 import stat
 
+from .. import _args
+from ..errors import ArgumentTypeError
 from .constants import PAGE_SIZE
 from .clock import charge
 from .filemap import AddressSpace
@@ -93,6 +95,9 @@ def resolve_in_root(root, path, max_links=40):
             continue
         done.append(part)
     return "/" + "/".join(done)
+
+
+MAX_RW_COUNT = (2**31 - 1) & ~(PAGE_SIZE - 1)      # include/linux/fs.h: one read/write's most
 
 
 def max_bytes(kind, kernel):
@@ -213,6 +218,7 @@ class File:
         file); returns bytes, short at end of file."""
         if not self.readable:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        offset, length = _args.as_int(offset, "offset"), _args.as_int(length, "length")
         if offset < 0 or length < 0:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         inode = self.f_inode
@@ -244,13 +250,19 @@ class File:
         the file grows when written past its end.  Returns the number of bytes written."""
         if not self.writable:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        if isinstance(data, int):
-            data = bytes(data)
+        offset = _args.as_int(offset, "offset")
+        if isinstance(data, int) and not isinstance(data, bool):
+            if data < 0:                            # rw_verify_area: (ssize_t)count < 0
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            data = bytes(min(data, MAX_RW_COUNT))
         if offset < 0:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         inode = self.f_inode
         kernel = self._kernel()
-        data = bytes(data)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ArgumentTypeError(f"data must be bytes or a count of zero bytes, not "
+                                    f"{type(data).__name__}")
+        data = bytes(data)[:MAX_RW_COUNT]
         limit = max_bytes(inode.kind, kernel)       # generic_write_check_limits
         if data and offset >= limit:
             raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
@@ -356,6 +368,7 @@ class FileSystem:
 
     def open(self, path, flags=os.O_RDONLY):
         path = resolve_path(path)
+        flags = _args.as_int(flags, "flags")
         inode = self.inodes.get(path)
         if inode is None:
             if flags & os.O_CREAT:

@@ -313,7 +313,7 @@ def check_oom_score_adj(value):
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):      # kstrtoint: not a number
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL)) from None
     if not OOM_SCORE_ADJ_MIN <= value <= OOM_SCORE_ADJ_MAX:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
@@ -332,7 +332,7 @@ def score_adj_from_oom_adj(value):
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):      # kstrtoint: not a number
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL)) from None
     if not OOM_DISABLE <= value <= OOM_ADJUST_MAX:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))

@@ -4,7 +4,7 @@ import errno
 import numpy as np
 
 from .. import _args
-from ..errors import Killed
+from ..errors import ArgumentTypeError, Killed
 from ..printk import KERN_WARNING
 from ..sync import synchronized
 from .memory import access_bulk, access_range, user_access
@@ -107,7 +107,8 @@ class Process:
             file = _args.as_int(file, "file")
             file = None if flags & MAP_ANONYMOUS else self.fds.get(file)
         elif file is not None and not isinstance(file, File):
-            raise TypeError(f"file must be a File, a file descriptor or None, not {file!r}")
+            raise ArgumentTypeError(f"file must be a File, a file descriptor or None, "
+                                    f"not {type(file).__name__}")
         with self.kernel.lock:
             return sys_mmap(self.mm, addr, length, prot, flags, file, offset)
 
@@ -192,6 +193,8 @@ class Process:
 
     def install_fd(self, file):
         """fd_install: the lowest free descriptor >= 3 now refers to file."""
+        if not isinstance(file, File):
+            raise ArgumentTypeError(f"file must be a File, not {type(file).__name__}")
         fd = 3
         while fd in self.fds:
             fd += 1
@@ -199,7 +202,7 @@ class Process:
         return fd
 
     def close(self, fd):
-        if self.fds.pop(fd, None) is None:
+        if self.fds.pop(_args.as_int(fd, "fd"), None) is None:
             raise oserror(errno.EBADF)
 
     @task_call
@@ -212,7 +215,7 @@ class Process:
         exited raises ProcessLookupError (ESRCH), an OOM-killed one Killed."""
         nr = _args.as_int(nr, "nr")
         if len(args) > 6:
-            raise TypeError(f"a system call takes at most 6 arguments, got {len(args)}")
+            raise ArgumentTypeError(f"a system call takes at most 6 arguments, got {len(args)}")
         args = tuple(_args.as_int(a, f"arg{i}") for i, a in enumerate(args))
         args += (0,) * (6 - len(args))
         try:

@@ -62,6 +62,19 @@ def is_swap_pte(pte):
 
 # -- swap areas -------------------------------------------------------------------------------
 _AREA_ARRAYS = ("swap_map", "cache", "shadow", "cluster_used", "free_clusters", "info")
+HOST_BYTES_PER_SLOT = 28            # the engine's slot arrays: swap_map, cache, shadow, data
+
+
+def check_host_memory(pages):
+    """MemoryError, before anything changes, when the swap map of an area of `pages` slots
+    would not fit in the host's available memory (as boot.check_host_memory for a machine)."""
+    from .. import boot
+    need = pages * HOST_BYTES_PER_SLOT
+    avail = boot.host_available_bytes()
+    if avail is not None and need > avail:
+        raise MemoryError(f"a swap area of {pages} pages needs {need >> 20} MiB of host memory "
+                          f"for its swap map; the host has {avail >> 20} MiB available "
+                          f"(MemAvailable)")
 
 
 class SwapInfo:
@@ -178,13 +191,12 @@ class SwapState:
             path = f"/dev/vdb{type_ + 1}"
         if any(si.path == path for si in self.areas.values()):
             raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), path)
-        if priority is None:
-            self.least_priority -= 1
-            prio = self.least_priority
-        else:
-            prio = priority
+        check_host_memory(pages)
+        prio = self.least_priority - 1 if priority is None else priority
         kind = "partition" if path.startswith("/dev/") else "file"
         self.areas[type_] = SwapInfo(type_, path, pages, prio, kind, self.kernel.mmu)
+        if priority is None:
+            self.least_priority = prio
         return path
 
     def swapoff(self, path):

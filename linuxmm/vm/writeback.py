@@ -308,6 +308,9 @@ def drop_caches(kernel, mode, process=None):
         except ValueError:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL)) from None
     mode = _args.as_int(mode, "mode")
+    if process is not None and not all(hasattr(process, a) for a in ("comm", "pid")):
+        raise _args.ArgumentTypeError(f"process must be a Process or None, not "
+                                      f"{type(process).__name__}")
     if not 1 <= mode <= 4:                      # proc_dointvec_minmax, SYSCTL_ONE..SYSCTL_FOUR
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     wb = kernel.wb
