@@ -120,8 +120,10 @@ def cache_steps(backend):
     mmu.swap_cache_add(pfns[0], 2, 7)
     mmu.swap_cache_add(pfns[1], 2, 8)                   # no contents: zeros
     log.append(engine_state(k, [2]))
+    pgd = next(pr.mm.pgd for pr in k._processes.values() if pr.mm and pr.mm.pgd) \
+        if k._processes else k.mmu.pgd_alloc(np.zeros(D.NR_MM_COUNTERS, np.int64))
     for bad in ((pfns[0], 2, 9), (pfns[2], 2, 7), (pfns[2], 2, 0), (pfns[2], 2, 600),
-                (pfns[2], 5, 3)):
+                (pfns[2], 5, 3), (pgd, 2, 9)):                  # (a page-table page)
         with pytest.raises(ValueError):
             mmu.swap_cache_add(*bad)
     mmu.swap_writepage(pfns[0])
