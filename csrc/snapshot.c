@@ -338,6 +338,12 @@ static int import_swap_area(struct reader *r, struct lmm_mmu *m, int t)
     for (int64_t i = 0; i < ncl; i++)
         if (si->free_clusters[i] < 0 || si->free_clusters[i] >= ncl)
             return -1;
+    for (int64_t i = 0; i < max; i++)          /* cached frames exist, shadows are shadows */
+        if (si->cache[i] < -1 || si->cache[i] >= m->max_pfn || si->shadow[i] < -1)
+            return -1;
+    for (int64_t i = 0; i < ncl; i++)
+        if (si->cluster_used[i] < 0 || si->cluster_used[i] > LMM_SWAPFILE_CLUSTER)
+            return -1;
     int64_t nr = get64(r);
     if (nr < 0 || nr > max)
         return -1;
@@ -429,6 +435,15 @@ struct lmm_mmu *lmm_mmu_import(struct lmm_pa *pa, const uint8_t *buf, int64_t le
     for (int t = 0; t < LMM_MAX_SWAPFILES && !r.bad; t++)
         if (import_swap_area(&r, m, t))
             r.bad = 1;
+    for (int64_t pfn = 0; pfn < n && !r.bad; pfn++) {  /* each folio's entry names its slot */
+        int64_t e = m->swap_entry[pfn];
+        if (!e)
+            continue;
+        struct lmm_swap_area *si = SWP_TYPE(e) < LMM_MAX_SWAPFILES ? m->swap[SWP_TYPE(e)] : NULL;
+        if (e < 0 || !si || SWP_OFFSET(e) <= 0 || SWP_OFFSET(e) >= si->info[LMM_SWPI_MAX] ||
+            si->cache[SWP_OFFSET(e)] != pfn)
+            r.bad = 1;
+    }
     if (r.bad || r.pos != r.len || m->nr_data != h.nr_data) {
         lmm_mmu_destroy(m);
         return NULL;

@@ -235,8 +235,8 @@ int lmm_mmu_swap_cache_add(struct lmm_mmu *m, int64_t pfn, int type, int64_t off
 {
     LMM_LOCKED(m->lock);
     struct lmm_swap_area *si = area(m, type);
-    if (pfn < 0 || pfn >= m->max_pfn || bad_slot(si, offset) || m->swap_entry[pfn] ||
-        si->cache[offset] >= 0)
+    if (pfn < 0 || pfn >= m->max_pfn || m->level[pfn] || bad_slot(si, offset) ||
+        m->swap_entry[pfn] || si->cache[offset] >= 0)
         return -LMM_EINVAL;
     swap_cache_add(m, si, pfn, type, offset);
     return 0;

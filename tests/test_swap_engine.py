@@ -120,8 +120,10 @@ def cache_steps(backend):
     mmu.swap_cache_add(pfns[0], 2, 7)
     mmu.swap_cache_add(pfns[1], 2, 8)                   # no contents: zeros
     log.append(engine_state(k, [2]))
+    pgd = next(pr.mm.pgd for pr in k._processes.values() if pr.mm and pr.mm.pgd) \
+        if k._processes else k.mmu.pgd_alloc(np.zeros(D.NR_MM_COUNTERS, np.int64))
     for bad in ((pfns[0], 2, 9), (pfns[2], 2, 7), (pfns[2], 2, 0), (pfns[2], 2, 600),
-                (pfns[2], 5, 3)):
+                (pfns[2], 5, 3), (pgd, 2, 9)):                  # (a page-table page)
         with pytest.raises(ValueError):
             mmu.swap_cache_add(*bad)
     mmu.swap_writepage(pfns[0])
@@ -272,3 +274,76 @@ def test_check_sees_broken_swap_state(backend):
     k.mmu.swap_stat[D.SWS_NR_SWAPCACHED] += 1
     with pytest.raises(InvariantError, match="nr_swapcached"):
         k.check()
+
+
+def _bare_engine(backend):
+    """An MMU engine over a bare page allocator (no watermarks: the last free page can be
+    taken) with one swap area whose slots 4..7 are held, slot 5 by the PTE of 0x600000."""
+    import importlib
+    pa_mod, mmu_mod = {"c": ("linuxmm.page_alloc", "linuxmm.mmu"),
+                       "reference": ("linuxmm.reference.page_alloc", "linuxmm.reference.mmu")}[
+                           backend]
+    pa = importlib.import_module(pa_mod).PageAllocator([("Normal", 0, 4096)], cpus=1)
+    pa.free_boot_range(1, 4096)
+    m = importlib.import_module(mmu_mod).Mmu(pa, 4096, 0)
+    counters = np.zeros(D.NR_MM_COUNTERS, np.int64)
+    pgd = m.pgd_alloc(counters)
+    m.swapon(0, 64)
+    arrays = m.swap_arrays(0)
+    for off in (4, 5, 6, 7):
+        arrays["swap_map"][off] = 1
+    m.pte_set(pgd, 0x600000, ((~5 << 14) & ((1 << 64) - 1)) >> 5, counters)   # type 0, slot 5
+    counters[D.MM_SWAPENTS] = 1
+    m.swap_stat[D.SWS_PAGE_CLUSTER] = 3
+    m.swap_stat[D.SWS_RA_HITS] = 2                       # a window of 4: slots 4..7
+    return pa, m, counters, pgd
+
+
+@pytest.mark.parametrize("free_pages", [1, 2, 3, 4])
+def test_readahead_stops_at_the_first_page_the_allocator_refuses(free_pages):
+    results = []
+    for backend in BACKENDS:
+        pa, m, counters, pgd = _bare_engine(backend)
+        taken = []
+        while True:                                      # everything but free_pages pages
+            try:
+                taken.append(pa.alloc_pages(D.GFP_ANON_PAGE, 0, 0))
+            except Exception:
+                break
+        for pfn in taken[:free_pages]:
+            pa.free_pages(pfn, 0, 0)
+        snapshot = np.array([[0x600000, 0x640000, D.VM_READ | D.VM_WRITE, 0, 9, D.SNAPK_ANON]],
+                            np.int64)
+        i, reason = m.access(pgd, counters, snapshot, np.array([0x600000], np.int64),
+                             np.zeros(1, np.uint8))
+        arrays = m.swap_arrays(0)
+        results.append((i, reason, counters.tolist(), m.swap_stat.tolist(),
+                        arrays["cache"][:8].tolist(), arrays["swap_map"][:8].tolist()))
+    assert results[0] == results[1]
+    i, reason, counters, stat, cache, swap_map = results[0]
+    # completed (the last pages woke kswapd, which the caller runs next)
+    assert i == 1 and reason in (D.ACCESS_DONE, D.ACCESS_KSWAPD) and counters[D.MM_MAJ_FLT] == 1
+    read = [off for off in (4, 6, 7) if cache[off] >= 0]
+    assert read == [4, 6, 7][:free_pages - 1]            # in slot order, up to the refusal
+    assert stat[D.SWS_PSWPIN] == free_pages
+    assert stat[D.SWS_SWAP_RA] == len(read) and stat[D.SWS_LAST_RA] == 4
+    assert swap_map[5] == 0 and cache[5] >= 0           # the faulting page: mapped, cached
+
+
+def test_a_refused_faulting_page_changes_nothing():
+    for backend in BACKENDS:
+        pa, m, counters, pgd = _bare_engine(backend)
+        while True:
+            try:
+                pa.alloc_pages(D.GFP_ANON_PAGE, 0, 0)
+            except Exception:
+                break
+        before = (counters.tolist(), m.swap_stat.tolist(), m.swap_arrays(0)["cache"].tolist(),
+                  m.pte_get(pgd, 0x600000))
+        snapshot = np.array([[0x600000, 0x640000, D.VM_READ | D.VM_WRITE, 0, 9, D.SNAPK_ANON]],
+                            np.int64)
+        i, reason = m.access(pgd, counters, snapshot, np.array([0x600000], np.int64),
+                             np.zeros(1, np.uint8))
+        assert (i, reason) == (0, D.ACCESS_NOMEM), backend
+        assert (counters.tolist(), m.swap_stat.tolist(), m.swap_arrays(0)["cache"].tolist(),
+                m.pte_get(pgd, 0x600000)) == before

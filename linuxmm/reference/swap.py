@@ -167,8 +167,8 @@ class SwapEngine:
 
     def swap_cache_add(self, pfn, type_, offset):
         si = self._swap.get(type_)
-        if not 0 <= pfn < self.max_pfn or si is None or si.bad_slot(offset) or \
-                self.swap_entry[pfn] or si.cache[offset] >= 0:
+        if not 0 <= pfn < self.max_pfn or pfn in self._tables or si is None or \
+                si.bad_slot(offset) or self.swap_entry[pfn] or si.cache[offset] >= 0:
             raise ValueError(f"pfn {pfn} or swap slot {type_}:{offset} cannot be cached")
         self._cache_add(si, pfn, type_, offset)
 
