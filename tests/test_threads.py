@@ -8,6 +8,7 @@ Guarantees section reports.
 """
 import os
 import random
+import re
 import sys
 import threading
 
@@ -286,3 +287,31 @@ def test_everything_at_once_under_memory_pressure(backend_name, round_):
     k.check()
     cache.destroy()
     assert accounted_pages(k) == before
+
+
+ENGINES = ("struct lmm_buddy", "struct lmm_pa", "struct lmm_slab_sys", "struct lmm_mmu")
+# entry points that take no engine lock: creation and destruction (no other thread has the
+# engine yet or any more), snapshot export/import (under k.lock), the lock's own accessors, and
+# the page callbacks the slab engine calls with the shared lock already held
+UNLOCKED = re.compile(r"_(create|destroy|import|export|cb|set_lock|handle)$|^lmm_(buddy|pa)_lock$"
+                      r"|^lmm_slab_buddy_|struct_size$")
+
+
+def test_every_engine_entry_point_takes_the_lock():
+    """An exported function of csrc/ whose first argument is an engine starts with LMM_LOCKED on
+    that engine's lock: a new entry point cannot forget it."""
+    csrc = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "csrc")
+    pattern = re.compile(r"^(?!static)[a-z][\w \*]*?\b(lmm_\w+)\(((?:const )?struct lmm_\w+) "
+                         r"\*(\w+)[,)][^{;]*\{\n\s*(.*)", re.M)
+    seen = []
+    for name in sorted(os.listdir(csrc)):
+        if not name.endswith(".c") or name == "lock.c":
+            continue
+        with open(os.path.join(csrc, name)) as f:
+            text = f.read()
+        for func, engine, arg, first in pattern.findall(text):
+            if engine not in ENGINES or UNLOCKED.search(func):
+                continue
+            seen.append(func)
+            assert first.startswith(f"LMM_LOCKED({arg}->lock);"), f"{name}: {func} takes no lock"
+    assert len(seen) > 100 and "lmm_buddy_alloc" in seen and "lmm_mmu_access" in seen
