@@ -67,6 +67,16 @@ def accounted_pages(k):
                                     "nr_anon_pages", "nr_file_pages"))
 
 
+def give_back(k, cache, objs, kobjs, pages):
+    """Free what a thread held: cache objects, kmalloc objects, (pfn, order) page blocks."""
+    for a in objs:
+        cache.free(a)
+    for a in kobjs:
+        k.kfree(a)
+    for pfn, order in pages:
+        k.free_pages(pfn, order)
+
+
 def disjoint_blocks(held):
     """The number of pages in the (pfn, order) blocks the threads hold, checked to overlap
     nowhere: no page was handed to two threads."""
@@ -150,12 +160,7 @@ def test_kmem_cache_shared_with_page_and_kmalloc_calls(backend_name, round_):
     assert cache.stats()["inuse"] == len(objs)
     disjoint_blocks([p for _, _, p in held])
     for o, ko, p in held:
-        for a in o:
-            cache.free(a)
-        for a in ko:
-            k.kfree(a)
-        for pfn, order in p:
-            k.free_pages(pfn, order)
+        give_back(k, cache, o, ko, p)
     k.check()
     assert cache.stats()["inuse"] == 0
     cache.destroy()
@@ -278,12 +283,7 @@ def test_everything_at_once_under_memory_pressure(backend_name, round_):
     k.check()
     for p, objs, kobjs, pages in held:
         p.exit()
-        for a in objs:
-            cache.free(a)
-        for a in kobjs:
-            k.kfree(a)
-        for pfn, order in pages:
-            k.free_pages(pfn, order)
+        give_back(k, cache, objs, kobjs, pages)
     k.check()
     cache.destroy()
     assert accounted_pages(k) == before

@@ -333,23 +333,7 @@ class SwapEngine:
         max_pages = 1 << int(st[D.SWS_PAGE_CLUSTER])
         if max_pages <= 1:
             return 1
-        hits = int(st[D.SWS_RA_HITS])
-        st[D.SWS_RA_HITS] = 0
-        pages = hits + 2
-        if pages == 2:
-            prev = int(st[D.SWS_PREV_OFFSET])
-            if off != prev + 1 and off != prev - 1:
-                pages = 1
-        else:
-            roundup = 4
-            while roundup < pages:
-                roundup <<= 1
-            pages = roundup
-        pages = max(min(pages, max_pages), int(st[D.SWS_LAST_RA]) // 2)
-        if not hits:
-            st[D.SWS_PREV_OFFSET] = off
-        st[D.SWS_LAST_RA] = pages
-        return pages
+        return D.swapin_window(st, off, max_pages)
 
     def _read_swap_folio(self, si, type_, off, anon_vma, index, readahead):
         """A new anonymous folio in the swap cache with the slot's bytes, refaulted, on the LRU

@@ -223,3 +223,26 @@ SWPI_SYNC = 7             # SWP_SYNCHRONOUS_IO (zram)
 NR_SWPI = 8
 # a swap-cache folio's entry in mmu.swap_entry[pfn]: type << 40 | offset (0: none)
 SWP_ENTRY_SHIFT = 40
+
+def swapin_window(st, offset, max_pages):
+    """__swapin_nr_pages(): the readahead window for a swap-in at `offset` from the recent
+    readahead hits in st (a swap_stat array: SWS_RA_HITS, SWS_PREV_OFFSET, SWS_LAST_RA), which
+    it updates.  The Python fault path and the reference engine share it; csrc/swap.c is the
+    C twin."""
+    hits = int(st[SWS_RA_HITS])
+    st[SWS_RA_HITS] = 0
+    pages = hits + 2
+    if pages == 2:
+        prev = int(st[SWS_PREV_OFFSET])
+        if offset != prev + 1 and offset != prev - 1:
+            pages = 1
+    else:
+        roundup = 4
+        while roundup < pages:
+            roundup <<= 1
+        pages = roundup
+    pages = max(min(pages, max_pages), int(st[SWS_LAST_RA]) // 2)
+    if not hits:
+        st[SWS_PREV_OFFSET] = offset
+    st[SWS_LAST_RA] = pages
+    return pages

@@ -31,6 +31,7 @@ from .filemap import put_page
 from .memory import (VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, do_wp_page,
                      linear_page_index, mk_pte, vm_page_prot)
 from .workingset import workingset_refault
+from .mmu_defs import swapin_window
 from .mmu_defs import (EV_PGMAJFAULT, MAX_SWAPFILES, MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED,
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW,
                        PAGE_SHIFT, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD,
@@ -337,25 +338,7 @@ def swapin_nr_pages(swap, offset, page_cluster):
     max_pages = 1 << page_cluster
     if max_pages <= 1:
         return 1
-    st = swap.stat
-    hits = int(st[SWS_RA_HITS])
-    st[SWS_RA_HITS] = 0
-    pages = hits + 2
-    if pages == 2:
-        prev = int(st[SWS_PREV_OFFSET])
-        if offset != prev + 1 and offset != prev - 1:
-            pages = 1
-    else:
-        roundup = 4
-        while roundup < pages:
-            roundup <<= 1
-        pages = roundup
-    pages = min(pages, max_pages)
-    pages = max(pages, int(st[SWS_LAST_RA]) // 2)
-    if not hits:
-        st[SWS_PREV_OFFSET] = offset
-    st[SWS_LAST_RA] = pages
-    return pages
+    return swapin_window(swap.stat, offset, max_pages)
 
 
 def _new_swapin_folio(kernel, entry, vma, addr, noretry=False):
