@@ -90,8 +90,7 @@ static inline int64_t take_block(struct lmm_buddy *b, int order, int mt)
     uint32_t idx = rmqueue_smallest(b, order, mt);
     if (idx == LMM_NIL)
         return -LMM_ENOMEM;
-    b->pages[idx].flags = PB_HEAD;
-    b->pages[idx].order = (uint8_t)order;
+    b->pages[idx].state = PAGE_STATE(PB_HEAD, order, mt);
     return idx_to_pfn(b, idx);
 }
 
@@ -166,19 +165,21 @@ int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, i
     int err = lmm_buddy_validate_free(b, pfn, order);
     if (err)
         return err;
-    b->pages[pfn_to_idx(b, pfn)].flags = 0;
+    b->pages[pfn_to_idx(b, pfn)].state = 0;
     free_one_page(b, pfn, order, mt, fpi);
     return 0;
 }
 
 int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
 {
-    /* Fast path for the common case, then the full diagnosis. */
-    if ((unsigned)order <= (unsigned)b->max_order && pfn_in_range(b, pfn) &&
+    /* The valid case (an allocated head of this order, nothing else flagged: one compare of
+     * the state word's low half), then the full diagnosis, which accepts nothing else. */
+    uint64_t off = (uint64_t)pfn - (uint64_t)b->start_pfn;
+    if ((unsigned)order <= (unsigned)b->max_order && off < (uint64_t)b->nr_pages &&
         !(pfn & (((int64_t)1 << order) - 1))) {
-        struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
-        if (p->flags == PB_HEAD && p->order == order) {
-            p->flags = 0;
+        struct lmm_page_meta *p = &b->pages[off];
+        if (page_key(p) == PAGE_KEY(PB_HEAD, order)) {
+            p->state = 0;
             free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
             return 0;
         }
@@ -224,9 +225,9 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
         /* the valid case inline (an allocated head of this order); anything else is diagnosed
          * by lmm_buddy_validate_free(), which accepts nothing this test refuses */
         int64_t pfn = pfns[i];
-        uint64_t off = (uint64_t)(pfn - b->start_pfn);
+        uint64_t off = (uint64_t)pfn - (uint64_t)b->start_pfn;
         if (off < (uint64_t)b->nr_pages && !(pfn & misaligned) &&
-            b->pages[off].flags == PB_HEAD && b->pages[off].order == order) {
+            page_key(&b->pages[off]) == PAGE_KEY(PB_HEAD, order)) {
             b->pages[off].flags = PB_PENDING;
             continue;
         }
@@ -243,7 +244,7 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
     }
     for (i = 0; i < count; i++) {
         int64_t pfn = pfns[i];
-        b->pages[pfn_to_idx(b, pfn)].flags = 0;
+        b->pages[pfn_to_idx(b, pfn)].state = 0;
         free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
     }
     return 0;
@@ -270,7 +271,7 @@ int64_t lmm_buddy_metadata_bytes(struct lmm_buddy *b)
 void lmm_buddy_nr_free(struct lmm_buddy *b, int64_t *out, int mt)
 {
     for (int o = 0; o <= b->max_order; o++)
-        out[o] = (mt >= 0 && mt < LMM_MIGRATE_TYPES) ? b->nr_free_mt[o][mt] : b->nr_free[o];
+        out[o] = (mt >= 0 && mt < LMM_MIGRATE_TYPES) ? b->free_list[o][mt].nr : nr_free_order(b, o);
 }
 
 int64_t lmm_buddy_free_list(struct lmm_buddy *b, int order, int mt, int64_t *out, int64_t cap)
@@ -302,7 +303,7 @@ int lmm_buddy_page_state(struct lmm_buddy *b, int64_t pfn, int *order)
 
 int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 {
-    int64_t total_pages = 0, heads = 0;
+    int64_t total_pages = 0, heads = 0, mt_pages[LMM_MIGRATE_TYPES] = {0};
 
     for (int o = 0; o <= b->max_order; o++) {
         int64_t n_order = 0;
@@ -336,16 +337,18 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
                 n++;
             }
             CHECK(b->free_list[o][t].tail == prev, "order %d list %d: tail is wrong", o, t);
-            CHECK(n == b->nr_free_mt[o][t], "order %d list %d: counted %lld, nr_free says %lld",
-                  o, t, (long long)n, (long long)b->nr_free_mt[o][t]);
+            CHECK(n == b->free_list[o][t].nr, "order %d list %d: counted %lld, nr_free says %lld",
+                  o, t, (long long)n, (long long)b->free_list[o][t].nr);
             n_order += n;
+            mt_pages[t] += n << o;
         }
-        CHECK(n_order == b->nr_free[o], "order %d: counted %lld blocks, nr_free says %lld", o,
-              (long long)n_order, (long long)b->nr_free[o]);
         total_pages += n_order << o;
     }
     CHECK(total_pages == b->free_pages, "free lists hold %lld pages, free_pages says %lld",
           (long long)total_pages, (long long)b->free_pages);
+    for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
+        CHECK(mt_pages[t] == b->free_pages_mt[t], "type %d holds %lld free pages, counter %lld", t,
+              (long long)mt_pages[t], (long long)b->free_pages_mt[t]);
 
     /* Every page: heads cover disjoint blocks, nothing inside a block is marked. */
     for (int64_t i = 0; i < b->nr_pages;) {
@@ -373,7 +376,7 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
     }
     int64_t listed = 0;
     for (int o = 0; o <= b->max_order; o++)
-        listed += b->nr_free[o];
+        listed += nr_free_order(b, o);
     CHECK(heads == listed, "%lld free blocks marked, %lld on the lists", (long long)heads,
           (long long)listed);
     return 0;

@@ -196,12 +196,6 @@ int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa)
 
 /* ===================================================================== free lists == */
 
-static inline void page_del_and_expand(struct lmm_buddy *b, uint32_t idx, int low, int high, int mt)
-{
-    del_page_from_free_list(b, idx);
-    expand(b, idx, low, high, mt);
-}
-
 /* split_large_buddy(): a block above pageblock_order is freed one pageblock at a time. */
 static void split_large_buddy(struct lmm_buddy *b, int64_t pfn, int order, int fpi)
 {
@@ -230,9 +224,11 @@ static void split_large_buddy(struct lmm_buddy *b, int64_t pfn, int order, int f
 
 static void move_to_free_list_tail(struct lmm_buddy *b, uint32_t idx, int new_mt)
 {
-    int order = b->pages[idx].order;
-    del_page_from_free_list(b, idx);
-    add_to_free_list(b, idx, order, new_mt, 1);
+    int order = b->pages[idx].order, old_mt = b->pages[idx].mt;
+    __del_page_from_free_list(b, idx, order, old_mt);
+    __add_to_free_list(b, idx, order, new_mt, 1);
+    account_freepages(b, -((int64_t)1 << order), old_mt);
+    account_freepages(b, (int64_t)1 << order, new_mt);
 }
 
 static void change_pageblock_range(struct lmm_buddy *b, int64_t pfn, int order, int mt)
@@ -259,8 +255,6 @@ static int find_suitable_fallback(const struct lmm_pa *pa, const struct lmm_budd
 {
     if (claimable && !should_try_claim_block(pa, order, mt))
         return -2;
-    if (b->nr_free[order] == 0)
-        return -1;
     for (int i = 0; i < 2; i++) {
         int fb = fallbacks[mt][i];
         if (b->free_list[order][fb].head != LMM_NIL)
@@ -346,7 +340,7 @@ static uint32_t try_to_claim_block(struct lmm_pa *pa, struct lmm_zone *z, uint32
     if (current_order >= pa->pageblock_order) {
         del_page_from_free_list(b, idx);
         change_pageblock_range(b, idx_to_pfn(b, idx), current_order, start_mt);
-        expand(b, idx, order, current_order, start_mt);
+        account_freepages(b, expand(b, idx, order, current_order, start_mt), start_mt);
         return idx;
     }
     if (boost_watermark(pa, z) && (flags & LMM_ALLOC_KSWAPD))
@@ -464,8 +458,6 @@ static int zone_watermark_ok(const struct lmm_pa *pa, const struct lmm_zone *z, 
     if (order == 0)
         return 1;
     for (int o = order; o <= pa->max_order; o++) {
-        if (!b->nr_free[o])
-            continue;
         for (int mt = 0; mt < LMM_MIGRATE_PCPTYPES; mt++)
             if (b->free_list[o][mt].head != LMM_NIL)
                 return 1;
@@ -569,9 +561,7 @@ static int rmqueue_bulk(struct lmm_pa *pa, struct lmm_zone *z, int order, int co
         if (idx == LMM_NIL)
             return i;
         pcp_add(pages, list, idx, 1);
-        pages[idx].flags = PB_PCP;
-        pages[idx].order = (uint8_t)order;
-        pages[idx].mt = pindex;
+        pages[idx].state = PAGE_STATE(PB_PCP, order, pindex);
     }
     return count;
 }
@@ -615,7 +605,7 @@ static void free_pcppages_bulk(struct lmm_pa *pa, struct lmm_zone *z, int count,
         do {
             uint32_t idx = list->tail;
             pcp_del(b->pages, list, idx);
-            b->pages[idx].flags = 0;
+            b->pages[idx].state = 0;
             count -= nr;
             pcp->count -= nr;
             int64_t pfn = idx_to_pfn(b, idx);
@@ -670,9 +660,7 @@ static inline void free_frozen_page_commit(struct lmm_pa *pa, struct lmm_zone *z
     pcp->alloc_factor >>= 1;
     pa->pgfree += 1 << order;
     pcp_add(pages, &pcp->lists[pindex], idx, 0);
-    pages[idx].flags = PB_PCP;
-    pages[idx].order = (uint8_t)order;
-    pages[idx].mt = (uint8_t)pindex;
+    pages[idx].state = PAGE_STATE(PB_PCP, order, pindex);
     pcp->count += 1 << order;
     if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
         free_high = pcp->free_count >= batch + z->high_min / 2 &&
@@ -823,11 +811,7 @@ static int64_t get_page_from_freelist(struct lmm_pa *pa, int order, int flags, i
                 continue;
             uint32_t idx = rmqueue_zone(pa, z, order, flags, mt, cpu);
             if (idx != LMM_NIL) {
-                struct lmm_page_meta *p = &z->b.pages[idx];
-                p->flags = PB_HEAD;
-                p->order = (uint8_t)order;
-                p->mt = (uint8_t)mt;
-                p->spare8 = (uint8_t)comp;
+                z->b.pages[idx].state = PAGE_STATE(PB_HEAD, order, mt) | (uint32_t)comp << 24;
                 int64_t pfn = idx_to_pfn(&z->b, idx);
                 if (flags & LMM_ALLOC_HIGHATOMIC)
                     reserve_highatomic_pageblock(pa, z, pfn, order);
@@ -964,9 +948,7 @@ int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cp
                     if (idx == LMM_NIL)
                         break;
                 }
-                pages[idx].flags = PB_HEAD;
-                pages[idx].order = 0;
-                pages[idx].mt = (uint8_t)mt;
+                pages[idx].state = PAGE_STATE(PB_HEAD, 0, mt);
                 out[n++] = start + idx;
             }
             z->pgalloc += n;
@@ -1033,7 +1015,7 @@ int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu)
     if ((unsigned)order <= (unsigned)pa->max_order && !(pfn & (((int64_t)1 << order) - 1)) &&
         (z = pfn_to_zone(pa, pfn)) != NULL) {
         const struct lmm_page_meta *p = &z->b.pages[pfn_to_idx(&z->b, pfn)];
-        if (p->flags == PB_HEAD && p->order == order && !frame_is_mapped(pa, pfn)) {
+        if (page_key(p) == PAGE_KEY(PB_HEAD, order) && !frame_is_mapped(pa, pfn)) {
             free_frozen_pages(pa, z, pfn, order, cpu);
             return 0;
         }
@@ -1059,7 +1041,7 @@ int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, 
         if (!z || !zone_spans_pfn(z, pfn))
             z = pfn_to_zone(pa, pfn);
         struct lmm_page_meta *p;
-        if (z && (p = &z->b.pages[pfn - z->start])->flags == PB_HEAD && p->order == 0 &&
+        if (z && page_key(p = &z->b.pages[pfn - z->start]) == PAGE_KEY(PB_HEAD, 0) &&
             !frame_is_mapped(pa, pfn)) {
             p->flags = PB_PENDING;
             continue;
@@ -1264,10 +1246,7 @@ int64_t lmm_pa_isolate_free_page(struct lmm_pa *pa, int64_t pfn, int order)
             }
         }
     }
-    p->flags = PB_HEAD;
-    p->order = (uint8_t)order;
-    p->mt = LMM_MIGRATE_MOVABLE;
-    p->spare8 = 0;
+    p->state = PAGE_STATE(PB_HEAD, order, LMM_MIGRATE_MOVABLE);
     return (int64_t)1 << order;
 }
 
