@@ -180,7 +180,7 @@ int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
         struct lmm_page_meta *p = &b->pages[off];
         if (page_key(p) == PAGE_KEY(PB_HEAD, order)) {
             p->state = 0;
-            free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+            __free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
             return 0;
         }
     }
@@ -245,7 +245,7 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
     for (i = 0; i < count; i++) {
         int64_t pfn = pfns[i];
         b->pages[pfn_to_idx(b, pfn)].state = 0;
-        free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+        __free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
     }
     return 0;
 }

@@ -302,40 +302,100 @@ static inline int buddy_merge_likely(const struct lmm_buddy *b, int64_t pfn, int
  * pages are counted once, under mt (account_freepages); a merged buddy on another type's list
  * moves its pages to mt.  At and above pageblock_order the buddy's pageblock type decides
  * whether the merge may happen, and a merged buddy's pageblock takes mt.
+ *
+ * Written for the compiler: everything the loop reads from *b is a local first (the pageblock
+ * byte store of the rare branch would otherwise make it reload them), and each level steps
+ * order, 1 << order, the free-head key and the free_list row together instead of recomputing
+ * them.  Always inlined into the hot entry points; free_one_page() is the same for the others.
  */
-static inline void free_one_page(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi)
+static inline __attribute__((always_inline)) void __free_one_page(struct lmm_buddy *b,
+                                                                  int64_t pfn, int order,
+                                                                  int mt, int fpi)
 {
-    struct lmm_page_meta *pages = b->pages;
-    const int64_t start = b->start_pfn;
-    const uint64_t nr_pages = (uint64_t)b->nr_pages;
-    const int max_order = b->max_order;
-    int64_t buddy_pfn = pfn;
+    struct lmm_page_meta *const pages = b->pages;
+    const uint64_t start = (uint64_t)b->start_pfn, nr_pages = (uint64_t)b->nr_pages;
+    const int max_order = b->max_order, pageblock_order = b->pageblock_order;
+    struct lmm_buddy_list *row = b->free_list[order];  /* free_list[order][0..] */
+    uint64_t bit = (uint64_t)1 << order;
+    uint64_t upfn = (uint64_t)pfn, buddy = upfn;
+    uint32_t key = PAGE_KEY(PB_BUDDY, order);
 
-    account_freepages(b, (int64_t)1 << order, mt);
-    while (order < max_order) {
-        buddy_pfn = pfn ^ ((int64_t)1 << order);
-        uint64_t bidx = (uint64_t)buddy_pfn - (uint64_t)start;
-        if (bidx >= nr_pages || page_key(&pages[bidx]) != PAGE_KEY(PB_BUDDY, order))
+    account_freepages(b, (int64_t)bit, mt);
+    for (; order < max_order; order++, bit <<= 1, key++, row += LMM_MIGRATE_TYPES) {
+        buddy = upfn ^ bit;
+        uint64_t bidx = buddy - start;
+        if (bidx >= nr_pages)
             break;
-        int list_mt = pages[bidx].mt;
-        if (order >= b->pageblock_order) {
-            int buddy_mt = get_pfnblock_migratetype(b, buddy_pfn);
+        struct lmm_page_meta *bp = &pages[bidx];
+        if (page_key(bp) != key)                    /* page_is_buddy() */
+            break;
+        int list_mt = bp->mt;
+        if (__builtin_expect(order >= pageblock_order, 0)) {
+            int buddy_mt = get_pfnblock_migratetype(b, (int64_t)buddy);
             if (mt != buddy_mt &&
                 (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
                 break;
             if (buddy_mt != mt)
-                set_pageblock_migratetype(b, buddy_pfn, mt);
+                set_pageblock_migratetype(b, (int64_t)buddy, mt);
         }
-        __del_page_from_free_list(b, (uint32_t)bidx, order, list_mt);
-        if (list_mt != mt) {
-            b->free_pages_mt[list_mt] -= (int64_t)1 << order;
-            b->free_pages_mt[mt] += (int64_t)1 << order;
+        /* __del_page_from_free_list(buddy) */
+        struct lmm_buddy_list *l = &row[list_mt];
+        uint32_t next = bp->next, prev = bp->prev;
+        if (prev == LMM_NIL)
+            l->head = next;
+        else
+            pages[prev].next = next;
+        if (next == LMM_NIL)
+            l->tail = prev;
+        else
+            pages[next].prev = prev;
+        bp->state = 0;
+        l->nr--;
+        if (__builtin_expect(list_mt != mt, 0)) {
+            b->free_pages_mt[list_mt] -= (int64_t)bit;
+            b->free_pages_mt[mt] += (int64_t)bit;
         }
-        pfn &= buddy_pfn;
-        order++;
+        upfn &= buddy;
     }
-    int to_tail = (fpi & LMM_FPI_TO_TAIL) || buddy_merge_likely(b, pfn, buddy_pfn, order);
-    __add_to_free_list(b, (uint32_t)(pfn - start), order, mt, to_tail);
+
+    /* FPI_TO_TAIL, else buddy_merge_likely(upfn, buddy, order): the order+1 buddy of the block
+     * the missing buddy would complete, (buddy & upfn) ^ (bit << 1), is a free head */
+    int to_tail = 1;
+    if (!(fpi & LMM_FPI_TO_TAIL)) {
+        uint64_t hidx = ((buddy & upfn) ^ (bit << 1)) - start;
+        to_tail = order < max_order - 1 && hidx < nr_pages && page_key(&pages[hidx]) == key + 1;
+    }
+
+    /* __add_to_free_list(upfn) */
+    uint32_t idx = (uint32_t)(upfn - start);
+    struct lmm_buddy_list *l = &row[mt];
+    struct lmm_page_meta *p = &pages[idx];
+    p->state = key | (uint32_t)mt << 16;
+    l->nr++;
+    if (to_tail) {
+        uint32_t t = l->tail;
+        p->prev = t;
+        p->next = LMM_NIL;
+        l->tail = idx;
+        if (t == LMM_NIL)
+            l->head = idx;
+        else
+            pages[t].next = idx;
+    } else {
+        uint32_t h = l->head;
+        p->next = h;
+        p->prev = LMM_NIL;
+        l->head = idx;
+        if (h == LMM_NIL)
+            l->tail = idx;
+        else
+            pages[h].prev = idx;
+    }
+}
+
+static inline void free_one_page(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi)
+{
+    __free_one_page(b, pfn, order, mt, fpi);
 }
 
 /* Validate a free of (pfn, order): 0 when pfn heads an allocated block of that order. */
