@@ -85,36 +85,41 @@ int lmm_buddy_free_range(struct lmm_buddy *b, int64_t start, int64_t end)
 /* ===================================================================== allocation == */
 
 /* Take a block of `order` from the free lists of `mt` and mark it allocated. */
-static inline int64_t take_block(struct lmm_buddy *b, int order, int mt)
+static inline __attribute__((always_inline)) int64_t take_block(struct lmm_buddy *b,
+                                                               const struct buddy_view *v,
+                                                               int order, int mt)
 {
-    uint32_t idx = rmqueue_smallest(b, order, mt);
+    uint32_t idx = __rmqueue_smallest(b, v, order, mt);
     if (idx == LMM_NIL)
         return -LMM_ENOMEM;
-    b->pages[idx].state = PAGE_STATE(PB_HEAD, order, mt);
-    return idx_to_pfn(b, idx);
+    v->pages[idx].state = PAGE_STATE(PB_HEAD, order, mt);
+    return (int64_t)(v->start + idx);
 }
 
 int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
 {
     if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
         return -LMM_EINVAL;
-    return take_block(b, order, mt);
+    struct buddy_view v = buddy_view(b);
+    return take_block(b, &v, order, mt);
 }
 
 int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
 {
     if ((unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
-    return take_block(b, order, LMM_MIGRATE_MOVABLE);
+    struct buddy_view v = buddy_view(b);
+    return take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
 }
 
 int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, int order)
 {
     if ((unsigned)order > (unsigned)b->max_order || count < 0)
         return -LMM_EINVAL;
+    const struct buddy_view v = buddy_view(b);
     int64_t n = 0;
     for (; n < count; n++) {
-        int64_t pfn = take_block(b, order, LMM_MIGRATE_MOVABLE);
+        int64_t pfn = take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
         if (pfn < 0)
             break;
         pfns[n] = pfn;
@@ -170,21 +175,32 @@ int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, i
     return 0;
 }
 
-int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
+/*
+ * The valid case of a free inline: an allocated head of this order with no other flag (one
+ * compare of the state word's low half).  Such a head is aligned to its order (every block is),
+ * so the alignment test is left to the diagnosis, lmm_buddy_validate_free(), which accepts
+ * nothing this test refuses.
+ */
+static inline __attribute__((always_inline)) int64_t buddy_free(struct lmm_buddy *b,
+                                                               const struct buddy_view *v,
+                                                               int64_t pfn, int order)
 {
-    /* The valid case (an allocated head of this order, nothing else flagged: one compare of
-     * the state word's low half), then the full diagnosis, which accepts nothing else. */
-    uint64_t off = (uint64_t)pfn - (uint64_t)b->start_pfn;
-    if ((unsigned)order <= (unsigned)b->max_order && off < (uint64_t)b->nr_pages &&
-        !(pfn & (((int64_t)1 << order) - 1))) {
-        struct lmm_page_meta *p = &b->pages[off];
+    uint64_t off = (uint64_t)pfn - v->start;
+    if ((unsigned)order <= (unsigned)v->max_order && off < v->nr_pages) {
+        struct lmm_page_meta *p = &v->pages[off];
         if (page_key(p) == PAGE_KEY(PB_HEAD, order)) {
             p->state = 0;
-            __free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+            __free_one_page(b, v, pfn, order, view_pfnblock_migratetype(v, pfn), LMM_FPI_NONE);
             return 0;
         }
     }
     return lmm_buddy_validate_free(b, pfn, order);
+}
+
+int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
+{
+    const struct buddy_view v = buddy_view(b);
+    return buddy_free(b, &v, pfn, order);
 }
 
 int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order)
@@ -218,34 +234,35 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
 {
     if (count < 0 || (unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
+    const struct buddy_view v = buddy_view(b);
+    struct lmm_page_meta *const pages = v.pages;
     int64_t i;
     int err = 0;
-    const int64_t misaligned = ((int64_t)1 << order) - 1;
     for (i = 0; i < count; i++) {
-        /* the valid case inline (an allocated head of this order); anything else is diagnosed
-         * by lmm_buddy_validate_free(), which accepts nothing this test refuses */
+        /* the valid case inline (an allocated head of this order, so aligned, as in
+         * buddy_free()); anything else is diagnosed by lmm_buddy_validate_free(), which accepts
+         * nothing this test refuses */
         int64_t pfn = pfns[i];
-        uint64_t off = (uint64_t)pfn - (uint64_t)b->start_pfn;
-        if (off < (uint64_t)b->nr_pages && !(pfn & misaligned) &&
-            page_key(&b->pages[off]) == PAGE_KEY(PB_HEAD, order)) {
-            b->pages[off].flags = PB_PENDING;
+        uint64_t off = (uint64_t)pfn - v.start;
+        if (off < v.nr_pages && page_key(&pages[off]) == PAGE_KEY(PB_HEAD, order)) {
+            pages[off].flags = PB_PENDING;
             continue;
         }
         err = lmm_buddy_validate_free(b, pfn, order);
         if (err)
             break;
-        b->pages[pfn_to_idx(b, pfn)].flags = PB_PENDING;
+        pages[off].flags = PB_PENDING;
     }
     if (err) {
         b->error_index = i;
         while (i-- > 0)
-            b->pages[pfn_to_idx(b, pfns[i])].flags = PB_HEAD;
+            pages[(uint64_t)pfns[i] - v.start].flags = PB_HEAD;
         return err;
     }
     for (i = 0; i < count; i++) {
         int64_t pfn = pfns[i];
-        b->pages[pfn_to_idx(b, pfn)].state = 0;
-        __free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+        pages[(uint64_t)pfn - v.start].state = 0;
+        __free_one_page(b, &v, pfn, order, view_pfnblock_migratetype(&v, pfn), LMM_FPI_NONE);
     }
     return 0;
 }
@@ -384,15 +401,20 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 
 /* ===================================================================== benchmarks == */
 
+/* The loops call the entry points' inline bodies, as the minimal allocator's loops do theirs
+ * (the exported functions are interposable in a shared object: a call to one is not inlined). */
 int64_t lmm_buddy_bench_pairs(struct lmm_buddy *b, int64_t pairs, int order)
 {
+    if ((unsigned)order > (unsigned)b->max_order)
+        return -LMM_EINVAL;
+    const struct buddy_view v = buddy_view(b);
     int64_t sum = 0;
     for (int64_t i = 0; i < pairs; i++) {
-        int64_t pfn = lmm_buddy_alloc(b, order);
+        int64_t pfn = take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
         if (pfn < 0)
             return pfn;
         sum += pfn;
-        int64_t err = lmm_buddy_free(b, pfn, order);
+        int64_t err = buddy_free(b, &v, pfn, order);
         if (err)
             return err;
     }

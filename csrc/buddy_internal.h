@@ -225,20 +225,82 @@ static inline void del_page_from_free_list(struct lmm_buddy *b, uint32_t idx)
 }
 
 /*
+ * What the split and merge loops read from struct lmm_buddy, loaded once per entry point (or
+ * once per bulk call) into locals.  Without it the compiler reloads the fields after every store
+ * to page metadata or to a list: a uint32_t store may alias an int field, a list count an
+ * int64_t field, a pageblock byte anything.
+ */
+struct buddy_view {
+    struct lmm_page_meta *pages;
+    uint64_t start, nr_pages;
+    int max_order;
+    int below;                          /* min(pageblock_order, max_order) */
+    int pageblock_order;
+    const uint8_t *pageblock_mt;
+    int64_t first_pageblock;
+};
+
+static inline struct buddy_view buddy_view(const struct lmm_buddy *b)
+{
+    struct buddy_view v = {
+        .pages = b->pages,
+        .start = (uint64_t)b->start_pfn,
+        .nr_pages = (uint64_t)b->nr_pages,
+        .max_order = b->max_order,
+        .below = b->pageblock_order < b->max_order ? b->pageblock_order : b->max_order,
+        .pageblock_order = b->pageblock_order,
+        .pageblock_mt = b->pageblock_mt,
+        .first_pageblock = b->first_pageblock,
+    };
+    return v;
+}
+
+/* get_pfnblock_migratetype() through a view. */
+static inline int view_pfnblock_migratetype(const struct buddy_view *v, int64_t pfn)
+{
+    return v->pageblock_mt[(pfn >> v->pageblock_order) - v->first_pageblock];
+}
+
+/*
  * expand(): a block of order `high` at idx is being handed out at order `low`.  While high > low
  * the upper half (idx + 2^high after high--) becomes a free block at the head of its list; the
  * caller keeps the lowest 2^low pages.  Order 0 from an order-3 block at P frees P+4 (order 2),
  * P+2 (order 1) and P+1 (order 0).  Returns the pages it listed (the caller accounts them).
+ * Each level steps the half's size, its state word and its list together.
  */
-static inline int64_t expand(struct lmm_buddy *b, uint32_t idx, int low, int high, int mt)
+static inline __attribute__((always_inline)) int64_t __expand(struct lmm_buddy *b,
+                                                              struct lmm_page_meta *pages,
+                                                              uint32_t idx, int low, int high,
+                                                              int mt)
 {
-    int64_t nr_added = ((int64_t)1 << high) - ((int64_t)1 << low);
+    struct lmm_buddy_list *l = &b->free_list[high][mt];
+    uint32_t size = (uint32_t)1 << high, state = PAGE_STATE(PB_BUDDY, high, mt);
+    int64_t nr_added = (int64_t)size - ((int64_t)1 << low);
 
     while (high > low) {
         high--;
-        __add_to_free_list(b, idx + ((uint32_t)1 << high), high, mt, 0);
+        size >>= 1;
+        state--;
+        l -= LMM_MIGRATE_TYPES;
+        /* __add_to_free_list(idx + size, high, mt, head) */
+        uint32_t half = idx + size, h = l->head;
+        struct lmm_page_meta *p = &pages[half];
+        p->state = state;
+        p->next = h;
+        p->prev = LMM_NIL;
+        l->head = half;
+        l->nr++;
+        if (h == LMM_NIL)
+            l->tail = half;
+        else
+            pages[h].prev = half;
     }
     return nr_added;
+}
+
+static inline int64_t expand(struct lmm_buddy *b, uint32_t idx, int low, int high, int mt)
+{
+    return __expand(b, b->pages, idx, low, high, mt);
 }
 
 /* page_del_and_expand(): take free block idx (order high, list mt) and keep 2^low of it. */
@@ -251,28 +313,37 @@ static inline void page_del_and_expand(struct lmm_buddy *b, uint32_t idx, int lo
 }
 
 /* __rmqueue_smallest(): head of the smallest non-empty list of type mt at or above order. */
-static inline uint32_t rmqueue_smallest(struct lmm_buddy *b, int order, int mt)
+static inline __attribute__((always_inline)) uint32_t __rmqueue_smallest(struct lmm_buddy *b,
+                                                                         const struct buddy_view *v,
+                                                                         int order, int mt)
 {
-    for (int o = order; o <= b->max_order; o++) {
-        struct lmm_buddy_list *fl = &b->free_list[o][mt];
-        uint32_t idx = fl->head;
+    struct lmm_page_meta *const pages = v->pages;
+    struct lmm_buddy_list *l = &b->free_list[order][mt];
+
+    for (int o = order; o <= v->max_order; o++, l += LMM_MIGRATE_TYPES) {
+        uint32_t idx = l->head;
         if (idx == LMM_NIL)
             continue;
         /* the list head: __del_page_from_free_list() without the prev test */
-        struct lmm_page_meta *pages = b->pages;
         uint32_t next = pages[idx].next;
-        fl->head = next;
+        l->head = next;
         if (next == LMM_NIL)
-            fl->tail = LMM_NIL;
+            l->tail = LMM_NIL;
         else
             pages[next].prev = LMM_NIL;
         pages[idx].state = 0;
-        fl->nr--;
-        expand(b, idx, order, o, mt);
+        l->nr--;
+        __expand(b, pages, idx, order, o, mt);
         account_freepages(b, -((int64_t)1 << order), mt);
         return idx;
     }
     return LMM_NIL;
+}
+
+static inline uint32_t rmqueue_smallest(struct lmm_buddy *b, int order, int mt)
+{
+    struct buddy_view v = buddy_view(b);
+    return __rmqueue_smallest(b, &v, order, mt);
 }
 
 /* The buddy of the block at pfn of this order is free and of the same order (page_is_buddy). */
@@ -286,6 +357,7 @@ static inline int page_is_buddy(const struct lmm_buddy *b, int64_t buddy_pfn, in
  * buddy_merge_likely(): the block just freed at pfn (order) could not merge with buddy_pfn.  If
  * the order+1 block that buddy would complete has its own buddy free, freeing the missing buddy
  * later merges two levels at once: keep this block at the tail so it is not handed out first.
+ * (__free_one_page() has it inline.)
  */
 static inline int buddy_merge_likely(const struct lmm_buddy *b, int64_t pfn, int64_t buddy_pfn,
                                      int order)
@@ -297,80 +369,102 @@ static inline int buddy_merge_likely(const struct lmm_buddy *b, int64_t pfn, int
     return page_is_buddy(b, higher_buddy, order + 1);
 }
 
+/* A merge level's buddy bidx is free but on another type's list (list_mt != mt): unlink it there
+ * and move its pages' count to mt. */
+static inline void merge_from_other_list(struct lmm_buddy *b, uint32_t bidx, int order,
+                                         int list_mt, int mt)
+{
+    __del_page_from_free_list(b, bidx, order, list_mt);
+    b->free_pages_mt[list_mt] -= (int64_t)1 << order;
+    b->free_pages_mt[mt] += (int64_t)1 << order;
+}
+
 /*
  * __free_one_page(): merge upwards while the buddy is free, then insert at head or tail.  The
  * pages are counted once, under mt (account_freepages); a merged buddy on another type's list
  * moves its pages to mt.  At and above pageblock_order the buddy's pageblock type decides
  * whether the merge may happen, and a merged buddy's pageblock takes mt.
  *
- * Written for the compiler: everything the loop reads from *b is a local first (the pageblock
- * byte store of the rare branch would otherwise make it reload them), and each level steps
- * order, 1 << order, the free-head key and the free_list row together instead of recomputing
- * them.  Always inlined into the hot entry points; free_one_page() is the same for the others.
+ * Written for the compiler, which keeps it all in registers: the loop's inputs come from the
+ * view, each level steps the order, 1 << order, the expected state word and the list
+ * free_list[order][mt] together, and the common case, a buddy that is a free head of this order
+ * on list mt, is one 32-bit compare of its state word against PAGE_STATE(PB_BUDDY, order, mt)
+ * (free heads have spare8 0).  Below pageblock_order no pageblock is looked at (Linux's
+ * `order >= pageblock_order` test), so those levels run a loop without the test.  Always inlined
+ * into the hot entry points; free_one_page() is the same for the others.
  */
 static inline __attribute__((always_inline)) void __free_one_page(struct lmm_buddy *b,
+                                                                  const struct buddy_view *v,
                                                                   int64_t pfn, int order,
                                                                   int mt, int fpi)
 {
-    struct lmm_page_meta *const pages = b->pages;
-    const uint64_t start = (uint64_t)b->start_pfn, nr_pages = (uint64_t)b->nr_pages;
-    const int max_order = b->max_order, pageblock_order = b->pageblock_order;
-    struct lmm_buddy_list *row = b->free_list[order];  /* free_list[order][0..] */
-    uint64_t bit = (uint64_t)1 << order;
-    uint64_t upfn = (uint64_t)pfn, buddy = upfn;
-    uint32_t key = PAGE_KEY(PB_BUDDY, order);
+    struct lmm_page_meta *const pages = v->pages;
+    const uint64_t start = v->start, nr_pages = v->nr_pages;
+    const int max_order = v->max_order;
+    struct lmm_buddy_list *l = &b->free_list[order][mt];
+    uint64_t bit = (uint64_t)1 << order, upfn = (uint64_t)pfn, buddy = upfn;
+    uint32_t want = PAGE_STATE(PB_BUDDY, order, mt);
 
     account_freepages(b, (int64_t)bit, mt);
-    for (; order < max_order; order++, bit <<= 1, key++, row += LMM_MIGRATE_TYPES) {
+    for (; order < v->below; order++, bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
         buddy = upfn ^ bit;
         uint64_t bidx = buddy - start;
         if (bidx >= nr_pages)
-            break;
+            goto done_merging;
         struct lmm_page_meta *bp = &pages[bidx];
-        if (page_key(bp) != key)                    /* page_is_buddy() */
-            break;
-        int list_mt = bp->mt;
-        if (__builtin_expect(order >= pageblock_order, 0)) {
-            int buddy_mt = get_pfnblock_migratetype(b, (int64_t)buddy);
-            if (mt != buddy_mt &&
-                (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
-                break;
-            if (buddy_mt != mt)
-                set_pageblock_migratetype(b, (int64_t)buddy, mt);
-        }
-        /* __del_page_from_free_list(buddy) */
-        struct lmm_buddy_list *l = &row[list_mt];
-        uint32_t next = bp->next, prev = bp->prev;
-        if (prev == LMM_NIL)
-            l->head = next;
-        else
-            pages[prev].next = next;
-        if (next == LMM_NIL)
-            l->tail = prev;
-        else
-            pages[next].prev = prev;
-        bp->state = 0;
-        l->nr--;
-        if (__builtin_expect(list_mt != mt, 0)) {
-            b->free_pages_mt[list_mt] -= (int64_t)bit;
-            b->free_pages_mt[mt] += (int64_t)bit;
+        uint32_t state = bp->state;
+        if (state == want) {
+            /* __del_page_from_free_list(buddy, order, mt) */
+            uint32_t next = bp->next, prev = bp->prev;
+            if (prev == LMM_NIL)
+                l->head = next;
+            else
+                pages[prev].next = next;
+            if (next == LMM_NIL)
+                l->tail = prev;
+            else
+                pages[next].prev = prev;
+            bp->state = 0;
+            l->nr--;
+        } else if ((uint16_t)state == (uint16_t)want) {
+            merge_from_other_list(b, (uint32_t)bidx, order, (int)(state >> 16) & 0xff, mt);
+        } else {
+            goto done_merging;
         }
         upfn &= buddy;
     }
-
+    for (; order < max_order; order++, bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
+        buddy = upfn ^ bit;
+        uint64_t bidx = buddy - start;
+        if (bidx >= nr_pages || page_key(&pages[bidx]) != (uint16_t)want)
+            break;
+        int buddy_mt = view_pfnblock_migratetype(v, (int64_t)buddy);
+        if (mt != buddy_mt &&
+            (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
+            break;
+        int list_mt = pages[bidx].mt;
+        if (list_mt == mt)
+            __del_page_from_free_list(b, (uint32_t)bidx, order, mt);
+        else
+            merge_from_other_list(b, (uint32_t)bidx, order, list_mt, mt);
+        if (buddy_mt != mt)
+            set_pageblock_migratetype(b, (int64_t)buddy, mt);
+        upfn &= buddy;
+    }
+done_merging:;
     /* FPI_TO_TAIL, else buddy_merge_likely(upfn, buddy, order): the order+1 buddy of the block
      * the missing buddy would complete, (buddy & upfn) ^ (bit << 1), is a free head */
     int to_tail = 1;
     if (!(fpi & LMM_FPI_TO_TAIL)) {
         uint64_t hidx = ((buddy & upfn) ^ (bit << 1)) - start;
-        to_tail = order < max_order - 1 && hidx < nr_pages && page_key(&pages[hidx]) == key + 1;
+        to_tail = order < max_order - 1 && hidx < nr_pages &&
+                  page_key(&pages[hidx]) == (uint16_t)(want + 1);
     }
 
-    /* __add_to_free_list(upfn) */
+    /* __add_to_free_list(upfn, order, mt, to_tail) */
     uint32_t idx = (uint32_t)(upfn - start);
-    struct lmm_buddy_list *l = &row[mt];
     struct lmm_page_meta *p = &pages[idx];
-    p->state = key | (uint32_t)mt << 16;
+    p->state = want;
     l->nr++;
     if (to_tail) {
         uint32_t t = l->tail;
@@ -395,7 +489,8 @@ static inline __attribute__((always_inline)) void __free_one_page(struct lmm_bud
 
 static inline void free_one_page(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi)
 {
-    __free_one_page(b, pfn, order, mt, fpi);
+    struct buddy_view v = buddy_view(b);
+    __free_one_page(b, &v, pfn, order, mt, fpi);
 }
 
 /* Validate a free of (pfn, order): 0 when pfn heads an allocated block of that order. */

@@ -609,7 +609,7 @@ static void free_pcppages_bulk(struct lmm_pa *pa, struct lmm_zone *z, int count,
             count -= nr;
             pcp->count -= nr;
             int64_t pfn = idx_to_pfn(b, idx);
-            __free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+            free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
         } while (count > 0 && list->head != LMM_NIL);
     }
 }
