@@ -15,6 +15,40 @@
 #include <string.h>
 #include "buddy_internal.h"
 
+/* ===================================================================== handles == */
+
+/*
+ * Integer handles: the Python fast paths pass an int, which cffi converts faster than a pointer
+ * (benchmarks/RESULTS.md, issue 13).  Every allocator gets one at creation (a static table of
+ * 2^20 slots: its pages are touched only as far as handles are in use); a slot is claimed with
+ * a compare-and-swap and released by lmm_buddy_destroy(), as creation and destruction may run in
+ * different threads (cffi releases the GIL).
+ */
+#define NR_HANDLES (1 << 20)
+static struct lmm_buddy *handles[NR_HANDLES];
+
+static int handle_register(struct lmm_buddy *b)
+{
+    for (int h = 0; h < NR_HANDLES; h++) {
+        struct lmm_buddy *none = NULL;
+        if (!__atomic_load_n(&handles[h], __ATOMIC_RELAXED) &&
+            __atomic_compare_exchange_n(&handles[h], &none, b, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return h;
+    }
+    return -1;
+}
+
+static inline struct lmm_buddy *handle_buddy(uint64_t h)
+{
+    return h < NR_HANDLES ? __atomic_load_n(&handles[h], __ATOMIC_ACQUIRE) : NULL;
+}
+
+int lmm_buddy_handle(struct lmm_buddy *b)
+{
+    return b->handle;
+}
+
 /* ===================================================================== creation and boot == */
 
 struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_order)
@@ -25,6 +59,7 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     struct lmm_buddy *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
+    b->handle = -1;
     b->start_pfn = start_pfn;
     b->nr_pages = nr_pages;
     b->max_order = max_order;
@@ -42,6 +77,11 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     }
     memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
     b->error_index = -1;
+    b->handle = handle_register(b);
+    if (b->handle < 0) {
+        lmm_buddy_destroy(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -49,6 +89,8 @@ void lmm_buddy_destroy(struct lmm_buddy *b)
 {
     if (!b)
         return;
+    if (b->handle >= 0)
+        __atomic_store_n(&handles[b->handle], NULL, __ATOMIC_RELEASE);
     free(b->pages);
     free(b->pageblock_mt);
     free(b);
@@ -110,6 +152,13 @@ int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
         return -LMM_EINVAL;
     struct buddy_view v = buddy_view(b);
     return take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
+}
+
+int64_t lmm_buddy_alloc_ho(int64_t h_order)
+{
+    struct lmm_buddy *b = handle_buddy((uint64_t)h_order >> LMM_HANDLE_ORDER_BITS);
+    int order = (int)(h_order & ((1 << LMM_HANDLE_ORDER_BITS) - 1));
+    return b ? lmm_buddy_alloc(b, order) : -LMM_EINVAL;
 }
 
 int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, int order)
@@ -201,6 +250,12 @@ int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
 {
     const struct buddy_view v = buddy_view(b);
     return buddy_free(b, &v, pfn, order);
+}
+
+int64_t lmm_buddy_free_h(int h, int64_t pfn, int order)
+{
+    struct lmm_buddy *b = handle_buddy((unsigned)h);
+    return b ? lmm_buddy_free(b, pfn, order) : -LMM_EINVAL;
 }
 
 int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order)

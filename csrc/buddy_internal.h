@@ -106,6 +106,7 @@ struct lmm_buddy {
     int64_t first_pageblock;                        /* start_pfn >> pageblock_order */
     int64_t nr_pageblocks;
     int64_t error_index;
+    int handle;                                     /* lmm_buddy_handle(), -1: none */
 };
 
 static inline uint32_t pfn_to_idx(const struct lmm_buddy *b, int64_t pfn)

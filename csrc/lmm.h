@@ -53,6 +53,16 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
 /* Index of the entry that made the last bulk free fail. */
 int64_t lmm_buddy_error_index(struct lmm_buddy *b);
 
+/* The same two calls through an int naming the allocator: cffi converts an int argument faster
+ * than a pointer, and makes a one-argument call faster than a longer one (the Python fast paths
+ * use them).  lmm_buddy_handle() is that int; it names the allocator until lmm_buddy_destroy().
+ * lmm_buddy_alloc_ho() takes the handle and the order in one int, h << LMM_HANDLE_ORDER_BITS |
+ * order.  A bad handle is -LMM_EINVAL. */
+#define LMM_HANDLE_ORDER_BITS 6
+int lmm_buddy_handle(struct lmm_buddy *b);
+int64_t lmm_buddy_alloc_ho(int64_t h_order);
+int64_t lmm_buddy_free_h(int h, int64_t pfn, int order);
+
 int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt);
 int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi);
 /* For a slab allocator on a bare buddy: the block is marked as the slab's, which

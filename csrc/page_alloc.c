@@ -42,6 +42,7 @@ static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, i
     b->max_order = pa->max_order;
     b->pageblock_order = pa->pageblock_order;
     b->error_index = -1;
+    b->handle = -1;
     z->pcp = calloc((size_t)pa->cpus, sizeof(struct per_cpu_pages));
     if (!z->pcp)
         return -1;

@@ -9,11 +9,8 @@ threads must lock around it (the Kernel does).
 import numpy as np
 
 from . import _args
-from ._ffi import FREE_REASONS, _plain, ffi, lib
+from ._ffi import FREE_REASONS, ffi, lib
 from .errors import InvariantError, OutOfMemory, invalid_free
-
-_alloc = lib.lmm_buddy_alloc
-_free = lib.lmm_buddy_free
 
 _REASONS = FREE_REASONS
 
@@ -47,7 +44,16 @@ class BuddyAllocator:
         no reference cycle: its memory goes back at the last `del`, without the cycle collector."""
         errors = self._errors
         alloc_error, free_error, bad_args = errors.alloc_error, errors.free_error, errors.bad_free_args
-        owner, raw = raw, _plain(raw)       # cffi converts a plain pointer faster (see _plain)
+        # cffi converts an int argument faster than a pointer, and makes a one-argument call
+        # faster than a longer one: the C table's handle for this allocator, and for alloc the
+        # handle and the order in one int, keys[order] (lmm_buddy_alloc_ho); a negative order
+        # indexes the second half of keys, which C refuses like any order above max_order
+        owner, handle = raw, lib.lmm_buddy_handle(raw)
+        bits = lib.LMM_HANDLE_ORDER_BITS
+        n = self.max_order + 1
+        keys = (tuple(handle << bits | o for o in range(n)) +
+                (handle << bits | ((1 << bits) - 1),) * n)
+        _alloc, _free = lib.lmm_buddy_alloc_ho, lib.lmm_buddy_free_h
 
         # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
         # argument that is not exactly an int is converted by _args.as_int first, which refuses
@@ -58,8 +64,8 @@ class BuddyAllocator:
             if order.__class__ is not _int:
                 order = as_int(order, "order")
             try:
-                pfn = _alloc(raw, order)
-            except OverflowError:
+                pfn = _alloc(keys[order])
+            except IndexError:
                 pfn = -lib.LMM_EINVAL
             if pfn < 0:
                 raise alloc_error(pfn, order)
@@ -69,7 +75,7 @@ class BuddyAllocator:
             if pfn.__class__ is not _int or order.__class__ is not _int:
                 pfn, order = as_int(pfn, "pfn"), as_int(order, "order")
             try:
-                err = _free(raw, pfn, order)
+                err = _free(handle, pfn, order)
             except OverflowError:
                 err = bad_args(pfn, order)
             if err:
