@@ -407,7 +407,9 @@ static inline __attribute__((always_inline)) void __free_one_page(struct lmm_bud
     uint32_t want = PAGE_STATE(PB_BUDDY, order, mt);
 
     account_freepages(b, (int64_t)bit, mt);
-    for (; order < v->below; order++, bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
+    /* the loop's order is the low byte of want (and mt its third byte, for the rare branch) */
+    const uint32_t want_below = PAGE_STATE(PB_BUDDY, v->below, mt);
+    for (; want < want_below; bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
         buddy = upfn ^ bit;
         uint64_t bidx = buddy - start;
         if (bidx >= nr_pages)
@@ -428,12 +430,14 @@ static inline __attribute__((always_inline)) void __free_one_page(struct lmm_bud
             bp->state = 0;
             l->nr--;
         } else if ((uint16_t)state == (uint16_t)want) {
-            merge_from_other_list(b, (uint32_t)bidx, order, (int)(state >> 16) & 0xff, mt);
+            merge_from_other_list(b, (uint32_t)bidx, (int)(want & 0xff), (int)(state >> 16) & 0xff,
+                                  (int)(want >> 16) & 0xff);
         } else {
             goto done_merging;
         }
         upfn &= buddy;
     }
+    order = (int)(want & 0xff);
     for (; order < max_order; order++, bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
         buddy = upfn ^ bit;
         uint64_t bidx = buddy - start;
@@ -452,7 +456,8 @@ static inline __attribute__((always_inline)) void __free_one_page(struct lmm_bud
             set_pageblock_migratetype(b, (int64_t)buddy, mt);
         upfn &= buddy;
     }
-done_merging:;
+done_merging:
+    order = (int)(want & 0xff);
     /* FPI_TO_TAIL, else buddy_merge_likely(upfn, buddy, order): the order+1 buddy of the block
      * the missing buddy would complete, (buddy & upfn) ^ (bit << 1), is a free head */
     int to_tail = 1;

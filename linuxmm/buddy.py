@@ -16,6 +16,10 @@ _REASONS = FREE_REASONS
 
 MIGRATE_MOVABLE = lib.LMM_MIGRATE_MOVABLE
 
+# the bulk calls' fast paths: an exact int, an int64 ndarray, cffi's array type parsed once
+_int, _ndarray, _empty, _int64, _INT64 = int, np.ndarray, np.empty, np.int64, np.dtype(np.int64)
+_from_buffer, _INT64_ARRAY = ffi.from_buffer, ffi.typeof("int64_t[]")
+
 
 class BuddyAllocator:
     """Page frames [start_pfn, start_pfn + nr_pages) managed with free lists of orders 0..max_order."""
@@ -97,25 +101,32 @@ class BuddyAllocator:
     # -- bulk -----------------------------------------------------------------------------------
     def alloc_bulk(self, count, order=0):
         """Up to count blocks as an int64 array (shorter when memory runs out), in one C call."""
-        count = _args.check_count(count)
-        order = _args.check_alloc_order(order, self.max_order)
-        # the output holds what can be allocated, never more: a huge count is a short array
-        count = min(count, lib.lmm_buddy_free_pages(self._b) >> order)
-        out = np.empty(count, dtype=np.int64)
-        n = lib.lmm_buddy_alloc_bulk(self._b, ffi.from_buffer("int64_t[]", out), count, order)
+        if count.__class__ is not _int or order.__class__ is not _int or count < 0 or \
+                not 0 <= order <= self.max_order:      # else what the checks return unchanged
+            count = _args.check_count(count)
+            order = _args.check_alloc_order(order, self.max_order)
+        if count > _args.BULK_CLAMP:    # the output holds what can be allocated: never huge
+            count = min(count, lib.lmm_buddy_free_pages(self._b) >> order)
+        out = _empty(count, _int64)
+        n = lib.lmm_buddy_alloc_bulk(self._b, _from_buffer(_INT64_ARRAY, out), count, order)
         return out if n == count else out[:n]
 
     def free_bulk(self, pfns, order=0):
         """Free every block of an array or buffer of pfns; all or nothing."""
-        arr = _args.pfn_array(pfns)
-        order = _args.as_int(order, "order")
+        if pfns.__class__ is _ndarray and pfns.dtype is _INT64 and pfns.flags.c_contiguous:
+            arr = pfns                  # what _args.pfn_array() returns for it, as one row
+        else:
+            arr = _args.pfn_array(pfns)
+        if order.__class__ is not _int:
+            order = _args.as_int(order, "order")
         if not 0 <= order <= self.max_order:
             raise invalid_free("order", None, order)
-        err = lib.lmm_buddy_free_bulk(self._b, ffi.from_buffer("int64_t[]", arr), len(arr), order)
+        err = lib.lmm_buddy_free_bulk(self._b, _from_buffer(_INT64_ARRAY, arr), arr.size, order)
         if err:
             if err == -lib.LMM_EINVAL:
                 raise invalid_free("order", None, order)
-            raise self._free_error(err, int(arr[lib.lmm_buddy_error_index(self._b)]), order)
+            raise self._free_error(err, int(arr.reshape(-1)[lib.lmm_buddy_error_index(self._b)]),
+                                   order)
 
     # -- state ----------------------------------------------------------------------------------
     @property
