@@ -69,9 +69,9 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     for (int o = 0; o <= LMM_MAX_ORDER_LIMIT; o++)
         for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
             b->free_list[o][t].head = b->free_list[o][t].tail = LMM_NIL;
-    b->pages = calloc((size_t)nr_pages, sizeof(struct lmm_page_meta));
+    int meta = buddy_meta_alloc(b);
     b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
-    if (!b->pages || !b->pageblock_mt) {
+    if (meta || !b->pageblock_mt) {
         lmm_buddy_destroy(b);
         return NULL;
     }
@@ -91,7 +91,7 @@ void lmm_buddy_destroy(struct lmm_buddy *b)
         return;
     if (b->handle >= 0)
         __atomic_store_n(&handles[b->handle], NULL, __ATOMIC_RELEASE);
-    free(b->pages);
+    buddy_meta_free(b);
     free(b->pageblock_mt);
     free(b);
 }
@@ -336,7 +336,7 @@ int64_t lmm_buddy_free_pages(struct lmm_buddy *b) { return b->free_pages; }
 
 int64_t lmm_buddy_metadata_bytes(struct lmm_buddy *b)
 {
-    return (int64_t)sizeof(*b) + b->nr_pages * (int64_t)sizeof(struct lmm_page_meta) +
+    return (int64_t)sizeof(*b) + b->meta_len * (int64_t)sizeof(struct lmm_page_meta) +
            b->nr_pageblocks;
 }
 
@@ -421,6 +421,16 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
     for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
         CHECK(mt_pages[t] == b->free_pages_mt[t], "type %d holds %lld free pages, counter %lld", t,
               (long long)mt_pages[t], (long long)b->free_pages_mt[t]);
+
+    /* The metadata array's padding (buddy_meta_alloc) holds no page. */
+    for (int64_t i = -b->meta_pad; i < b->meta_len - b->meta_pad; i++) {
+        if (i == 0)
+            i = b->nr_pages;            /* [0, nr_pages) are the pages, checked below */
+        if (i >= b->meta_len - b->meta_pad)
+            break;
+        CHECK(b->pages[i].state == 0 && b->pages[i].next == 0 && b->pages[i].prev == 0,
+              "metadata padding entry %lld is not empty", (long long)i);
+    }
 
     /* Every page: heads cover disjoint blocks, nothing inside a block is marked. */
     for (int64_t i = 0; i < b->nr_pages;) {

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include "lmm.h"
 
 #define LMM_NIL UINT32_MAX
@@ -107,7 +108,38 @@ struct lmm_buddy {
     int64_t nr_pageblocks;
     int64_t error_index;
     int handle;                                     /* lmm_buddy_handle(), -1: none */
+    int64_t meta_pad;                               /* entries of pages[] before start_pfn's */
+    int64_t meta_len;                               /* entries allocated (buddy_meta_alloc) */
 };
+
+/*
+ * The page metadata array: the entries of [start_pfn, start_pfn + nr_pages), padded on both sides
+ * to the naturally aligned blocks of 2^a pages that hold them, a = min(max_order, top + 2) with
+ * top = floor(log2(nr_pages)).  Every page __free_one_page() probes lies inside (the buddy of a
+ * block of order o < max_order that fits in nr_pages, and buddy_merge_likely()'s order o+1
+ * buddy, for o < max_order - 1: all in the block's aligned 2^min(o + 2, max_order) block), so
+ * its merge loop needs no range test and can work in offsets from the aligned start, where the
+ * buddy of offset r is r ^ (1 << o).  The padding's entries stay zero: never a free head.  At
+ * most 2^max_order entries each side (2 KiB of 16-byte entries per side for max_order 10).
+ */
+static inline int buddy_meta_alloc(struct lmm_buddy *b)
+{
+    int top = 63 - __builtin_clzll((unsigned long long)b->nr_pages);
+    int align = b->max_order < top + 2 ? b->max_order : top + 2;
+    int64_t a = (int64_t)1 << align;
+    b->meta_pad = b->start_pfn & (a - 1);
+    b->meta_len = ((b->start_pfn + b->nr_pages + a - 1) & ~(a - 1)) - (b->start_pfn - b->meta_pad);
+    struct lmm_page_meta *m = calloc((size_t)b->meta_len, sizeof(*m));
+    b->pages = m ? m + b->meta_pad : NULL;
+    return m ? 0 : -1;
+}
+
+static inline void buddy_meta_free(struct lmm_buddy *b)
+{
+    if (b->pages)
+        free(b->pages - b->meta_pad);
+    b->pages = NULL;
+}
 
 static inline uint32_t pfn_to_idx(const struct lmm_buddy *b, int64_t pfn)
 {
@@ -233,6 +265,8 @@ static inline void del_page_from_free_list(struct lmm_buddy *b, uint32_t idx)
  */
 struct buddy_view {
     struct lmm_page_meta *pages;
+    struct lmm_page_meta *pages0;       /* pages - meta_pad: the aligned start's entry */
+    uint64_t base;                      /* start - meta_pad: the aligned start's pfn */
     uint64_t start, nr_pages;
     int max_order;
     int below;                          /* min(pageblock_order, max_order) */
@@ -245,6 +279,8 @@ static inline struct buddy_view buddy_view(const struct lmm_buddy *b)
 {
     struct buddy_view v = {
         .pages = b->pages,
+        .pages0 = b->pages - b->meta_pad,
+        .base = (uint64_t)(b->start_pfn - b->meta_pad),
         .start = (uint64_t)b->start_pfn,
         .nr_pages = (uint64_t)b->nr_pages,
         .max_order = b->max_order,
@@ -387,9 +423,11 @@ static inline void merge_from_other_list(struct lmm_buddy *b, uint32_t bidx, int
  * whether the merge may happen, and a merged buddy's pageblock takes mt.
  *
  * Written for the compiler, which keeps it all in registers: the loop's inputs come from the
- * view, each level steps the order, 1 << order, the expected state word and the list
- * free_list[order][mt] together, and the common case, a buddy that is a free head of this order
- * on list mt, is one 32-bit compare of its state word against PAGE_STATE(PB_BUDDY, order, mt)
+ * view; it works in offsets r from the aligned start of the padded metadata array
+ * (buddy_meta_alloc), so a buddy is r ^ (1 << order) with no range test; each level steps
+ * 1 << order, the expected state word and the list free_list[order][mt] together (the order is
+ * the state word's low byte); and the common case, a buddy that is a free head of this order on
+ * list mt, is one 32-bit compare of its state word against PAGE_STATE(PB_BUDDY, order, mt)
  * (free heads have spare8 0).  Below pageblock_order no pageblock is looked at (Linux's
  * `order >= pageblock_order` test), so those levels run a loop without the test.  Always inlined
  * into the hot entry points; free_one_page() is the same for the others.
@@ -399,22 +437,17 @@ static inline __attribute__((always_inline)) void __free_one_page(struct lmm_bud
                                                                   int64_t pfn, int order,
                                                                   int mt, int fpi)
 {
-    struct lmm_page_meta *const pages = v->pages;
-    const uint64_t start = v->start, nr_pages = v->nr_pages;
+    struct lmm_page_meta *const pages = v->pages, *const pages0 = v->pages0;
     const int max_order = v->max_order;
     struct lmm_buddy_list *l = &b->free_list[order][mt];
-    uint64_t bit = (uint64_t)1 << order, upfn = (uint64_t)pfn, buddy = upfn;
+    uint64_t bit = (uint64_t)1 << order, r = (uint64_t)pfn - v->base, buddy = r;
     uint32_t want = PAGE_STATE(PB_BUDDY, order, mt);
 
     account_freepages(b, (int64_t)bit, mt);
-    /* the loop's order is the low byte of want (and mt its third byte, for the rare branch) */
     const uint32_t want_below = PAGE_STATE(PB_BUDDY, v->below, mt);
     for (; want < want_below; bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
-        buddy = upfn ^ bit;
-        uint64_t bidx = buddy - start;
-        if (bidx >= nr_pages)
-            goto done_merging;
-        struct lmm_page_meta *bp = &pages[bidx];
+        buddy = r ^ bit;
+        struct lmm_page_meta *bp = &pages0[buddy];
         uint32_t state = bp->state;
         if (state == want) {
             /* __del_page_from_free_list(buddy, order, mt) */
@@ -430,46 +463,45 @@ static inline __attribute__((always_inline)) void __free_one_page(struct lmm_bud
             bp->state = 0;
             l->nr--;
         } else if ((uint16_t)state == (uint16_t)want) {
-            merge_from_other_list(b, (uint32_t)bidx, (int)(want & 0xff), (int)(state >> 16) & 0xff,
-                                  (int)(want >> 16) & 0xff);
+            merge_from_other_list(b, (uint32_t)(bp - pages), (int)(want & 0xff),
+                                  (int)(state >> 16) & 0xff, (int)(want >> 16) & 0xff);
         } else {
             goto done_merging;
         }
-        upfn &= buddy;
+        r &= buddy;
     }
     order = (int)(want & 0xff);
     for (; order < max_order; order++, bit <<= 1, want++, l += LMM_MIGRATE_TYPES) {
-        buddy = upfn ^ bit;
-        uint64_t bidx = buddy - start;
-        if (bidx >= nr_pages || page_key(&pages[bidx]) != (uint16_t)want)
+        buddy = r ^ bit;
+        struct lmm_page_meta *bp = &pages0[buddy];
+        if (page_key(bp) != (uint16_t)want)
             break;
-        int buddy_mt = view_pfnblock_migratetype(v, (int64_t)buddy);
+        int64_t buddy_pfn = (int64_t)(v->base + buddy);
+        int buddy_mt = view_pfnblock_migratetype(v, buddy_pfn);
         if (mt != buddy_mt &&
             (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt)))
             break;
-        int list_mt = pages[bidx].mt;
+        int list_mt = bp->mt;
         if (list_mt == mt)
-            __del_page_from_free_list(b, (uint32_t)bidx, order, mt);
+            __del_page_from_free_list(b, (uint32_t)(bp - pages), order, mt);
         else
-            merge_from_other_list(b, (uint32_t)bidx, order, list_mt, mt);
+            merge_from_other_list(b, (uint32_t)(bp - pages), order, list_mt, mt);
         if (buddy_mt != mt)
-            set_pageblock_migratetype(b, (int64_t)buddy, mt);
-        upfn &= buddy;
+            set_pageblock_migratetype(b, buddy_pfn, mt);
+        r &= buddy;
     }
 done_merging:
     order = (int)(want & 0xff);
-    /* FPI_TO_TAIL, else buddy_merge_likely(upfn, buddy, order): the order+1 buddy of the block
-     * the missing buddy would complete, (buddy & upfn) ^ (bit << 1), is a free head */
+    /* FPI_TO_TAIL, else buddy_merge_likely(r, buddy, order): the order+1 buddy of the block the
+     * missing buddy would complete, (buddy & r) ^ (bit << 1), is a free head */
     int to_tail = 1;
-    if (!(fpi & LMM_FPI_TO_TAIL)) {
-        uint64_t hidx = ((buddy & upfn) ^ (bit << 1)) - start;
-        to_tail = order < max_order - 1 && hidx < nr_pages &&
-                  page_key(&pages[hidx]) == (uint16_t)(want + 1);
-    }
+    if (!(fpi & LMM_FPI_TO_TAIL))
+        to_tail = order < max_order - 1 &&
+                  page_key(&pages0[(buddy & r) ^ (bit << 1)]) == (uint16_t)(want + 1);
 
-    /* __add_to_free_list(upfn, order, mt, to_tail) */
-    uint32_t idx = (uint32_t)(upfn - start);
-    struct lmm_page_meta *p = &pages[idx];
+    /* __add_to_free_list(r, order, mt, to_tail) */
+    struct lmm_page_meta *p = &pages0[r];
+    uint32_t idx = (uint32_t)(p - pages);
     p->state = want;
     l->nr++;
     if (to_tail) {

@@ -54,9 +54,9 @@ static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, i
         return 0;
     b->first_pageblock = start >> pa->pageblock_order;
     b->nr_pageblocks = ((start + spanned - 1) >> pa->pageblock_order) - b->first_pageblock + 1;
-    b->pages = calloc((size_t)spanned, sizeof(struct lmm_page_meta));
+    int meta = buddy_meta_alloc(b);
     b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
-    if (!b->pages || !b->pageblock_mt)
+    if (meta || !b->pageblock_mt)
         return -1;
     memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
     return 0;
@@ -67,7 +67,7 @@ void lmm_pa_destroy(struct lmm_pa *pa)
     if (!pa)
         return;
     for (int i = 0; i < pa->nr_zones; i++) {
-        free(pa->zones[i].b.pages);
+        buddy_meta_free(&pa->zones[i].b);
         free(pa->zones[i].b.pageblock_mt);
         free(pa->zones[i].pcp);
         free(pa->zones[i].released);
@@ -190,7 +190,8 @@ int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa)
 {
     int64_t n = (int64_t)sizeof(*pa);
     for (int i = 0; i < pa->nr_zones; i++)
-        n += pa->zones[i].spanned * (int64_t)sizeof(struct lmm_page_meta) +
+        n += (pa->zones[i].spanned ? pa->zones[i].b.meta_len : 0) *
+             (int64_t)sizeof(struct lmm_page_meta) +
              pa->zones[i].b.nr_pageblocks + pa->cpus * (int64_t)sizeof(struct per_cpu_pages);
     return n;
 }

@@ -158,11 +158,16 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         struct lmm_zone *z = &pa->zones[i];
         pa->nr_zones = i + 1;
         if (z->spanned) {
-            if (z->b.nr_pages != z->spanned || z->b.nr_pages <= 0 || z->b.nr_pageblocks <= 0) {
+            if (z->b.nr_pages != z->spanned || z->b.nr_pages <= 0 || z->b.nr_pageblocks <= 0 ||
+                z->b.start_pfn != z->start || z->b.start_pfn < 0 ||
+                z->b.start_pfn > INT64_MAX / 2 || z->b.nr_pages >= (int64_t)LMM_NIL ||
+                z->b.max_order < 0 || z->b.max_order > LMM_MAX_ORDER_LIMIT ||
+                z->b.nr_pages > (r.len - r.pos) / (int64_t)sizeof(struct lmm_page_meta) ||
+                buddy_meta_alloc(&z->b)) {
                 r.bad = 1;
                 break;
             }
-            z->b.pages = get_array(&r, z->b.nr_pages, sizeof(struct lmm_page_meta));
+            get(&r, z->b.pages, z->b.nr_pages * (int64_t)sizeof(struct lmm_page_meta));
             z->b.pageblock_mt = get_array(&r, z->b.nr_pageblocks, 1);
         }
         z->pcp = get_array(&r, pa->cpus, sizeof(struct per_cpu_pages));
