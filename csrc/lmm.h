@@ -213,6 +213,16 @@ int lmm_pa_clear_boost(struct lmm_pa *pa, int zone);
 int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu);
 int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu);
 int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu);
+/* The same two calls with two arguments, the cheapest cffi call the Python fast paths can make:
+ * the allocator, the CPU and the order in one int, key = h << (LMM_PA_KEY_CPU_BITS +
+ * LMM_PA_KEY_ORDER_BITS) | cpu << LMM_PA_KEY_ORDER_BITS | order, with h = lmm_pa_handle(), which
+ * names the allocator until lmm_pa_destroy().  A key naming no allocator is -LMM_EINVAL; an order
+ * field above max_order is the -LMM_EINVAL of a bad order. */
+#define LMM_PA_KEY_ORDER_BITS 6
+#define LMM_PA_KEY_CPU_BITS   10
+int lmm_pa_handle(struct lmm_pa *pa);
+int64_t lmm_pa_alloc_k(uint32_t gfp, int64_t key);
+int64_t lmm_pa_free_k(int64_t pfn, int64_t key);
 int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cpu, int64_t *out);
 int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, int cpu);
 int64_t lmm_pa_error_index(struct lmm_pa *pa);

@@ -25,6 +25,55 @@ static const int fallbacks[LMM_MIGRATE_PCPTYPES][2] = {
 
 /* ===================================================================== creation == */
 
+/*
+ * Integer handles, as for the bare buddy allocator (csrc/buddy.c): the Python fast paths pass
+ * ints, which cffi converts faster than a pointer, and fewer of them.  A slot is claimed with a
+ * compare-and-swap and released by lmm_pa_destroy().
+ */
+#define NR_PA_HANDLES (1 << 16)
+static struct lmm_pa *pa_handles[NR_PA_HANDLES];
+
+int lmm_pa_register_handle(struct lmm_pa *pa)
+{
+    pa->handle = -1;
+    for (int h = 0; h < NR_PA_HANDLES; h++) {
+        struct lmm_pa *none = NULL;
+        if (!__atomic_load_n(&pa_handles[h], __ATOMIC_RELAXED) &&
+            __atomic_compare_exchange_n(&pa_handles[h], &none, pa, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return pa->handle = h;
+    }
+    return -1;
+}
+
+int lmm_pa_handle(struct lmm_pa *pa)
+{
+    return pa->handle;
+}
+
+/* The allocator, CPU and order of a key (lmm.h); NULL when it names no allocator. */
+static inline struct lmm_pa *key_pa(int64_t key, int *cpu, int *order)
+{
+    uint64_t h = (uint64_t)key >> (LMM_PA_KEY_CPU_BITS + LMM_PA_KEY_ORDER_BITS);
+    *cpu = (int)((key >> LMM_PA_KEY_ORDER_BITS) & ((1 << LMM_PA_KEY_CPU_BITS) - 1));
+    *order = (int)(key & ((1 << LMM_PA_KEY_ORDER_BITS) - 1));
+    return h < NR_PA_HANDLES ? __atomic_load_n(&pa_handles[h], __ATOMIC_ACQUIRE) : NULL;
+}
+
+int64_t lmm_pa_alloc_k(uint32_t gfp, int64_t key)
+{
+    int cpu, order;
+    struct lmm_pa *pa = key_pa(key, &cpu, &order);
+    return pa ? lmm_pa_alloc(pa, gfp, order, cpu) : -LMM_EINVAL;
+}
+
+int64_t lmm_pa_free_k(int64_t pfn, int64_t key)
+{
+    int cpu, order;
+    struct lmm_pa *pa = key_pa(key, &cpu, &order);
+    return pa ? lmm_pa_free(pa, pfn, order, cpu) : -LMM_EINVAL;
+}
+
 static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, int64_t start,
                      int64_t spanned)
 {
@@ -66,6 +115,9 @@ void lmm_pa_destroy(struct lmm_pa *pa)
 {
     if (!pa)
         return;
+    if (pa->handle >= 0 && pa->handle < NR_PA_HANDLES)
+        __atomic_compare_exchange_n(&pa_handles[pa->handle], &(struct lmm_pa *){pa}, NULL, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
     for (int i = 0; i < pa->nr_zones; i++) {
         buddy_meta_free(&pa->zones[i].b);
         free(pa->zones[i].b.pageblock_mt);
@@ -159,6 +211,7 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
     struct lmm_pa *pa = calloc(1, sizeof(*pa));
     if (!pa)
         return NULL;
+    pa->handle = -1;
     pa->nr_zones = nr_zones;
     pa->cpus = cpus;
     pa->max_order = max_order;
@@ -183,6 +236,10 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
         pa->min_pfn = 0;
     build_zone_table(pa);
     build_all_zonelists(pa);
+    if (lmm_pa_register_handle(pa) < 0) {
+        lmm_pa_destroy(pa);
+        return NULL;
+    }
     return pa;
 }
 

@@ -141,6 +141,7 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         free(pa);
         return NULL;
     }
+    pa->handle = -1;                                /* this process's, given at the end */
     pa->frame_flags = NULL;                         /* re-registered by the Kernel on load */
     pa->nr_frames = 0;
     int n = pa->nr_zones;
@@ -182,7 +183,7 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         else
             get(&r, z->released, z->nr_released * (int64_t)sizeof(struct released_range));
     }
-    if (r.bad || r.pos != r.len) {
+    if (r.bad || r.pos != r.len || lmm_pa_register_handle(pa) < 0) {
         lmm_pa_destroy(pa);
         return NULL;
     }
