@@ -3,8 +3,9 @@
  * buddy.c and the zone layer.  Names follow mm/page_alloc.c so the two can be read side by side.
  *
  * Layout: page frames [start_pfn, start_pfn + nr_pages) are described by one 16-byte
- * struct lmm_page_meta each, indexed by pfn - start_pfn.  The array comes from calloc, which for
- * large sizes maps zero pages lazily, so page frames that are never touched cost no host memory.
+ * struct lmm_page_meta each, indexed by pfn - start_pfn, inside an array padded to aligned blocks
+ * (buddy_meta_alloc).  The array comes from calloc, which for large sizes maps zero pages
+ * lazily, so page frames that are never touched cost no host memory.
  * Free lists are doubly linked through the meta entries by index (uint32), one list per
  * (order, migratetype), as in struct free_area, each with its block count.
  */
