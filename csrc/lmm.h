@@ -348,6 +348,14 @@ int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache)
 
 uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp);
 int64_t lmm_slab_free(struct lmm_slab_sys *s, int cache, uint64_t addr);
+/* The same calls with fewer arguments for the Python fast paths (cffi converts an int faster
+ * than a pointer, and a one-argument call costs less than a longer one): key = h << 32 | cache,
+ * h = lmm_slab_handle(), which names the slab system until lmm_slab_sys_destroy();
+ * lmm_slab_alloc_k0() allocates with LMM_GFP_KERNEL.  A key naming no system is LMM_EINVAL. */
+int lmm_slab_handle(struct lmm_slab_sys *s);
+uint64_t lmm_slab_alloc_k0(int64_t key);
+uint64_t lmm_slab_alloc_k(int64_t key, uint32_t gfp);
+int64_t lmm_slab_free_k(int64_t key, uint64_t addr);
 /* All or nothing: n objects into out[], or a negative code and nothing allocated. */
 int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int64_t n, uint64_t *out);
 /* All or nothing; cache -1 = each object's own cache (kfree_bulk).  Error entry: lmm_slab_error_index. */

@@ -238,6 +238,7 @@ struct lmm_slab_sys *lmm_slab_import(const uint8_t *buf, int64_t len, lmm_page_a
         return NULL;
     }
     *s = h;
+    s->handle = -1;                                 /* this process's, given at the end */
     s->page_alloc = alloc;
     s->page_free = free_cb;
     s->src = src;
@@ -291,7 +292,7 @@ struct lmm_slab_sys *lmm_slab_import(const uint8_t *buf, int64_t len, lmm_page_a
             if (get64(&r) && !(s->map[t] = get_array(&r, MAP_LEAF_SIZE, 4)))
                 goto bad;
     }
-    if (r.bad || r.pos != r.len)
+    if (r.bad || r.pos != r.len || lmm_slab_register_handle(s) < 0)
         goto bad;
     return s;
 bad:
