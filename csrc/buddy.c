@@ -16,6 +16,40 @@
 #include "lock.h"
 #include "buddy_internal.h"
 
+/* ===================================================================== handles == */
+
+/*
+ * Integer handles: the Python fast paths pass an int, which cffi converts faster than a pointer
+ * (benchmarks/RESULTS.md, issue 13).  Every allocator gets one at creation (a static table of
+ * 2^20 slots: its pages are touched only as far as handles are in use); a slot is claimed with
+ * a compare-and-swap and released by lmm_buddy_destroy(), as creation and destruction may run in
+ * different threads (cffi releases the GIL).
+ */
+#define NR_HANDLES (1 << 20)
+static struct lmm_buddy *handles[NR_HANDLES];
+
+static int handle_register(struct lmm_buddy *b)
+{
+    for (int h = 0; h < NR_HANDLES; h++) {
+        struct lmm_buddy *none = NULL;
+        if (!__atomic_load_n(&handles[h], __ATOMIC_RELAXED) &&
+            __atomic_compare_exchange_n(&handles[h], &none, b, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return h;
+    }
+    return -1;
+}
+
+static inline struct lmm_buddy *handle_buddy(uint64_t h)
+{
+    return h < NR_HANDLES ? __atomic_load_n(&handles[h], __ATOMIC_ACQUIRE) : NULL;
+}
+
+int lmm_buddy_handle(struct lmm_buddy *b)
+{
+    return b->handle;
+}
+
 /* ===================================================================== creation and boot == */
 
 struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_order)
@@ -26,6 +60,7 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     struct lmm_buddy *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
+    b->handle = -1;
     b->start_pfn = start_pfn;
     b->nr_pages = nr_pages;
     b->max_order = max_order;
@@ -35,15 +70,20 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     for (int o = 0; o <= LMM_MAX_ORDER_LIMIT; o++)
         for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
             b->free_list[o][t].head = b->free_list[o][t].tail = LMM_NIL;
-    b->pages = calloc((size_t)nr_pages, sizeof(struct lmm_page_meta));
+    int meta = buddy_meta_alloc(b);
     b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
     b->lock = lmm_lock_create();
-    if (!b->pages || !b->pageblock_mt || !b->lock) {
+    if (meta || !b->pageblock_mt || !b->lock) {
         lmm_buddy_destroy(b);
         return NULL;
     }
     memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
     b->error_index = -1;
+    b->handle = handle_register(b);
+    if (b->handle < 0) {
+        lmm_buddy_destroy(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -56,7 +96,9 @@ void lmm_buddy_destroy(struct lmm_buddy *b)
 {
     if (!b)
         return;
-    free(b->pages);
+    if (b->handle >= 0)
+        __atomic_store_n(&handles[b->handle], NULL, __ATOMIC_RELEASE);
+    buddy_meta_free(b);
     free(b->pageblock_mt);
     lmm_lock_destroy(b->lock);
     free(b);
@@ -94,14 +136,15 @@ int lmm_buddy_free_range(struct lmm_buddy *b, int64_t start, int64_t end)
 /* ===================================================================== allocation == */
 
 /* Take a block of `order` from the free lists of `mt` and mark it allocated. */
-static inline int64_t take_block(struct lmm_buddy *b, int order, int mt)
+static inline __attribute__((always_inline)) int64_t take_block(struct lmm_buddy *b,
+                                                               const struct buddy_view *v,
+                                                               int order, int mt)
 {
-    uint32_t idx = rmqueue_smallest(b, order, mt);
+    uint32_t idx = __rmqueue_smallest(b, v, order, mt);
     if (idx == LMM_NIL)
         return -LMM_ENOMEM;
-    b->pages[idx].flags = PB_HEAD;
-    b->pages[idx].order = (uint8_t)order;
-    return idx_to_pfn(b, idx);
+    v->pages[idx].state = PAGE_STATE(PB_HEAD, order, mt);
+    return (int64_t)(v->start + idx);
 }
 
 int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
@@ -109,7 +152,8 @@ int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt)
     LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order || (unsigned)mt >= LMM_MIGRATE_TYPES)
         return -LMM_EINVAL;
-    return take_block(b, order, mt);
+    struct buddy_view v = buddy_view(b);
+    return take_block(b, &v, order, mt);
 }
 
 int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
@@ -117,7 +161,15 @@ int64_t lmm_buddy_alloc(struct lmm_buddy *b, int order)
     LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
-    return take_block(b, order, LMM_MIGRATE_MOVABLE);
+    struct buddy_view v = buddy_view(b);
+    return take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
+}
+
+int64_t lmm_buddy_alloc_ho(int64_t h_order)
+{
+    struct lmm_buddy *b = handle_buddy((uint64_t)h_order >> LMM_HANDLE_ORDER_BITS);
+    int order = (int)(h_order & ((1 << LMM_HANDLE_ORDER_BITS) - 1));
+    return b ? lmm_buddy_alloc(b, order) : -LMM_EINVAL;
 }
 
 int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, int order)
@@ -125,9 +177,10 @@ int64_t lmm_buddy_alloc_bulk(struct lmm_buddy *b, int64_t *pfns, int64_t count, 
     LMM_LOCKED(b->lock);
     if ((unsigned)order > (unsigned)b->max_order || count < 0)
         return -LMM_EINVAL;
+    const struct buddy_view v = buddy_view(b);
     int64_t n = 0;
     for (; n < count; n++) {
-        int64_t pfn = take_block(b, order, LMM_MIGRATE_MOVABLE);
+        int64_t pfn = take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
         if (pfn < 0)
             break;
         pfns[n] = pfn;
@@ -180,25 +233,44 @@ int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, i
     int err = lmm_buddy_validate_free(b, pfn, order);
     if (err)
         return err;
-    b->pages[pfn_to_idx(b, pfn)].flags = 0;
+    b->pages[pfn_to_idx(b, pfn)].state = 0;
     free_one_page(b, pfn, order, mt, fpi);
     return 0;
+}
+
+/*
+ * The valid case of a free inline: an allocated head of this order with no other flag (one
+ * compare of the state word's low half).  Such a head is aligned to its order (every block is),
+ * so the alignment test is left to the diagnosis, lmm_buddy_validate_free(), which accepts
+ * nothing this test refuses.
+ */
+static inline __attribute__((always_inline)) int64_t buddy_free(struct lmm_buddy *b,
+                                                               const struct buddy_view *v,
+                                                               int64_t pfn, int order)
+{
+    uint64_t off = (uint64_t)pfn - v->start;
+    if ((unsigned)order <= (unsigned)v->max_order && off < v->nr_pages) {
+        struct lmm_page_meta *p = &v->pages[off];
+        if (page_key(p) == PAGE_KEY(PB_HEAD, order)) {
+            p->state = 0;
+            __free_one_page(b, v, pfn, order, view_pfnblock_migratetype(v, pfn), LMM_FPI_NONE);
+            return 0;
+        }
+    }
+    return lmm_buddy_validate_free(b, pfn, order);
 }
 
 int64_t lmm_buddy_free(struct lmm_buddy *b, int64_t pfn, int order)
 {
     LMM_LOCKED(b->lock);
-    /* Fast path for the common case, then the full diagnosis. */
-    if ((unsigned)order <= (unsigned)b->max_order && pfn_in_range(b, pfn) &&
-        !(pfn & (((int64_t)1 << order) - 1))) {
-        struct lmm_page_meta *p = &b->pages[pfn_to_idx(b, pfn)];
-        if (p->flags == PB_HEAD && p->order == order) {
-            p->flags = 0;
-            free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
-            return 0;
-        }
-    }
-    return lmm_buddy_validate_free(b, pfn, order);
+    const struct buddy_view v = buddy_view(b);
+    return buddy_free(b, &v, pfn, order);
+}
+
+int64_t lmm_buddy_free_h(int h, int64_t pfn, int order)
+{
+    struct lmm_buddy *b = handle_buddy((unsigned)h);
+    return b ? lmm_buddy_free(b, pfn, order) : -LMM_EINVAL;
 }
 
 int64_t lmm_buddy_alloc_owned(struct lmm_buddy *b, int order)
@@ -235,34 +307,35 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
     LMM_LOCKED(b->lock);
     if (count < 0 || (unsigned)order > (unsigned)b->max_order)
         return -LMM_EINVAL;
+    const struct buddy_view v = buddy_view(b);
+    struct lmm_page_meta *const pages = v.pages;
     int64_t i;
     int err = 0;
-    const int64_t misaligned = ((int64_t)1 << order) - 1;
     for (i = 0; i < count; i++) {
-        /* the valid case inline (an allocated head of this order); anything else is diagnosed
-         * by lmm_buddy_validate_free(), which accepts nothing this test refuses */
+        /* the valid case inline (an allocated head of this order, so aligned, as in
+         * buddy_free()); anything else is diagnosed by lmm_buddy_validate_free(), which accepts
+         * nothing this test refuses */
         int64_t pfn = pfns[i];
-        uint64_t off = (uint64_t)(pfn - b->start_pfn);
-        if (off < (uint64_t)b->nr_pages && !(pfn & misaligned) &&
-            b->pages[off].flags == PB_HEAD && b->pages[off].order == order) {
-            b->pages[off].flags = PB_PENDING;
+        uint64_t off = (uint64_t)pfn - v.start;
+        if (off < v.nr_pages && page_key(&pages[off]) == PAGE_KEY(PB_HEAD, order)) {
+            pages[off].flags = PB_PENDING;
             continue;
         }
         err = lmm_buddy_validate_free(b, pfn, order);
         if (err)
             break;
-        b->pages[pfn_to_idx(b, pfn)].flags = PB_PENDING;
+        pages[off].flags = PB_PENDING;
     }
     if (err) {
         b->error_index = i;
         while (i-- > 0)
-            b->pages[pfn_to_idx(b, pfns[i])].flags = PB_HEAD;
+            pages[(uint64_t)pfns[i] - v.start].flags = PB_HEAD;
         return err;
     }
     for (i = 0; i < count; i++) {
         int64_t pfn = pfns[i];
-        b->pages[pfn_to_idx(b, pfn)].flags = 0;
-        free_one_page(b, pfn, order, get_pfnblock_migratetype(b, pfn), LMM_FPI_NONE);
+        pages[(uint64_t)pfn - v.start].state = 0;
+        __free_one_page(b, &v, pfn, order, view_pfnblock_migratetype(&v, pfn), LMM_FPI_NONE);
     }
     return 0;
 }
@@ -283,7 +356,7 @@ int64_t lmm_buddy_free_pages(struct lmm_buddy *b) { return b->free_pages; }
 int64_t lmm_buddy_metadata_bytes(struct lmm_buddy *b)
 {
     LMM_LOCKED(b->lock);
-    return (int64_t)sizeof(*b) + b->nr_pages * (int64_t)sizeof(struct lmm_page_meta) +
+    return (int64_t)sizeof(*b) + b->meta_len * (int64_t)sizeof(struct lmm_page_meta) +
            b->nr_pageblocks;
 }
 
@@ -291,7 +364,7 @@ void lmm_buddy_nr_free(struct lmm_buddy *b, int64_t *out, int mt)
 {
     LMM_LOCKED(b->lock);
     for (int o = 0; o <= b->max_order; o++)
-        out[o] = (mt >= 0 && mt < LMM_MIGRATE_TYPES) ? b->nr_free_mt[o][mt] : b->nr_free[o];
+        out[o] = (mt >= 0 && mt < LMM_MIGRATE_TYPES) ? b->free_list[o][mt].nr : nr_free_order(b, o);
 }
 
 int64_t lmm_buddy_free_list(struct lmm_buddy *b, int order, int mt, int64_t *out, int64_t cap)
@@ -326,7 +399,7 @@ int lmm_buddy_page_state(struct lmm_buddy *b, int64_t pfn, int *order)
 int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 {
     LMM_LOCKED(b->lock);
-    int64_t total_pages = 0, heads = 0;
+    int64_t total_pages = 0, heads = 0, mt_pages[LMM_MIGRATE_TYPES] = {0};
 
     for (int o = 0; o <= b->max_order; o++) {
         int64_t n_order = 0;
@@ -360,16 +433,28 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
                 n++;
             }
             CHECK(b->free_list[o][t].tail == prev, "order %d list %d: tail is wrong", o, t);
-            CHECK(n == b->nr_free_mt[o][t], "order %d list %d: counted %lld, nr_free says %lld",
-                  o, t, (long long)n, (long long)b->nr_free_mt[o][t]);
+            CHECK(n == b->free_list[o][t].nr, "order %d list %d: counted %lld, nr_free says %lld",
+                  o, t, (long long)n, (long long)b->free_list[o][t].nr);
             n_order += n;
+            mt_pages[t] += n << o;
         }
-        CHECK(n_order == b->nr_free[o], "order %d: counted %lld blocks, nr_free says %lld", o,
-              (long long)n_order, (long long)b->nr_free[o]);
         total_pages += n_order << o;
     }
     CHECK(total_pages == b->free_pages, "free lists hold %lld pages, free_pages says %lld",
           (long long)total_pages, (long long)b->free_pages);
+    for (int t = 0; t < LMM_MIGRATE_TYPES; t++)
+        CHECK(mt_pages[t] == b->free_pages_mt[t], "type %d holds %lld free pages, counter %lld", t,
+              (long long)mt_pages[t], (long long)b->free_pages_mt[t]);
+
+    /* The metadata array's padding (buddy_meta_alloc) holds no page. */
+    for (int64_t i = -b->meta_pad; i < b->meta_len - b->meta_pad; i++) {
+        if (i == 0)
+            i = b->nr_pages;            /* [0, nr_pages) are the pages, checked below */
+        if (i >= b->meta_len - b->meta_pad)
+            break;
+        CHECK(b->pages[i].state == 0 && b->pages[i].next == 0 && b->pages[i].prev == 0,
+              "metadata padding entry %lld is not empty", (long long)i);
+    }
 
     /* Every page: heads cover disjoint blocks, nothing inside a block is marked. */
     for (int64_t i = 0; i < b->nr_pages;) {
@@ -397,7 +482,7 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
     }
     int64_t listed = 0;
     for (int o = 0; o <= b->max_order; o++)
-        listed += b->nr_free[o];
+        listed += nr_free_order(b, o);
     CHECK(heads == listed, "%lld free blocks marked, %lld on the lists", (long long)heads,
           (long long)listed);
     return 0;
@@ -405,16 +490,21 @@ int lmm_buddy_check(struct lmm_buddy *b, char *msg, int msglen)
 
 /* ===================================================================== benchmarks == */
 
+/* The loops call the entry points' inline bodies, as the minimal allocator's loops do theirs
+ * (the exported functions are interposable in a shared object: a call to one is not inlined). */
 int64_t lmm_buddy_bench_pairs(struct lmm_buddy *b, int64_t pairs, int order)
 {
     LMM_LOCKED(b->lock);
+    if ((unsigned)order > (unsigned)b->max_order)
+        return -LMM_EINVAL;
+    const struct buddy_view v = buddy_view(b);
     int64_t sum = 0;
     for (int64_t i = 0; i < pairs; i++) {
-        int64_t pfn = lmm_buddy_alloc(b, order);
+        int64_t pfn = take_block(b, &v, order, LMM_MIGRATE_MOVABLE);
         if (pfn < 0)
             return pfn;
         sum += pfn;
-        int64_t err = lmm_buddy_free(b, pfn, order);
+        int64_t err = buddy_free(b, &v, pfn, order);
         if (err)
             return err;
     }

@@ -66,6 +66,16 @@ int64_t lmm_buddy_free_bulk(struct lmm_buddy *b, const int64_t *pfns, int64_t co
 /* Index of the entry that made the last bulk free fail. */
 int64_t lmm_buddy_error_index(struct lmm_buddy *b);
 
+/* The same two calls through an int naming the allocator: cffi converts an int argument faster
+ * than a pointer, and makes a one-argument call faster than a longer one (the Python fast paths
+ * use them).  lmm_buddy_handle() is that int; it names the allocator until lmm_buddy_destroy().
+ * lmm_buddy_alloc_ho() takes the handle and the order in one int, h << LMM_HANDLE_ORDER_BITS |
+ * order.  A bad handle is -LMM_EINVAL. */
+#define LMM_HANDLE_ORDER_BITS 6
+int lmm_buddy_handle(struct lmm_buddy *b);
+int64_t lmm_buddy_alloc_ho(int64_t h_order);
+int64_t lmm_buddy_free_h(int h, int64_t pfn, int order);
+
 int64_t lmm_buddy_alloc_mt(struct lmm_buddy *b, int order, int mt);
 int64_t lmm_buddy_free_mt(struct lmm_buddy *b, int64_t pfn, int order, int mt, int fpi);
 /* For a slab allocator on a bare buddy: the block is marked as the slab's, which
@@ -218,6 +228,16 @@ int lmm_pa_clear_boost(struct lmm_pa *pa, int zone);
 int64_t lmm_pa_alloc(struct lmm_pa *pa, uint32_t gfp, int order, int cpu);
 int64_t lmm_pa_alloc_slowpath(struct lmm_pa *pa, uint32_t gfp, int order, int cpu);
 int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu);
+/* The same two calls with two arguments, the cheapest cffi call the Python fast paths can make:
+ * the allocator, the CPU and the order in one int, key = h << (LMM_PA_KEY_CPU_BITS +
+ * LMM_PA_KEY_ORDER_BITS) | cpu << LMM_PA_KEY_ORDER_BITS | order, with h = lmm_pa_handle(), which
+ * names the allocator until lmm_pa_destroy().  A key naming no allocator is -LMM_EINVAL; an order
+ * field above max_order is the -LMM_EINVAL of a bad order. */
+#define LMM_PA_KEY_ORDER_BITS 6
+#define LMM_PA_KEY_CPU_BITS   10
+int lmm_pa_handle(struct lmm_pa *pa);
+int64_t lmm_pa_alloc_k(uint32_t gfp, int64_t key);
+int64_t lmm_pa_free_k(int64_t pfn, int64_t key);
 int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cpu, int64_t *out);
 int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, int cpu);
 int64_t lmm_pa_error_index(struct lmm_pa *pa);
@@ -345,6 +365,14 @@ int lmm_slab_set_kmalloc(struct lmm_slab_sys *s, int type, int index, int cache)
 
 uint64_t lmm_slab_alloc(struct lmm_slab_sys *s, int cache, uint32_t gfp);
 int64_t lmm_slab_free(struct lmm_slab_sys *s, int cache, uint64_t addr);
+/* The same calls with fewer arguments for the Python fast paths (cffi converts an int faster
+ * than a pointer, and a one-argument call costs less than a longer one): key = h << 32 | cache,
+ * h = lmm_slab_handle(), which names the slab system until lmm_slab_sys_destroy();
+ * lmm_slab_alloc_k0() allocates with LMM_GFP_KERNEL.  A key naming no system is LMM_EINVAL. */
+int lmm_slab_handle(struct lmm_slab_sys *s);
+uint64_t lmm_slab_alloc_k0(int64_t key);
+uint64_t lmm_slab_alloc_k(int64_t key, uint32_t gfp);
+int64_t lmm_slab_free_k(int64_t key, uint64_t addr);
 /* All or nothing: n objects into out[], or a negative code and nothing allocated. */
 int64_t lmm_slab_alloc_bulk(struct lmm_slab_sys *s, int cache, uint32_t gfp, int64_t n, uint64_t *out);
 /* All or nothing; cache -1 = each object's own cache (kfree_bulk).  Error entry: lmm_slab_error_index. */

@@ -26,6 +26,55 @@ static const int fallbacks[LMM_MIGRATE_PCPTYPES][2] = {
 
 /* ===================================================================== creation == */
 
+/*
+ * Integer handles, as for the bare buddy allocator (csrc/buddy.c): the Python fast paths pass
+ * ints, which cffi converts faster than a pointer, and fewer of them.  A slot is claimed with a
+ * compare-and-swap and released by lmm_pa_destroy().
+ */
+#define NR_PA_HANDLES (1 << 16)
+static struct lmm_pa *pa_handles[NR_PA_HANDLES];
+
+int lmm_pa_register_handle(struct lmm_pa *pa)
+{
+    pa->handle = -1;
+    for (int h = 0; h < NR_PA_HANDLES; h++) {
+        struct lmm_pa *none = NULL;
+        if (!__atomic_load_n(&pa_handles[h], __ATOMIC_RELAXED) &&
+            __atomic_compare_exchange_n(&pa_handles[h], &none, pa, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return pa->handle = h;
+    }
+    return -1;
+}
+
+int lmm_pa_handle(struct lmm_pa *pa)
+{
+    return pa->handle;
+}
+
+/* The allocator, CPU and order of a key (lmm.h); NULL when it names no allocator. */
+static inline struct lmm_pa *key_pa(int64_t key, int *cpu, int *order)
+{
+    uint64_t h = (uint64_t)key >> (LMM_PA_KEY_CPU_BITS + LMM_PA_KEY_ORDER_BITS);
+    *cpu = (int)((key >> LMM_PA_KEY_ORDER_BITS) & ((1 << LMM_PA_KEY_CPU_BITS) - 1));
+    *order = (int)(key & ((1 << LMM_PA_KEY_ORDER_BITS) - 1));
+    return h < NR_PA_HANDLES ? __atomic_load_n(&pa_handles[h], __ATOMIC_ACQUIRE) : NULL;
+}
+
+int64_t lmm_pa_alloc_k(uint32_t gfp, int64_t key)
+{
+    int cpu, order;
+    struct lmm_pa *pa = key_pa(key, &cpu, &order);
+    return pa ? lmm_pa_alloc(pa, gfp, order, cpu) : -LMM_EINVAL;
+}
+
+int64_t lmm_pa_free_k(int64_t pfn, int64_t key)
+{
+    int cpu, order;
+    struct lmm_pa *pa = key_pa(key, &cpu, &order);
+    return pa ? lmm_pa_free(pa, pfn, order, cpu) : -LMM_EINVAL;
+}
+
 static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, int64_t start,
                      int64_t spanned)
 {
@@ -43,6 +92,7 @@ static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, i
     b->max_order = pa->max_order;
     b->pageblock_order = pa->pageblock_order;
     b->error_index = -1;
+    b->handle = -1;
     z->pcp = calloc((size_t)pa->cpus, sizeof(struct per_cpu_pages));
     if (!z->pcp)
         return -1;
@@ -54,9 +104,9 @@ static int zone_init(struct lmm_pa *pa, struct lmm_zone *z, int idx, int kind, i
         return 0;
     b->first_pageblock = start >> pa->pageblock_order;
     b->nr_pageblocks = ((start + spanned - 1) >> pa->pageblock_order) - b->first_pageblock + 1;
-    b->pages = calloc((size_t)spanned, sizeof(struct lmm_page_meta));
+    int meta = buddy_meta_alloc(b);
     b->pageblock_mt = malloc((size_t)b->nr_pageblocks);
-    if (!b->pages || !b->pageblock_mt)
+    if (meta || !b->pageblock_mt)
         return -1;
     memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
     return 0;
@@ -71,8 +121,11 @@ void lmm_pa_destroy(struct lmm_pa *pa)
 {
     if (!pa)
         return;
+    if (pa->handle >= 0 && pa->handle < NR_PA_HANDLES)
+        __atomic_compare_exchange_n(&pa_handles[pa->handle], &(struct lmm_pa *){pa}, NULL, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
     for (int i = 0; i < pa->nr_zones; i++) {
-        free(pa->zones[i].b.pages);
+        buddy_meta_free(&pa->zones[i].b);
         free(pa->zones[i].b.pageblock_mt);
         free(pa->zones[i].pcp);
         free(pa->zones[i].released);
@@ -165,6 +218,7 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
     struct lmm_pa *pa = calloc(1, sizeof(*pa));
     if (!pa)
         return NULL;
+    pa->handle = -1;
     pa->lock = lmm_lock_create();
     if (!pa->lock) {
         free(pa);
@@ -194,6 +248,10 @@ struct lmm_pa *lmm_pa_create(int nr_zones, const int *kinds, const int64_t *star
         pa->min_pfn = 0;
     build_zone_table(pa);
     build_all_zonelists(pa);
+    if (lmm_pa_register_handle(pa) < 0) {
+        lmm_pa_destroy(pa);
+        return NULL;
+    }
     return pa;
 }
 
@@ -202,18 +260,13 @@ int64_t lmm_pa_metadata_bytes(struct lmm_pa *pa)
     LMM_LOCKED(pa->lock);
     int64_t n = (int64_t)sizeof(*pa);
     for (int i = 0; i < pa->nr_zones; i++)
-        n += pa->zones[i].spanned * (int64_t)sizeof(struct lmm_page_meta) +
+        n += (pa->zones[i].spanned ? pa->zones[i].b.meta_len : 0) *
+             (int64_t)sizeof(struct lmm_page_meta) +
              pa->zones[i].b.nr_pageblocks + pa->cpus * (int64_t)sizeof(struct per_cpu_pages);
     return n;
 }
 
 /* ===================================================================== free lists == */
-
-static inline void page_del_and_expand(struct lmm_buddy *b, uint32_t idx, int low, int high, int mt)
-{
-    del_page_from_free_list(b, idx);
-    expand(b, idx, low, high, mt);
-}
 
 /* split_large_buddy(): a block above pageblock_order is freed one pageblock at a time. */
 static void split_large_buddy(struct lmm_buddy *b, int64_t pfn, int order, int fpi)
@@ -243,9 +296,11 @@ static void split_large_buddy(struct lmm_buddy *b, int64_t pfn, int order, int f
 
 static void move_to_free_list_tail(struct lmm_buddy *b, uint32_t idx, int new_mt)
 {
-    int order = b->pages[idx].order;
-    del_page_from_free_list(b, idx);
-    add_to_free_list(b, idx, order, new_mt, 1);
+    int order = b->pages[idx].order, old_mt = b->pages[idx].mt;
+    __del_page_from_free_list(b, idx, order, old_mt);
+    __add_to_free_list(b, idx, order, new_mt, 1);
+    account_freepages(b, -((int64_t)1 << order), old_mt);
+    account_freepages(b, (int64_t)1 << order, new_mt);
 }
 
 static void change_pageblock_range(struct lmm_buddy *b, int64_t pfn, int order, int mt)
@@ -272,8 +327,6 @@ static int find_suitable_fallback(const struct lmm_pa *pa, const struct lmm_budd
 {
     if (claimable && !should_try_claim_block(pa, order, mt))
         return -2;
-    if (b->nr_free[order] == 0)
-        return -1;
     for (int i = 0; i < 2; i++) {
         int fb = fallbacks[mt][i];
         if (b->free_list[order][fb].head != LMM_NIL)
@@ -359,7 +412,7 @@ static uint32_t try_to_claim_block(struct lmm_pa *pa, struct lmm_zone *z, uint32
     if (current_order >= pa->pageblock_order) {
         del_page_from_free_list(b, idx);
         change_pageblock_range(b, idx_to_pfn(b, idx), current_order, start_mt);
-        expand(b, idx, order, current_order, start_mt);
+        account_freepages(b, expand(b, idx, order, current_order, start_mt), start_mt);
         return idx;
     }
     if (boost_watermark(pa, z) && (flags & LMM_ALLOC_KSWAPD))
@@ -477,8 +530,6 @@ static int zone_watermark_ok(const struct lmm_pa *pa, const struct lmm_zone *z, 
     if (order == 0)
         return 1;
     for (int o = order; o <= pa->max_order; o++) {
-        if (!b->nr_free[o])
-            continue;
         for (int mt = 0; mt < LMM_MIGRATE_PCPTYPES; mt++)
             if (b->free_list[o][mt].head != LMM_NIL)
                 return 1;
@@ -582,9 +633,7 @@ static int rmqueue_bulk(struct lmm_pa *pa, struct lmm_zone *z, int order, int co
         if (idx == LMM_NIL)
             return i;
         pcp_add(pages, list, idx, 1);
-        pages[idx].flags = PB_PCP;
-        pages[idx].order = (uint8_t)order;
-        pages[idx].mt = pindex;
+        pages[idx].state = PAGE_STATE(PB_PCP, order, pindex);
     }
     return count;
 }
@@ -628,7 +677,7 @@ static void free_pcppages_bulk(struct lmm_pa *pa, struct lmm_zone *z, int count,
         do {
             uint32_t idx = list->tail;
             pcp_del(b->pages, list, idx);
-            b->pages[idx].flags = 0;
+            b->pages[idx].state = 0;
             count -= nr;
             pcp->count -= nr;
             int64_t pfn = idx_to_pfn(b, idx);
@@ -683,9 +732,7 @@ static inline void free_frozen_page_commit(struct lmm_pa *pa, struct lmm_zone *z
     pcp->alloc_factor >>= 1;
     pa->pgfree += 1 << order;
     pcp_add(pages, &pcp->lists[pindex], idx, 0);
-    pages[idx].flags = PB_PCP;
-    pages[idx].order = (uint8_t)order;
-    pages[idx].mt = (uint8_t)pindex;
+    pages[idx].state = PAGE_STATE(PB_PCP, order, pindex);
     pcp->count += 1 << order;
     if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
         free_high = pcp->free_count >= batch + z->high_min / 2 &&
@@ -837,11 +884,7 @@ static int64_t get_page_from_freelist(struct lmm_pa *pa, int order, int flags, i
                 continue;
             uint32_t idx = rmqueue_zone(pa, z, order, flags, mt, cpu);
             if (idx != LMM_NIL) {
-                struct lmm_page_meta *p = &z->b.pages[idx];
-                p->flags = PB_HEAD;
-                p->order = (uint8_t)order;
-                p->mt = (uint8_t)mt;
-                p->spare8 = (uint8_t)comp;
+                z->b.pages[idx].state = PAGE_STATE(PB_HEAD, order, mt) | (uint32_t)comp << 24;
                 int64_t pfn = idx_to_pfn(&z->b, idx);
                 if (flags & LMM_ALLOC_HIGHATOMIC)
                     reserve_highatomic_pageblock(pa, z, pfn, order);
@@ -981,9 +1024,7 @@ int64_t lmm_pa_alloc_bulk(struct lmm_pa *pa, uint32_t gfp, int64_t count, int cp
                     if (idx == LMM_NIL)
                         break;
                 }
-                pages[idx].flags = PB_HEAD;
-                pages[idx].order = 0;
-                pages[idx].mt = (uint8_t)mt;
+                pages[idx].state = PAGE_STATE(PB_HEAD, 0, mt);
                 out[n++] = start + idx;
             }
             z->pgalloc += n;
@@ -1051,7 +1092,7 @@ int64_t lmm_pa_free(struct lmm_pa *pa, int64_t pfn, int order, int cpu)
     if ((unsigned)order <= (unsigned)pa->max_order && !(pfn & (((int64_t)1 << order) - 1)) &&
         (z = pfn_to_zone(pa, pfn)) != NULL) {
         const struct lmm_page_meta *p = &z->b.pages[pfn_to_idx(&z->b, pfn)];
-        if (p->flags == PB_HEAD && p->order == order && !frame_is_mapped(pa, pfn)) {
+        if (page_key(p) == PAGE_KEY(PB_HEAD, order) && !frame_is_mapped(pa, pfn)) {
             free_frozen_pages(pa, z, pfn, order, cpu);
             return 0;
         }
@@ -1078,7 +1119,7 @@ int64_t lmm_pa_free_bulk(struct lmm_pa *pa, const int64_t *pfns, int64_t count, 
         if (!z || !zone_spans_pfn(z, pfn))
             z = pfn_to_zone(pa, pfn);
         struct lmm_page_meta *p;
-        if (z && (p = &z->b.pages[pfn - z->start])->flags == PB_HEAD && p->order == 0 &&
+        if (z && page_key(p = &z->b.pages[pfn - z->start]) == PAGE_KEY(PB_HEAD, 0) &&
             !frame_is_mapped(pa, pfn)) {
             p->flags = PB_PENDING;
             continue;
@@ -1289,10 +1330,7 @@ int64_t lmm_pa_isolate_free_page(struct lmm_pa *pa, int64_t pfn, int order)
             }
         }
     }
-    p->flags = PB_HEAD;
-    p->order = (uint8_t)order;
-    p->mt = LMM_MIGRATE_MOVABLE;
-    p->spare8 = 0;
+    p->state = PAGE_STATE(PB_HEAD, order, LMM_MIGRATE_MOVABLE);
     return (int64_t)1 << order;
 }
 

@@ -47,7 +47,7 @@ int64_t lmm_pa_zone_stat(struct lmm_pa *pa, int zone, int what)
     case LMM_ZS_FREE_BLOCKS: {
         int64_t n = 0;
         for (int o = pa->pageblock_order; o <= pa->max_order; o++)
-            n += z->b.nr_free[o] << o;
+            n += nr_free_order(&z->b, o) << o;
         return n;
     }
     }
@@ -118,18 +118,18 @@ int64_t lmm_pa_list(struct lmm_pa *pa, int zone, int cpu, int order, int mt, int
     if (zone < 0 || zone >= pa->nr_zones || cpu >= pa->cpus)
         return -LMM_EINVAL;
     const struct lmm_zone *z = &pa->zones[zone];
-    const struct lmm_free_list *l;
+    uint32_t head;
     if (cpu < 0) {
         if (order < 0 || order > pa->max_order || mt < 0 || mt >= LMM_MIGRATE_TYPES)
             return -LMM_EINVAL;
-        l = &z->b.free_list[order][mt];
+        head = z->b.free_list[order][mt].head;
     } else {
         if (order < 0 || order >= pa->nr_pcp_lists)
             return -LMM_EINVAL;
-        l = &z->pcp[cpu].lists[order];
+        head = z->pcp[cpu].lists[order].head;
     }
     int64_t n = 0;
-    for (uint32_t idx = l->head; idx != LMM_NIL; idx = z->b.pages[idx].next) {
+    for (uint32_t idx = head; idx != LMM_NIL; idx = z->b.pages[idx].next) {
         if (n < cap)
             out[n] = idx_to_pfn(&z->b, idx);
         n++;
@@ -229,13 +229,11 @@ static int check_zone(struct lmm_pa *pa, struct lmm_zone *z, char *msg, int msgl
             }
             CHECK(b->free_list[o][t].tail == prev, "%s %d: list %d/%d tail is wrong", name,
                   z->idx, o, t);
-            CHECK(n == b->nr_free_mt[o][t], "%s %d: list %d/%d counted %lld, nr_free %lld", name,
-                  z->idx, o, t, (long long)n, (long long)b->nr_free_mt[o][t]);
+            CHECK(n == b->free_list[o][t].nr, "%s %d: list %d/%d counted %lld, nr_free %lld", name,
+                  z->idx, o, t, (long long)n, (long long)b->free_list[o][t].nr);
             n_order += n;
             mt_pages[t] += n << o;
         }
-        CHECK(n_order == b->nr_free[o], "%s %d: order %d counted %lld, nr_free %lld", name,
-              z->idx, o, (long long)n_order, (long long)b->nr_free[o]);
         total += n_order << o;
     }
     CHECK(total == b->free_pages, "%s %d: lists hold %lld pages, free_pages %lld", name, z->idx,
@@ -303,7 +301,7 @@ static int check_zone(struct lmm_pa *pa, struct lmm_zone *z, char *msg, int msgl
     }
     int64_t listed = 0;
     for (int o = 0; o <= b->max_order; o++)
-        listed += b->nr_free[o];
+        listed += nr_free_order(b, o);
     CHECK(heads == listed, "%s %d: %lld free blocks marked, %lld listed", name, z->idx,
           (long long)heads, (long long)listed);
     CHECK(pcp_seen == pcp_pages, "%s %d: %lld pcp pages marked, %lld listed", name, z->idx,

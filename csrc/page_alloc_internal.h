@@ -84,8 +84,12 @@ struct lmm_pa {
     const uint32_t *frame_flags;    /* the fault path's per-frame flags (lmm_pa_set_frame_owners) */
     int64_t nr_frames;
     uint32_t frame_mask;            /* owner bits: a frame with one of them set is not ours */
+    int handle;                     /* lmm_pa_handle(), -1: none */
     struct lmm_zone zones[LMM_MAX_NR_ZONES];
 };
+
+/* Give pa its handle (lmm_pa_handle); -1 when the table is full. */
+int lmm_pa_register_handle(struct lmm_pa *pa);
 
 /* ---- helpers shared by page_alloc.c and page_alloc_inspect.c ---- */
 

@@ -107,6 +107,56 @@ static int64_t get_pages(struct lmm_slab_sys *s, uint32_t gfp, int order)
 
 /* ===================================================================== creation == */
 
+/*
+ * Integer handles, as for the buddy and page allocators: the Python fast paths pass ints, which
+ * cffi converts faster than a pointer, and fewer of them.  A slot is claimed with a
+ * compare-and-swap and released by lmm_slab_sys_destroy().
+ */
+#define NR_SLAB_HANDLES (1 << 16)
+static struct lmm_slab_sys *slab_handles[NR_SLAB_HANDLES];
+
+int lmm_slab_register_handle(struct lmm_slab_sys *s)
+{
+    s->handle = -1;
+    for (int h = 0; h < NR_SLAB_HANDLES; h++) {
+        struct lmm_slab_sys *none = NULL;
+        if (!__atomic_load_n(&slab_handles[h], __ATOMIC_RELAXED) &&
+            __atomic_compare_exchange_n(&slab_handles[h], &none, s, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return s->handle = h;
+    }
+    return -1;
+}
+
+int lmm_slab_handle(struct lmm_slab_sys *s)
+{
+    return s->handle;
+}
+
+static inline struct lmm_slab_sys *key_sys(int64_t key)
+{
+    uint64_t h = (uint64_t)key >> 32;
+    return h < NR_SLAB_HANDLES ? __atomic_load_n(&slab_handles[h], __ATOMIC_ACQUIRE) : NULL;
+}
+
+uint64_t lmm_slab_alloc_k0(int64_t key)
+{
+    struct lmm_slab_sys *s = key_sys(key);
+    return s ? lmm_slab_alloc(s, (int)(uint32_t)key, LMM_GFP_KERNEL) : LMM_EINVAL;
+}
+
+uint64_t lmm_slab_alloc_k(int64_t key, uint32_t gfp)
+{
+    struct lmm_slab_sys *s = key_sys(key);
+    return s ? lmm_slab_alloc(s, (int)(uint32_t)key, gfp) : LMM_EINVAL;
+}
+
+int64_t lmm_slab_free_k(int64_t key, uint64_t addr)
+{
+    struct lmm_slab_sys *s = key_sys(key);
+    return s ? lmm_slab_free(s, (int)(uint32_t)key, addr) : -LMM_EINVAL;
+}
+
 struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_cb free, void *src,
                                          uint64_t page_offset, uint64_t direct_map_end)
 {
@@ -115,6 +165,7 @@ struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_
     struct lmm_slab_sys *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    s->handle = -1;
     s->page_alloc = alloc;
     s->page_free = free;
     s->src = src;
@@ -134,6 +185,10 @@ struct lmm_slab_sys *lmm_slab_sys_create(lmm_page_alloc_cb alloc, lmm_page_free_
         for (int i = 0; i < KMALLOC_INDEXES; i++)
             s->kmalloc[t][i] = -1;
     s->error_index = -1;
+    if (lmm_slab_register_handle(s) < 0) {
+        lmm_slab_sys_destroy(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -147,6 +202,9 @@ void lmm_slab_sys_destroy(struct lmm_slab_sys *s)
 {
     if (!s)
         return;
+    if (s->handle >= 0 && s->handle < NR_SLAB_HANDLES)
+        __atomic_compare_exchange_n(&slab_handles[s->handle], &(struct lmm_slab_sys *){s}, NULL, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
     if (s->slabs)
         for (uint32_t i = 0; i < s->nr_slab_ids; i++)
             free(s->slabs[i].next);

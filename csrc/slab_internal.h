@@ -116,6 +116,10 @@ struct lmm_slab_sys {
     int64_t large_blocks;
     uint64_t serial;
     int64_t error_index;
+    int handle;                     /* lmm_slab_handle(), -1: none */
 };
+
+/* Give s its handle (lmm_slab_handle); -1 when the table is full. */
+int lmm_slab_register_handle(struct lmm_slab_sys *s);
 
 #endif

@@ -126,6 +126,7 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         free(pa);
         return NULL;
     }
+    pa->handle = -1;                                /* this process's, given at the end */
     pa->lock = lmm_lock_create();                   /* its own, as lmm_pa_create gives it */
     if (!pa->lock) {
         free(pa);
@@ -148,11 +149,16 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         struct lmm_zone *z = &pa->zones[i];
         pa->nr_zones = i + 1;
         if (z->spanned) {
-            if (z->b.nr_pages != z->spanned || z->b.nr_pages <= 0 || z->b.nr_pageblocks <= 0) {
+            if (z->b.nr_pages != z->spanned || z->b.nr_pages <= 0 || z->b.nr_pageblocks <= 0 ||
+                z->b.start_pfn != z->start || z->b.start_pfn < 0 ||
+                z->b.start_pfn > INT64_MAX / 2 || z->b.nr_pages >= (int64_t)LMM_NIL ||
+                z->b.max_order < 0 || z->b.max_order > LMM_MAX_ORDER_LIMIT ||
+                z->b.nr_pages > (r.len - r.pos) / (int64_t)sizeof(struct lmm_page_meta) ||
+                buddy_meta_alloc(&z->b)) {
                 r.bad = 1;
                 break;
             }
-            z->b.pages = get_array(&r, z->b.nr_pages, sizeof(struct lmm_page_meta));
+            get(&r, z->b.pages, z->b.nr_pages * (int64_t)sizeof(struct lmm_page_meta));
             z->b.pageblock_mt = get_array(&r, z->b.nr_pageblocks, 1);
         }
         z->pcp = get_array(&r, pa->cpus, sizeof(struct per_cpu_pages));
@@ -167,7 +173,7 @@ struct lmm_pa *lmm_pa_import(const uint8_t *buf, int64_t len)
         else
             get(&r, z->released, z->nr_released * (int64_t)sizeof(struct released_range));
     }
-    if (r.bad || r.pos != r.len) {
+    if (r.bad || r.pos != r.len || lmm_pa_register_handle(pa) < 0) {
         lmm_pa_destroy(pa);
         return NULL;
     }
@@ -223,6 +229,7 @@ struct lmm_slab_sys *lmm_slab_import(const uint8_t *buf, int64_t len, lmm_page_a
         return NULL;
     }
     *s = h;
+    s->handle = -1;                                 /* this process's, given at the end */
     s->lock = NULL;                                 /* its page source's: lmm_slab_set_lock */
     s->page_alloc = alloc;
     s->page_free = free_cb;
@@ -277,7 +284,7 @@ struct lmm_slab_sys *lmm_slab_import(const uint8_t *buf, int64_t len, lmm_page_a
             if (get64(&r) && !(s->map[t] = get_array(&r, MAP_LEAF_SIZE, 4)))
                 goto bad;
     }
-    if (r.bad || r.pos != r.len)
+    if (r.bad || r.pos != r.len || lmm_slab_register_handle(s) < 0)
         goto bad;
     return s;
 bad:

@@ -9,17 +9,18 @@ CoreLock), and the methods that make several calls hold it throughout (linuxmm.s
 import numpy as np
 
 from . import _args
-from ._ffi import FREE_REASONS, _plain, ffi, lib
+from ._ffi import FREE_REASONS, ffi, lib
 from .corelock import CoreLock
 from .errors import InvariantError, OutOfMemory, invalid_free
 from .sync import synchronized
 
-_alloc = lib.lmm_buddy_alloc
-_free = lib.lmm_buddy_free
-
 _REASONS = FREE_REASONS
 
 MIGRATE_MOVABLE = lib.LMM_MIGRATE_MOVABLE
+
+# the bulk calls' fast paths: an exact int, an int64 ndarray, cffi's array type parsed once
+_int, _ndarray, _empty, _int64, _INT64 = int, np.ndarray, np.empty, np.int64, np.dtype(np.int64)
+_from_buffer, _INT64_ARRAY = ffi.from_buffer, ffi.typeof("int64_t[]")
 
 
 @synchronized
@@ -51,7 +52,16 @@ class BuddyAllocator:
         no reference cycle: its memory goes back at the last `del`, without the cycle collector."""
         errors = self._errors
         alloc_error, free_error, bad_args = errors.alloc_error, errors.free_error, errors.bad_free_args
-        owner, raw = raw, _plain(raw)       # cffi converts a plain pointer faster (see _plain)
+        # cffi converts an int argument faster than a pointer, and makes a one-argument call
+        # faster than a longer one: the C table's handle for this allocator, and for alloc the
+        # handle and the order in one int, keys[order] (lmm_buddy_alloc_ho); a negative order
+        # indexes the second half of keys, which C refuses like any order above max_order
+        owner, handle = raw, lib.lmm_buddy_handle(raw)
+        bits = lib.LMM_HANDLE_ORDER_BITS
+        n = self.max_order + 1
+        keys = (tuple(handle << bits | o for o in range(n)) +
+                (handle << bits | ((1 << bits) - 1),) * n)
+        _alloc, _free = lib.lmm_buddy_alloc_ho, lib.lmm_buddy_free_h
 
         # cffi takes a bool (and any object with __int__, numpy.bool_ included) as an int: an
         # argument that is not exactly an int is converted by _args.as_int first, which refuses
@@ -62,8 +72,8 @@ class BuddyAllocator:
             if order.__class__ is not _int:
                 order = as_int(order, "order")
             try:
-                pfn = _alloc(raw, order)
-            except OverflowError:
+                pfn = _alloc(keys[order])
+            except IndexError:
                 pfn = -lib.LMM_EINVAL
             if pfn < 0:
                 raise alloc_error(pfn, order)
@@ -73,7 +83,7 @@ class BuddyAllocator:
             if pfn.__class__ is not _int or order.__class__ is not _int:
                 pfn, order = as_int(pfn, "pfn"), as_int(order, "order")
             try:
-                err = _free(raw, pfn, order)
+                err = _free(handle, pfn, order)
             except OverflowError:
                 err = bad_args(pfn, order)
             if err:
@@ -95,25 +105,32 @@ class BuddyAllocator:
     # -- bulk -----------------------------------------------------------------------------------
     def alloc_bulk(self, count, order=0):
         """Up to count blocks as an int64 array (shorter when memory runs out), in one C call."""
-        count = _args.check_count(count)
-        order = _args.check_alloc_order(order, self.max_order)
-        # the output holds what can be allocated, never more: a huge count is a short array
-        count = min(count, lib.lmm_buddy_free_pages(self._b) >> order)
-        out = np.empty(count, dtype=np.int64)
-        n = lib.lmm_buddy_alloc_bulk(self._b, ffi.from_buffer("int64_t[]", out), count, order)
+        if count.__class__ is not _int or order.__class__ is not _int or count < 0 or \
+                not 0 <= order <= self.max_order:      # else what the checks return unchanged
+            count = _args.check_count(count)
+            order = _args.check_alloc_order(order, self.max_order)
+        if count > _args.BULK_CLAMP:    # the output holds what can be allocated: never huge
+            count = min(count, lib.lmm_buddy_free_pages(self._b) >> order)
+        out = _empty(count, _int64)
+        n = lib.lmm_buddy_alloc_bulk(self._b, _from_buffer(_INT64_ARRAY, out), count, order)
         return out if n == count else out[:n]
 
     def free_bulk(self, pfns, order=0):
         """Free every block of an array or buffer of pfns; all or nothing."""
-        arr = _args.pfn_array(pfns)
-        order = _args.as_int(order, "order")
+        if pfns.__class__ is _ndarray and pfns.dtype is _INT64 and pfns.flags.c_contiguous:
+            arr = pfns                  # what _args.pfn_array() returns for it, as one row
+        else:
+            arr = _args.pfn_array(pfns)
+        if order.__class__ is not _int:
+            order = _args.as_int(order, "order")
         if not 0 <= order <= self.max_order:
             raise invalid_free("order", None, order)
-        err = lib.lmm_buddy_free_bulk(self._b, ffi.from_buffer("int64_t[]", arr), len(arr), order)
+        err = lib.lmm_buddy_free_bulk(self._b, _from_buffer(_INT64_ARRAY, arr), arr.size, order)
         if err:
             if err == -lib.LMM_EINVAL:
                 raise invalid_free("order", None, order)
-            raise self._free_error(err, int(arr[lib.lmm_buddy_error_index(self._b)]), order)
+            raise self._free_error(err, int(arr.reshape(-1)[lib.lmm_buddy_error_index(self._b)]),
+                                   order)
 
     # -- state ----------------------------------------------------------------------------------
     @property

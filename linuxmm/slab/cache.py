@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .. import _args
-from .._ffi import _plain, ffi, lib
+from .._ffi import ffi, lib
 from ..buddy import BuddyAllocator
 from ..errors import ArgumentTypeError, InvariantError
 from ..sync import synchronized
@@ -21,8 +21,6 @@ from . import debug as D
 from .common import (STATS, KmemCacheCommon, SlabAllocatorCommon, SlowPathMixin, addr_array,
                      alloc_error, check_addr, check_gfp, direct_map, kmalloc_error)
 
-_alloc = lib.lmm_slab_alloc
-_free = lib.lmm_slab_free
 _kmalloc = lib.lmm_slab_kmalloc
 _kfree = lib.lmm_slab_kfree
 _MIN_ADDR = lib.LMM_SLAB_MIN_ADDR
@@ -165,19 +163,24 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
     """alloc() and free() as closures over the core handles, without a bound-method call and
     attribute or global loads per call: a plain cache binds them as its alloc/free, a cache
     with Python work around the core call (SlowKmemCache) calls them from its methods."""
-    c_alloc, c_free = _alloc, _free
-    owner, sys = sys, _plain(sys)           # cffi converts a plain pointer faster
+    # cffi converts ints faster than a pointer, and makes a call with fewer arguments faster:
+    # the C table's handle for the slab system and the cache id in one int, key; an alloc with
+    # the default gfp (this very GFP_KERNEL object) is a one-argument call
+    c_alloc0, c_alloc, c_free = lib.lmm_slab_alloc_k0, lib.lmm_slab_alloc_k, lib.lmm_slab_free_k
+    owner, base = sys, lib.lmm_slab_handle(sys) << 32
+    key = base | cid
     # the closures are the cache's own attributes: they hold it weakly (no reference cycle);
     # only their error paths need it
     cache = weakref.proxy(cache_obj)
 
     def kill():
-        nonlocal cid
+        nonlocal cid, key
         cid = _DEAD
+        key = base | _DEAD
 
     def alloc(gfp=GFP_KERNEL):
         try:
-            addr = c_alloc(sys, cid, gfp)
+            addr = c_alloc0(key) if gfp is GFP_KERNEL else c_alloc(key, gfp)
         except (TypeError, OverflowError):
             check_gfp(gfp)
             raise
@@ -193,7 +196,7 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
         try:
             if addr.__class__ is not _int:              # cffi takes a bool, numpy.bool_ as an int
                 addr = check_addr(addr)
-            err = c_free(sys, cid, addr)
+            err = c_free(key, addr)
         except (TypeError, OverflowError):
             err = -lib.LMM_SLAB_ENOTSLAB if check_addr(addr) is not None else 0
         if err:
