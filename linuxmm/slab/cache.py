@@ -186,7 +186,7 @@ def _fast_paths(cache_obj, sys, cid, GFP_KERNEL=F.GFP_KERNEL, _int=int):
             raise
         if addr < 4096:                                 # LMM_SLAB_MIN_ADDR: an error code
             got = C.retry_after_reclaim(cache.allocator, addr, gfp, cache.order,
-                                        lambda: _address(c_alloc(sys, cid, gfp)))
+                                        lambda: _address(c_alloc(key, gfp)))
             if got is None:
                 raise cache._alloc_error(addr, gfp)
             return got
