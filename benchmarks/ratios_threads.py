@@ -90,7 +90,7 @@ def measure():
             ("pages k.free_pages(k.alloc_pages())", k.alloc_pages, k.free_pages, pages_intact)):
         pair = _pair_ns(alloc, free, check)
         out.append((f"{label} per-call pair", pair, "ns"))
-        out.append((f"  its lock share (2 take+drop / pair)", 100 * 2 * lock_ns / pair,
+        out.append(("  its lock share (2 take+drop / pair)", 100 * 2 * lock_ns / pair,
                     "% (goal: a few)"))
 
     n = 1_000_000

@@ -1,8 +1,6 @@
 """Slab and page-table pages under memory pressure reclaim as Linux's GFP_KERNEL allocations do
 (found by tests/test_threads.py): kmalloc, a cache's alloc and a new mm's PGD do not fail while
 reclaim can free anonymous memory to swap; GFP_NOWAIT still fails at once."""
-import pytest
-
 import linuxmm
 from linuxmm import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, OutOfMemory
 from linuxmm.gfp import GFP_NOWAIT

@@ -31,13 +31,12 @@ from .filemap import put_page
 from .memory import (VM_FAULT_MAJOR, VM_FAULT_OOM, VM_FAULT_SIGBUS, do_wp_page,
                      linear_page_index, mk_pte, vm_page_prot)
 from .workingset import workingset_refault
-from .mmu_defs import swapin_window
 from .mmu_defs import (EV_PGMAJFAULT, MAX_SWAPFILES, MM_ANONPAGES, MM_SWAPENTS, NR_ANON_MAPPED,
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW,
                        PAGE_SHIFT, PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_READAHEAD,
                        PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE, SWP_ENTRY_SHIFT, SWPI_FREE_HEAD,
-                       SWPI_INUSE, SWPI_NR_FREE, SWS_LAST_RA, SWS_NR_SWAPCACHED, SWS_PREV_OFFSET,
-                       SWS_RA_HITS, SWS_SWAP_RA, SWS_SWAP_RA_HIT, VM_WRITE)
+                       SWPI_INUSE, SWPI_NR_FREE, SWS_NR_SWAPCACHED, SWS_RA_HITS, SWS_SWAP_RA,
+                       SWS_SWAP_RA_HIT, VM_WRITE, swapin_window)
 
 SWP_TYPE_BITS = 5
 SWP_OFFSET_SHIFT = 9 + SWP_TYPE_BITS      # SWP_OFFSET_FIRST_BIT (_PAGE_BIT_PROTNONE + 1) + bits
