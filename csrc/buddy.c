@@ -15,34 +15,17 @@
 #include <string.h>
 #include "lock.h"
 #include "buddy_internal.h"
+#include "handles.h"
 
 /* ===================================================================== handles == */
 
-/*
- * Integer handles: the Python fast paths pass an int, which cffi converts faster than a pointer
- * (benchmarks/RESULTS.md, issue 13).  Every allocator gets one at creation (a static table of
- * 2^20 slots: its pages are touched only as far as handles are in use); a slot is claimed with
- * a compare-and-swap and released by lmm_buddy_destroy(), as creation and destruction may run in
- * different threads (cffi releases the GIL).
- */
+/* Integer handles for the Python fast paths (handles.h). */
 #define NR_HANDLES (1 << 20)
-static struct lmm_buddy *handles[NR_HANDLES];
-
-static int handle_register(struct lmm_buddy *b)
-{
-    for (int h = 0; h < NR_HANDLES; h++) {
-        struct lmm_buddy *none = NULL;
-        if (!__atomic_load_n(&handles[h], __ATOMIC_RELAXED) &&
-            __atomic_compare_exchange_n(&handles[h], &none, b, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED))
-            return h;
-    }
-    return -1;
-}
+static void *handles[NR_HANDLES];
 
 static inline struct lmm_buddy *handle_buddy(uint64_t h)
 {
-    return h < NR_HANDLES ? __atomic_load_n(&handles[h], __ATOMIC_ACQUIRE) : NULL;
+    return handle_lookup(handles, NR_HANDLES, h);
 }
 
 int lmm_buddy_handle(struct lmm_buddy *b)
@@ -79,7 +62,7 @@ struct lmm_buddy *lmm_buddy_create(int64_t start_pfn, int64_t nr_pages, int max_
     }
     memset(b->pageblock_mt, LMM_MIGRATE_MOVABLE, (size_t)b->nr_pageblocks);
     b->error_index = -1;
-    b->handle = handle_register(b);
+    b->handle = handle_claim(handles, NR_HANDLES, b);
     if (b->handle < 0) {
         lmm_buddy_destroy(b);
         return NULL;
@@ -96,8 +79,7 @@ void lmm_buddy_destroy(struct lmm_buddy *b)
 {
     if (!b)
         return;
-    if (b->handle >= 0)
-        __atomic_store_n(&handles[b->handle], NULL, __ATOMIC_RELEASE);
+    handle_release(handles, NR_HANDLES, b->handle, b);
     buddy_meta_free(b);
     free(b->pageblock_mt);
     lmm_lock_destroy(b->lock);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "lock.h"
 #include "page_alloc_internal.h"
+#include "handles.h"
 
 static const int fallbacks[LMM_MIGRATE_PCPTYPES][2] = {
     [LMM_MIGRATE_UNMOVABLE]   = { LMM_MIGRATE_RECLAIMABLE, LMM_MIGRATE_MOVABLE },
@@ -26,25 +27,13 @@ static const int fallbacks[LMM_MIGRATE_PCPTYPES][2] = {
 
 /* ===================================================================== creation == */
 
-/*
- * Integer handles, as for the bare buddy allocator (csrc/buddy.c): the Python fast paths pass
- * ints, which cffi converts faster than a pointer, and fewer of them.  A slot is claimed with a
- * compare-and-swap and released by lmm_pa_destroy().
- */
+/* Integer handles for the Python fast paths (handles.h). */
 #define NR_PA_HANDLES (1 << 16)
-static struct lmm_pa *pa_handles[NR_PA_HANDLES];
+static void *pa_handles[NR_PA_HANDLES];
 
 int lmm_pa_register_handle(struct lmm_pa *pa)
 {
-    pa->handle = -1;
-    for (int h = 0; h < NR_PA_HANDLES; h++) {
-        struct lmm_pa *none = NULL;
-        if (!__atomic_load_n(&pa_handles[h], __ATOMIC_RELAXED) &&
-            __atomic_compare_exchange_n(&pa_handles[h], &none, pa, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED))
-            return pa->handle = h;
-    }
-    return -1;
+    return pa->handle = handle_claim(pa_handles, NR_PA_HANDLES, pa);
 }
 
 int lmm_pa_handle(struct lmm_pa *pa)
@@ -58,7 +47,7 @@ static inline struct lmm_pa *key_pa(int64_t key, int *cpu, int *order)
     uint64_t h = (uint64_t)key >> (LMM_PA_KEY_CPU_BITS + LMM_PA_KEY_ORDER_BITS);
     *cpu = (int)((key >> LMM_PA_KEY_ORDER_BITS) & ((1 << LMM_PA_KEY_CPU_BITS) - 1));
     *order = (int)(key & ((1 << LMM_PA_KEY_ORDER_BITS) - 1));
-    return h < NR_PA_HANDLES ? __atomic_load_n(&pa_handles[h], __ATOMIC_ACQUIRE) : NULL;
+    return handle_lookup(pa_handles, NR_PA_HANDLES, h);
 }
 
 int64_t lmm_pa_alloc_k(uint32_t gfp, int64_t key)
@@ -121,9 +110,7 @@ void lmm_pa_destroy(struct lmm_pa *pa)
 {
     if (!pa)
         return;
-    if (pa->handle >= 0 && pa->handle < NR_PA_HANDLES)
-        __atomic_compare_exchange_n(&pa_handles[pa->handle], &(struct lmm_pa *){pa}, NULL, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    handle_release(pa_handles, NR_PA_HANDLES, pa->handle, pa);
     for (int i = 0; i < pa->nr_zones; i++) {
         buddy_meta_free(&pa->zones[i].b);
         free(pa->zones[i].b.pageblock_mt);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include "lock.h"
 #include "slab_internal.h"
+#include "handles.h"
 
 /* ===================================================================== page sources == */
 
@@ -107,25 +108,13 @@ static int64_t get_pages(struct lmm_slab_sys *s, uint32_t gfp, int order)
 
 /* ===================================================================== creation == */
 
-/*
- * Integer handles, as for the buddy and page allocators: the Python fast paths pass ints, which
- * cffi converts faster than a pointer, and fewer of them.  A slot is claimed with a
- * compare-and-swap and released by lmm_slab_sys_destroy().
- */
+/* Integer handles for the Python fast paths (handles.h). */
 #define NR_SLAB_HANDLES (1 << 16)
-static struct lmm_slab_sys *slab_handles[NR_SLAB_HANDLES];
+static void *slab_handles[NR_SLAB_HANDLES];
 
 int lmm_slab_register_handle(struct lmm_slab_sys *s)
 {
-    s->handle = -1;
-    for (int h = 0; h < NR_SLAB_HANDLES; h++) {
-        struct lmm_slab_sys *none = NULL;
-        if (!__atomic_load_n(&slab_handles[h], __ATOMIC_RELAXED) &&
-            __atomic_compare_exchange_n(&slab_handles[h], &none, s, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED))
-            return s->handle = h;
-    }
-    return -1;
+    return s->handle = handle_claim(slab_handles, NR_SLAB_HANDLES, s);
 }
 
 int lmm_slab_handle(struct lmm_slab_sys *s)
@@ -136,7 +125,7 @@ int lmm_slab_handle(struct lmm_slab_sys *s)
 static inline struct lmm_slab_sys *key_sys(int64_t key)
 {
     uint64_t h = (uint64_t)key >> 32;
-    return h < NR_SLAB_HANDLES ? __atomic_load_n(&slab_handles[h], __ATOMIC_ACQUIRE) : NULL;
+    return handle_lookup(slab_handles, NR_SLAB_HANDLES, h);
 }
 
 uint64_t lmm_slab_alloc_k0(int64_t key)
@@ -202,9 +191,7 @@ void lmm_slab_sys_destroy(struct lmm_slab_sys *s)
 {
     if (!s)
         return;
-    if (s->handle >= 0 && s->handle < NR_SLAB_HANDLES)
-        __atomic_compare_exchange_n(&slab_handles[s->handle], &(struct lmm_slab_sys *){s}, NULL, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    handle_release(slab_handles, NR_SLAB_HANDLES, s->handle, s);
     if (s->slabs)
         for (uint32_t i = 0; i < s->nr_slab_ids; i++)
             free(s->slabs[i].next);
