@@ -63,6 +63,16 @@ def int_array(values, dtype, name):
     return np.ascontiguousarray(arr.reshape(-1))
 
 
+def check_host_bytes(need, what):
+    """MemoryError, before anything is built, when `need` bytes of host memory exceed the
+    host's MemAvailable (as boot.check_host_memory does for a machine)."""
+    from .boot import host_available_bytes
+    avail = host_available_bytes()
+    if avail is not None and need > avail:
+        raise MemoryError(f"{what} needs about {need >> 20} MiB of host memory; the host has "
+                          f"{avail >> 20} MiB available (MemAvailable)")
+
+
 def pfn_array(pfns):
     """pfns as a contiguous int64 array (see int_array)."""
     return int_array(pfns, np.int64, "pfns")

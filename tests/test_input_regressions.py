@@ -230,3 +230,16 @@ def test_constructors_refuse_wrong_types_with_argument_type_error(backend, make)
     and SlabAllocator(None): a bare TypeError."""
     with pytest.raises(linuxmm.ArgumentTypeError):
         make(backend)
+
+
+def test_reference_buddy_too_big_for_the_host_is_refused_before_building_it():
+    """linuxmm.reference.BuddyAllocator(2**31, max_order=0) built 2**31 free blocks in Python
+    dicts until the host ran out of memory: the boot's blocks are checked against
+    MemAvailable first, as a Kernel's page metadata is."""
+    import time
+    from linuxmm import reference
+    t = time.perf_counter()
+    with pytest.raises(MemoryError, match="MemAvailable"):
+        reference.BuddyAllocator(2**32 - 2, max_order=0)
+    assert time.perf_counter() - t < 1
+    assert reference.BuddyAllocator(1 << 12, max_order=0).free_pages == 1 << 12
