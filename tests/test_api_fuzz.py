@@ -123,7 +123,7 @@ def changes_state(err):
     """A failure that may legitimately have changed the machine: a resource ran out (reclaim,
     OOM kill, compaction ran first), a signal stopped an access part way, or a range system
     call applied to part of its range before meeting a hole, as Linux's do."""
-    if isinstance(err, (linuxmm.OutOfMemory, MemoryError) + SIGNALS):
+    if isinstance(err, (linuxmm.OutOfMemory,) + SIGNALS):
         return True
     return isinstance(err, OSError) and err.errno in (errno.ENOMEM, errno.EAGAIN, errno.EFAULT)
 
@@ -206,12 +206,10 @@ class ApiFuzz(RuleBasedStateMachine):
         p.write(sentinel, b"sentinel%d" % p.pid)
         return [p, [(sentinel, P)], sentinel]
 
-    def pick(self, data, seq, hostile=True):
-        """One element of seq, or (hostile) a value that names nothing."""
-        choices = [st.sampled_from(seq)] if seq else []
-        if hostile or not seq:
-            choices.append(HOSTILE)
-        return data.draw(st.one_of(*choices))
+    @staticmethod
+    def pick(data, seq):
+        """One element of seq, or a value that names nothing."""
+        return data.draw(st.one_of(st.sampled_from(seq), HOSTILE) if seq else HOSTILE)
 
     def addr_in(self, data, entry):
         """An address near one of the process's mappings (or anywhere, sometimes)."""
@@ -226,7 +224,7 @@ class ApiFuzz(RuleBasedStateMachine):
         """Freed objects: no longer held by whichever list held them."""
         gone = set(addrs)
         self.kmallocs = [a for a in self.kmallocs if a not in gone]
-        self.freed_kmallocs += list(gone)
+        self.freed_kmallocs = (self.freed_kmallocs + list(gone))[-64:]
         for entry in self.caches:
             entry[1] = [a for a in entry[1] if a not in gone]
 
@@ -269,7 +267,7 @@ class ApiFuzz(RuleBasedStateMachine):
         except Refused:
             return
         self.pages.remove((pfn, order))
-        self.freed_pages.append((pfn, order))
+        self.freed_pages = (self.freed_pages + [(pfn, order)])[-64:]
 
     @rule(data=st.data())
     def pages_bulk(self, data):
@@ -860,7 +858,7 @@ class ApiFuzz(RuleBasedStateMachine):
         except Refused:
             return
         self.blocks.remove((pfn, order))
-        self.freed_blocks.append((pfn, order))
+        self.freed_blocks = (self.freed_blocks + [(pfn, order)])[-64:]
 
     @rule(data=st.data())
     def page_allocator(self, data):
