@@ -572,7 +572,10 @@ class Kernel:
 
     # -- /proc ----------------------------------------------------------------------------------
     def register_proc(self, path, render):
-        """Make k.read(path) return render(); path may contain '<pid>' for per-process files."""
+        """Make k.read(path) return render(); path may contain '<pid>' for per-process files.
+        ArgumentTypeError unless path is a str and render a callable."""
+        if not isinstance(path, str) or not callable(render):
+            raise ArgumentTypeError("register_proc needs a str path and a callable render")
         self._procfs[path] = render
 
     def read(self, path):

@@ -314,7 +314,10 @@ class ApiFuzz(RuleBasedStateMachine):
         cpu = data.draw(CPU)
         how = data.draw(st.sampled_from(["kmap", "kmap_local", "rmap", "zonelist", "zone",
                                          "slabtop", "printk", "compact_memory", "ksize",
-                                         "krealloc_foreign", "advance"]))
+                                         "krealloc_foreign", "advance", "zone_views",
+                                         "register_proc", "create_device"]))
+        zone = data.draw(st.sampled_from(k.zones))
+        order = data.draw(ORDER)
         calls = {
             "kmap": [(k.kmap, (pfn,)), (k.kunmap, (pfn,))],
             "kmap_local": [(k.kmap_local_page, (pfn, cpu)),
@@ -334,6 +337,15 @@ class ApiFuzz(RuleBasedStateMachine):
             "krealloc_foreign": [(k.krealloc, (self.pick(data, [a for _, h in self.caches
                                                                 for a in h]), 100))],
             "advance": [(k.advance, (data.draw(arg(st.integers(0, 10**10))),))],
+            "zone_views": [(zone.unusable_index, (order,)), (zone.fragmentation_index, (order,)),
+                           (zone.pcp_count, (cpu,)), (zone.pcp_high, (cpu,)),
+                           (zone.nr_free_type, (data.draw(arg(st.integers(0, 6))),))],
+            "register_proc": [(k.register_proc, (data.draw(st.sampled_from(["/proc/fz", 5])),
+                                                 data.draw(st.one_of(HOSTILE,
+                                                                     st.just(lambda: "fz\n"))))),
+                              (k.read, ("/proc/fz",))],
+            "create_device": [(k.create_device, (data.draw(st.sampled_from(["/dev/fz", None])),
+                                                 data.draw(HOSTILE)))],
         }[how]
         for fn, args in calls:
             try:

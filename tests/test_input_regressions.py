@@ -243,3 +243,26 @@ def test_reference_buddy_too_big_for_the_host_is_refused_before_building_it():
         reference.BuddyAllocator(2**32 - 2, max_order=0)
     assert time.perf_counter() - t < 1
     assert reference.BuddyAllocator(1 << 12, max_order=0).free_pages == 1 << 12
+
+
+def test_zone_indices_register_proc_and_devices_refuse_wrong_types(backend_name):
+    """zone.unusable_index('x') ('>=' not supported), register_proc('/proc/x', 5) (then
+    read: 'int' object is not callable), create_device(path, None) (a bare TypeError)."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    z = k.zone("DMA32")
+    for bad in ("x", 1.5, None, True):
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            z.unusable_index(bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            z.fragmentation_index(bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            k.register_proc("/proc/x", bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            k.create_device("/dev/x", bad)
+    for order in (-1, 11, 2**64):
+        with pytest.raises(ValueError):
+            z.fragmentation_index(order)
+    with pytest.raises(FileNotFoundError):
+        k.read("/proc/x")
+    assert z.unusable_index(np.int64(0)) == 0
+    k.check()
