@@ -646,8 +646,10 @@ class ApiFuzz(RuleBasedStateMachine):
         addr = self.addr_in(data, entry)
         how = data.draw(st.sampled_from(["touch", "touch_range", "access", "read", "write"]))
         if how == "write":
-            payload = data.draw(st.binary(min_size=0, max_size=2 * P + 10))
-            self.may_change(entry, addr, len(payload))     # (a write cut short by a signal too)
+            payload = data.draw(st.one_of(st.binary(min_size=0, max_size=2 * P + 10),
+                                          st.sampled_from(["str", None, 5, 2**40, [1]])))
+            if isinstance(payload, bytes):  # (a write cut short by a signal too)
+                self.may_change(entry, addr, len(payload))
             try:
                 n = self.call(p.write, addr, payload)
             except Refused:

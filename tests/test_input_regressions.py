@@ -125,6 +125,8 @@ def test_time_beyond_the_clock_horizon_is_refused_not_a_hang(backend_name):
     lambda k, p, f: f.read("x", 1), lambda k, p, f: f.read(None, 1), lambda k, p, f: f.read(0, 1.5),
     lambda k, p, f: f.write(1.5, b"x"), lambda k, p, f: f.write(0, None),
     lambda k, p, f: f.write(0, 1.5), lambda k, p, f: f.write(0, "x"),
+    lambda k, p, f: f.write(0, [1]), lambda k, p, f: p.write(p.mm.mmap_base - 4096, "x"),
+    lambda k, p, f: p.write(0, None), lambda k, p, f: p.write(0, 2**40),
     lambda k, p, f: k.open("/etc/hostname", "x"), lambda k, p, f: p.mmap(0, 4096, 3, 2, "x"),
     lambda k, p, f: p.close([1]), lambda k, p, f: p.install_fd(5),
     lambda k, p, f: p.syscall(12, 0, 0, 0, 0, 0, 0, 0),

@@ -285,8 +285,9 @@ class Process:
         return self._copy(addr, length, None)
 
     def write(self, addr, data):
-        """Write user memory as the process would (faulting pages in, COW as needed)."""
-        data = bytes(data)
+        """Write user memory as the process would (faulting pages in, COW as needed); data is
+        bytes-like (ArgumentTypeError for a str, int, None...)."""
+        data = _args.as_bytes(data, "data")
         self._copy(addr, len(data), data)
         return len(data)
 
