@@ -268,3 +268,28 @@ def test_zone_indices_register_proc_and_devices_refuse_wrong_types(backend_name)
         k.read("/proc/x")
     assert z.unusable_index(np.int64(0)) == 0
     k.check()
+
+
+def test_fork_without_memory_for_the_childs_pgd_leaves_no_child(backend_name):
+    """fork() registered the child before allocating its PGD: OutOfMemory left a process
+    with no address space in the table (len(k.processes) grew) and every k.check() after it
+    raised AttributeError ('NoneType' object has no attribute 'pgd')."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    p = k.spawn("a")
+    addr = p.mmap(0, 64 * 4096, 3, 0x22)
+    p.touch_range(addr, 64 * 4096, write=True)
+    held = []
+    while True:                             # kernel pages: nothing reclaim could give back
+        try:
+            held.append(k.alloc_pages(linuxmm.GFP_KERNEL | linuxmm.gfp.__GFP_NORETRY))
+        except linuxmm.OutOfMemory:
+            break
+    pids = set(k.processes)
+    with pytest.raises(linuxmm.OutOfMemory):
+        p.fork()
+    assert set(k.processes) == pids
+    k.check()
+    k.free_pages_bulk(held)
+    child = p.fork()
+    assert child.read(addr, 1) == b"\0" and set(k.processes) == pids | {child.pid}
+    k.check()
