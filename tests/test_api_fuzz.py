@@ -474,7 +474,7 @@ class ApiFuzz(RuleBasedStateMachine):
         try:
             self.call(self.k.kmem_cache_destroy, c)
         except Refused as r:
-            assert held or isinstance(r.__cause__, CacheInUse)
+            assert held or isinstance(r.__cause__, CacheInUse), repr(r.__cause__)
             return
         if c.alive:
             return                          # one reference of a merged cache dropped

@@ -293,3 +293,22 @@ def test_fork_without_memory_for_the_childs_pgd_leaves_no_child(backend_name):
     child = p.fork()
     assert child.read(addr, 1) == b"\0" and set(k.processes) == pids | {child.pid}
     k.check()
+
+
+def test_kfree_of_a_live_caches_descriptor_is_refused(backend_name):
+    """k.kfree() of a cache's own kmem_cache object (a stale pointer whose slab page the boot
+    cache reused) was accepted; kmem_cache_destroy() of that cache then raised InvalidFree
+    ('Object already free') after the cache was gone, a refusal that changed the state."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    c = k.kmem_cache_create("victim", 1651)
+    slabinfo = k.read("/proc/slabinfo")
+    for _, addr in c._meta:
+        for call in (k.kfree, lambda a: k.krealloc(a, 8)):
+            with pytest.raises(linuxmm.InvalidFree) as err:
+                call(addr)
+            assert err.value.reason == "metadata"
+            assert k.read("/proc/slabinfo") == slabinfo
+    k.kmem_cache_destroy(c)
+    assert not c.alive
+    k.kfree(k.kmalloc(256))
+    k.check()
