@@ -5,7 +5,8 @@ k.check() every --check-every operations, in one thread or in several sharing th
     python benchmarks/soak.py --threads 4            # 4 threads sharing one Kernel
     python benchmarks/soak.py --ops 200000 --seed 3 --backend reference
 
-Each thread owns what it allocates and verifies it: page blocks (k.alloc_pages), kmalloc
+Each thread owns what it allocates and verifies it (several threads: thread t allocates and
+frees pages on CPU t's per-CPU lists): page blocks (k.alloc_pages), kmalloc
 objects, objects of its own slab cache, processes with anonymous mappings whose written data
 is read back (after reclaim has swapped it out, and in forked children), and a file whose
 contents are read back through the page cache.  The machine is sized so that the threads'
@@ -53,9 +54,10 @@ class SoakError(AssertionError):
 class Worker:
     """One thread's share of the soak: what it owns, and the operations on it."""
 
-    def __init__(self, k, tid, seed, budget_pages):
+    def __init__(self, k, tid, seed, budget_pages, cpus):
         self.k = k
         self.tid = tid
+        self.cpus = cpus                          # the CPUs whose pcp lists it uses
         self.rng = random.Random(seed * 1000003 + tid)
         self.budget_pages = budget_pages          # anonymous pages its processes may map
         self.pages = []                           # (pfn, order)
@@ -83,15 +85,16 @@ class Worker:
         r, k = self.rng, self.k
         if self.pages and (len(self.pages) > 512 or r.random() < 0.5):
             pfn, order = self.pages.pop(r.randrange(len(self.pages)))
-            k.free_pages(pfn, order)
+            k.free_pages(pfn, order, r.choice(self.cpus))
             return
         if r.random() < 0.1:
-            pfns = k.alloc_pages_bulk(G.GFP_KERNEL, r.randrange(1, 64))
-            k.free_pages_bulk(pfns)
+            cpu = r.choice(self.cpus)
+            pfns = k.alloc_pages_bulk(G.GFP_KERNEL, r.randrange(1, 64), cpu)
+            k.free_pages_bulk(pfns, cpu)
             return
         order = r.choice((0, 0, 0, 0, 1, 2, 3))
         try:
-            self.pages.append((k.alloc_pages(G.GFP_KERNEL, order, r.randrange(k.cpus)), order))
+            self.pages.append((k.alloc_pages(G.GFP_KERNEL, order, r.choice(self.cpus)), order))
         except linuxmm.OutOfMemory:
             self.events["page_oom"] += 1
 
@@ -280,7 +283,9 @@ def run(ops=10_000_000, threads=1, seed=0, backend="c", check_every=100_000, mem
     k.drain_pages()
     baseline = free_pages_total(k) + kernel_pages(k)
     # the threads' mappings together: 1.5x RAM, so that reclaim and swap are exercised
-    workers = [Worker(k, t, seed, (ram_pages * 3 // 2) // threads) for t in range(threads)]
+    # one thread: both CPUs; several: each thread is "on" its own CPU, as per-CPU lists are
+    workers = [Worker(k, t, seed, (ram_pages * 3 // 2) // threads,
+                      list(range(k.cpus)) if threads == 1 else [t]) for t in range(threads)]
     done = [0]
     checks = [0]
     failures = []

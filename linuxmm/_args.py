@@ -63,6 +63,27 @@ def int_array(values, dtype, name):
     return np.ascontiguousarray(arr.reshape(-1))
 
 
+def as_bytes(data, name):
+    """A bytes-like argument (bytes, bytearray, memoryview, a numpy array: the buffer
+    protocol) as bytes; ArgumentTypeError for anything else (a str, an int, None, a list)."""
+    if isinstance(data, bytes):
+        return data
+    try:
+        return memoryview(data).tobytes()
+    except TypeError:
+        raise ArgumentTypeError(f"{name} must be bytes-like, not {type(data).__name__}") from None
+
+
+def check_host_bytes(need, what):
+    """MemoryError, before anything is built, when `need` bytes of host memory exceed the
+    host's MemAvailable (as boot.check_host_memory does for a machine)."""
+    from .boot import host_available_bytes
+    avail = host_available_bytes()
+    if avail is not None and need > avail:
+        raise MemoryError(f"{what} needs about {need >> 20} MiB of host memory; the host has "
+                          f"{avail >> 20} MiB available (MemAvailable)")
+
+
 def pfn_array(pfns):
     """pfns as a contiguous int64 array (see int_array)."""
     return int_array(pfns, np.int64, "pfns")

@@ -503,6 +503,20 @@ class Kernel:
         with self.lock:
             return cache.shrink()
 
+    def _not_slab_metadata(self, addr):
+        """InvalidFree (nothing changed) when addr is the kmem_cache or kmem_cache_node object
+        of a live cache (a stale pointer into a slab page the boot caches reused): kfree would
+        free the cache's descriptor under it."""
+        try:
+            addr = _args.as_int(addr, "addr")
+        except ValueError:
+            return                          # the slab layer refuses it
+        owner = self.slab._metadata_owner(addr)
+        if owner is not None:
+            from .slab.debug import invalid_free
+            info = self.slab.object_info(addr)
+            raise invalid_free("metadata", info["cache"].name, addr, other=owner.name)
+
     def _own_cache(self, cache):
         from .slab.common import KmemCacheCommon
         if not isinstance(cache, KmemCacheCommon):
@@ -518,6 +532,7 @@ class Kernel:
         if addr is None:
             return
         with self.lock:
+            self._not_slab_metadata(addr)
             self.slab.kfree(addr)
 
     def ksize(self, addr):
@@ -531,6 +546,8 @@ class Kernel:
         """krealloc(addr, new_size, gfp): addr itself while ksize(addr) holds new_size, else a
         new object and the old one freed; krealloc(None or 0, n) is kmalloc(n)."""
         with self.lock:
+            if addr is not None:
+                self._not_slab_metadata(addr)
             return self.slab.krealloc(0 if addr is None else addr, new_size, gfp)
 
     def virt_to_page(self, addr):
@@ -578,7 +595,10 @@ class Kernel:
 
     # -- /proc ----------------------------------------------------------------------------------
     def register_proc(self, path, render):
-        """Make k.read(path) return render(); path may contain '<pid>' for per-process files."""
+        """Make k.read(path) return render(); path may contain '<pid>' for per-process files.
+        ArgumentTypeError unless path is a str and render a callable."""
+        if not isinstance(path, str) or not callable(render):
+            raise ArgumentTypeError("register_proc needs a str path and a callable render")
         self._procfs[path] = render
 
     def read(self, path):

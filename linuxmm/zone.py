@@ -6,7 +6,7 @@ page allocator on each access.
 """
 from collections import namedtuple
 
-from . import fragmentation
+from . import _args, fragmentation
 from .sync import synchronized
 
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
@@ -139,11 +139,21 @@ class Zone:
 
     def unusable_index(self, order):
         """Unusable free space index for order, in thousandths (mm/vmstat.c)."""
-        return fragmentation.unusable_free_index(self.nr_free, order)
+        nr_free = self.nr_free
+        return fragmentation.unusable_free_index(nr_free, self._order(order, nr_free))
 
     def fragmentation_index(self, order):
         """External fragmentation index for order, in thousandths (-1000: would succeed)."""
-        return fragmentation.fragmentation_index(self.nr_free, order)
+        nr_free = self.nr_free
+        return fragmentation.fragmentation_index(nr_free, self._order(order, nr_free))
+
+    @staticmethod
+    def _order(order, nr_free):
+        """An order the debugfs files print: 0..MAX_PAGE_ORDER (ValueError otherwise)."""
+        order = _args.as_int(order, "order")
+        if not 0 <= order < len(nr_free):
+            raise ValueError(f"order must be in 0..{len(nr_free) - 1}, got {order}")
+        return order
 
     # the names of the debugfs files (extfrag/unusable_index, extfrag/extfrag_index) and of
     # mm/vmstat.c's unusable_free_index()

@@ -125,6 +125,8 @@ def test_time_beyond_the_clock_horizon_is_refused_not_a_hang(backend_name):
     lambda k, p, f: f.read("x", 1), lambda k, p, f: f.read(None, 1), lambda k, p, f: f.read(0, 1.5),
     lambda k, p, f: f.write(1.5, b"x"), lambda k, p, f: f.write(0, None),
     lambda k, p, f: f.write(0, 1.5), lambda k, p, f: f.write(0, "x"),
+    lambda k, p, f: f.write(0, [1]), lambda k, p, f: p.write(p.mm.mmap_base - 4096, "x"),
+    lambda k, p, f: p.write(0, None), lambda k, p, f: p.write(0, 2**40),
     lambda k, p, f: k.open("/etc/hostname", "x"), lambda k, p, f: p.mmap(0, 4096, 3, 2, "x"),
     lambda k, p, f: p.close([1]), lambda k, p, f: p.install_fd(5),
     lambda k, p, f: p.syscall(12, 0, 0, 0, 0, 0, 0, 0),
@@ -230,3 +232,83 @@ def test_constructors_refuse_wrong_types_with_argument_type_error(backend, make)
     and SlabAllocator(None): a bare TypeError."""
     with pytest.raises(linuxmm.ArgumentTypeError):
         make(backend)
+
+
+def test_reference_buddy_too_big_for_the_host_is_refused_before_building_it():
+    """linuxmm.reference.BuddyAllocator(2**31, max_order=0) built 2**31 free blocks in Python
+    dicts until the host ran out of memory: the boot's blocks are checked against
+    MemAvailable first, as a Kernel's page metadata is."""
+    import time
+    from linuxmm import reference
+    t = time.perf_counter()
+    with pytest.raises(MemoryError, match="MemAvailable"):
+        reference.BuddyAllocator(2**32 - 2, max_order=0)
+    assert time.perf_counter() - t < 1
+    assert reference.BuddyAllocator(1 << 12, max_order=0).free_pages == 1 << 12
+
+
+def test_zone_indices_register_proc_and_devices_refuse_wrong_types(backend_name):
+    """zone.unusable_index('x') ('>=' not supported), register_proc('/proc/x', 5) (then
+    read: 'int' object is not callable), create_device(path, None) (a bare TypeError)."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    z = k.zone("DMA32")
+    for bad in ("x", 1.5, None, True):
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            z.unusable_index(bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            z.fragmentation_index(bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            k.register_proc("/proc/x", bad)
+        with pytest.raises(linuxmm.ArgumentTypeError):
+            k.create_device("/dev/x", bad)
+    for order in (-1, 11, 2**64):
+        with pytest.raises(ValueError):
+            z.fragmentation_index(order)
+    with pytest.raises(FileNotFoundError):
+        k.read("/proc/x")
+    assert z.unusable_index(np.int64(0)) == 0
+    k.check()
+
+
+def test_fork_without_memory_for_the_childs_pgd_leaves_no_child(backend_name):
+    """fork() registered the child before allocating its PGD: OutOfMemory left a process
+    with no address space in the table (len(k.processes) grew) and every k.check() after it
+    raised AttributeError ('NoneType' object has no attribute 'pgd')."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    p = k.spawn("a")
+    addr = p.mmap(0, 64 * 4096, 3, 0x22)
+    p.touch_range(addr, 64 * 4096, write=True)
+    held = []
+    while True:                             # kernel pages: nothing reclaim could give back
+        try:
+            held.append(k.alloc_pages(linuxmm.GFP_KERNEL | linuxmm.gfp.__GFP_NORETRY))
+        except linuxmm.OutOfMemory:
+            break
+    pids = set(k.processes)
+    with pytest.raises(linuxmm.OutOfMemory):
+        p.fork()
+    assert set(k.processes) == pids
+    k.check()
+    k.free_pages_bulk(held)
+    child = p.fork()
+    assert child.read(addr, 1) == b"\0" and set(k.processes) == pids | {child.pid}
+    k.check()
+
+
+def test_kfree_of_a_live_caches_descriptor_is_refused(backend_name):
+    """k.kfree() of a cache's own kmem_cache object (a stale pointer whose slab page the boot
+    cache reused) was accepted; kmem_cache_destroy() of that cache then raised InvalidFree
+    ('Object already free') after the cache was gone, a refusal that changed the state."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    c = k.kmem_cache_create("victim", 1651)
+    slabinfo = k.read("/proc/slabinfo")
+    for _, addr in c._meta:
+        for call in (k.kfree, lambda a: k.krealloc(a, 8)):
+            with pytest.raises(linuxmm.InvalidFree) as err:
+                call(addr)
+            assert err.value.reason == "metadata"
+            assert k.read("/proc/slabinfo") == slabinfo
+    k.kmem_cache_destroy(c)
+    assert not c.alive
+    k.kfree(k.kmalloc(256))
+    k.check()

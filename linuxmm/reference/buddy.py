@@ -59,6 +59,9 @@ class _FreeList:
             pfn = self.next[pfn]
 
 
+HOST_BYTES_PER_BLOCK = 256          # measured: ~216 bytes of Python objects per free block
+
+
 @synchronized
 class BuddyAllocator:
     """Reference model of linuxmm.BuddyAllocator."""
@@ -68,6 +71,12 @@ class BuddyAllocator:
     def __init__(self, nr_pages, *, start_pfn=0, max_order=10):
         nr_pages, start_pfn, max_order = _args.buddy_geometry(nr_pages, start_pfn, max_order)
         self.lock = threading.RLock()
+        # a dict entry and a list node per free block: refuse, before building them, a boot
+        # whose blocks would not fit in the host's memory (BuddyAllocator(2**31, max_order=0))
+        blocks = (nr_pages >> max_order) + 2 * (max_order + 1)
+        _args.check_host_bytes(blocks * HOST_BYTES_PER_BLOCK,
+                               f"a reference BuddyAllocator of {nr_pages} pages (max_order "
+                               f"{max_order}, {blocks} free blocks at boot)")
         self.start_pfn = start_pfn
         self.nr_pages = nr_pages
         self.max_order = max_order

@@ -414,6 +414,7 @@ class SlabAllocatorCommon:
 
     def _alloc_meta(self, c):
         if self.kmem_cache is not None and not getattr(self, "_meta_off", False):
+            self.__dict__.pop("_meta_addrs", None)
             c._meta = [(self.kmem_cache, self.kmem_cache.alloc()),
                        (self.kmem_cache_node, self.kmem_cache_node.alloc())]
 
@@ -486,7 +487,16 @@ class SlabAllocatorCommon:
             return s
         return None
 
+    def _metadata_owner(self, addr):
+        """The live cache whose kmem_cache or kmem_cache_node object is at addr, or None.  The
+        boot caches are never merged into, so their objects are only these descriptors."""
+        meta = self.__dict__.get("_meta_addrs")
+        if meta is None:                    # (rebuilt after a cache comes or goes)
+            meta = self._meta_addrs = {a: c for c in self.caches for _, a in c._meta}
+        return meta.get(addr)
+
     def _cache_destroyed(self, c):
+        self.__dict__.pop("_meta_addrs", None)
         self.caches.remove(c)
         for owner, addr in c._meta:
             owner.free(addr)

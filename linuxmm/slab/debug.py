@@ -60,6 +60,9 @@ def invalid_free(reason, cache_name, addr, *, other=None, offset=None):
                 f"@offset={offset} is named twice in one bulk free")
     elif reason == "dead":
         text = f"{cache_name}: cache was destroyed"
+    elif reason == "metadata":
+        text = (f"{bug_line(cache_name, f'Invalid object pointer 0x{addr:x}')}\n"
+                f"0x{addr:x} describes the live cache {other}: only kmem_cache_destroy frees it")
     else:  # pragma: no cover
         raise AssertionError(reason)
     err = InvalidFree(text)

@@ -12,6 +12,7 @@ vmf.page (from vmf.grab_page(), whose reference it hands over) and returns 0 or
 VM_FAULT_LOCKED, or installs a PTE itself with vmf.insert_pfn(pfn) and returns
 VM_FAULT_NOPAGE, or returns an error (VM_FAULT_SIGBUS -> BusError, VM_FAULT_OOM, ...).
 """
+from ..errors import ArgumentTypeError
 from .constants import VM_DONTDUMP, VM_DONTEXPAND
 from .vma import VmOperations
 
@@ -32,14 +33,14 @@ def device_vm_ops(user_ops):
     """The VmOperations the device's mmap installs, delegating to the user's object."""
     fault = getattr(user_ops, "fault", None)
     if not callable(fault):
-        raise TypeError("a device's vm_ops needs a fault(vmf) method")
+        raise ArgumentTypeError("a device's vm_ops needs a fault(vmf) method")
     ops = VmOperations("device")
     ops.fault = _wrap_fault(fault)
     for slot in ("map_pages", "page_mkwrite", "open", "close"):
         method = getattr(user_ops, slot, None)
         if method is not None:
             if not callable(method):
-                raise TypeError(f"vm_ops.{slot} must be callable")
+                raise ArgumentTypeError(f"vm_ops.{slot} must be callable")
             setattr(ops, slot, method)
     name = getattr(user_ops, "name", None)
     if callable(name):

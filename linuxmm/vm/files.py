@@ -10,7 +10,6 @@ import posixpath
 import stat
 
 from .. import _args
-from ..errors import ArgumentTypeError
 from .constants import PAGE_SIZE
 from .clock import charge
 from .filemap import AddressSpace
@@ -259,10 +258,7 @@ class File:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         inode = self.f_inode
         kernel = self._kernel()
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ArgumentTypeError(f"data must be bytes or a count of zero bytes, not "
-                                    f"{type(data).__name__}")
-        data = bytes(data)[:MAX_RW_COUNT]
+        data = _args.as_bytes(data, "data")[:MAX_RW_COUNT]
         limit = max_bytes(inode.kind, kernel)       # generic_write_check_limits
         if data and offset >= limit:
             raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))

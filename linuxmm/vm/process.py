@@ -292,8 +292,9 @@ class Process:
         return self._copy(addr, length, None)
 
     def write(self, addr, data):
-        """Write user memory as the process would (faulting pages in, COW as needed)."""
-        data = bytes(data)
+        """Write user memory as the process would (faulting pages in, COW as needed); data is
+        bytes-like (ArgumentTypeError for a str, int, None...)."""
+        data = _args.as_bytes(data, "data")
         self._copy(addr, len(data), data)
         return len(data)
 
@@ -357,16 +358,16 @@ class Process:
         kernel = self.kernel
         with kernel.lock:
             parent = self._live_mm()
+            mm = MmStruct(kernel)       # its PGD first: OutOfMemory here leaves no child behind
             child = kernel._new_process(self.comm, ppid=self.pid, mm=False)
-            mm = MmStruct(kernel)
             child.mm = mm
             mm.owner = child
             child.rlimit_memlock = self.rlimit_memlock
             child.capable_ipc_lock = self.capable_ipc_lock
             try:
                 dup_mmap(mm, parent)
-            except OSError:
-                kernel.exit_process(child)
+            except BaseException:       # ENOMEM, or no page for a page table: the half-built
+                kernel.exit_process(child)      # child goes, as copy_process() unwinds
                 raise
             child.fds = dict(self.fds)
             child._oom_score_adj = self._oom_score_adj      # signal_struct is copied
