@@ -279,9 +279,9 @@ def test_fork_without_memory_for_the_childs_pgd_leaves_no_child(backend_name):
     addr = p.mmap(0, 64 * 4096, 3, 0x22)
     p.touch_range(addr, 64 * 4096, write=True)
     held = []
-    while True:                             # kernel pages: nothing reclaim could give back
-        try:
-            held.append(k.alloc_pages(linuxmm.GFP_KERNEL | linuxmm.gfp.__GFP_NORETRY))
+    while True:     # pages taken through the slow path (no swap: nothing reclaim could give
+        try:        # back), so that the PGD's own slow path fails too
+            held.append(k.alloc_user_page(linuxmm.GFP_KERNEL, noretry=True))
         except linuxmm.OutOfMemory:
             break
     pids = set(k.processes)
@@ -312,3 +312,23 @@ def test_kfree_of_a_live_caches_descriptor_is_refused(backend_name):
     assert not c.alive
     k.kfree(k.kmalloc(256))
     k.check()
+
+
+def test_rlimit_memlock_is_checked_when_set(backend_name):
+    """p.rlimit_memlock = 'x' was accepted and the next mlock raised a bare TypeError (found by
+    the API fuzzer); the assignment is now refused, the limit unchanged."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    p = k.spawn("a")
+    for bad, exc in (("x", linuxmm.ArgumentTypeError), (None, linuxmm.ArgumentTypeError),
+                     (1.5, linuxmm.ArgumentTypeError), (-1, ValueError), (2**64, ValueError)):
+        with pytest.raises(exc):
+            p.rlimit_memlock = bad
+        assert p.rlimit_memlock == 8 << 20
+    p.rlimit_memlock = np.int64(4096)
+    assert p.rlimit_memlock == 4096 and type(p.rlimit_memlock) is int
+    p.capable_ipc_lock = False              # the limit applies
+    addr = p.mmap(0, 8192, 3, 0x22)
+    with pytest.raises(OSError) as err:
+        p.mlock(addr, 8192)                 # two pages over a one-page limit
+    assert err.value.errno == errno.ENOMEM
+    p.mlock(addr, 4096)

@@ -55,7 +55,7 @@ class Process:
     none) and `capable_ipc_lock` (CAP_IPC_LOCK: no limit applies) decide what mlock, mlock2,
     mlockall, MAP_LOCKED and a VM_LOCKED brk may lock, as can_do_mlock and mlock_future_ok."""
 
-    rlimit_memlock = 8 << 20          # a modern distribution's default soft limit
+    _rlimit_memlock = 8 << 20         # a modern distribution's default soft limit
     capable_ipc_lock = True           # the simulated task runs as root
 
     def __init__(self, kernel, pid, name, ppid=0, mm=True):
@@ -77,6 +77,19 @@ class Process:
     def lock(self):
         """The machine's lock, which every method holds (linuxmm.sync)."""
         return self.kernel.lock
+
+    @property
+    def rlimit_memlock(self):
+        """RLIMIT_MEMLOCK's soft limit in bytes (RLIM_INFINITY: none)."""
+        return self._rlimit_memlock
+
+    @rlimit_memlock.setter
+    def rlimit_memlock(self, value):
+        # setrlimit(2): an rlim_t; checked here, not inside the next mlock
+        value = _args.as_int(value, "rlimit_memlock")
+        if not 0 <= value < 2**64:
+            raise ValueError(f"rlimit_memlock must be in 0..2**64-1 (RLIM_INFINITY), got {value}")
+        self._rlimit_memlock = value
 
     def new_mm(self, pick_layout=True):
         """A fresh, empty address space with the kernel's layout (mmap_base, randomization)."""
