@@ -11,8 +11,10 @@ ULONG_MAX = 2**64 - 1
 MAX_ORDER_LIMIT = 20
 
 
-def as_int(value, name):
+def as_int(value, name, _int=int):
     """An integer argument (bool refused), or ArgumentTypeError (a TypeError and a ValueError)."""
+    if value.__class__ is _int:             # the common case, decided by one identity test
+        return value
     if isinstance(value, bool):
         raise ArgumentTypeError(f"{name} must be an integer, not bool")
     try:

@@ -32,9 +32,11 @@ from .mremap import sys_mremap
 U64 = (1 << 64) - 1
 
 
-def _reg(value, name):
+def _reg(value, name, _int=int):
     """A system call argument as the register holds it: any integer with __index__ (numpy's
     too; bool, float, None and str refused with ArgumentTypeError), modulo 2**64."""
+    if value.__class__ is _int:             # the common case: no conversion to make
+        return value & U64
     return _args.as_int(value, name) & U64
 
 
