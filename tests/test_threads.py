@@ -315,3 +315,51 @@ def test_every_engine_entry_point_takes_the_lock():
             seen.append(func)
             assert first.startswith(f"LMM_LOCKED({arg}->lock);"), f"{name}: {func} takes no lock"
     assert len(seen) > 100 and "lmm_buddy_alloc" in seen and "lmm_mmu_access" in seen
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_bare_slab_allocator_shares_its_buddys_lock(backend, round_):
+    """A SlabAllocator over a bare BuddyAllocator takes the buddy's lock: threads mixing cache
+    objects, kmalloc (large ones take buddy blocks) and the buddy's own alloc/free."""
+    b = backend.BuddyAllocator(1 << 14)
+    sa = backend.SlabAllocator(b)
+    cache = sa.kmem_cache_create("bare_thread_test", 128)
+    assert sa.lock is b.lock and cache.lock is b.lock
+    ops = OPS[b.backend] // 4
+
+    def worker(i):
+        rng = random.Random(5000 * round_ + i)
+        objs, kobjs, pages = [], [], []
+        for _ in range(ops):
+            r = rng.random()
+            if r < 0.25:
+                objs.append(cache.alloc())
+            elif r < 0.4 and objs:
+                cache.free(objs.pop(rng.randrange(len(objs))))
+            elif r < 0.55:
+                kobjs.append(sa.kmalloc(rng.choice((8, 100, 3000, 9000))))
+            elif r < 0.65 and kobjs:
+                sa.kfree(kobjs.pop(rng.randrange(len(kobjs))))
+            elif r < 0.85:
+                order = rng.choice((0, 1))
+                pages.append((b.alloc(order), order))
+            elif pages:
+                b.free(*pages.pop(rng.randrange(len(pages))))
+        return objs, kobjs, pages
+
+    held = run_threads(worker)
+    b.check()
+    sa.check()
+    objs = [a for o, _, _ in held for a in o]
+    assert len(objs) == len(set(objs)) and cache.stats()["inuse"] == len(objs)
+    disjoint_blocks([p for _, _, p in held])
+    for o, ko, p in held:
+        for a in o:
+            cache.free(a)
+        for a in ko:
+            sa.kfree(a)
+        for pfn, order in p:
+            b.free(pfn, order)
+    b.check()
+    sa.check()
+    assert cache.stats()["inuse"] == 0
