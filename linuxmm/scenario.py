@@ -532,24 +532,32 @@ class Result:
                 "vmstat": {key: vs.get(key, 0) for key in SUMMARY_VMSTAT}}
 
 
-def loads(text, source="<string>"):
-    """A Scenario from TOML text."""
+def parse_toml(text, source="<string>"):
+    """The tables of TOML text; ScenarioError naming the source when it is not TOML."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{os.path.basename(source)}: not valid TOML: {err}") from None
-    return Scenario(data, source)
 
 
-def load(path):
-    """A Scenario from a TOML file."""
+def loads(text, source="<string>"):
+    """A Scenario from TOML text."""
+    return Scenario(parse_toml(text, source), source)
+
+
+def read_text(path):
+    """The text of a scenario file; ScenarioError when it cannot be read or is not UTF-8."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as err:
         raise ScenarioError(f"{path}: {err.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-    return loads(text, path)
+
+
+def load(path):
+    """A Scenario from a TOML file."""
+    return loads(read_text(path), path)

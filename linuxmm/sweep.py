@@ -16,7 +16,7 @@ import os
 import re
 import time
 
-from .scenario import MACHINE_KEYS, ScenarioError, Scenario, tomllib
+from .scenario import MACHINE_KEYS, ScenarioError, Scenario, parse_toml, read_text
 
 __all__ = ["SweepError", "parse_grid", "parse_value", "expand", "run_sweep", "run_one",
            "write_table", "METRICS"]
@@ -109,28 +109,13 @@ def _read(scenario):
         from .report.scenarios import PRESSURE
         return PRESSURE, "pressure (built in)"
     path = os.fspath(scenario)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as err:
-        raise ScenarioError(f"{path}: {err.strerror}") from None
-    try:
-        return raw.decode("utf-8"), path
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-
-
-def _parse(text, source):
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{os.path.basename(source)}: not valid TOML: {err}") from None
+    return read_text(path), path
 
 
 def expand(text, source, grid):
     """Every point of the grid, in order (the last key varies fastest): a list of
     {key: value} dicts, each checked by building its Scenario (ScenarioError names the key)."""
-    data = _parse(text, source)
+    data = parse_toml(text, source)
     for key in grid:
         _check_key(key, data)
     keys = list(grid)
@@ -158,7 +143,7 @@ def run_one(text, source, point):
     """Run one grid point; returns its row (a dict: the grid values, seed, METRICS)."""
     from .scenario import meminfo, vmstat
     t0 = time.perf_counter()
-    s = _scenario(_parse(text, source), source, point)
+    s = _scenario(parse_toml(text, source), source, point)
     result = s.run()
     wall = time.perf_counter() - t0
     k = result.kernel

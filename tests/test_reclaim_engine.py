@@ -7,6 +7,7 @@ import pytest
 
 import linuxmm as L
 from linuxmm.vm import vmscan as V
+from linuxmm.vm import lruvec as LV
 from linuxmm.vm.lruvec import lru_pfns
 from linuxmm.vm import mmu_defs as D
 from linuxmm.vm.mmu_defs import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON
@@ -157,6 +158,45 @@ def test_check_references_short_output_changes_nothing():
     assert (ptes(k), k.mmu.flags.tolist()) == before
 
 
+def pfn_zone(kernel, pfn):
+    """page_zone(): the highest populated zone starting at or below pfn."""
+    idx = 0
+    for i, (_, start, size) in enumerate(kernel.layout.spans):
+        if pfn >= start and size:
+            idx = i
+    return idx
+
+
+def isolate_by_zone_rule(kernel, nr_to_scan, lru, sc):
+    """isolate_lru_folios stated with pfn_zone() and the LRU primitives: what Mmu.isolate_lru
+    (C and reference, which compare pfns against the zones' limits) must do."""
+    mmu = kernel.mmu
+    taken = []
+    scanned = 0
+    skipped = []
+    total = int(mmu.node[LV.LRU_NODE_ITEM[lru]])
+    seen = 0
+    while scanned < nr_to_scan and seen < total:
+        pfn = LV.lru_tail(mmu, lru)
+        if pfn is None:
+            break
+        flags = int(mmu.flags[pfn])
+        nr = LV.folio_nr_pages(flags)
+        seen += nr
+        if pfn_zone(kernel, pfn) > sc.reclaim_idx:
+            LV.lru_unlink(mmu, pfn)
+            skipped.append(pfn)
+            continue
+        scanned += nr
+        mmu.node[LV.LRU_NODE_ITEM[lru]] -= nr
+        V._set_folio_flags(mmu, pfn, 0, D.PG_LRU)
+        LV.lru_unlink(mmu, pfn)
+        taken.append(pfn)
+    for pfn in reversed(skipped):
+        LV.lru_link(mmu, pfn, lru)
+    return taken, scanned
+
+
 def lru_state(k):
     mmu = k.mmu
     return (mmu.flags.tolist(), mmu.node.tolist(), mmu.lru_prev.tolist(), mmu.lru_next.tolist())
@@ -164,7 +204,7 @@ def lru_state(k):
 
 @pytest.mark.parametrize("reclaim_idx", [0, 1, 2])
 def test_isolate_lru_and_putback_match_the_python_rules(reclaim_idx):
-    """Mmu.isolate_lru (C and reference) = vmscan._isolate_lru_folios_py, with zones above
+    """Mmu.isolate_lru (C and reference) = isolate_by_zone_rule, with zones above
     reclaim_idx skipped and rotated; Mmu.lru_add_batch = lruvec_add_folio in a loop."""
     from linuxmm.vm.lruvec import lruvec_add_folio
     ks = [machine(b) for b in ("c", "c", "reference", "reference")]
@@ -174,7 +214,7 @@ def test_isolate_lru_and_putback_match_the_python_rules(reclaim_idx):
         out = []
         for lru, n in ((LRU_INACTIVE_ANON, 32), (LRU_ACTIVE_ANON, 100), (LRU_INACTIVE_ANON, 5000)):
             if j % 2:
-                taken, scanned = V._isolate_lru_folios_py(k, n, lru, sc)
+                taken, scanned = isolate_by_zone_rule(k, n, lru, sc)
             else:
                 taken, scanned = V.isolate_lru_folios(k, n, lru, sc)
             out.append((taken, scanned))

@@ -67,14 +67,48 @@ def accounted_pages(k):
                                     "nr_anon_pages", "nr_file_pages"))
 
 
-def give_back(k, cache, objs, kobjs, pages):
-    """Free what a thread held: cache objects, kmalloc objects, (pfn, order) page blocks."""
-    for a in objs:
-        cache.free(a)
-    for a in kobjs:
-        k.kfree(a)
-    for pfn, order in pages:
-        k.free_pages(pfn, order)
+def mixed_slab_and_page_calls(rng, ops, cache, kmalloc, kfree, alloc, free, sizes, orders):
+    """One thread's random cache objects, kmalloc objects and (pfn, order) page blocks: what it
+    still holds at the end.  alloc(order) -> pfn and free(pfn, order) are the page calls."""
+    objs, kobjs, pages = [], [], []
+    for _ in range(ops):
+        r = rng.random()
+        if r < 0.25:
+            objs.append(cache.alloc())
+        elif r < 0.4 and objs:
+            cache.free(objs.pop(rng.randrange(len(objs))))
+        elif r < 0.55:
+            kobjs.append(kmalloc(rng.choice(sizes)))
+        elif r < 0.65 and kobjs:
+            kfree(kobjs.pop(rng.randrange(len(kobjs))))
+        elif r < 0.8:
+            order = rng.choice(orders)
+            pages.append((alloc(order), order))
+        elif pages:
+            free(*pages.pop(rng.randrange(len(pages))))
+    return objs, kobjs, pages
+
+
+def check_and_give_back(held, cache, kfree, free):
+    """Nothing the threads hold (cache objects, kmalloc objects, page blocks) was handed out
+    twice and the cache counts exactly its objects; then everything goes back."""
+    objs = [a for o, _, _ in held for a in o]
+    kobjs = [a for _, ko, _ in held for a in ko]
+    assert len(objs) == len(set(objs)) and len(kobjs) == len(set(kobjs))
+    assert cache.stats()["inuse"] == len(objs)
+    disjoint_blocks([p for _, _, p in held])
+    give_back(held, cache, kfree, free)
+    assert cache.stats()["inuse"] == 0
+
+
+def give_back(held, cache, kfree, free):
+    for objs, kobjs, pages in held:
+        for a in objs:
+            cache.free(a)
+        for a in kobjs:
+            kfree(a)
+        for pfn, order in pages:
+            free(pfn, order)
 
 
 def disjoint_blocks(held):
@@ -132,37 +166,17 @@ def test_kmem_cache_shared_with_page_and_kmalloc_calls(backend_name, round_):
     ops = OPS[backend_name]
 
     def worker(i):
-        rng = random.Random(2000 * round_ + i)
-        objs, kobjs, pages = [], [], []
-        for _ in range(ops):
-            r = rng.random()
-            if r < 0.25:
-                objs.append(cache.alloc())
-            elif r < 0.4 and objs:
-                cache.free(objs.pop(rng.randrange(len(objs))))
-            elif r < 0.55:
-                kobjs.append(k.kmalloc(rng.choice((8, 64, 200, 1000, 5000, 9000))))
-            elif r < 0.65 and kobjs:
-                k.kfree(kobjs.pop(rng.randrange(len(kobjs))))
-            elif r < 0.8:
-                order = rng.choice((0, 0, 1, 3))
-                pages.append((k.alloc_pages(order=order, cpu=i % k.cpus), order))
-            elif pages:
-                pfn, order = pages.pop(rng.randrange(len(pages)))
-                k.free_pages(pfn, order, cpu=i % k.cpus)
-        return objs, kobjs, pages
+        cpu = i % k.cpus
+        return mixed_slab_and_page_calls(
+            random.Random(2000 * round_ + i), ops, cache, k.kmalloc, k.kfree,
+            lambda order: k.alloc_pages(order=order, cpu=cpu),
+            lambda pfn, order: k.free_pages(pfn, order, cpu=cpu),
+            (8, 64, 200, 1000, 5000, 9000), (0, 0, 1, 3))
 
     held = run_threads(worker)
     k.check()
-    objs = [a for o, _, _ in held for a in o]
-    kobjs = [a for _, ko, _ in held for a in ko]
-    assert len(objs) == len(set(objs)) and len(kobjs) == len(set(kobjs))
-    assert cache.stats()["inuse"] == len(objs)
-    disjoint_blocks([p for _, _, p in held])
-    for o, ko, p in held:
-        give_back(k, cache, o, ko, p)
+    check_and_give_back(held, cache, k.kfree, k.free_pages)
     k.check()
-    assert cache.stats()["inuse"] == 0
     cache.destroy()
     assert accounted_pages(k) == before
 
@@ -283,7 +297,7 @@ def test_everything_at_once_under_memory_pressure(backend_name, round_):
     k.check()
     for p, objs, kobjs, pages in held:
         p.exit()
-        give_back(k, cache, objs, kobjs, pages)
+        give_back([(objs, kobjs, pages)], cache, k.kfree, k.free_pages)
     k.check()
     cache.destroy()
     assert accounted_pages(k) == before
@@ -328,38 +342,13 @@ def test_bare_slab_allocator_shares_its_buddys_lock(backend, round_):
     ops = OPS[b.backend] // 4
 
     def worker(i):
-        rng = random.Random(5000 * round_ + i)
-        objs, kobjs, pages = [], [], []
-        for _ in range(ops):
-            r = rng.random()
-            if r < 0.25:
-                objs.append(cache.alloc())
-            elif r < 0.4 and objs:
-                cache.free(objs.pop(rng.randrange(len(objs))))
-            elif r < 0.55:
-                kobjs.append(sa.kmalloc(rng.choice((8, 100, 3000, 9000))))
-            elif r < 0.65 and kobjs:
-                sa.kfree(kobjs.pop(rng.randrange(len(kobjs))))
-            elif r < 0.85:
-                order = rng.choice((0, 1))
-                pages.append((b.alloc(order), order))
-            elif pages:
-                b.free(*pages.pop(rng.randrange(len(pages))))
-        return objs, kobjs, pages
+        return mixed_slab_and_page_calls(random.Random(5000 * round_ + i), ops, cache,
+                                         sa.kmalloc, sa.kfree, b.alloc, b.free,
+                                         (8, 100, 3000, 9000), (0, 1))
 
     held = run_threads(worker)
     b.check()
     sa.check()
-    objs = [a for o, _, _ in held for a in o]
-    assert len(objs) == len(set(objs)) and cache.stats()["inuse"] == len(objs)
-    disjoint_blocks([p for _, _, p in held])
-    for o, ko, p in held:
-        for a in o:
-            cache.free(a)
-        for a in ko:
-            sa.kfree(a)
-        for pfn, order in p:
-            b.free(pfn, order)
+    check_and_give_back(held, cache, sa.kfree, b.free)
     b.check()
     sa.check()
-    assert cache.stats()["inuse"] == 0

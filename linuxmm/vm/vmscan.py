@@ -26,13 +26,12 @@ from .filemap import put_page
 from .lru import lru_add_drain
 from .swap import add_to_swap, swap_writepage, try_to_unmap_anon
 from .workingset import workingset_eviction
-from .lruvec import (LRU_NODE_ITEM, folio_nr_pages, lru_link, lru_tail,
-                     lru_unlink, lruvec_add_folio)
+from .lruvec import LRU_NODE_ITEM, folio_nr_pages, lruvec_add_folio
 from .mmu_defs import (NR_ANON_MAPPED, MM_ANONPAGES, EV_PGACTIVATE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                        LRU_INACTIVE_FILE, MM_FILEPAGES, MM_SHMEMPAGES, NR_ACTIVE_ANON,
                        NR_ACTIVE_FILE, NR_FILE_MAPPED, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
                        _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PSE, PAGE_SHIFT,
-                       PG_ACTIVE, PG_ANON, PG_DIRTY, PG_HEAD, PG_LRU, PG_MLOCKED, PG_ORDER_MASK,
+                       PG_ACTIVE, PG_ANON, PG_DIRTY, PG_HEAD, PG_MLOCKED, PG_ORDER_MASK,
                        PG_RECLAIM, PG_REFERENCED, PG_SHMEM, PG_SWAPBACKED, PG_SWAPCACHE, PG_TAIL,
                        PG_UNEVICTABLE, PG_WORKINGSET, PTE_PFN_MASK, SWAP_STAT_NAMES,
                        SWS_ACTIVATE_ANON, VM_EXEC)
@@ -74,8 +73,7 @@ class Vmscan:
         self.in_reclaim = False
         self.rmap_pass = False            # shrink_node runs: rmap through rmap_index
         self.rmap_index = None            # the pass's RmapIndex, built at its first rmap walk
-        self.zone_starts = [start for _, start, _ in kernel.layout.spans]
-        # zone_limits[i]: the lowest pfn pfn_zone() puts above zone i (isolate_lru_folios
+        # zone_limits[i]: the lowest pfn page_zone() puts above zone i (isolate_lru_folios
         # skips folios at or above it)
         spans = kernel.layout.spans
         self.zone_limits = [min([start for j, (_, start, size) in enumerate(spans)
@@ -235,15 +233,6 @@ def _set_folio_flags(mmu, head, set_bits, clear_bits):
 
 
 # -- isolation ---------------------------------------------------------------------------------
-def pfn_zone(kernel, pfn):
-    starts = kernel.vmscan.zone_starts
-    idx = 0
-    for i, start in enumerate(starts):
-        if pfn >= start and kernel.layout.spans[i][2]:
-            idx = i
-    return idx
-
-
 def isolate_lru_folios(kernel, nr_to_scan, lru, sc):
     """Take up to nr_to_scan pages' worth of folios from the list's tail (off the LRU, PG_lru
     cleared); folios of zones above reclaim_idx are skipped (rotated to the head).  Returns
@@ -252,36 +241,6 @@ def isolate_lru_folios(kernel, nr_to_scan, lru, sc):
     idx = sc.reclaim_idx
     limit = limits[idx] if 0 <= idx < len(limits) else (0 if idx < 0 else 1 << 62)
     return kernel.mmu.isolate_lru(lru, nr_to_scan, limit)
-
-
-def _isolate_lru_folios_py(kernel, nr_to_scan, lru, sc):
-    """isolate_lru_folios as the engine does it (Mmu.isolate_lru), kept as the readable
-    statement of the rule (tests/test_reclaim_engine.py compares the two)."""
-    mmu = kernel.mmu
-    taken = []
-    scanned = 0
-    skipped = []
-    total = int(mmu.node[LRU_NODE_ITEM[lru]])
-    seen = 0
-    while scanned < nr_to_scan and seen < total:
-        pfn = lru_tail(mmu, lru)
-        if pfn is None:
-            break
-        flags = int(mmu.flags[pfn])
-        nr = folio_nr_pages(flags)
-        seen += nr
-        if pfn_zone(kernel, pfn) > sc.reclaim_idx:
-            lru_unlink(mmu, pfn)
-            skipped.append(pfn)
-            continue
-        scanned += nr
-        mmu.node[LRU_NODE_ITEM[lru]] -= nr
-        _set_folio_flags(mmu, pfn, 0, PG_LRU)
-        lru_unlink(mmu, pfn)
-        taken.append(pfn)
-    for pfn in reversed(skipped):
-        lru_link(mmu, pfn, lru)
-    return taken, scanned
 
 
 def putback(kernel, pfn):
