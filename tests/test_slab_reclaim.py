@@ -31,6 +31,7 @@ def test_kmalloc_and_cache_alloc_reclaim_for_their_pages(backend_name):
     cache = k.kmem_cache_create("squeezed", 2048)
     out_before = k.vm_counters()["pswpout"]
     objs = [cache.alloc() for _ in range(3000)]             # ~6 MiB of slabs
+    objs += [int(a) for a in cache.alloc_bulk(1000)]        # and 2 MiB more in one call
     big = [k.kmalloc(64 << 10) for _ in range(40)]          # large kmallocs: order-4 blocks
     assert k.vm_counters()["pswpout"] > out_before          # reclaim swapped anon out for them
     assert len(set(objs)) == len(objs)

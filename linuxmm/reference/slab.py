@@ -278,6 +278,8 @@ class KmemCache(KmemCacheCommon):
                 _, slab, idx = self._sa._locate(self, addr)
                 located.append((slab, idx))
             self._sa._free_located(located)
+            if C.may_reclaim(self.allocator, e.code, gfp):
+                return self._alloc_bulk_with_reclaim(count, gfp)
             raise alloc_error(self, e.code, gfp) from None
         return np.array(out, dtype=np.uint64)
 

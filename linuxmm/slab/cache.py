@@ -86,6 +86,8 @@ class KmemCache(KmemCacheCommon):
         out = np.empty(count, dtype=np.uint64)
         n = lib.lmm_slab_alloc_bulk(self._sys, self._id, gfp, count, ffi.from_buffer("uint64_t[]", out))
         if n < 0:
+            if C.may_reclaim(self.allocator, -n, gfp):
+                return self._alloc_bulk_with_reclaim(count, gfp)
             raise self._alloc_error(-n, gfp)
         return out
 

@@ -35,15 +35,22 @@ STATS = ("nr_slabs", "nr_partial", "nr_full", "nr_empty", "total_objects", "inus
          "cpu_partial_slabs")
 
 
+def may_reclaim(allocator, code, gfp):
+    """Did an allocation fail for want of a page that reclaim could give (ENOMEM, a gfp with
+    __GFP_DIRECT_RECLAIM, an allocator whose Kernel reclaims)?"""
+    return code == ENOMEM and gfp & _GFP_DIRECT_RECLAIM and \
+        getattr(allocator, "page_reclaim", None) is not None
+
+
 def retry_after_reclaim(allocator, code, gfp, order, attempt):
     """__alloc_pages_slowpath() for a slab's pages: the engines take pages without reclaim, so
     when an allocation failed for want of a page (ENOMEM) and gfp may reclaim, the allocator's
     page_reclaim hook (the Kernel's: kswapd, direct reclaim, the OOM killer for a block of
     `order` pages) runs and attempt() is tried again, up to four times.  attempt() returns an
     address or None; the result is attempt()'s, None when reclaim could not help."""
-    reclaim = getattr(allocator, "page_reclaim", None)
-    if code != ENOMEM or reclaim is None or not gfp & _GFP_DIRECT_RECLAIM:
+    if not may_reclaim(allocator, code, gfp):
         return None
+    reclaim = allocator.page_reclaim
     with allocator.lock:
         for _ in range(4):
             if not reclaim(gfp, order):
@@ -126,6 +133,19 @@ class KmemCacheCommon:
     def lock(self):
         """The slab allocator's lock, which is its page source's (linuxmm.sync)."""
         return self.allocator.lock
+
+    def _alloc_bulk_with_reclaim(self, count, gfp):
+        """kmem_cache_alloc_bulk() after the core's one-call bulk ran out of pages: object by
+        object, each taking the slow path with reclaim for its slab (as ___slab_alloc does),
+        all or nothing."""
+        got = []
+        try:
+            for _ in range(count):
+                got.append(self.alloc(gfp))
+        except OutOfMemory:
+            self.free_bulk(got)
+            raise
+        return np.array(got, dtype=np.uint64)
 
     def _setup(self, allocator, name, geometry, flags, ctor, index):
         # a weak proxy: the allocator lists its caches, so a strong back pointer would be a
