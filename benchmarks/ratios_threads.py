@@ -14,7 +14,7 @@ import threading
 import time
 
 import linuxmm
-from linuxmm._ffi import lib
+from linuxmm._ffi import ffi, lib
 from timing import ns_per_op
 
 PAIRS = 200_000
@@ -59,6 +59,32 @@ def _threaded(b, threads, pairs):
     return elapsed
 
 
+def _slub_with_and_without_lock():
+    """The same per-call pair with the lock and without it, alternately (best of 7 each): a
+    bare slab allocator's cache, whose engine's lock pointer is set to NULL (no locking, as
+    LMM_LOCKED skips) for the runs without.  The slabs are warm, so no call reaches the buddy
+    allocator (which keeps its own lock)."""
+    b = linuxmm.BuddyAllocator(1 << 16)
+    sa = linuxmm.SlabAllocator(b)
+    cache = sa.kmem_cache_create("bench_ab", 64)
+    cache.free_bulk(cache.alloc_bulk(4096))
+    alloc, free = cache.alloc, cache.free
+    best = {True: float("inf"), False: float("inf")}
+    try:
+        for _ in range(7):
+            for locked in (True, False):
+                lib.lmm_slab_set_lock(sa._sys, b.lock.ptr if locked else ffi.NULL)
+                t = time.perf_counter()
+                for _ in range(PAIRS):
+                    free(alloc())
+                best[locked] = min(best[locked], time.perf_counter() - t)
+    finally:
+        lib.lmm_slab_set_lock(sa._sys, b.lock.ptr)
+    sa.check()
+    assert cache.stats()["inuse"] == 0
+    return best[True] / PAIRS * 1e9, best[False] / PAIRS * 1e9
+
+
 def measure():
     b = linuxmm.BuddyAllocator(1 << 20)
     k = linuxmm.Kernel("1G")
@@ -92,6 +118,12 @@ def measure():
         out.append((f"{label} per-call pair", pair, "ns"))
         out.append(("  its lock share (2 take+drop / pair)", 100 * 2 * lock_ns / pair,
                     "% (goal: a few)"))
+
+    with_lock, without = _slub_with_and_without_lock()
+    out.append(("slub per-call pair, lock taken (A/B, same run)", with_lock, "ns"))
+    out.append(("slub per-call pair, lock pointer NULL", without, "ns"))
+    out.append(("  the lock's share, measured A/B", 100 * (with_lock - without) / without,
+                "% (goal: a few)"))
 
     n = 1_000_000
     rlock = threading.RLock()
