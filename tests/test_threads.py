@@ -352,3 +352,36 @@ def test_bare_slab_allocator_shares_its_buddys_lock(backend, round_):
     check_and_give_back(held, cache, sa.kfree, b.free)
     b.check()
     sa.check()
+
+
+def test_kernel_lock_behaves_as_an_rlock(backend_name):
+    """k.lock (the C core's lock, or the reference's RLock): recursive for its holder, refused
+    to other threads while held (acquire(blocking=False) is False and a C call of theirs
+    waits), released only by its holder; the Kernel's methods work inside it."""
+    k = linuxmm.Kernel("64M", backend=backend_name)
+    lock = k.lock
+    assert lock.acquire() and lock.acquire(blocking=False)     # recursive
+    pfn = k.alloc_pages()                                       # methods run inside it
+    seen = {}
+
+    def other():
+        seen["try"] = lock.acquire(blocking=False)
+        try:
+            lock.release()
+        except RuntimeError:
+            seen["release"] = "refused"
+        seen["alloc"] = k.alloc_pages()                         # waits for the holder
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(timeout=0.5)
+    assert t.is_alive() and seen == {"try": False, "release": "refused"}
+    lock.release()
+    lock.release()
+    t.join(timeout=10)
+    assert not t.is_alive() and seen["alloc"] != pfn
+    k.free_pages(pfn)
+    k.free_pages(seen["alloc"])
+    with pytest.raises(RuntimeError):
+        lock.release()
+    k.check()
