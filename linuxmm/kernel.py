@@ -11,7 +11,7 @@ from . import _args
 from . import boot as _boot
 from . import procfs as _procfs
 from . import watermarks as _wm
-from .errors import ArgumentTypeError, InvariantError, OutOfMemory, SysctlError
+from .errors import ArgumentTypeError, InvariantError, SysctlError
 from .gfp import GFP_KERNEL
 from .page import Page
 from .printk import KERN_INFO, LogBuffer

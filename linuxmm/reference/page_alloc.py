@@ -12,7 +12,7 @@ import threading
 import numpy as np
 
 from .. import _args, gfp as G
-from ..errors import InvariantError, OutOfMemory, invalid_free
+from ..errors import InvariantError, invalid_free
 from ..sync import synchronized
 from .buddy import _FreeList
 from ..page_alloc_args import (MAX_CPUS, _check_mt, _check_zones, _int64, _tunables,  # noqa: F401
